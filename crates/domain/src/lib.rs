@@ -1,0 +1,2 @@
+//! Models and rules of the gateway. No I/O lives here.
+#![forbid(unsafe_code)]

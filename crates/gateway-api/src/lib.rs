@@ -1,0 +1,2 @@
+//! The WhatsApp vendor gateway.
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! Vendor adapters, one folder per vendor, behind one trait per capability.
+#![forbid(unsafe_code)]
