@@ -23,6 +23,19 @@ pub struct AccountsConfig {
     pub webhook_headers: Vec<(String, String)>,
 }
 
+impl Default for AccountsConfig {
+    fn default() -> Self {
+        Self {
+            seed: 7,
+            action_spacing: Duration::from_secs(10),
+            port_release_after: Duration::from_secs(600),
+            cloud_port_quota: 20,
+            webhook_target: None,
+            webhook_headers: Vec::new(),
+        }
+    }
+}
+
 /// The simulated state of the account-management API.
 #[derive(Debug)]
 pub struct AccountsSim {
