@@ -1,2 +1,22 @@
 //! Models and rules of the gateway. No I/O lives here.
 #![forbid(unsafe_code)]
+
+pub mod business_phone;
+pub mod checks;
+pub mod number_result;
+pub mod phone;
+pub mod provider_error;
+pub mod vendor_time;
+
+pub use business_phone::{BusinessPhone, CodeVerificationStatus, QualityRating};
+pub use checks::{Check, CheckSet};
+pub use number_result::{Gender, NumberResult, ProviderId, parse_vendor_bool};
+pub use phone::{
+    DefaultCountry, E164, InvalidNumber, InvalidReason, NormalizedBatch, mask, normalize,
+    normalize_batch, normalize_with, split_by_country,
+};
+pub use provider_error::{ProviderError, ProviderErrorKind};
+pub use vendor_time::{
+    TimeParseError, UtcOffset, is_unset_vendor_time, local_to_utc, parse_compact_date,
+    parse_iso_date, parse_vendor_date, parse_vendor_datetime,
+};

@@ -1,2 +1,32 @@
 //! Vendor adapters, one folder per vendor, behind one trait per capability.
+//!
+//! Callers see only `domain` types: [`BulkNumberChecker`], [`SingleNumberChecker`] and
+//! [`BusinessPhones`]. Wire formats, credentials and signing stay inside each vendor module.
+//! [`build_number_checkers`] turns a [`ProvidersConfig`] into a [`Registry`] of the configured
+//! adapters.
 #![forbid(unsafe_code)]
+
+pub mod accuauth;
+pub mod config;
+pub mod download;
+pub mod ekycpro;
+mod http;
+pub mod nxcloud;
+mod registry;
+mod traits;
+pub mod wscrm_screening;
+mod xlsx;
+
+pub use config::{
+    AccuauthConfig, DownloadConfig, EkycproConfig, NxcloudConfig, ProvidersConfig, ScreeningConfig,
+    WscrmConfig,
+};
+pub use download::SafeDownloader;
+pub use http::recommended_client;
+pub use registry::{ConfigError, Registry, build_number_checkers};
+pub use traits::{
+    BatchLimits, BulkNumberChecker, BusinessPhones, OrderProgress, PollPolicy, ResultLocation,
+    SingleCheck, SingleNumberChecker, VendorOrderId, check_until_done,
+};
+
+pub use domain::{ProviderError, ProviderErrorKind, ProviderId};

@@ -1,0 +1,721 @@
+//! Phone numbers: E.164 values, normalisation of user notations, batch dedupe, masking for logs.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::str::FromStr;
+
+use phonenumber::country::Id as CountryId;
+use phonenumber::metadata::Descriptor;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// E.164 allows at most 15 digits including the country code.
+const MAX_E164_DIGITS: usize = 15;
+/// The shortest numbering plans in use (e.g. +290 XXXX, +683 XXXX) give 7 digits in total.
+const MIN_E164_DIGITS: usize = 7;
+/// Inputs are copied to a stack buffer before parsing; anything longer is noise or far too long.
+const MAX_INPUT_DIGITS: usize = 24;
+
+/// A phone number in E.164 form, validated against libphonenumber metadata.
+///
+/// Stored as its digits in a `u64` (15 digits always fit) plus the ISO region, so the type is
+/// `Copy`, cheap to hash and needs no heap allocation: a batch of a million numbers stays compact.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct E164 {
+    digits: u64,
+    /// ISO 3166-1 alpha-2 region; `[0, 0]` for non-geographic numbers (+800, +882, ...).
+    region: [u8; 2],
+}
+
+impl E164 {
+    /// Digits without the leading `+` (the "with country code" notation some vendors want).
+    pub fn digits(&self) -> String {
+        self.digits.to_string()
+    }
+
+    /// The digits as an integer.
+    pub fn as_u64(&self) -> u64 {
+        self.digits
+    }
+
+    /// ISO 3166-1 alpha-2 region of the number, `None` for non-geographic numbers.
+    pub fn region(&self) -> Option<&str> {
+        if self.region == [0, 0] {
+            None
+        } else {
+            std::str::from_utf8(&self.region).ok()
+        }
+    }
+
+    /// The country calling code (1 to 3 digits).
+    pub fn country_code(&self) -> u16 {
+        // Country calling codes form a prefix-free set, so the first prefix that the metadata
+        // knows is the code.
+        let s = self.digits.to_string();
+        for len in 1..=3 {
+            if let Some(prefix) = s.get(..len)
+                && let Ok(code) = prefix.parse::<u16>()
+                && phonenumber::metadata::DATABASE.by_code(&code).is_some()
+            {
+                return code;
+            }
+        }
+        0
+    }
+
+    /// Digits after the country calling code (the national significant number).
+    pub fn national_digits(&self) -> String {
+        let s = self.digits.to_string();
+        let cc_len = self.country_code().to_string().len();
+        s.get(cc_len..).unwrap_or_default().to_owned()
+    }
+
+    /// Masked form for logs, see [`mask`].
+    pub fn masked(&self) -> String {
+        mask(&self.to_string())
+    }
+}
+
+impl fmt::Display for E164 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "+{}", self.digits)
+    }
+}
+
+impl fmt::Debug for E164 {
+    // Debug output lands in logs; keep it masked so numbers are not leaked by `{:?}`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "E164({})", self.masked())
+    }
+}
+
+impl FromStr for E164 {
+    type Err = InvalidNumber;
+
+    /// Accepts only the canonical form `+<digits>`, then validates it like [`normalize`].
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let canonical = s.len() > MIN_E164_DIGITS
+            && s.len() <= MAX_E164_DIGITS + 1
+            && s.starts_with('+')
+            && s.bytes().skip(1).all(|b| b.is_ascii_digit())
+            && !s[1..].starts_with('0');
+        if !canonical {
+            return Err(InvalidNumber::new(s, InvalidReason::NotE164));
+        }
+        normalize(s, None)
+    }
+}
+
+impl Serialize for E164 {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for E164 {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = E164;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a phone number in E.164 form, e.g. \"+919876543210\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<E164, E> {
+                v.parse().map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(Visitor)
+    }
+}
+
+impl utoipa::PartialSchema for E164 {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(
+                "Phone number in E.164 form: `+`, country code, national number.",
+            ))
+            .pattern(Some(r"^\+[1-9][0-9]{6,14}$"))
+            .examples([serde_json::json!("+919876543210")])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for E164 {}
+
+/// Why an input is not a usable phone number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InvalidReason {
+    /// Blank input.
+    Empty,
+    /// Letters or symbols that no phone notation uses, or too few digits.
+    NotANumber,
+    /// The country calling code does not exist.
+    UnknownCountry,
+    /// No `+`/`00` prefix and no default country to read a national number with.
+    MissingCountry,
+    /// The default country given with the request is not an ISO 3166-1 alpha-2 code.
+    UnknownDefaultCountry,
+    TooShort,
+    TooLong,
+    /// Length is plausible but the number matches no numbering plan of its region.
+    InvalidForRegion,
+    /// Strict parsing: not of the form `+<7..15 digits>`.
+    NotE164,
+}
+
+impl InvalidReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Empty => "empty",
+            Self::NotANumber => "not_a_number",
+            Self::UnknownCountry => "unknown_country",
+            Self::MissingCountry => "missing_country",
+            Self::UnknownDefaultCountry => "unknown_default_country",
+            Self::TooShort => "too_short",
+            Self::TooLong => "too_long",
+            Self::InvalidForRegion => "invalid_for_region",
+            Self::NotE164 => "not_e164",
+        }
+    }
+}
+
+impl fmt::Display for InvalidReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An input that could not be normalised, with the reason.
+#[derive(
+    Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, thiserror::Error,
+)]
+#[error("invalid phone number ({reason})")]
+pub struct InvalidNumber {
+    /// The input as given (callers echo it back to the client that sent it).
+    pub input: String,
+    pub reason: InvalidReason,
+}
+
+impl InvalidNumber {
+    pub fn new(input: &str, reason: InvalidReason) -> Self {
+        Self {
+            input: input.to_owned(),
+            reason,
+        }
+    }
+}
+
+/// A parsed default country; parse it once per batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DefaultCountry(CountryId);
+
+impl DefaultCountry {
+    /// Accepts an ISO 3166-1 alpha-2 code in any case, e.g. `in`, `PE`.
+    pub fn parse(code: &str) -> Option<Self> {
+        let code = code.trim();
+        if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_alphabetic()) {
+            return None;
+        }
+        let upper = code.to_ascii_uppercase();
+        let id = CountryId::from_str(&upper).ok()?;
+        // Ids that exist in the enum but have no metadata cannot parse anything.
+        phonenumber::metadata::DATABASE.by_id(id.as_ref())?;
+        Some(Self(id))
+    }
+}
+
+/// Normalises one number written in any common notation to E.164.
+///
+/// Accepted: spaces, dashes, parentheses, dots, slashes; a leading `+` or `00` international prefix;
+/// a national number read with `default_country` (ISO alpha-2). Without a default country, a
+/// number without `+`/`00` is read as digits that start with the country code, the notation the
+/// screening vendor uses (`91182716322323`).
+pub fn normalize(input: &str, default_country: Option<&str>) -> Result<E164, InvalidNumber> {
+    let country = match default_country {
+        Some(code) => match DefaultCountry::parse(code) {
+            Some(c) => Some(c),
+            None => {
+                return Err(InvalidNumber::new(
+                    input,
+                    InvalidReason::UnknownDefaultCountry,
+                ));
+            }
+        },
+        None => None,
+    };
+    normalize_with(input, country).map_err(|reason| InvalidNumber::new(input, reason))
+}
+
+/// [`normalize`] with a pre-parsed default country; the error carries only the reason so batch
+/// callers allocate nothing for valid inputs.
+pub fn normalize_with(input: &str, country: Option<DefaultCountry>) -> Result<E164, InvalidReason> {
+    let trimmed = input.trim();
+    if trimmed.is_empty() {
+        return Err(InvalidReason::Empty);
+    }
+
+    // Stack buffer: "+" and the digits. Separators are dropped; anything else rejects the input,
+    // which also keeps libphonenumber's vanity-letter and extension parsing out of the way.
+    let mut buf = [0u8; MAX_INPUT_DIGITS + 1];
+    let mut len = 0usize;
+    let mut plus = false;
+    let mut seen_digit = false;
+    for c in trimmed.chars() {
+        match c {
+            '0'..='9' => {
+                if len >= MAX_INPUT_DIGITS {
+                    return Err(InvalidReason::TooLong);
+                }
+                buf[1 + len] = c as u8;
+                len += 1;
+                seen_digit = true;
+            }
+            '+' | '\u{FF0B}' if !seen_digit && !plus => plus = true,
+            ' ' | '-' | '(' | ')' | '.' | '/' | '\t' | '\u{00A0}' | '\u{2010}'..='\u{2015}' => {}
+            _ => return Err(InvalidReason::NotANumber),
+        }
+    }
+    if len < 3 {
+        return Err(InvalidReason::NotANumber);
+    }
+
+    let mut start = 1usize;
+    let international = if plus {
+        true
+    } else if buf[1] == b'0' && buf[2] == b'0' {
+        start = 3;
+        len -= 2;
+        true
+    } else {
+        country.is_none()
+    };
+
+    let parsed = if international {
+        if len > MAX_E164_DIGITS {
+            return Err(InvalidReason::TooLong);
+        }
+        buf[start - 1] = b'+';
+        let s = std::str::from_utf8(&buf[start - 1..start + len])
+            .map_err(|_| InvalidReason::NotANumber)?;
+        phonenumber::parse(None, s)
+    } else {
+        let s = std::str::from_utf8(&buf[1..1 + len]).map_err(|_| InvalidReason::NotANumber)?;
+        phonenumber::parse(country.map(|c| c.0), s)
+    };
+
+    let number = parsed.map_err(|e| match e {
+        phonenumber::ParseError::InvalidCountryCode => {
+            if international || country.is_some() {
+                InvalidReason::UnknownCountry
+            } else {
+                InvalidReason::MissingCountry
+            }
+        }
+        phonenumber::ParseError::TooShortAfterIdd | phonenumber::ParseError::TooShortNsn => {
+            InvalidReason::TooShort
+        }
+        phonenumber::ParseError::TooLong => InvalidReason::TooLong,
+        phonenumber::ParseError::NoNumber | phonenumber::ParseError::MalformedInteger(_) => {
+            InvalidReason::NotANumber
+        }
+    })?;
+
+    let code = number.code().value();
+    let national = number.national();
+    let value = national.value();
+    let nat_len = usize::from(national.zeros()) + decimal_len(value);
+    let total_len = decimal_len(u64::from(code)) + nat_len;
+
+    if !number.is_valid() {
+        return Err(length_reason(&number, nat_len));
+    }
+    if total_len > MAX_E164_DIGITS {
+        return Err(InvalidReason::TooLong);
+    }
+    if total_len < MIN_E164_DIGITS {
+        return Err(InvalidReason::TooShort);
+    }
+    let pow = 10u64
+        .checked_pow(u32::try_from(nat_len).map_err(|_| InvalidReason::TooLong)?)
+        .ok_or(InvalidReason::TooLong)?;
+    let digits = u64::from(code)
+        .checked_mul(pow)
+        .and_then(|d| d.checked_add(value))
+        .ok_or(InvalidReason::TooLong)?;
+
+    let region = match number.country().id() {
+        Some(id) => region_bytes(id.as_ref()),
+        // The crate looks regions up without the national number's leading zeros, which misses
+        // shared codes such as +39 (IT/VA) for numbers like 06...; retry with the zeros kept.
+        None => region_of(code, &national.to_string()),
+    };
+
+    Ok(E164 { digits, region })
+}
+
+fn region_bytes(r: &str) -> [u8; 2] {
+    match r.as_bytes() {
+        [a, b] if a.is_ascii_alphabetic() && b.is_ascii_alphabetic() => [*a, *b],
+        _ => [0, 0],
+    }
+}
+
+fn descriptors(meta: &phonenumber::Metadata) -> impl Iterator<Item = &Descriptor> {
+    let d = meta.descriptors();
+    [
+        d.fixed_line(),
+        d.mobile(),
+        d.toll_free(),
+        d.premium_rate(),
+        d.shared_cost(),
+        d.personal_number(),
+        d.voip(),
+        d.pager(),
+        d.uan(),
+        d.voicemail(),
+    ]
+    .into_iter()
+    .flatten()
+}
+
+fn region_of(code: u16, national: &str) -> [u8; 2] {
+    let db = &phonenumber::metadata::DATABASE;
+    let Some(regions) = db.region(&code) else {
+        return [0, 0];
+    };
+    if let [only] = regions.as_slice() {
+        return region_bytes(only);
+    }
+    for r in regions {
+        let Some(meta) = db.by_id(r) else { continue };
+        let matches = match meta.leading_digits() {
+            Some(p) => p.find(national).is_some_and(|m| m.start() == 0),
+            None => {
+                meta.descriptors().general().is_match(national)
+                    && descriptors(meta).any(|d| d.is_match(national))
+            }
+        };
+        if matches {
+            return region_bytes(r);
+        }
+    }
+    [0, 0]
+}
+
+/// Too short / too long against every length the region's numbering plan allows.
+fn length_reason(number: &phonenumber::PhoneNumber, nat_len: usize) -> InvalidReason {
+    let db = &phonenumber::metadata::DATABASE;
+    let Some(metas) = db.by_code(&number.code().value()) else {
+        return InvalidReason::UnknownCountry;
+    };
+    let lengths = metas.iter().flat_map(|m| {
+        std::iter::once(m.descriptors().general())
+            .chain(descriptors(m))
+            .flat_map(|d| d.possible_length().iter().copied())
+    });
+    let (min, max) = lengths.fold((u16::MAX, 0u16), |(lo, hi), l| (lo.min(l), hi.max(l)));
+    if min == u16::MAX {
+        return InvalidReason::InvalidForRegion;
+    }
+    if nat_len < usize::from(min) {
+        InvalidReason::TooShort
+    } else if nat_len > usize::from(max) {
+        InvalidReason::TooLong
+    } else {
+        InvalidReason::InvalidForRegion
+    }
+}
+
+fn decimal_len(v: u64) -> usize {
+    if v == 0 { 1 } else { v.ilog10() as usize + 1 }
+}
+
+/// The outcome of normalising many inputs at once.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NormalizedBatch {
+    /// Valid numbers, deduplicated, in first-seen order.
+    pub numbers: Vec<E164>,
+    /// Inputs that are not numbers, with their index in the input list.
+    pub invalid: Vec<(usize, InvalidNumber)>,
+    /// How many valid inputs repeated a number already seen (in any notation).
+    pub duplicates: usize,
+}
+
+/// Normalises, validates and deduplicates a batch (up to millions of inputs).
+///
+/// An unknown `default_country` only affects inputs that need it; they are reported as
+/// `unknown_default_country`.
+pub fn normalize_batch<S: AsRef<str>>(
+    inputs: &[S],
+    default_country: Option<&str>,
+) -> NormalizedBatch {
+    let (country, bad_country) = match default_country {
+        Some(code) => match DefaultCountry::parse(code) {
+            Some(c) => (Some(c), false),
+            None => (None, true),
+        },
+        None => (None, false),
+    };
+
+    let mut seen: HashSet<u64> = HashSet::with_capacity(inputs.len());
+    // Exact repeats of the same text are common in uploaded lists; skip re-parsing them.
+    let mut memo: HashMap<&str, Result<E164, InvalidReason>> = HashMap::new();
+    let mut out = NormalizedBatch {
+        numbers: Vec::with_capacity(inputs.len()),
+        ..NormalizedBatch::default()
+    };
+
+    for (index, raw) in inputs.iter().enumerate() {
+        let raw = raw.as_ref();
+        let key = raw.trim();
+        let result = match memo.get(key) {
+            Some(r) => *r,
+            None => {
+                let r = normalize_with(key, country).map_err(|reason| {
+                    if bad_country && reason == InvalidReason::MissingCountry {
+                        InvalidReason::UnknownDefaultCountry
+                    } else {
+                        reason
+                    }
+                });
+                memo.insert(key, r);
+                r
+            }
+        };
+        match result {
+            Ok(number) => {
+                if seen.insert(number.digits) {
+                    out.numbers.push(number);
+                } else {
+                    out.duplicates += 1;
+                }
+            }
+            Err(reason) => out.invalid.push((index, InvalidNumber::new(raw, reason))),
+        }
+    }
+    out
+}
+
+/// Groups numbers by ISO region (first-seen order inside each group), for vendors that take one
+/// country per order. Non-geographic numbers are grouped under `None`.
+pub fn split_by_country(numbers: &[E164]) -> BTreeMap<Option<String>, Vec<E164>> {
+    let mut groups: BTreeMap<Option<[u8; 2]>, Vec<E164>> = BTreeMap::new();
+    for n in numbers {
+        let key = (n.region != [0, 0]).then_some(n.region);
+        groups.entry(key).or_default().push(*n);
+    }
+    groups
+        .into_iter()
+        .map(|(k, v)| {
+            let key = k.map(|r| String::from_utf8_lossy(&r).into_owned());
+            (key, v)
+        })
+        .collect()
+}
+
+/// Masks a phone number for logs: keeps a `+` and the first two digits (country-code-ish) and the
+/// last four, e.g. `+919182716322323` → `+91******2323`. Short inputs are masked entirely.
+pub fn mask(number: &str) -> String {
+    let plus = number.trim_start().starts_with('+');
+    let digits: Vec<char> = number.chars().filter(char::is_ascii_digit).collect();
+    let mut out = String::with_capacity(digits.len() + 1);
+    if plus {
+        out.push('+');
+    }
+    if digits.len() < 8 {
+        out.extend(std::iter::repeat_n('*', digits.len().max(4)));
+        return out;
+    }
+    let head = 2;
+    let tail = 4;
+    out.extend(&digits[..head]);
+    out.extend(std::iter::repeat_n('*', 6));
+    out.extend(&digits[digits.len() - tail..]);
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn n(s: &str, c: Option<&str>) -> String {
+        normalize(s, c).unwrap().to_string()
+    }
+
+    fn reason(s: &str, c: Option<&str>) -> InvalidReason {
+        normalize(s, c).unwrap_err().reason
+    }
+
+    #[test]
+    fn notations() {
+        let expected = "+919876543210";
+        for s in [
+            "+91 98765 43210",
+            "+91-98765-43210",
+            "+91 (98765) 43210",
+            "+91.98765.43210",
+            "0091 98765 43210",
+            "00919876543210",
+            "919876543210",
+            "  +919876543210  ",
+        ] {
+            assert_eq!(n(s, None), expected, "{s}");
+        }
+        for s in [
+            "098765 43210",
+            "98765-43210",
+            "(98765) 43210",
+            "+919876543210",
+        ] {
+            assert_eq!(n(s, Some("IN")), expected, "{s}");
+        }
+        assert_eq!(n("(202) 555-0143", Some("us")), "+12025550143");
+        assert_eq!(n("202.555.0143", Some("US")), "+12025550143");
+        assert_eq!(n("030 1234567", Some("DE")), "+49301234567");
+        assert_eq!(n("06 1234 5678", Some("IT")), "+390612345678");
+        assert_eq!(n("987 654 321", Some("PE")), "+51987654321");
+    }
+
+    #[test]
+    fn italian_leading_zero_survives() {
+        let e = normalize("+39 06 1234 5678", None).unwrap();
+        assert_eq!(e.to_string(), "+390612345678");
+        assert_eq!(e.country_code(), 39);
+        assert_eq!(e.national_digits(), "0612345678");
+        assert_eq!(e.region(), Some("IT"));
+    }
+
+    #[test]
+    fn regions_and_codes() {
+        let pe = normalize("+51 987 654 321", None).unwrap();
+        assert_eq!(pe.region(), Some("PE"));
+        assert_eq!(pe.country_code(), 51);
+        assert_eq!(pe.national_digits(), "987654321");
+        assert_eq!(pe.digits(), "51987654321");
+        let ca = normalize("+1 416 555 0123", None);
+        // 555-01xx are fictional in NANP; validity depends on metadata, so only check the code.
+        if let Ok(ca) = ca {
+            assert_eq!(ca.country_code(), 1);
+        }
+        let us = normalize("+1 202 555 0143", None).unwrap();
+        assert_eq!(us.country_code(), 1);
+    }
+
+    #[test]
+    fn invalid_reasons() {
+        assert_eq!(reason("", None), InvalidReason::Empty);
+        assert_eq!(reason("   ", None), InvalidReason::Empty);
+        assert_eq!(reason("hello", None), InvalidReason::NotANumber);
+        assert_eq!(reason("+91 98765 4321a", None), InvalidReason::NotANumber);
+        assert_eq!(reason("12", None), InvalidReason::NotANumber);
+        assert_eq!(
+            reason("+999 1234 5678", None),
+            InvalidReason::UnknownCountry
+        );
+        assert_eq!(reason("+91 98", None), InvalidReason::TooShort);
+        assert_eq!(
+            reason("+91 98765 43210 12345", None),
+            InvalidReason::TooLong
+        );
+        assert_eq!(reason("+51 987 654 3210 12", None), InvalidReason::TooLong);
+        assert_eq!(
+            reason("+91 98765 432101", None),
+            InvalidReason::InvalidForRegion
+        );
+        assert_eq!(
+            reason("+1 011 555 0143", None),
+            InvalidReason::InvalidForRegion
+        );
+        assert_eq!(
+            reason("98765 43210", Some("XX")),
+            InvalidReason::UnknownDefaultCountry
+        );
+        assert_eq!(
+            reason("1234567890123456789012345678", None),
+            InvalidReason::TooLong
+        );
+    }
+
+    #[test]
+    fn strict_parse_and_serde() {
+        let e: E164 = "+919876543210".parse().unwrap();
+        assert_eq!(serde_json::to_string(&e).unwrap(), "\"+919876543210\"");
+        let back: E164 = serde_json::from_str("\"+919876543210\"").unwrap();
+        assert_eq!(back, e);
+        assert!(serde_json::from_str::<E164>("\"919876543210\"").is_err());
+        assert!(serde_json::from_str::<E164>("\"+91 98765 43210\"").is_err());
+        assert!("+0919876543210".parse::<E164>().is_err());
+        assert!("+91987654321".parse::<E164>().is_err());
+        assert!(!format!("{e:?}").contains("9876543210"));
+    }
+
+    #[test]
+    fn batch_dedupes_in_first_seen_order() {
+        let inputs = [
+            "+91 98765 43210",
+            "bad",
+            "+51 987 654 321",
+            "0091-98765-43210",
+            "",
+            "919876543210",
+            "+51987654321",
+            "+91 98765 43210",
+        ];
+        let b = normalize_batch(&inputs, None);
+        let got: Vec<String> = b.numbers.iter().map(ToString::to_string).collect();
+        assert_eq!(got, ["+919876543210", "+51987654321"]);
+        assert_eq!(b.duplicates, 4);
+        assert_eq!(b.invalid.len(), 2);
+        assert_eq!(b.invalid[0].0, 1);
+        assert_eq!(b.invalid[0].1.reason, InvalidReason::NotANumber);
+        assert_eq!(b.invalid[0].1.input, "bad");
+        assert_eq!(b.invalid[1].0, 4);
+        assert_eq!(b.invalid[1].1.reason, InvalidReason::Empty);
+    }
+
+    #[test]
+    fn batch_with_default_country() {
+        let b = normalize_batch(
+            &["987 654 321", "+91 98765 43210", "0051 987654321"],
+            Some("pe"),
+        );
+        assert_eq!(b.numbers.len(), 2);
+        assert_eq!(b.duplicates, 1);
+        let b = normalize_batch(&["987 654 321", "+51 987 654 321"], Some("ZZ"));
+        // Only the input that needed the default country fails.
+        assert_eq!(b.numbers.len(), 1);
+        assert_eq!(b.invalid.len(), 1);
+    }
+
+    #[test]
+    fn split() {
+        let nums: Vec<E164> = ["+919876543210", "+51987654321", "+919876543211"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        let groups = split_by_country(&nums);
+        assert_eq!(groups.len(), 2);
+        assert_eq!(groups[&Some("IN".to_owned())].len(), 2);
+        assert_eq!(groups[&Some("PE".to_owned())].len(), 1);
+    }
+
+    #[test]
+    fn masking() {
+        assert_eq!(mask("+919182716322323"), "+91******2323");
+        assert_eq!(mask("+51987654321"), "+51******4321");
+        assert_eq!(mask("51987654321"), "51******4321");
+        assert_eq!(mask("+1234"), "+****");
+        assert_eq!(mask(""), "****");
+        assert!(!mask("+919876543210").contains("987654"));
+    }
+
+    #[test]
+    fn batch_of_many_is_linear() {
+        let inputs: Vec<String> = (0..2_000u64).map(|i| format!("+91 98{:08}", i)).collect();
+        let b = normalize_batch(&inputs, None);
+        assert_eq!(b.numbers.len() + b.invalid.len(), inputs.len());
+    }
+}

@@ -1,0 +1,213 @@
+//! HTTP plumbing shared by all adapters: error mapping, capped body reads, URL building.
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use domain::{ProviderError, ProviderErrorKind, ProviderId};
+use futures_util::StreamExt;
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use serde::de::DeserializeOwned;
+use url::Url;
+
+/// JSON answers of the documented APIs are small; anything far larger is not an answer.
+pub(crate) const MAX_JSON_BYTES: u64 = 8 * 1024 * 1024;
+
+/// The client the gateway should inject: no redirects (a redirect could carry vendor
+/// credential headers to another host), bounded connect and total time.
+pub fn recommended_client(
+    connect_timeout: Duration,
+    timeout: Duration,
+) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(connect_timeout)
+        .timeout(timeout)
+        .build()
+}
+
+/// Who is calling what, for errors and logs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Op {
+    pub provider: ProviderId,
+    pub name: &'static str,
+}
+
+impl Op {
+    pub fn new(provider: ProviderId, name: &'static str) -> Self {
+        Self { provider, name }
+    }
+
+    pub fn err(&self, kind: ProviderErrorKind, message: impl Into<String>) -> ProviderError {
+        let e = ProviderError::new(kind, self.provider, self.name, message);
+        tracing::warn!(
+            provider = %self.provider,
+            operation = self.name,
+            kind = %e.kind,
+            message = %e.message,
+            "vendor call failed"
+        );
+        e
+    }
+
+    pub fn err_code(
+        &self,
+        kind: ProviderErrorKind,
+        vendor_code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> ProviderError {
+        let code = vendor_code.into();
+        let e = ProviderError::new(kind, self.provider, self.name, message)
+            .with_vendor_code(code.clone());
+        tracing::warn!(
+            provider = %self.provider,
+            operation = self.name,
+            kind = %e.kind,
+            vendor_code = %code,
+            message = %e.message,
+            "vendor call failed"
+        );
+        e
+    }
+
+    /// Transport failures. The URL is dropped from the message: it may carry tokens.
+    pub fn transport(&self, e: reqwest::Error) -> ProviderError {
+        let kind = if e.is_timeout() {
+            ProviderErrorKind::Timeout
+        } else if e.is_connect() || e.is_request() {
+            ProviderErrorKind::Unavailable
+        } else if e.is_body() || e.is_decode() {
+            ProviderErrorKind::MalformedAnswer
+        } else if e.is_builder() {
+            ProviderErrorKind::Config
+        } else {
+            ProviderErrorKind::Unavailable
+        };
+        self.err(kind, e.without_url().to_string())
+    }
+
+    /// Generic meaning of an HTTP status when the vendor body said nothing more specific.
+    pub fn status(&self, status: StatusCode, headers: &HeaderMap) -> ProviderError {
+        let kind = status_kind(status, headers);
+        self.err_code(kind, status.as_u16().to_string(), format!("HTTP {status}"))
+    }
+
+    pub fn json<T: DeserializeOwned>(&self, body: &[u8]) -> Result<T, ProviderError> {
+        serde_json::from_slice(body).map_err(|e| {
+            self.err(
+                ProviderErrorKind::MalformedAnswer,
+                format!("unreadable JSON answer ({} bytes): {e}", body.len()),
+            )
+        })
+    }
+}
+
+pub(crate) fn status_kind(status: StatusCode, headers: &HeaderMap) -> ProviderErrorKind {
+    match status.as_u16() {
+        401 | 403 => ProviderErrorKind::Auth,
+        404 | 410 => ProviderErrorKind::NotFound,
+        408 | 504 => ProviderErrorKind::Timeout,
+        429 => ProviderErrorKind::RateLimited {
+            retry_after: retry_after(headers),
+        },
+        // Redirects are never followed: an API that redirects is not the API we configured.
+        300..=399 => ProviderErrorKind::Unavailable,
+        400..=499 => ProviderErrorKind::BadRequest,
+        _ => ProviderErrorKind::Unavailable,
+    }
+}
+
+/// `Retry-After` as delta-seconds or an HTTP date.
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let v = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+    let delta = at.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    Some(delta.to_std().unwrap_or(Duration::ZERO))
+}
+
+/// Reads a body while enforcing `cap`; a body cut short by the peer is a malformed answer.
+pub(crate) async fn read_capped(
+    op: &Op,
+    resp: reqwest::Response,
+    cap: u64,
+) -> Result<Bytes, ProviderError> {
+    if let Some(len) = resp.content_length()
+        && len > cap
+    {
+        return Err(op.err(
+            ProviderErrorKind::TooLarge,
+            format!("answer of {len} bytes exceeds the {cap} byte cap"),
+        ));
+    }
+    let mut buf = BytesMut::new();
+    let mut stream = resp.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| op.transport(e))?;
+        if (buf.len() + chunk.len()) as u64 > cap {
+            return Err(op.err(
+                ProviderErrorKind::TooLarge,
+                format!("answer exceeds the {cap} byte cap"),
+            ));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}
+
+/// `base` + path segments, each percent-encoded (ids from vendors go into paths).
+pub(crate) fn endpoint(op: &Op, base: &Url, segments: &[&str]) -> Result<Url, ProviderError> {
+    let mut url = base.clone();
+    {
+        let mut path = url.path_segments_mut().map_err(|()| {
+            op.err(
+                ProviderErrorKind::Config,
+                "base URL cannot take a path (not http/https?)",
+            )
+        })?;
+        path.pop_if_empty();
+        path.extend(segments);
+    }
+    Ok(url)
+}
+
+/// Short, single-line excerpt of a vendor message for logs.
+pub(crate) fn excerpt(s: &str) -> String {
+    let mut out: String = s.chars().take(200).collect();
+    out.retain(|c| !c.is_control());
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn retry_after_forms() {
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(retry_after(&h), Some(Duration::ZERO));
+        h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&h), None);
+    }
+
+    #[test]
+    fn endpoint_keeps_prefix_and_encodes() {
+        let op = Op::new(ProviderId::WscrmScreening, "poll");
+        let base = Url::parse("https://h.example/wscrm-bus-api/").unwrap();
+        let u = endpoint(&op, &base, &["open", "scan", "queryTaskStatus", "a/b?c"]).unwrap();
+        assert_eq!(
+            u.as_str(),
+            "https://h.example/wscrm-bus-api/open/scan/queryTaskStatus/a%2Fb%3Fc"
+        );
+    }
+}
