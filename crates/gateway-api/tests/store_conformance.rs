@@ -90,8 +90,12 @@ macro_rules! conformance {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
                     let store = $make().await;
-                    super::cases::$case(store.clone()).await;
+                    // Run the case as a task so that its keys are removed even when it fails.
+                    let outcome = tokio::spawn(super::cases::$case(store.clone())).await;
                     $cleanup(&store).await;
+                    if let Err(e) = outcome {
+                        std::panic::resume_unwind(e.into_panic());
+                    }
                 }
             )*
         }
