@@ -205,10 +205,12 @@ impl RedisStore {
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout));
         let manager = Manager::new_with_config(url, connection).map_err(|e| {
-            StoreError::Unavailable(format!(
-                "invalid redis url ({}): expected redis://[user:password@]host[:port][/db]",
-                e.category()
-            ))
+            let hint = if url.starts_with("rediss://") {
+                "TLS (rediss://) is not enabled in this build"
+            } else {
+                "expected redis://[user:password@]host[:port][/db]"
+            };
+            StoreError::Unavailable(format!("invalid redis url ({}): {hint}", e.category()))
         })?;
         let pool = Pool::builder(manager)
             .max_size(pool_size)
@@ -563,6 +565,7 @@ mod tests {
         for url in [
             "http://user:hunter2@localhost",
             "redis://:hunter2@localhost:notaport",
+            "rediss://:hunter2@localhost",
             "hunter2",
         ] {
             let Err(e) = RedisStore::new(url, Duration::from_millis(100), 1) else {
