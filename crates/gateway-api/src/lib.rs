@@ -1,2 +1,4 @@
 //! The WhatsApp vendor gateway.
 #![forbid(unsafe_code)]
+
+pub mod store;

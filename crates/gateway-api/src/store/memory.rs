@@ -1,0 +1,691 @@
+//! Embedded backend: maps behind one mutex, mirroring the Redis semantics the
+//! gateway relies on. Expiry is lazy (checked on every access to a key) plus a
+//! sweep of the whole map at most once per [`SWEEP_INTERVAL`], piggybacked on
+//! ordinary calls (no background task).
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::ops::Bound;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::{StoreError, StreamId, ttl_millis};
+
+const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A score with a total order (NaN is rejected before it gets here; -0.0 is stored as 0.0).
+#[derive(Debug, Clone, Copy)]
+struct Score(f64);
+
+impl PartialEq for Score {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Score {}
+impl PartialOrd for Score {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Score {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+fn score(v: f64) -> Score {
+    // Redis treats -0 and 0 as the same score.
+    Score(if v == 0.0 { 0.0 } else { v })
+}
+
+#[derive(Debug, Default)]
+struct ZSet {
+    scores: HashMap<String, Score>,
+    ordered: BTreeSet<(Score, String)>,
+}
+
+impl ZSet {
+    fn insert(&mut self, member: &str, s: Score) {
+        if let Some(old) = self.scores.insert(member.to_owned(), s) {
+            self.ordered.remove(&(old, member.to_owned()));
+        }
+        self.ordered.insert((s, member.to_owned()));
+    }
+
+    fn remove(&mut self, member: &str) -> bool {
+        match self.scores.remove(member) {
+            Some(old) => {
+                self.ordered.remove(&(old, member.to_owned()));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Members with `min <= score <= max`, in order.
+    fn range(&self, min: f64, max: f64) -> impl Iterator<Item = &(Score, String)> {
+        let max = score(max);
+        self.ordered
+            .range((
+                Bound::Included((score(min), String::new())),
+                Bound::Unbounded,
+            ))
+            .take_while(move |(s, _)| *s <= max)
+    }
+}
+
+#[derive(Debug, Default)]
+struct StreamData {
+    entries: BTreeMap<StreamId, Vec<u8>>,
+    last_id: StreamId,
+}
+
+#[derive(Debug)]
+enum Value {
+    Str(Vec<u8>),
+    Hash(BTreeMap<String, Vec<u8>>),
+    ZSet(ZSet),
+    List(VecDeque<Vec<u8>>),
+    Stream(StreamData),
+}
+
+#[derive(Debug)]
+struct Entry {
+    value: Value,
+    expires_at: Option<Instant>,
+}
+
+impl Entry {
+    fn new(value: Value) -> Self {
+        Entry {
+            value,
+            expires_at: None,
+        }
+    }
+
+    fn expired(&self, now: Instant) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
+    }
+}
+
+fn deadline(now: Instant, ttl: Duration) -> Instant {
+    now + Duration::from_millis(ttl_millis(ttl))
+}
+
+#[derive(Debug)]
+struct Inner {
+    map: HashMap<String, Entry>,
+    last_sweep: Instant,
+}
+
+impl Inner {
+    /// Drops `key` if it has expired, so that `self.map` only shows live keys for it.
+    fn purge(&mut self, key: &str, now: Instant) {
+        if self.map.get(key).is_some_and(|e| e.expired(now)) {
+            self.map.remove(key);
+        }
+    }
+
+    fn live(&mut self, key: &str, now: Instant) -> Option<&mut Entry> {
+        self.purge(key, now);
+        self.map.get_mut(key)
+    }
+
+    fn str_value(&mut self, key: &str, now: Instant) -> Result<Option<&[u8]>, StoreError> {
+        match self.live(key, now) {
+            None => Ok(None),
+            Some(Entry {
+                value: Value::Str(v),
+                ..
+            }) => Ok(Some(v)),
+            Some(_) => Err(StoreError::wrong_type()),
+        }
+    }
+
+    fn put_str(&mut self, key: &str, value: &[u8], ttl: Option<Duration>, now: Instant) {
+        self.map.insert(
+            key.to_owned(),
+            Entry {
+                value: Value::Str(value.to_vec()),
+                expires_at: ttl.map(|t| deadline(now, t)),
+            },
+        );
+    }
+
+    /// The existing value of `key`, or a new one made by `create`.
+    fn value_or_insert(&mut self, key: &str, now: Instant, create: fn() -> Value) -> &mut Entry {
+        self.purge(key, now);
+        self.map
+            .entry(key.to_owned())
+            .or_insert_with(|| Entry::new(create()))
+    }
+
+    fn remove_if_empty(&mut self, key: &str) {
+        let empty = match self.map.get(key).map(|e| &e.value) {
+            Some(Value::Hash(h)) => h.is_empty(),
+            Some(Value::ZSet(z)) => z.scores.is_empty(),
+            Some(Value::List(l)) => l.is_empty(),
+            _ => false,
+        };
+        if empty {
+            self.map.remove(key);
+        }
+    }
+
+    fn zset(&mut self, key: &str, now: Instant) -> Result<Option<&mut ZSet>, StoreError> {
+        match self.live(key, now) {
+            None => Ok(None),
+            Some(Entry {
+                value: Value::ZSet(z),
+                ..
+            }) => Ok(Some(z)),
+            Some(_) => Err(StoreError::wrong_type()),
+        }
+    }
+
+    fn list(
+        &mut self,
+        key: &str,
+        now: Instant,
+    ) -> Result<Option<&mut VecDeque<Vec<u8>>>, StoreError> {
+        match self.live(key, now) {
+            None => Ok(None),
+            Some(Entry {
+                value: Value::List(l),
+                ..
+            }) => Ok(Some(l)),
+            Some(_) => Err(StoreError::wrong_type()),
+        }
+    }
+
+    fn stream(&mut self, key: &str, now: Instant) -> Result<Option<&mut StreamData>, StoreError> {
+        match self.live(key, now) {
+            None => Ok(None),
+            Some(Entry {
+                value: Value::Stream(s),
+                ..
+            }) => Ok(Some(s)),
+            Some(_) => Err(StoreError::wrong_type()),
+        }
+    }
+}
+
+fn parse_int(bytes: &[u8]) -> Result<i64, StoreError> {
+    std::str::from_utf8(bytes)
+        .ok()
+        .filter(|s| !s.starts_with('+'))
+        .and_then(|s| s.parse::<i64>().ok())
+        .ok_or_else(StoreError::not_integer)
+}
+
+/// Redis `LRANGE`/`LTRIM` index normalisation: the inclusive range, or `None` if empty.
+fn list_range(len: usize, start: i64, stop: i64) -> Option<(usize, usize)> {
+    let len = i64::try_from(len).unwrap_or(i64::MAX);
+    let start = if start < 0 {
+        (start + len).max(0)
+    } else {
+        start
+    };
+    let stop = if stop < 0 {
+        stop + len
+    } else {
+        stop.min(len - 1)
+    };
+    if start > stop || start >= len {
+        return None;
+    }
+    Some((usize::try_from(start).ok()?, usize::try_from(stop).ok()?))
+}
+
+fn now_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// The embedded backend.
+#[derive(Debug)]
+pub(crate) struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+impl MemoryStore {
+    pub(crate) fn new() -> Self {
+        MemoryStore {
+            inner: Mutex::new(Inner {
+                map: HashMap::new(),
+                last_sweep: Instant::now(),
+            }),
+        }
+    }
+
+    /// Locks the maps (a poisoned lock is recovered: every operation leaves
+    /// the maps consistent before it can panic) and sweeps expired keys now and then.
+    fn lock(&self) -> (MutexGuard<'_, Inner>, Instant) {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        if now.duration_since(inner.last_sweep) >= SWEEP_INTERVAL {
+            inner.map.retain(|_, e| !e.expired(now));
+            inner.last_sweep = now;
+        }
+        (inner, now)
+    }
+
+    pub(crate) fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    pub(crate) fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let (mut inner, now) = self.lock();
+        Ok(inner.str_value(key, now)?.map(<[u8]>::to_vec))
+    }
+
+    pub(crate) fn set(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<(), StoreError> {
+        let (mut inner, now) = self.lock();
+        inner.put_str(key, value, ttl, now);
+        Ok(())
+    }
+
+    pub(crate) fn set_nx(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<bool, StoreError> {
+        let (mut inner, now) = self.lock();
+        if inner.live(key, now).is_some() {
+            return Ok(false);
+        }
+        inner.put_str(key, value, ttl, now);
+        Ok(true)
+    }
+
+    pub(crate) fn delete(&self, key: &str) -> Result<bool, StoreError> {
+        let (mut inner, now) = self.lock();
+        inner.purge(key, now);
+        Ok(inner.map.remove(key).is_some())
+    }
+
+    pub(crate) fn mget(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        let (mut inner, now) = self.lock();
+        Ok(keys
+            .iter()
+            .map(|k| match inner.live(k, now) {
+                Some(Entry {
+                    value: Value::Str(v),
+                    ..
+                }) => Some(v.clone()),
+                _ => None,
+            })
+            .collect())
+    }
+
+    pub(crate) fn mset(
+        &self,
+        entries: &[(String, &[u8])],
+        ttl: Option<Duration>,
+    ) -> Result<(), StoreError> {
+        let (mut inner, now) = self.lock();
+        for (k, v) in entries {
+            inner.put_str(k, v, ttl, now);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn ttl(&self, key: &str) -> Result<Option<Duration>, StoreError> {
+        let (mut inner, now) = self.lock();
+        Ok(inner.live(key, now).and_then(|e| e.expires_at).map(|at| {
+            let left = at.saturating_duration_since(now);
+            Duration::from_millis(u64::try_from(left.as_millis()).unwrap_or(u64::MAX))
+        }))
+    }
+
+    pub(crate) fn compare_and_set(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<bool, StoreError> {
+        let (mut inner, now) = self.lock();
+        if inner.str_value(key, now)? != expected {
+            return Ok(false);
+        }
+        inner.put_str(key, new, ttl, now);
+        Ok(true)
+    }
+
+    pub(crate) fn incr(
+        &self,
+        key: &str,
+        by: i64,
+        ttl: Option<Duration>,
+    ) -> Result<i64, StoreError> {
+        let (mut inner, now) = self.lock();
+        let entry = inner.value_or_insert(key, now, || Value::Str(b"0".to_vec()));
+        let Value::Str(bytes) = &mut entry.value else {
+            return Err(StoreError::wrong_type());
+        };
+        let value = parse_int(bytes)?.checked_add(by).ok_or_else(|| {
+            StoreError::Corrupt("increment or decrement would overflow".to_owned())
+        })?;
+        *bytes = value.to_string().into_bytes();
+        if let (Some(ttl), None) = (ttl, entry.expires_at) {
+            entry.expires_at = Some(deadline(now, ttl));
+        }
+        Ok(value)
+    }
+
+    pub(crate) fn hincr(&self, key: &str, field: &str, by: i64) -> Result<i64, StoreError> {
+        let (mut inner, now) = self.lock();
+        let entry = inner.value_or_insert(key, now, || Value::Hash(BTreeMap::new()));
+        let Value::Hash(hash) = &mut entry.value else {
+            return Err(StoreError::wrong_type());
+        };
+        let current = match hash.get(field) {
+            Some(bytes) => parse_int(bytes)
+                .map_err(|_| StoreError::Corrupt("hash value is not an integer".to_owned())),
+            None => Ok(0),
+        };
+        let result = current.and_then(|c| {
+            c.checked_add(by).ok_or_else(|| {
+                StoreError::Corrupt("increment or decrement would overflow".to_owned())
+            })
+        });
+        match result {
+            Ok(value) => {
+                hash.insert(field.to_owned(), value.to_string().into_bytes());
+                Ok(value)
+            }
+            Err(e) => {
+                // Do not leave a hash created just for this failed call.
+                inner.remove_if_empty(key);
+                Err(e)
+            }
+        }
+    }
+
+    pub(crate) fn hset(&self, key: &str, fields: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+        let (mut inner, now) = self.lock();
+        let entry = inner.value_or_insert(key, now, || Value::Hash(BTreeMap::new()));
+        let Value::Hash(hash) = &mut entry.value else {
+            return Err(StoreError::wrong_type());
+        };
+        for (f, v) in fields {
+            hash.insert(f.clone(), v.clone());
+        }
+        Ok(())
+    }
+
+    pub(crate) fn hgetall(&self, key: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let (mut inner, now) = self.lock();
+        match inner.live(key, now) {
+            None => Ok(Vec::new()),
+            Some(Entry {
+                value: Value::Hash(h),
+                ..
+            }) => Ok(h.iter().map(|(f, v)| (f.clone(), v.clone())).collect()),
+            Some(_) => Err(StoreError::wrong_type()),
+        }
+    }
+
+    pub(crate) fn expire(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let (mut inner, now) = self.lock();
+        match inner.live(key, now) {
+            None => Ok(false),
+            Some(e) => {
+                e.expires_at = Some(deadline(now, ttl));
+                Ok(true)
+            }
+        }
+    }
+
+    pub(crate) fn lease_acquire(
+        &self,
+        key: &str,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let (mut inner, now) = self.lock();
+        match inner.str_value(key, now)? {
+            None => {
+                inner.put_str(key, owner.as_bytes(), Some(ttl), now);
+                Ok(true)
+            }
+            Some(current) if current == owner.as_bytes() => {
+                inner.put_str(key, owner.as_bytes(), Some(ttl), now);
+                Ok(true)
+            }
+            Some(_) => Ok(false),
+        }
+    }
+
+    pub(crate) fn lease_renew(
+        &self,
+        key: &str,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let (mut inner, now) = self.lock();
+        if inner.str_value(key, now)? != Some(owner.as_bytes()) {
+            return Ok(false);
+        }
+        inner.put_str(key, owner.as_bytes(), Some(ttl), now);
+        Ok(true)
+    }
+
+    pub(crate) fn lease_release(&self, key: &str, owner: &str) -> Result<bool, StoreError> {
+        let (mut inner, now) = self.lock();
+        if inner.str_value(key, now)? != Some(owner.as_bytes()) {
+            return Ok(false);
+        }
+        inner.map.remove(key);
+        Ok(true)
+    }
+
+    pub(crate) fn zadd(&self, key: &str, member: &str, s: f64) -> Result<(), StoreError> {
+        let (mut inner, now) = self.lock();
+        let entry = inner.value_or_insert(key, now, || Value::ZSet(ZSet::default()));
+        let Value::ZSet(z) = &mut entry.value else {
+            return Err(StoreError::wrong_type());
+        };
+        z.insert(member, score(s));
+        Ok(())
+    }
+
+    pub(crate) fn zrem(&self, key: &str, member: &str) -> Result<bool, StoreError> {
+        let (mut inner, now) = self.lock();
+        let removed = match inner.zset(key, now)? {
+            Some(z) => z.remove(member),
+            None => false,
+        };
+        inner.remove_if_empty(key);
+        Ok(removed)
+    }
+
+    pub(crate) fn zrange_by_score(
+        &self,
+        key: &str,
+        min: f64,
+        max: f64,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<(String, f64)>, StoreError> {
+        let (mut inner, now) = self.lock();
+        Ok(match inner.zset(key, now)? {
+            None => Vec::new(),
+            Some(z) => z
+                .range(min, max)
+                .skip(offset)
+                .take(limit)
+                .map(|(s, m)| (m.clone(), s.0))
+                .collect(),
+        })
+    }
+
+    pub(crate) fn zcard(&self, key: &str) -> Result<u64, StoreError> {
+        let (mut inner, now) = self.lock();
+        Ok(inner
+            .zset(key, now)?
+            .map_or(0, |z| u64::try_from(z.scores.len()).unwrap_or(u64::MAX)))
+    }
+
+    pub(crate) fn zclaim_due(
+        &self,
+        key: &str,
+        now_score: f64,
+        until: f64,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let (mut inner, now) = self.lock();
+        let Some(z) = inner.zset(key, now)? else {
+            return Ok(Vec::new());
+        };
+        let due: Vec<String> = z
+            .range(f64::NEG_INFINITY, now_score)
+            .take(limit)
+            .map(|(_, m)| m.clone())
+            .collect();
+        for m in &due {
+            z.insert(m, score(until));
+        }
+        Ok(due)
+    }
+
+    pub(crate) fn rpush(&self, key: &str, items: &[Vec<u8>]) -> Result<u64, StoreError> {
+        let (mut inner, now) = self.lock();
+        let entry = inner.value_or_insert(key, now, || Value::List(VecDeque::new()));
+        let Value::List(list) = &mut entry.value else {
+            return Err(StoreError::wrong_type());
+        };
+        list.extend(items.iter().cloned());
+        Ok(u64::try_from(list.len()).unwrap_or(u64::MAX))
+    }
+
+    pub(crate) fn lrange(
+        &self,
+        key: &str,
+        start: i64,
+        stop: i64,
+    ) -> Result<Vec<Vec<u8>>, StoreError> {
+        let (mut inner, now) = self.lock();
+        let Some(list) = inner.list(key, now)? else {
+            return Ok(Vec::new());
+        };
+        Ok(match list_range(list.len(), start, stop) {
+            None => Vec::new(),
+            Some((a, b)) => list.range(a..=b).cloned().collect(),
+        })
+    }
+
+    pub(crate) fn llen(&self, key: &str) -> Result<u64, StoreError> {
+        let (mut inner, now) = self.lock();
+        Ok(inner
+            .list(key, now)?
+            .map_or(0, |l| u64::try_from(l.len()).unwrap_or(u64::MAX)))
+    }
+
+    pub(crate) fn ltrim(&self, key: &str, start: i64, stop: i64) -> Result<(), StoreError> {
+        let (mut inner, now) = self.lock();
+        let Some(list) = inner.list(key, now)? else {
+            return Ok(());
+        };
+        match list_range(list.len(), start, stop) {
+            None => list.clear(),
+            Some((a, b)) => {
+                list.truncate(b + 1);
+                list.drain(..a);
+            }
+        }
+        inner.remove_if_empty(key);
+        Ok(())
+    }
+
+    pub(crate) fn stream_append(
+        &self,
+        key: &str,
+        payload: &[u8],
+        max_len: usize,
+    ) -> Result<StreamId, StoreError> {
+        let (mut inner, now) = self.lock();
+        let entry = inner.value_or_insert(key, now, || Value::Stream(StreamData::default()));
+        let Value::Stream(stream) = &mut entry.value else {
+            return Err(StoreError::wrong_type());
+        };
+        let ms = now_millis();
+        let last = stream.last_id;
+        let id = if ms > last.ms {
+            StreamId { ms, seq: 0 }
+        } else {
+            let seq = last
+                .seq
+                .checked_add(1)
+                .ok_or_else(|| StoreError::Corrupt("stream id sequence exhausted".to_owned()))?;
+            StreamId { ms: last.ms, seq }
+        };
+        stream.entries.insert(id, payload.to_vec());
+        stream.last_id = id;
+        if max_len > 0 {
+            while stream.entries.len() > max_len {
+                stream.entries.pop_first();
+            }
+        }
+        Ok(id)
+    }
+
+    pub(crate) fn stream_read_after(
+        &self,
+        key: &str,
+        after: Option<StreamId>,
+        limit: usize,
+    ) -> Result<Vec<(StreamId, Vec<u8>)>, StoreError> {
+        let (mut inner, now) = self.lock();
+        let Some(stream) = inner.stream(key, now)? else {
+            return Ok(Vec::new());
+        };
+        let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
+        Ok(stream
+            .entries
+            .range((lower, Bound::Unbounded))
+            .take(limit)
+            .map(|(id, p)| (*id, p.clone()))
+            .collect())
+    }
+
+    pub(crate) fn stream_trim_before(&self, key: &str, min_id_ms: u64) -> Result<u64, StoreError> {
+        let (mut inner, now) = self.lock();
+        let Some(stream) = inner.stream(key, now)? else {
+            return Ok(0);
+        };
+        let keep = stream.entries.split_off(&StreamId {
+            ms: min_id_ms,
+            seq: 0,
+        });
+        let removed = std::mem::replace(&mut stream.entries, keep).len();
+        Ok(u64::try_from(removed).unwrap_or(u64::MAX))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::list_range;
+
+    #[test]
+    fn list_range_matches_redis() {
+        assert_eq!(list_range(5, 0, -1), Some((0, 4)));
+        assert_eq!(list_range(5, -2, -1), Some((3, 4)));
+        assert_eq!(list_range(5, 1, 100), Some((1, 4)));
+        assert_eq!(list_range(5, -100, 1), Some((0, 1)));
+        assert_eq!(list_range(5, 3, 2), None);
+        assert_eq!(list_range(5, 5, 10), None);
+        assert_eq!(list_range(5, 0, -6), None);
+        assert_eq!(list_range(0, 0, -1), None);
+    }
+}

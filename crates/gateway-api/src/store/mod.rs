@@ -1,0 +1,658 @@
+//! The gateway's state store: one API, two backends.
+//!
+//! - **Redis** (via `deadpool-redis`): shared by all replicas, the production backend.
+//! - **Embedded** (in-process maps): for a single replica, tests and local runs;
+//!   state is lost on restart.
+//!
+//! Both backends behave the same for everything the conformance suite
+//! (`tests/store_conformance.rs`) checks. Semantics shared by both:
+//!
+//! - Every key is prefixed with the store's `key_prefix`; callers pass logical
+//!   keys such as `job:123`.
+//! - TTLs have millisecond granularity; a non-zero TTL below 1 ms is rounded up
+//!   to 1 ms and `Duration::ZERO` is treated as 1 ms (it expires at once).
+//!   `set`/`mset`/`compare_and_set` with `ttl: None` store a value without
+//!   expiry (removing any previous TTL), like Redis `SET`.
+//! - Empty hashes, lists and sorted sets do not exist (they are removed when
+//!   their last element goes); an emptied stream still exists.
+//! - Using a key with an operation of another data type (e.g. `get` on a hash)
+//!   fails with [`StoreError::Corrupt`], except `mget` which yields `None`.
+//! - Every Redis command runs under `command_timeout`, and so does taking a
+//!   connection from the pool: a dead or stuck Redis makes a call fail with
+//!   [`StoreError::Unavailable`]/[`StoreError::Timeout`] after at most about
+//!   twice the command timeout, never hang.
+
+mod error;
+mod memory;
+mod redis;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::broadcast;
+
+pub use self::error::StoreError;
+use self::memory::MemoryStore;
+use self::redis::RedisStore;
+
+/// How many stream names a [`Store::subscribe_appends`] receiver buffers before it lags.
+const APPEND_CHANNEL_CAPACITY: usize = 1024;
+
+/// Settings for [`Store::connect`].
+#[derive(Debug, Clone)]
+pub struct StoreSettings {
+    /// `redis://[:password@]host:port[/db]`; `None` selects the embedded backend.
+    pub redis_url: Option<SecretString>,
+    /// Prepended to every key, e.g. `wagw:`.
+    pub key_prefix: String,
+    /// Upper bound for one Redis command, and for taking a connection from the pool.
+    pub command_timeout: Duration,
+    /// Maximum number of pooled Redis connections.
+    pub pool_size: usize,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self {
+            redis_url: None,
+            key_prefix: String::new(),
+            command_timeout: Duration::from_millis(500),
+            pool_size: 16,
+        }
+    }
+}
+
+/// A stream entry id, `ms-seq` (milliseconds since the epoch, sequence within
+/// that millisecond). Ids of one stream increase strictly. Both backends
+/// produce ids in this form; order them with `Ord`, parse cursors with `FromStr`
+/// (a bare `ms` means `ms-0`, as in Redis).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct StreamId {
+    /// Milliseconds part.
+    pub ms: u64,
+    /// Sequence part.
+    pub seq: u64,
+}
+
+impl fmt::Display for StreamId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.ms, self.seq)
+    }
+}
+
+impl FromStr for StreamId {
+    type Err = StoreError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || StoreError::invalid(format!("malformed stream id {s:?}"));
+        let (ms, seq) = match s.split_once('-') {
+            Some((ms, seq)) => (ms, Some(seq)),
+            None => (s, None),
+        };
+        let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+        if !digits(ms) || !seq.is_none_or(digits) {
+            return Err(bad());
+        }
+        let ms = ms.parse().map_err(|_| bad())?;
+        let seq = match seq {
+            Some(seq) => seq.parse().map_err(|_| bad())?,
+            None => 0,
+        };
+        Ok(StreamId { ms, seq })
+    }
+}
+
+#[derive(Clone)]
+enum Backend {
+    Memory(Arc<MemoryStore>),
+    Redis(RedisStore),
+}
+
+/// In-process fan-out of "stream X got appended" notifications, one channel per key prefix.
+#[derive(Default)]
+struct AppendHub {
+    channels: Mutex<HashMap<String, broadcast::Sender<String>>>,
+}
+
+impl AppendHub {
+    fn subscribe(&self, prefix: &str) -> broadcast::Receiver<String> {
+        let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
+        channels
+            .entry(prefix.to_owned())
+            .or_insert_with(|| broadcast::channel(APPEND_CHANNEL_CAPACITY).0)
+            .subscribe()
+    }
+
+    fn notify(&self, prefix: &str, stream: &str) {
+        let channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(tx) = channels.get(prefix) {
+            // No receiver is fine: notifications are best effort.
+            let _ = tx.send(stream.to_owned());
+        }
+    }
+}
+
+/// Handle to the state store. Cheap to clone; clones share the backend.
+#[derive(Clone)]
+pub struct Store {
+    backend: Backend,
+    prefix: Arc<str>,
+    hub: Arc<AppendHub>,
+}
+
+impl fmt::Debug for Store {
+    // Deliberately no connection details: the Redis URL may hold a password.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend_name())
+            .field("key_prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Dispatches to the backend; the embedded backend is synchronous.
+macro_rules! dispatch {
+    ($self:ident . $method:ident ( $($arg:expr),* $(,)? )) => {
+        match &$self.backend {
+            Backend::Memory(m) => m.$method($($arg),*),
+            Backend::Redis(r) => r.$method($($arg),*).await,
+        }
+    };
+}
+
+fn check_score(score: f64) -> Result<(), StoreError> {
+    if score.is_nan() {
+        Err(StoreError::invalid("score is NaN"))
+    } else {
+        Ok(())
+    }
+}
+
+/// TTL in whole milliseconds, at least 1 (see the module docs).
+pub(crate) fn ttl_millis(ttl: Duration) -> u64 {
+    let ms = ttl.as_nanos().div_ceil(1_000_000).max(1);
+    u64::try_from(ms).unwrap_or(u64::MAX)
+}
+
+impl Store {
+    /// Builds the store from settings. `redis_url: None` selects the embedded
+    /// backend (logged at WARN). For Redis the URL is validated and a pool is
+    /// built, but an unreachable Redis does not fail start-up: it is logged, and
+    /// [`Store::ping`] (readiness) reports it until Redis comes up.
+    pub async fn connect(settings: &StoreSettings) -> Result<Store, StoreError> {
+        let Some(url) = &settings.redis_url else {
+            tracing::warn!("embedded store: single replica only, state is lost on restart");
+            return Ok(Store::memory(&settings.key_prefix));
+        };
+        if settings.command_timeout.is_zero() {
+            return Err(StoreError::invalid("command_timeout must be positive"));
+        }
+        if settings.pool_size == 0 {
+            return Err(StoreError::invalid("pool_size must be at least 1"));
+        }
+        let redis = RedisStore::new(
+            url.expose_secret(),
+            settings.command_timeout,
+            settings.pool_size,
+        )?;
+        let store = Store::from_backend(Backend::Redis(redis), &settings.key_prefix);
+        match store.ping().await {
+            Ok(()) => tracing::info!(key_prefix = %settings.key_prefix, "redis store connected"),
+            Err(e) => tracing::warn!(
+                error = %e,
+                "redis store not reachable at start-up; will keep trying, readiness reports it"
+            ),
+        }
+        Ok(store)
+    }
+
+    /// A fresh embedded store (its own, empty maps).
+    #[must_use]
+    pub fn memory(key_prefix: &str) -> Store {
+        Store::from_backend(Backend::Memory(Arc::new(MemoryStore::new())), key_prefix)
+    }
+
+    fn from_backend(backend: Backend, key_prefix: &str) -> Store {
+        Store {
+            backend,
+            prefix: Arc::from(key_prefix),
+            hub: Arc::new(AppendHub::default()),
+        }
+    }
+
+    /// A handle on the same backend (same maps / same pool) using another key
+    /// prefix. The prefix replaces this store's prefix; it is not appended.
+    #[must_use]
+    pub fn with_prefix(&self, key_prefix: &str) -> Store {
+        Store {
+            backend: self.backend.clone(),
+            prefix: Arc::from(key_prefix),
+            hub: Arc::clone(&self.hub),
+        }
+    }
+
+    /// The prefix put in front of every key.
+    #[must_use]
+    pub fn key_prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// `"redis"` or `"embedded"`.
+    #[must_use]
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            Backend::Memory(_) => "embedded",
+            Backend::Redis(_) => "redis",
+        }
+    }
+
+    fn key(&self, key: &str) -> String {
+        let mut k = String::with_capacity(self.prefix.len() + key.len());
+        k.push_str(&self.prefix);
+        k.push_str(key);
+        k
+    }
+
+    /// Round trip to the backend (readiness).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        dispatch!(self.ping())
+    }
+
+    // ---- plain values -------------------------------------------------------
+
+    /// The value at `key`, `None` if absent or expired.
+    pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let key = self.key(key);
+        dispatch!(self.get(&key))
+    }
+
+    /// Stores `value`, replacing any value (of any type) and any previous TTL.
+    pub async fn set(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<(), StoreError> {
+        let key = self.key(key);
+        dispatch!(self.set(&key, value, ttl))
+    }
+
+    /// Stores `value` only if `key` does not exist; true if written.
+    pub async fn set_nx(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<bool, StoreError> {
+        let key = self.key(key);
+        dispatch!(self.set_nx(&key, value, ttl))
+    }
+
+    /// Removes `key` (any type); true if it existed.
+    pub async fn delete(&self, key: &str) -> Result<bool, StoreError> {
+        let key = self.key(key);
+        dispatch!(self.delete(&key))
+    }
+
+    /// Values of `keys`, in the same order; `None` for absent keys and for keys
+    /// holding a non-plain value.
+    pub async fn mget(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
+        dispatch!(self.mget(&keys))
+    }
+
+    /// Stores all entries, each with `ttl`. Pipelined on Redis in chunks; not
+    /// atomic as a whole (a failure may leave a prefix of the batch written).
+    pub async fn mset(
+        &self,
+        entries: &[(String, Vec<u8>)],
+        ttl: Option<Duration>,
+    ) -> Result<(), StoreError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let entries: Vec<(String, &[u8])> = entries
+            .iter()
+            .map(|(k, v)| (self.key(k), v.as_slice()))
+            .collect();
+        dispatch!(self.mset(&entries, ttl))
+    }
+
+    /// Remaining time to live; `None` if the key is absent or has no TTL.
+    pub async fn ttl(&self, key: &str) -> Result<Option<Duration>, StoreError> {
+        let key = self.key(key);
+        dispatch!(self.ttl(&key))
+    }
+
+    // ---- JSON -----------------------------------------------------------------
+
+    /// [`Store::get`] decoded from JSON; undecodable data is [`StoreError::Corrupt`].
+    pub async fn get_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
+        match self.get(key).await? {
+            None => Ok(None),
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt(format!("{key}: invalid JSON: {e}"))),
+        }
+    }
+
+    /// [`Store::set`] of `value` encoded as JSON.
+    pub async fn set_json<T: Serialize>(
+        &self,
+        key: &str,
+        value: &T,
+        ttl: Option<Duration>,
+    ) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(value)
+            .map_err(|e| StoreError::invalid(format!("{key}: cannot encode as JSON: {e}")))?;
+        self.set(key, &bytes, ttl).await
+    }
+
+    // ---- compare-and-swap ----------------------------------------------------
+
+    /// Writes `new` (with `ttl`, `None` = no expiry) only if the current value
+    /// equals `expected` (`None` = the key must be absent). True if written.
+    pub async fn compare_and_set(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<bool, StoreError> {
+        let key = self.key(key);
+        dispatch!(self.compare_and_set(&key, expected, new, ttl))
+    }
+
+    // ---- counters --------------------------------------------------------------
+
+    /// Adds `by` to the integer at `key` (absent = 0) and returns the new value.
+    /// `ttl` is applied when the key has no TTL yet, i.e. when it is created by
+    /// this call (fixed windows); an existing TTL is never extended.
+    pub async fn incr(&self, key: &str, by: i64, ttl: Option<Duration>) -> Result<i64, StoreError> {
+        let key = self.key(key);
+        dispatch!(self.incr(&key, by, ttl))
+    }
+
+    // ---- hashes ------------------------------------------------------------------
+
+    /// Adds `by` to the integer in `field` (absent = 0); returns the new value.
+    pub async fn hincr(&self, key: &str, field: &str, by: i64) -> Result<i64, StoreError> {
+        let key = self.key(key);
+        dispatch!(self.hincr(&key, field, by))
+    }
+
+    /// Sets the given fields (others are kept). Keeps the key's TTL.
+    pub async fn hset(&self, key: &str, fields: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+        if fields.is_empty() {
+            return Ok(());
+        }
+        let key = self.key(key);
+        dispatch!(self.hset(&key, fields))
+    }
+
+    /// All fields, sorted by field name; empty if the key is absent.
+    pub async fn hgetall(&self, key: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let key = self.key(key);
+        let mut fields = dispatch!(self.hgetall(&key))?;
+        fields.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(fields)
+    }
+
+    /// Sets the TTL of an existing key (any type); false if the key is absent.
+    pub async fn expire(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let key = self.key(key);
+        dispatch!(self.expire(&key, ttl))
+    }
+
+    // ---- leases --------------------------------------------------------------------
+
+    /// Takes the lease if it is free, or refreshes it (new `ttl`) if `owner`
+    /// already holds it, so a retried acquire is harmless. False if someone
+    /// else holds it.
+    pub async fn lease_acquire(
+        &self,
+        key: &str,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let key = self.key(key);
+        dispatch!(self.lease_acquire(&key, owner, ttl))
+    }
+
+    /// Extends the lease to `ttl` from now; false if `owner` does not hold it any more.
+    pub async fn lease_renew(
+        &self,
+        key: &str,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let key = self.key(key);
+        dispatch!(self.lease_renew(&key, owner, ttl))
+    }
+
+    /// Frees the lease if `owner` holds it; false otherwise (nothing changes).
+    pub async fn lease_release(&self, key: &str, owner: &str) -> Result<bool, StoreError> {
+        let key = self.key(key);
+        dispatch!(self.lease_release(&key, owner))
+    }
+
+    /// Current holder of the lease, `None` if free.
+    pub async fn lease_owner(&self, key: &str) -> Result<Option<String>, StoreError> {
+        match self.get(key).await? {
+            None => Ok(None),
+            Some(bytes) => String::from_utf8(bytes)
+                .map(Some)
+                .map_err(|_| StoreError::Corrupt(format!("{key}: lease owner is not UTF-8"))),
+        }
+    }
+
+    // ---- sorted sets -----------------------------------------------------------------
+
+    /// Adds `member` or updates its score. NaN scores are rejected.
+    pub async fn zadd(&self, key: &str, member: &str, score: f64) -> Result<(), StoreError> {
+        check_score(score)?;
+        let key = self.key(key);
+        dispatch!(self.zadd(&key, member, score))
+    }
+
+    /// Removes `member`; true if it was there.
+    pub async fn zrem(&self, key: &str, member: &str) -> Result<bool, StoreError> {
+        let key = self.key(key);
+        dispatch!(self.zrem(&key, member))
+    }
+
+    /// Members with `min <= score <= max`, by score then member, skipping
+    /// `offset`, at most `limit` (0 = none). Infinite bounds are allowed.
+    pub async fn zrange_by_score(
+        &self,
+        key: &str,
+        min: f64,
+        max: f64,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<(String, f64)>, StoreError> {
+        check_score(min)?;
+        check_score(max)?;
+        if limit == 0 || min > max {
+            return Ok(Vec::new());
+        }
+        let key = self.key(key);
+        dispatch!(self.zrange_by_score(&key, min, max, offset, limit))
+    }
+
+    /// Number of members.
+    pub async fn zcard(&self, key: &str) -> Result<u64, StoreError> {
+        let key = self.key(key);
+        dispatch!(self.zcard(&key))
+    }
+
+    /// Atomically claims up to `limit` members with `score <= now` (lowest
+    /// scores first): their score becomes `now + hold` and they are returned.
+    /// With `hold > 0`, concurrent claimers (any replica) never get the same
+    /// member for the same `now`. The caller removes (`zrem`) or re-schedules
+    /// (`zadd`) a member when done; if it dies, the member is due again after `hold`.
+    pub async fn zclaim_due(
+        &self,
+        key: &str,
+        now: f64,
+        hold: f64,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        check_score(now)?;
+        check_score(hold)?;
+        let until = now + hold;
+        check_score(until)?;
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let key = self.key(key);
+        dispatch!(self.zclaim_due(&key, now, until, limit))
+    }
+
+    // ---- lists -----------------------------------------------------------------------
+
+    /// Appends `items`; returns the new length. Large batches are sent in
+    /// chunks (not atomic as a whole). Keeps the key's TTL.
+    pub async fn rpush(&self, key: &str, items: &[Vec<u8>]) -> Result<u64, StoreError> {
+        if items.is_empty() {
+            return self.llen(key).await;
+        }
+        let key = self.key(key);
+        dispatch!(self.rpush(&key, items))
+    }
+
+    /// Items `start..=stop`; negative indexes count from the end (Redis `LRANGE`).
+    pub async fn lrange(
+        &self,
+        key: &str,
+        start: i64,
+        stop: i64,
+    ) -> Result<Vec<Vec<u8>>, StoreError> {
+        let key = self.key(key);
+        dispatch!(self.lrange(&key, start, stop))
+    }
+
+    /// Length of the list (0 if absent).
+    pub async fn llen(&self, key: &str) -> Result<u64, StoreError> {
+        let key = self.key(key);
+        dispatch!(self.llen(&key))
+    }
+
+    /// Keeps only items `start..=stop` (Redis `LTRIM`); an empty result removes the key.
+    pub async fn ltrim(&self, key: &str, start: i64, stop: i64) -> Result<(), StoreError> {
+        let key = self.key(key);
+        dispatch!(self.ltrim(&key, start, stop))
+    }
+
+    // ---- streams ---------------------------------------------------------------------
+
+    /// Appends `payload` and returns its id (`ms-seq`, strictly increasing per
+    /// stream). Keeps at least the newest `max_len` entries (0 = unbounded);
+    /// Redis trims approximately (`MAXLEN ~`, whole nodes only), so a stream
+    /// may hold somewhat more than `max_len` entries there; the embedded backend
+    /// trims exactly. Notifies [`Store::subscribe_appends`] receivers.
+    pub async fn stream_append(
+        &self,
+        stream: &str,
+        payload: &[u8],
+        max_len: usize,
+    ) -> Result<String, StoreError> {
+        let key = self.key(stream);
+        let id = dispatch!(self.stream_append(&key, payload, max_len))?;
+        self.hub.notify(&self.prefix, stream);
+        Ok(id.to_string())
+    }
+
+    /// Up to `limit` entries with ids strictly greater than `after` (`None` =
+    /// from the start), oldest first. A malformed `after` is
+    /// [`StoreError::Corrupt`]; validate client cursors with [`StreamId::from_str`].
+    pub async fn stream_read_after(
+        &self,
+        stream: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let after = after.map(StreamId::from_str).transpose()?;
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let key = self.key(stream);
+        let entries = dispatch!(self.stream_read_after(&key, after, limit))?;
+        Ok(entries
+            .into_iter()
+            .map(|(id, payload)| (id.to_string(), payload))
+            .collect())
+    }
+
+    /// Removes entries whose id is below `min_id_ms-0` (retention, exact);
+    /// returns how many were removed.
+    pub async fn stream_trim_before(
+        &self,
+        stream: &str,
+        min_id_ms: u64,
+    ) -> Result<u64, StoreError> {
+        let key = self.key(stream);
+        dispatch!(self.stream_trim_before(&key, min_id_ms))
+    }
+
+    /// Names (logical, without prefix) of streams appended to through a `Store`
+    /// of this process with the same key prefix. Best effort: a slow receiver
+    /// gets `RecvError::Lagged` and should re-read its streams.
+    ///
+    /// Both backends notify only appends made **in this process**. With Redis
+    /// and several replicas, an append on another replica is not announced:
+    /// live readers must also poll `stream_read_after` (e.g. every second) and
+    /// use this channel only to wake up early.
+    #[must_use]
+    pub fn subscribe_appends(&self) -> broadcast::Receiver<String> {
+        self.hub.subscribe(&self.prefix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_id_parses_and_orders() {
+        let a: StreamId = "5-3".parse().expect("valid");
+        assert_eq!(a, StreamId { ms: 5, seq: 3 });
+        let b: StreamId = "6".parse().expect("valid");
+        assert_eq!(b, StreamId { ms: 6, seq: 0 });
+        assert!(a < b);
+        assert_eq!(a.to_string(), "5-3");
+        for bad in [
+            "",
+            "-",
+            "1-",
+            "-1",
+            "a-1",
+            "1-2-3",
+            "+1-2",
+            " 1-2",
+            "99999999999999999999-0",
+        ] {
+            assert!(
+                bad.parse::<StreamId>().is_err(),
+                "{bad:?} should be rejected"
+            );
+        }
+    }
+
+    #[test]
+    fn ttl_is_rounded_up_to_whole_millis() {
+        assert_eq!(ttl_millis(Duration::ZERO), 1);
+        assert_eq!(ttl_millis(Duration::from_micros(1)), 1);
+        assert_eq!(ttl_millis(Duration::from_micros(1500)), 2);
+        assert_eq!(ttl_millis(Duration::from_millis(200)), 200);
+    }
+}

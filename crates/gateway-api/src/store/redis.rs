@@ -1,0 +1,585 @@
+//! Redis backend (deadpool-redis).
+//!
+//! Every call takes a pooled connection and runs its command(s) under the
+//! command timeout; taking the connection is bounded by the same timeout (pool
+//! wait/create/recycle timeouts, plus an outer `tokio::time::timeout`). The
+//! redis-rs connect and response timeouts are set to the command timeout as
+//! well, so a stopped or stuck server fails a call in at most about twice the
+//! command timeout.
+//!
+//! Multi-step operations that must be atomic (compare-and-set, counters with
+//! TTL, leases, claiming due members) are Lua scripts sent with `EVAL` (the
+//! server caches the compiled script by its hash; the set of scripts is fixed).
+
+use std::time::Duration;
+
+use deadpool_redis::redis::{
+    self, AsyncConnectionConfig, Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, Value,
+};
+use deadpool_redis::{Connection, Manager, Pool, PoolError, Runtime, Timeouts};
+
+use super::{StoreError, StreamId, ttl_millis};
+
+/// Entries per pipeline for `mset`.
+const MSET_CHUNK: usize = 500;
+/// Items per `RPUSH` command.
+const RPUSH_CHUNK: usize = 1000;
+/// Field holding the payload of a stream entry.
+const STREAM_FIELD: &str = "p";
+
+/// KEYS[1]; ARGV: has_expected ("1"/"0"), expected, new, ttl_ms ("" = none).
+const CAS_SCRIPT: &str = r"
+local cur = redis.call('GET', KEYS[1])
+if ARGV[1] == '1' then
+  if cur ~= ARGV[2] then return 0 end
+elseif cur then
+  return 0
+end
+if ARGV[4] == '' then
+  redis.call('SET', KEYS[1], ARGV[3])
+else
+  redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
+end
+return 1
+";
+
+/// KEYS[1]; ARGV: by, ttl_ms ("" = none). The TTL goes on a key that has none.
+const INCR_SCRIPT: &str = r"
+local v = redis.call('INCRBY', KEYS[1], ARGV[1])
+if ARGV[2] ~= '' and redis.call('PTTL', KEYS[1]) == -1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return v
+";
+
+/// KEYS[1]; ARGV: owner, ttl_ms.
+const LEASE_ACQUIRE_SCRIPT: &str = r"
+local cur = redis.call('GET', KEYS[1])
+if cur == false then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+if cur == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+";
+
+/// KEYS[1]; ARGV: owner, ttl_ms.
+const LEASE_RENEW_SCRIPT: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+";
+
+/// KEYS[1]; ARGV: owner.
+const LEASE_RELEASE_SCRIPT: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+";
+
+/// KEYS[1]; ARGV: now, new score, limit. Scores are passed as strings and
+/// never go through Lua numbers (which would lose precision).
+const ZCLAIM_SCRIPT: &str = r"
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])
+for _, m in ipairs(due) do
+  redis.call('ZADD', KEYS[1], ARGV[2], m)
+end
+return due
+";
+
+fn script(body: &str, key: &str) -> Cmd {
+    let mut c = redis::cmd("EVAL");
+    c.arg(body).arg(1).arg(key);
+    c
+}
+
+fn ttl_arg(ttl: Option<Duration>) -> String {
+    ttl.map(|t| ttl_millis(t).to_string()).unwrap_or_default()
+}
+
+/// Score as Redis reads it (Rust's shortest round-trip formatting, `±inf`).
+fn score_arg(v: f64) -> String {
+    if v == f64::INFINITY {
+        "+inf".to_owned()
+    } else if v == f64::NEG_INFINITY {
+        "-inf".to_owned()
+    } else {
+        v.to_string()
+    }
+}
+
+fn map_redis_error(e: &RedisError) -> StoreError {
+    if e.is_timeout() {
+        return StoreError::Timeout;
+    }
+    let text = e.to_string();
+    match e.kind() {
+        ErrorKind::Parse | ErrorKind::UnexpectedReturnType => StoreError::Corrupt(text),
+        _ if e.code() == Some("WRONGTYPE")
+            || text.contains("not an integer")
+            || text.contains("would overflow")
+            || text.contains("not a valid float") =>
+        {
+            StoreError::Corrupt(text)
+        }
+        _ => StoreError::Unavailable(text),
+    }
+}
+
+fn map_pool_error(e: PoolError) -> StoreError {
+    match e {
+        PoolError::Timeout(_) => StoreError::Timeout,
+        PoolError::Backend(e) => {
+            if e.is_timeout() {
+                StoreError::Timeout
+            } else {
+                StoreError::Unavailable(format!("cannot connect to redis: {e}"))
+            }
+        }
+        other => StoreError::Unavailable(format!("redis pool: {other}")),
+    }
+}
+
+fn corrupt_reply(what: &str) -> StoreError {
+    StoreError::Corrupt(format!("unexpected redis reply to {what}"))
+}
+
+fn bytes_of(v: Value) -> Option<Vec<u8>> {
+    match v {
+        Value::BulkString(b) => Some(b),
+        Value::SimpleString(s) => Some(s.into_bytes()),
+        _ => None,
+    }
+}
+
+/// Parses an `XRANGE` reply: `[[id, [field, value, ...]], ...]`.
+fn parse_entries(v: Value) -> Result<Vec<(StreamId, Vec<u8>)>, StoreError> {
+    let bad = || corrupt_reply("XRANGE");
+    let Value::Array(items) = v else {
+        return Err(bad());
+    };
+    items
+        .into_iter()
+        .map(|item| {
+            let Value::Array(parts) = item else {
+                return Err(bad());
+            };
+            let mut parts = parts.into_iter();
+            let (Some(id), Some(Value::Array(fields))) = (parts.next(), parts.next()) else {
+                return Err(bad());
+            };
+            let id = bytes_of(id).ok_or_else(bad)?;
+            let id: StreamId = std::str::from_utf8(&id).map_err(|_| bad())?.parse()?;
+            let mut fields = fields.into_iter();
+            let mut payload = None;
+            while let (Some(f), Some(v)) = (fields.next(), fields.next()) {
+                if bytes_of(f).as_deref() == Some(STREAM_FIELD.as_bytes()) {
+                    payload = bytes_of(v);
+                }
+            }
+            Ok((id, payload.ok_or_else(bad)?))
+        })
+        .collect()
+}
+
+/// The Redis backend. Cloning shares the pool.
+#[derive(Clone)]
+pub(crate) struct RedisStore {
+    pool: Pool,
+    timeout: Duration,
+}
+
+impl RedisStore {
+    /// Validates `url` and builds the pool; does not connect.
+    pub(crate) fn new(url: &str, timeout: Duration, pool_size: usize) -> Result<Self, StoreError> {
+        // The URL may hold a password: never put it (or redis-rs's rendering of
+        // it) into an error.
+        let connection = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout));
+        let manager = Manager::new_with_config(url, connection).map_err(|e| {
+            let hint = if url.starts_with("rediss://") {
+                "TLS (rediss://) is not enabled in this build"
+            } else {
+                "expected redis://[user:password@]host[:port][/db]"
+            };
+            StoreError::Unavailable(format!("invalid redis url ({}): {hint}", e.category()))
+        })?;
+        let pool = Pool::builder(manager)
+            .max_size(pool_size)
+            .timeouts(Timeouts {
+                wait: Some(timeout),
+                create: Some(timeout),
+                recycle: Some(timeout),
+            })
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|e| StoreError::Unavailable(format!("cannot build redis pool: {e}")))?;
+        Ok(RedisStore { pool, timeout })
+    }
+
+    async fn conn(&self) -> Result<Connection, StoreError> {
+        match tokio::time::timeout(self.timeout, self.pool.get()).await {
+            Err(_) => Err(StoreError::Timeout),
+            Ok(Err(e)) => Err(map_pool_error(e)),
+            Ok(Ok(c)) => Ok(c),
+        }
+    }
+
+    async fn run<T: FromRedisValue>(
+        &self,
+        conn: &mut Connection,
+        cmd: &Cmd,
+    ) -> Result<T, StoreError> {
+        match tokio::time::timeout(self.timeout, cmd.query_async::<T>(conn)).await {
+            Err(_) => Err(StoreError::Timeout),
+            Ok(Err(e)) => Err(map_redis_error(&e)),
+            Ok(Ok(v)) => Ok(v),
+        }
+    }
+
+    async fn run_pipe(&self, conn: &mut Connection, pipe: &Pipeline) -> Result<(), StoreError> {
+        match tokio::time::timeout(self.timeout, pipe.query_async::<()>(conn)).await {
+            Err(_) => Err(StoreError::Timeout),
+            Ok(Err(e)) => Err(map_redis_error(&e)),
+            Ok(Ok(())) => Ok(()),
+        }
+    }
+
+    /// One command on a pooled connection.
+    async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
+        let mut conn = self.conn().await?;
+        self.run(&mut conn, cmd).await
+    }
+
+    pub(crate) async fn ping(&self) -> Result<(), StoreError> {
+        let pong: String = self.query(&redis::cmd("PING")).await?;
+        if pong == "PONG" {
+            Ok(())
+        } else {
+            Err(corrupt_reply("PING"))
+        }
+    }
+
+    pub(crate) async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.query(redis::cmd("GET").arg(key)).await
+    }
+
+    fn set_cmd(key: &str, value: &[u8], ttl: Option<Duration>) -> Cmd {
+        let mut c = redis::cmd("SET");
+        c.arg(key).arg(value);
+        if let Some(ttl) = ttl {
+            c.arg("PX").arg(ttl_millis(ttl));
+        }
+        c
+    }
+
+    pub(crate) async fn set(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<(), StoreError> {
+        self.query(&Self::set_cmd(key, value, ttl)).await
+    }
+
+    pub(crate) async fn set_nx(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<bool, StoreError> {
+        let mut c = Self::set_cmd(key, value, ttl);
+        c.arg("NX");
+        // `SET .. NX` answers OK or nil.
+        let reply: Option<String> = self.query(&c).await?;
+        Ok(reply.is_some())
+    }
+
+    pub(crate) async fn delete(&self, key: &str) -> Result<bool, StoreError> {
+        let n: u64 = self.query(redis::cmd("DEL").arg(key)).await?;
+        Ok(n > 0)
+    }
+
+    pub(crate) async fn mget(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        self.query(redis::cmd("MGET").arg(keys)).await
+    }
+
+    pub(crate) async fn mset(
+        &self,
+        entries: &[(String, &[u8])],
+        ttl: Option<Duration>,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        for chunk in entries.chunks(MSET_CHUNK) {
+            let mut pipe = redis::pipe();
+            for (k, v) in chunk {
+                pipe.add_command(Self::set_cmd(k, v, ttl)).ignore();
+            }
+            self.run_pipe(&mut conn, &pipe).await?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn ttl(&self, key: &str) -> Result<Option<Duration>, StoreError> {
+        let ms: i64 = self.query(redis::cmd("PTTL").arg(key)).await?;
+        // -2: no such key, -1: no TTL.
+        Ok(u64::try_from(ms).ok().map(Duration::from_millis))
+    }
+
+    pub(crate) async fn compare_and_set(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<bool, StoreError> {
+        let mut c = script(CAS_SCRIPT, key);
+        c.arg(if expected.is_some() { "1" } else { "0" })
+            .arg(expected.unwrap_or_default())
+            .arg(new)
+            .arg(ttl_arg(ttl));
+        let written: i64 = self.query(&c).await?;
+        Ok(written == 1)
+    }
+
+    pub(crate) async fn incr(
+        &self,
+        key: &str,
+        by: i64,
+        ttl: Option<Duration>,
+    ) -> Result<i64, StoreError> {
+        let mut c = script(INCR_SCRIPT, key);
+        c.arg(by).arg(ttl_arg(ttl));
+        self.query(&c).await
+    }
+
+    pub(crate) async fn hincr(&self, key: &str, field: &str, by: i64) -> Result<i64, StoreError> {
+        self.query(redis::cmd("HINCRBY").arg(key).arg(field).arg(by))
+            .await
+    }
+
+    pub(crate) async fn hset(
+        &self,
+        key: &str,
+        fields: &[(String, Vec<u8>)],
+    ) -> Result<(), StoreError> {
+        let mut c = redis::cmd("HSET");
+        c.arg(key);
+        for (f, v) in fields {
+            c.arg(f).arg(v.as_slice());
+        }
+        let _added: u64 = self.query(&c).await?;
+        Ok(())
+    }
+
+    pub(crate) async fn hgetall(&self, key: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        self.query(redis::cmd("HGETALL").arg(key)).await
+    }
+
+    pub(crate) async fn expire(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let n: i64 = self
+            .query(redis::cmd("PEXPIRE").arg(key).arg(ttl_millis(ttl)))
+            .await?;
+        Ok(n == 1)
+    }
+
+    pub(crate) async fn lease_acquire(
+        &self,
+        key: &str,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let mut c = script(LEASE_ACQUIRE_SCRIPT, key);
+        c.arg(owner).arg(ttl_millis(ttl));
+        Ok(self.query::<i64>(&c).await? == 1)
+    }
+
+    pub(crate) async fn lease_renew(
+        &self,
+        key: &str,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let mut c = script(LEASE_RENEW_SCRIPT, key);
+        c.arg(owner).arg(ttl_millis(ttl));
+        Ok(self.query::<i64>(&c).await? == 1)
+    }
+
+    pub(crate) async fn lease_release(&self, key: &str, owner: &str) -> Result<bool, StoreError> {
+        let mut c = script(LEASE_RELEASE_SCRIPT, key);
+        c.arg(owner);
+        Ok(self.query::<i64>(&c).await? == 1)
+    }
+
+    pub(crate) async fn zadd(&self, key: &str, member: &str, score: f64) -> Result<(), StoreError> {
+        let _added: u64 = self
+            .query(
+                redis::cmd("ZADD")
+                    .arg(key)
+                    .arg(score_arg(score))
+                    .arg(member),
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn zrem(&self, key: &str, member: &str) -> Result<bool, StoreError> {
+        let n: u64 = self.query(redis::cmd("ZREM").arg(key).arg(member)).await?;
+        Ok(n > 0)
+    }
+
+    pub(crate) async fn zrange_by_score(
+        &self,
+        key: &str,
+        min: f64,
+        max: f64,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<(String, f64)>, StoreError> {
+        self.query(
+            redis::cmd("ZRANGEBYSCORE")
+                .arg(key)
+                .arg(score_arg(min))
+                .arg(score_arg(max))
+                .arg("WITHSCORES")
+                .arg("LIMIT")
+                .arg(offset)
+                .arg(limit),
+        )
+        .await
+    }
+
+    pub(crate) async fn zcard(&self, key: &str) -> Result<u64, StoreError> {
+        self.query(redis::cmd("ZCARD").arg(key)).await
+    }
+
+    pub(crate) async fn zclaim_due(
+        &self,
+        key: &str,
+        now: f64,
+        until: f64,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut c = script(ZCLAIM_SCRIPT, key);
+        c.arg(score_arg(now)).arg(score_arg(until)).arg(limit);
+        self.query(&c).await
+    }
+
+    pub(crate) async fn rpush(&self, key: &str, items: &[Vec<u8>]) -> Result<u64, StoreError> {
+        let mut conn = self.conn().await?;
+        let mut len = 0;
+        for chunk in items.chunks(RPUSH_CHUNK) {
+            let mut c = redis::cmd("RPUSH");
+            c.arg(key);
+            for item in chunk {
+                c.arg(item.as_slice());
+            }
+            len = self.run(&mut conn, &c).await?;
+        }
+        Ok(len)
+    }
+
+    pub(crate) async fn lrange(
+        &self,
+        key: &str,
+        start: i64,
+        stop: i64,
+    ) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.query(redis::cmd("LRANGE").arg(key).arg(start).arg(stop))
+            .await
+    }
+
+    pub(crate) async fn llen(&self, key: &str) -> Result<u64, StoreError> {
+        self.query(redis::cmd("LLEN").arg(key)).await
+    }
+
+    pub(crate) async fn ltrim(&self, key: &str, start: i64, stop: i64) -> Result<(), StoreError> {
+        self.query(redis::cmd("LTRIM").arg(key).arg(start).arg(stop))
+            .await
+    }
+
+    pub(crate) async fn stream_append(
+        &self,
+        key: &str,
+        payload: &[u8],
+        max_len: usize,
+    ) -> Result<StreamId, StoreError> {
+        let mut c = redis::cmd("XADD");
+        c.arg(key);
+        if max_len > 0 {
+            c.arg("MAXLEN").arg("~").arg(max_len);
+        }
+        c.arg("*").arg(STREAM_FIELD).arg(payload);
+        let id: String = self.query(&c).await?;
+        id.parse()
+            .map_err(|_| StoreError::Corrupt(format!("redis returned stream id {id:?}")))
+    }
+
+    pub(crate) async fn stream_read_after(
+        &self,
+        key: &str,
+        after: Option<StreamId>,
+        limit: usize,
+    ) -> Result<Vec<(StreamId, Vec<u8>)>, StoreError> {
+        let start = match after {
+            None => "-".to_owned(),
+            Some(id) => format!("({id}"),
+        };
+        let reply: Value = self
+            .query(
+                redis::cmd("XRANGE")
+                    .arg(key)
+                    .arg(start)
+                    .arg("+")
+                    .arg("COUNT")
+                    .arg(limit),
+            )
+            .await?;
+        parse_entries(reply)
+    }
+
+    pub(crate) async fn stream_trim_before(
+        &self,
+        key: &str,
+        min_id_ms: u64,
+    ) -> Result<u64, StoreError> {
+        self.query(redis::cmd("XTRIM").arg(key).arg("MINID").arg(min_id_ms))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_url_error_does_not_leak_the_password() {
+        for url in [
+            "http://user:hunter2@localhost",
+            "redis://:hunter2@localhost:notaport",
+            "rediss://:hunter2@localhost",
+            "hunter2",
+        ] {
+            let Err(e) = RedisStore::new(url, Duration::from_millis(100), 1) else {
+                panic!("{url} should be rejected");
+            };
+            assert!(!e.to_string().contains("hunter2"), "{e}");
+        }
+    }
+
+    #[test]
+    fn scores_are_sent_in_a_form_redis_parses() {
+        assert_eq!(score_arg(f64::INFINITY), "+inf");
+        assert_eq!(score_arg(f64::NEG_INFINITY), "-inf");
+        assert_eq!(score_arg(1.5), "1.5");
+        assert_eq!(score_arg(1_700_000_000_123.0), "1700000000123");
+    }
+}

@@ -1,0 +1,1088 @@
+//! Conformance suite for the store: every case in `cases` runs against both
+//! backends (`memory::*` and `redis::*`), plus Redis-only failure tests
+//! (`redis_failures::*`) against private `redis-server` processes.
+//!
+//! The Redis cases use the shared server at `REDIS_URL` (default
+//! `redis://127.0.0.1:6379`), each under its own `test:{uuid}:` prefix, and FAIL
+//! when it is unreachable.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support_redis;
+
+use std::time::{Duration, Instant};
+
+use gateway_api::store::{Store, StoreError, StoreSettings};
+use secrecy::SecretString;
+
+use support_redis::{PrivateRedis, shared_url, test_prefix};
+
+fn redis_settings(url: &str, key_prefix: &str, command_timeout: Duration) -> StoreSettings {
+    StoreSettings {
+        redis_url: Some(SecretString::from(url.to_owned())),
+        key_prefix: key_prefix.to_owned(),
+        command_timeout,
+        pool_size: 4,
+    }
+}
+
+async fn memory_store() -> Store {
+    Store::memory(&test_prefix())
+}
+
+async fn redis_store() -> Store {
+    let url = shared_url();
+    // Generous timeout: CI machines are slow; the failure tests use short ones.
+    let settings = redis_settings(&url, &test_prefix(), Duration::from_secs(2));
+    let store = Store::connect(&settings)
+        .await
+        .unwrap_or_else(|e| panic!("cannot set up the Redis store for {url}: {e}"));
+    if let Err(e) = store.ping().await {
+        panic!(
+            "Redis at {url} is unreachable ({e}). The Redis conformance tests need a running \
+             redis-server: start one or point REDIS_URL at one."
+        );
+    }
+    store
+}
+
+async fn no_cleanup(_: &Store) {}
+
+/// Deletes the keys under the test's prefix (and nothing else).
+async fn redis_cleanup(store: &Store) {
+    use deadpool_redis::redis;
+    let client = redis::Client::open(shared_url()).expect("redis url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis connection for cleanup");
+    let pattern = format!("{}*", store.key_prefix());
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(&pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(&mut conn)
+            .await
+            .expect("SCAN");
+        for key in keys {
+            assert!(key.starts_with(store.key_prefix()));
+            let _: u64 = redis::cmd("DEL")
+                .arg(&key)
+                .query_async(&mut conn)
+                .await
+                .expect("DEL");
+        }
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
+}
+
+/// Instantiates every case for one backend.
+macro_rules! conformance {
+    ($backend:ident, $make:path, $cleanup:path; $($case:ident),* $(,)?) => {
+        mod $backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let store = $make().await;
+                    // Run the case as a task so that its keys are removed even when it fails.
+                    let outcome = tokio::spawn(super::cases::$case(store.clone())).await;
+                    $cleanup(&store).await;
+                    if let Err(e) = outcome {
+                        std::panic::resume_unwind(e.into_panic());
+                    }
+                }
+            )*
+        }
+    };
+}
+
+macro_rules! all_cases {
+    ($backend:ident, $make:path, $cleanup:path) => {
+        conformance!($backend, $make, $cleanup;
+            plain_values,
+            ttl_expiry,
+            expire,
+            set_nx,
+            mget_mset,
+            json,
+            compare_and_set,
+            incr,
+            hashes,
+            leases,
+            lease_expiry,
+            sorted_sets,
+            zclaim_due,
+            zclaim_due_concurrent,
+            lists,
+            streams,
+            stream_max_len,
+            stream_trim_before,
+            subscribe_appends,
+            wrong_type,
+            prefix_isolation,
+        );
+    };
+}
+
+all_cases!(memory, super::memory_store, super::no_cleanup);
+all_cases!(redis, super::redis_store, super::redis_cleanup);
+
+fn is_corrupt<T: std::fmt::Debug>(r: Result<T, StoreError>) -> bool {
+    matches!(r, Err(StoreError::Corrupt(_)))
+}
+
+mod cases {
+    use std::collections::HashSet;
+    use std::time::Duration;
+
+    use gateway_api::store::{Store, StoreError, StreamId};
+    use serde::{Deserialize, Serialize};
+
+    use super::is_corrupt;
+
+    const SHORT: Duration = Duration::from_millis(200);
+    /// Longer than SHORT plus Redis' expiry granularity and scheduling noise.
+    const PAST_SHORT: Duration = Duration::from_millis(350);
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    pub async fn plain_values(s: Store) {
+        assert_eq!(s.get("k").await.unwrap(), None);
+        s.set("k", b"v1", None).await.unwrap();
+        assert_eq!(s.get("k").await.unwrap().as_deref(), Some(&b"v1"[..]));
+        s.set("k", &[0, 159, 255, b'\n'], None).await.unwrap();
+        assert_eq!(s.get("k").await.unwrap(), Some(vec![0, 159, 255, b'\n']));
+        s.set("empty", b"", None).await.unwrap();
+        assert_eq!(s.get("empty").await.unwrap(), Some(vec![]));
+        assert!(s.delete("k").await.unwrap());
+        assert!(!s.delete("k").await.unwrap());
+        assert_eq!(s.get("k").await.unwrap(), None);
+        s.ping().await.unwrap();
+    }
+
+    pub async fn ttl_expiry(s: Store) {
+        assert_eq!(s.ttl("missing").await.unwrap(), None);
+        s.set("short", b"x", Some(SHORT)).await.unwrap();
+        s.set("forever", b"x", None).await.unwrap();
+        let left = s.ttl("short").await.unwrap().expect("has a ttl");
+        assert!(left > Duration::ZERO && left <= SHORT, "{left:?}");
+        assert_eq!(s.ttl("forever").await.unwrap(), None);
+        assert_eq!(s.get("short").await.unwrap().as_deref(), Some(&b"x"[..]));
+
+        // Overwriting without a TTL makes the key persistent again.
+        s.set("cleared", b"x", Some(SHORT)).await.unwrap();
+        s.set("cleared", b"y", None).await.unwrap();
+        assert_eq!(s.ttl("cleared").await.unwrap(), None);
+
+        tokio::time::sleep(PAST_SHORT).await;
+        assert_eq!(s.get("short").await.unwrap(), None);
+        assert_eq!(s.ttl("short").await.unwrap(), None);
+        assert!(!s.delete("short").await.unwrap());
+        assert_eq!(s.get("forever").await.unwrap().as_deref(), Some(&b"x"[..]));
+        assert_eq!(s.get("cleared").await.unwrap().as_deref(), Some(&b"y"[..]));
+    }
+
+    pub async fn expire(s: Store) {
+        assert!(!s.expire("missing", SHORT).await.unwrap());
+        s.set("k", b"v", None).await.unwrap();
+        assert!(s.expire("k", SHORT).await.unwrap());
+        assert!(s.ttl("k").await.unwrap().is_some());
+        s.hset("h", &[("f".into(), b"1".to_vec())]).await.unwrap();
+        assert!(s.expire("h", SHORT).await.unwrap());
+        s.set("long", b"v", None).await.unwrap();
+        assert!(s.expire("long", Duration::from_secs(60)).await.unwrap());
+        let left = s.ttl("long").await.unwrap().expect("ttl");
+        assert!(
+            left > Duration::from_secs(58) && left <= Duration::from_secs(60),
+            "{left:?}"
+        );
+        tokio::time::sleep(PAST_SHORT).await;
+        assert_eq!(s.get("k").await.unwrap(), None);
+        assert!(s.hgetall("h").await.unwrap().is_empty());
+        assert!(s.get("long").await.unwrap().is_some());
+    }
+
+    pub async fn set_nx(s: Store) {
+        assert!(s.set_nx("k", b"first", Some(SHORT)).await.unwrap());
+        assert!(!s.set_nx("k", b"second", None).await.unwrap());
+        assert_eq!(s.get("k").await.unwrap().as_deref(), Some(&b"first"[..]));
+        assert!(s.ttl("k").await.unwrap().is_some());
+        tokio::time::sleep(PAST_SHORT).await;
+        assert!(s.set_nx("k", b"third", None).await.unwrap());
+        assert_eq!(s.get("k").await.unwrap().as_deref(), Some(&b"third"[..]));
+        assert_eq!(s.ttl("k").await.unwrap(), None);
+    }
+
+    pub async fn mget_mset(s: Store) {
+        assert!(s.mget(&[]).await.unwrap().is_empty());
+        s.mset(&[], None).await.unwrap();
+        s.mset(
+            &[("a".into(), b"1".to_vec()), ("b".into(), b"2".to_vec())],
+            None,
+        )
+        .await
+        .unwrap();
+        let got = s
+            .mget(&["b".into(), "missing".into(), "a".into()])
+            .await
+            .unwrap();
+        assert_eq!(got, vec![Some(b"2".to_vec()), None, Some(b"1".to_vec())]);
+        assert_eq!(s.ttl("a").await.unwrap(), None);
+
+        // Large batch (chunked on Redis), with a TTL.
+        let entries: Vec<(String, Vec<u8>)> = (0..1234)
+            .map(|i| (format!("bulk:{i}"), i.to_string().into_bytes()))
+            .collect();
+        s.mset(&entries, Some(Duration::from_secs(30)))
+            .await
+            .unwrap();
+        let keys: Vec<String> = entries.iter().map(|(k, _)| k.clone()).collect();
+        let got = s.mget(&keys).await.unwrap();
+        assert_eq!(got.len(), entries.len());
+        for ((_, v), g) in entries.iter().zip(&got) {
+            assert_eq!(g.as_ref(), Some(v));
+        }
+        assert!(s.ttl("bulk:1233").await.unwrap().is_some());
+    }
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Job {
+        id: u32,
+        name: String,
+        tags: Vec<String>,
+    }
+
+    pub async fn json(s: Store) {
+        let job = Job {
+            id: 7,
+            name: "broadcast".into(),
+            tags: vec!["a".into(), "ü".into()],
+        };
+        assert_eq!(s.get_json::<Job>("job").await.unwrap(), None);
+        s.set_json("job", &job, Some(Duration::from_secs(30)))
+            .await
+            .unwrap();
+        assert_eq!(s.get_json::<Job>("job").await.unwrap(), Some(job));
+        assert!(s.ttl("job").await.unwrap().is_some());
+        s.set("bad", b"{not json", None).await.unwrap();
+        assert!(is_corrupt(s.get_json::<Job>("bad").await));
+        s.set_json("num", &5u8, None).await.unwrap();
+        assert!(is_corrupt(s.get_json::<Job>("num").await));
+    }
+
+    pub async fn compare_and_set(s: Store) {
+        assert!(
+            !s.compare_and_set("k", Some(b"x"), b"y", None)
+                .await
+                .unwrap()
+        );
+        assert_eq!(s.get("k").await.unwrap(), None);
+        assert!(s.compare_and_set("k", None, b"queued", None).await.unwrap());
+        assert!(!s.compare_and_set("k", None, b"other", None).await.unwrap());
+        assert!(
+            !s.compare_and_set("k", Some(b"running"), b"done", None)
+                .await
+                .unwrap()
+        );
+        assert_eq!(s.get("k").await.unwrap().as_deref(), Some(&b"queued"[..]));
+        assert!(
+            s.compare_and_set(
+                "k",
+                Some(b"queued"),
+                b"running",
+                Some(Duration::from_secs(30))
+            )
+            .await
+            .unwrap()
+        );
+        assert_eq!(s.get("k").await.unwrap().as_deref(), Some(&b"running"[..]));
+        assert!(s.ttl("k").await.unwrap().is_some());
+        // A value that is a prefix of the expected one does not match.
+        assert!(
+            !s.compare_and_set("k", Some(b"run"), b"x", None)
+                .await
+                .unwrap()
+        );
+        // Binary values and the empty value.
+        assert!(
+            s.compare_and_set("k", Some(b"running"), &[0, 255], None)
+                .await
+                .unwrap()
+        );
+        assert_eq!(s.ttl("k").await.unwrap(), None);
+        assert!(
+            s.compare_and_set("k", Some(&[0, 255]), b"", None)
+                .await
+                .unwrap()
+        );
+        assert!(
+            s.compare_and_set("k", Some(b""), b"end", None)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !s.compare_and_set("k", Some(b""), b"again", None)
+                .await
+                .unwrap()
+        );
+    }
+
+    pub async fn incr(s: Store) {
+        assert_eq!(
+            s.incr("c", 1, Some(Duration::from_secs(10))).await.unwrap(),
+            1
+        );
+        let first_ttl = s.ttl("c").await.unwrap().expect("ttl set on creation");
+        tokio::time::sleep(ms(20)).await;
+        // Later increments neither reset nor extend the window.
+        assert_eq!(
+            s.incr("c", 5, Some(Duration::from_secs(100)))
+                .await
+                .unwrap(),
+            6
+        );
+        let ttl = s.ttl("c").await.unwrap().expect("ttl kept");
+        assert!(ttl <= first_ttl, "{ttl:?} > {first_ttl:?}");
+        assert_eq!(s.incr("c", -10, None).await.unwrap(), -4);
+        assert_eq!(s.get("c").await.unwrap().as_deref(), Some(&b"-4"[..]));
+
+        // Without a TTL the counter is persistent; a TTL is added later if missing.
+        assert_eq!(s.incr("p", 2, None).await.unwrap(), 2);
+        assert_eq!(s.ttl("p").await.unwrap(), None);
+        assert_eq!(
+            s.incr("p", 1, Some(Duration::from_secs(10))).await.unwrap(),
+            3
+        );
+        assert!(s.ttl("p").await.unwrap().is_some());
+
+        // Fixed window: after expiry the count starts again.
+        assert_eq!(s.incr("w", 1, Some(SHORT)).await.unwrap(), 1);
+        assert_eq!(s.incr("w", 1, Some(SHORT)).await.unwrap(), 2);
+        tokio::time::sleep(PAST_SHORT).await;
+        assert_eq!(s.incr("w", 1, Some(SHORT)).await.unwrap(), 1);
+
+        s.set("text", b"abc", None).await.unwrap();
+        assert!(is_corrupt(s.incr("text", 1, None).await));
+        s.set("big", i64::MAX.to_string().as_bytes(), None)
+            .await
+            .unwrap();
+        assert!(is_corrupt(s.incr("big", 1, None).await));
+        assert_eq!(
+            s.get("big").await.unwrap().as_deref(),
+            Some(i64::MAX.to_string().as_bytes())
+        );
+    }
+
+    pub async fn hashes(s: Store) {
+        assert!(s.hgetall("h").await.unwrap().is_empty());
+        assert_eq!(s.hincr("h", "sent", 3).await.unwrap(), 3);
+        assert_eq!(s.hincr("h", "sent", 2).await.unwrap(), 5);
+        assert_eq!(s.hincr("h", "failed", -1).await.unwrap(), -1);
+        s.hset("h", &[]).await.unwrap();
+        s.hset(
+            "h",
+            &[
+                ("status".into(), b"running".to_vec()),
+                ("bin".into(), vec![0, 255]),
+            ],
+        )
+        .await
+        .unwrap();
+        s.hset("h", &[("status".into(), b"done".to_vec())])
+            .await
+            .unwrap();
+        assert_eq!(
+            s.hgetall("h").await.unwrap(),
+            vec![
+                ("bin".to_owned(), vec![0, 255]),
+                ("failed".to_owned(), b"-1".to_vec()),
+                ("sent".to_owned(), b"5".to_vec()),
+                ("status".to_owned(), b"done".to_vec()),
+            ]
+        );
+        assert!(is_corrupt(s.hincr("h", "status", 1).await));
+        // hset/hincr keep the key's TTL.
+        assert!(s.expire("h", Duration::from_secs(30)).await.unwrap());
+        s.hset("h", &[("x".into(), b"1".to_vec())]).await.unwrap();
+        s.hincr("h", "sent", 1).await.unwrap();
+        assert!(s.ttl("h").await.unwrap().is_some());
+        assert!(s.delete("h").await.unwrap());
+        assert!(s.hgetall("h").await.unwrap().is_empty());
+    }
+
+    pub async fn leases(s: Store) {
+        let ttl = Duration::from_secs(30);
+        assert_eq!(s.lease_owner("l").await.unwrap(), None);
+        assert!(s.lease_acquire("l", "a", ttl).await.unwrap());
+        assert!(!s.lease_acquire("l", "b", ttl).await.unwrap());
+        // Re-acquiring by the holder succeeds (retry-safe).
+        assert!(s.lease_acquire("l", "a", ttl).await.unwrap());
+        assert_eq!(s.lease_owner("l").await.unwrap().as_deref(), Some("a"));
+
+        assert!(!s.lease_renew("l", "b", ttl).await.unwrap());
+        assert!(s.lease_renew("l", "a", ttl).await.unwrap());
+        assert!(!s.lease_renew("free", "a", ttl).await.unwrap());
+
+        assert!(!s.lease_release("l", "b").await.unwrap());
+        assert_eq!(s.lease_owner("l").await.unwrap().as_deref(), Some("a"));
+        assert!(s.lease_release("l", "a").await.unwrap());
+        assert!(!s.lease_release("l", "a").await.unwrap());
+        assert_eq!(s.lease_owner("l").await.unwrap(), None);
+        assert!(s.lease_acquire("l", "b", ttl).await.unwrap());
+        assert_eq!(s.lease_owner("l").await.unwrap().as_deref(), Some("b"));
+        let left = s.ttl("l").await.unwrap().expect("lease has a ttl");
+        assert!(left > Duration::from_secs(28), "{left:?}");
+    }
+
+    pub async fn lease_expiry(s: Store) {
+        assert!(s.lease_acquire("l", "a", SHORT).await.unwrap());
+        assert!(s.lease_acquire("r", "a", SHORT).await.unwrap());
+        tokio::time::sleep(ms(120)).await;
+        // Renewing in time keeps the lease past its first deadline.
+        assert!(
+            s.lease_renew("r", "a", Duration::from_secs(30))
+                .await
+                .unwrap()
+        );
+        tokio::time::sleep(ms(230)).await;
+        assert_eq!(s.lease_owner("l").await.unwrap(), None);
+        assert!(!s.lease_renew("l", "a", SHORT).await.unwrap());
+        assert!(s.lease_acquire("l", "b", SHORT).await.unwrap());
+        assert!(!s.lease_release("l", "a").await.unwrap());
+        assert_eq!(s.lease_owner("l").await.unwrap().as_deref(), Some("b"));
+        assert_eq!(s.lease_owner("r").await.unwrap().as_deref(), Some("a"));
+        assert!(!s.lease_acquire("r", "b", SHORT).await.unwrap());
+    }
+
+    pub async fn sorted_sets(s: Store) {
+        let inf = f64::INFINITY;
+        assert_eq!(s.zcard("z").await.unwrap(), 0);
+        assert!(
+            s.zrange_by_score("z", -inf, inf, 0, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        s.zadd("z", "c", 3.0).await.unwrap();
+        s.zadd("z", "a", 1.0).await.unwrap();
+        s.zadd("z", "b2", 2.0).await.unwrap();
+        s.zadd("z", "b1", 2.0).await.unwrap();
+        s.zadd("z", "neg", -5.5).await.unwrap();
+        let precise = 1_732_240_000.123_456_7;
+        s.zadd("z", "t", precise).await.unwrap();
+        s.zadd("z", "c", 2.5).await.unwrap(); // update
+        assert_eq!(s.zcard("z").await.unwrap(), 6);
+
+        let all = s.zrange_by_score("z", -inf, inf, 0, 100).await.unwrap();
+        assert_eq!(
+            all,
+            vec![
+                ("neg".to_owned(), -5.5),
+                ("a".to_owned(), 1.0),
+                ("b1".to_owned(), 2.0),
+                ("b2".to_owned(), 2.0),
+                ("c".to_owned(), 2.5),
+                ("t".to_owned(), precise),
+            ]
+        );
+        // Inclusive bounds, offset and limit.
+        let mid = s.zrange_by_score("z", 1.0, 2.5, 1, 2).await.unwrap();
+        assert_eq!(mid, vec![("b1".to_owned(), 2.0), ("b2".to_owned(), 2.0)]);
+        assert!(
+            s.zrange_by_score("z", 1.0, 2.5, 0, 0)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            s.zrange_by_score("z", 3.0, 1.0, 0, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            s.zrange_by_score("z", 1.0, 2.5, 10, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            s.zrange_by_score("z", 2.6, inf, 0, 10).await.unwrap().len(),
+            1
+        );
+
+        assert!(s.zrem("z", "a").await.unwrap());
+        assert!(!s.zrem("z", "a").await.unwrap());
+        assert!(!s.zrem("nothing", "a").await.unwrap());
+        assert_eq!(s.zcard("z").await.unwrap(), 5);
+        assert!(is_corrupt(s.zadd("z", "nan", f64::NAN).await));
+        s.zadd("z", "inf", inf).await.unwrap();
+        assert_eq!(
+            s.zrange_by_score("z", 1e300, inf, 0, 10).await.unwrap(),
+            vec![("inf".to_owned(), inf)]
+        );
+        for m in ["neg", "b1", "b2", "c", "t", "inf"] {
+            assert!(s.zrem("z", m).await.unwrap());
+        }
+        assert_eq!(s.zcard("z").await.unwrap(), 0);
+    }
+
+    pub async fn zclaim_due(s: Store) {
+        for (m, sc) in [("a", 1.0), ("b", 2.0), ("c", 3.0), ("later", 10.0)] {
+            s.zadd("q", m, sc).await.unwrap();
+        }
+        assert!(s.zclaim_due("q", 5.0, 100.0, 0).await.unwrap().is_empty());
+        assert_eq!(
+            s.zclaim_due("q", 5.0, 100.0, 2).await.unwrap(),
+            vec!["a", "b"]
+        );
+        assert_eq!(s.zclaim_due("q", 5.0, 100.0, 10).await.unwrap(), vec!["c"]);
+        assert!(s.zclaim_due("q", 5.0, 100.0, 10).await.unwrap().is_empty());
+        assert_eq!(
+            s.zrange_by_score("q", 0.0, 1000.0, 0, 10).await.unwrap(),
+            vec![
+                ("later".to_owned(), 10.0),
+                ("a".to_owned(), 105.0),
+                ("b".to_owned(), 105.0),
+                ("c".to_owned(), 105.0),
+            ]
+        );
+        // Claimed members come back once their hold has passed.
+        assert_eq!(
+            s.zclaim_due("q", 200.0, 100.0, 10).await.unwrap(),
+            vec!["later", "a", "b", "c"]
+        );
+        assert!(
+            s.zclaim_due("missing", 5.0, 1.0, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // Fractional timestamps keep their precision through the claim.
+        s.zadd("f", "m", 1_732_240_000.25).await.unwrap();
+        assert_eq!(
+            s.zclaim_due("f", 1_732_240_000.5, 0.125, 1).await.unwrap(),
+            vec!["m"]
+        );
+        assert_eq!(
+            s.zrange_by_score("f", 0.0, f64::INFINITY, 0, 1)
+                .await
+                .unwrap(),
+            vec![("m".to_owned(), 1_732_240_000.625)]
+        );
+    }
+
+    pub async fn zclaim_due_concurrent(s: Store) {
+        const MEMBERS: usize = 300;
+        for i in 0..MEMBERS {
+            s.zadd("q", &format!("m{i}"), i as f64).await.unwrap();
+        }
+        let mut tasks = Vec::new();
+        for _ in 0..16 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut mine = Vec::new();
+                loop {
+                    let got = s.zclaim_due("q", 1_000.0, 1_000_000.0, 7).await.unwrap();
+                    if got.is_empty() {
+                        return mine;
+                    }
+                    mine.extend(got);
+                    tokio::task::yield_now().await;
+                }
+            }));
+        }
+        let mut seen = HashSet::new();
+        let mut total = 0;
+        for t in tasks {
+            for m in t.await.unwrap() {
+                total += 1;
+                assert!(seen.insert(m.clone()), "{m} was claimed twice");
+            }
+        }
+        assert_eq!(total, MEMBERS);
+        assert_eq!(seen.len(), MEMBERS);
+        assert_eq!(s.zcard("q").await.unwrap(), MEMBERS as u64);
+    }
+
+    pub async fn lists(s: Store) {
+        assert_eq!(s.llen("l").await.unwrap(), 0);
+        assert!(s.lrange("l", 0, -1).await.unwrap().is_empty());
+        assert_eq!(s.rpush("l", &[]).await.unwrap(), 0);
+        assert_eq!(
+            s.rpush("l", &[b"a".to_vec(), b"b".to_vec()]).await.unwrap(),
+            2
+        );
+        let items: Vec<Vec<u8>> = ["c", "d", "e"]
+            .iter()
+            .map(|x| x.as_bytes().to_vec())
+            .collect();
+        assert_eq!(s.rpush("l", &items).await.unwrap(), 5);
+        assert_eq!(s.rpush("l", &[]).await.unwrap(), 5);
+        let strs = |v: Vec<Vec<u8>>| -> Vec<String> {
+            v.into_iter()
+                .map(|b| String::from_utf8(b).unwrap())
+                .collect()
+        };
+        assert_eq!(
+            strs(s.lrange("l", 0, -1).await.unwrap()),
+            ["a", "b", "c", "d", "e"]
+        );
+        assert_eq!(strs(s.lrange("l", 1, 2).await.unwrap()), ["b", "c"]);
+        assert_eq!(strs(s.lrange("l", -2, -1).await.unwrap()), ["d", "e"]);
+        assert_eq!(strs(s.lrange("l", -100, 0).await.unwrap()), ["a"]);
+        assert_eq!(strs(s.lrange("l", 3, 100).await.unwrap()), ["d", "e"]);
+        assert!(s.lrange("l", 3, 2).await.unwrap().is_empty());
+        assert!(s.lrange("l", 5, 10).await.unwrap().is_empty());
+
+        s.ltrim("l", 1, -2).await.unwrap();
+        assert_eq!(strs(s.lrange("l", 0, -1).await.unwrap()), ["b", "c", "d"]);
+        s.ltrim("l", -2, -1).await.unwrap();
+        assert_eq!(strs(s.lrange("l", 0, -1).await.unwrap()), ["c", "d"]);
+        assert_eq!(s.llen("l").await.unwrap(), 2);
+        // Trimming everything removes the key.
+        s.ltrim("l", 5, 10).await.unwrap();
+        assert_eq!(s.llen("l").await.unwrap(), 0);
+        assert!(!s.delete("l").await.unwrap());
+        s.ltrim("missing", 0, 1).await.unwrap();
+
+        // Large batch (chunked on Redis), order kept.
+        let many: Vec<Vec<u8>> = (0..2500).map(|i: u32| i.to_be_bytes().to_vec()).collect();
+        assert_eq!(s.rpush("big", &many).await.unwrap(), 2500);
+        assert_eq!(s.lrange("big", 0, -1).await.unwrap(), many);
+        assert_eq!(
+            s.lrange("big", 2499, 2499).await.unwrap(),
+            vec![many[2499].clone()]
+        );
+    }
+
+    fn id(s: &str) -> StreamId {
+        s.parse().expect("stream id")
+    }
+
+    pub async fn streams(s: Store) {
+        assert!(
+            s.stream_read_after("st", None, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let mut ids = Vec::new();
+        for i in 0..30u32 {
+            ids.push(s.stream_append("st", &i.to_be_bytes(), 0).await.unwrap());
+        }
+        for pair in ids.windows(2) {
+            assert!(id(&pair[0]) < id(&pair[1]), "{} !< {}", pair[0], pair[1]);
+        }
+        // Ids look like `ms-seq` with a plausible wall-clock ms.
+        let first = id(&ids[0]);
+        assert_eq!(ids[0], first.to_string());
+        assert!(first.ms > 1_600_000_000_000, "{first}");
+
+        let head = s.stream_read_after("st", None, 10).await.unwrap();
+        assert_eq!(head.len(), 10);
+        for (i, (eid, payload)) in head.iter().enumerate() {
+            assert_eq!(eid, &ids[i]);
+            assert_eq!(payload, &(i as u32).to_be_bytes());
+        }
+        // Exclusive of the cursor.
+        let next = s.stream_read_after("st", Some(&ids[9]), 5).await.unwrap();
+        let next_ids: Vec<&String> = next.iter().map(|(i, _)| i).collect();
+        assert_eq!(next_ids, ids[10..15].iter().collect::<Vec<_>>());
+        let rest = s
+            .stream_read_after("st", Some(&ids[14]), 100)
+            .await
+            .unwrap();
+        assert_eq!(rest.len(), 15);
+        assert!(
+            s.stream_read_after("st", Some(&ids[29]), 100)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            s.stream_read_after("st", Some(&ids[0]), 0)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // A cursor between entries (not an existing id) works too.
+        let between = format!("{}-{}", id(&ids[29]).ms, u64::MAX);
+        assert!(
+            s.stream_read_after("st", Some(&between), 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let bare_ms = (first.ms - 1).to_string();
+        assert_eq!(
+            s.stream_read_after("st", Some(&bare_ms), 100)
+                .await
+                .unwrap()
+                .len(),
+            30
+        );
+        assert!(is_corrupt(
+            s.stream_read_after("st", Some("nope"), 10).await
+        ));
+
+        // Ids keep increasing after the stream was emptied.
+        assert_eq!(s.stream_trim_before("st", u64::MAX).await.unwrap(), 30);
+        assert!(
+            s.stream_read_after("st", None, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let after_trim = s.stream_append("st", b"again", 0).await.unwrap();
+        assert!(id(&after_trim) > id(&ids[29]));
+    }
+
+    pub async fn stream_max_len(s: Store) {
+        const N: u32 = 250;
+        const MAX: usize = 20;
+        for i in 0..N {
+            s.stream_append("st", &i.to_be_bytes(), MAX).await.unwrap();
+        }
+        let entries = s.stream_read_after("st", None, 1000).await.unwrap();
+        // Redis trims approximately (whole nodes), the embedded backend exactly:
+        // both keep at least the newest MAX entries and drop old ones.
+        assert!(entries.len() >= MAX, "{}", entries.len());
+        assert!(entries.len() < N as usize, "nothing trimmed");
+        let tail: Vec<Vec<u8>> = entries[entries.len() - MAX..]
+            .iter()
+            .map(|(_, p)| p.clone())
+            .collect();
+        let expected: Vec<Vec<u8>> = (N - MAX as u32..N)
+            .map(|i| i.to_be_bytes().to_vec())
+            .collect();
+        assert_eq!(tail, expected);
+    }
+
+    pub async fn stream_trim_before(s: Store) {
+        assert_eq!(s.stream_trim_before("missing", u64::MAX).await.unwrap(), 0);
+        let mut old = Vec::new();
+        for i in 0..3u8 {
+            old.push(s.stream_append("st", &[i], 0).await.unwrap());
+        }
+        tokio::time::sleep(ms(5)).await;
+        let d = s.stream_append("st", b"d", 0).await.unwrap();
+        let e = s.stream_append("st", b"e", 0).await.unwrap();
+        let cut = id(&d).ms;
+        assert!(id(&old[2]).ms < cut);
+        assert_eq!(s.stream_trim_before("st", 0).await.unwrap(), 0);
+        assert_eq!(s.stream_trim_before("st", cut).await.unwrap(), 3);
+        assert_eq!(s.stream_trim_before("st", cut).await.unwrap(), 0);
+        let left: Vec<String> = s
+            .stream_read_after("st", None, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(left, vec![d, e]);
+    }
+
+    pub async fn subscribe_appends(s: Store) {
+        let mut rx = s.subscribe_appends();
+        s.stream_append("events:1", b"x", 100).await.unwrap();
+        s.stream_append("events:2", b"y", 100).await.unwrap();
+        let wait = Duration::from_secs(1);
+        assert_eq!(
+            tokio::time::timeout(wait, rx.recv())
+                .await
+                .unwrap()
+                .unwrap(),
+            "events:1"
+        );
+        assert_eq!(
+            tokio::time::timeout(wait, rx.recv())
+                .await
+                .unwrap()
+                .unwrap(),
+            "events:2"
+        );
+        // Clones share the channel.
+        let mut rx2 = s.clone().subscribe_appends();
+        s.clone()
+            .stream_append("events:3", b"z", 100)
+            .await
+            .unwrap();
+        assert_eq!(
+            tokio::time::timeout(wait, rx2.recv())
+                .await
+                .unwrap()
+                .unwrap(),
+            "events:3"
+        );
+    }
+
+    pub async fn wrong_type(s: Store) {
+        s.rpush("list", &[b"x".to_vec()]).await.unwrap();
+        s.hset("hash", &[("f".into(), b"v".to_vec())])
+            .await
+            .unwrap();
+        s.set("str", b"v", None).await.unwrap();
+        s.zadd("zset", "m", 1.0).await.unwrap();
+        s.stream_append("stream", b"p", 0).await.unwrap();
+
+        assert!(is_corrupt(s.get("list").await));
+        assert!(is_corrupt(s.get("hash").await));
+        assert!(is_corrupt(
+            s.compare_and_set("hash", None, b"x", None).await
+        ));
+        assert!(is_corrupt(s.incr("list", 1, None).await));
+        assert!(is_corrupt(
+            s.lease_acquire("zset", "a", Duration::from_secs(1)).await
+        ));
+        assert!(is_corrupt(s.hgetall("str").await));
+        assert!(is_corrupt(s.hincr("str", "f", 1).await));
+        assert!(is_corrupt(s.rpush("str", &[b"x".to_vec()]).await));
+        assert!(is_corrupt(s.zadd("list", "m", 1.0).await));
+        assert!(is_corrupt(s.zclaim_due("hash", 1.0, 1.0, 1).await));
+        assert!(is_corrupt(s.stream_append("list", b"p", 0).await));
+        assert!(is_corrupt(s.stream_read_after("zset", None, 1).await));
+        assert!(is_corrupt(s.lrange("stream", 0, -1).await));
+        // mget reports non-plain keys as absent; set_nx sees them as present.
+        assert_eq!(
+            s.mget(&["list".into(), "str".into()]).await.unwrap(),
+            vec![None, Some(b"v".to_vec())]
+        );
+        assert!(!s.set_nx("hash", b"x", None).await.unwrap());
+        // set replaces a value of any type.
+        s.set("list", b"now a string", None).await.unwrap();
+        assert_eq!(
+            s.get("list").await.unwrap().as_deref(),
+            Some(&b"now a string"[..])
+        );
+        // Errors are not reported as transient.
+        let Err(e) = s.get("hash").await else {
+            panic!("expected an error")
+        };
+        assert!(!e.is_transient());
+        assert!(matches!(e, StoreError::Corrupt(_)));
+    }
+
+    pub async fn prefix_isolation(s: Store) {
+        let a = s.with_prefix(&format!("{}a:", s.key_prefix()));
+        let b = s.with_prefix(&format!("{}b:", s.key_prefix()));
+        assert_eq!(a.backend_name(), s.backend_name());
+        a.set("k", b"from a", None).await.unwrap();
+        b.set("k", b"from b", None).await.unwrap();
+        assert_eq!(a.get("k").await.unwrap().as_deref(), Some(&b"from a"[..]));
+        assert_eq!(b.get("k").await.unwrap().as_deref(), Some(&b"from b"[..]));
+        assert_eq!(s.get("k").await.unwrap(), None);
+        // The prefix is part of the stored key: the parent sees a's key under "a:k".
+        assert_eq!(s.get("a:k").await.unwrap().as_deref(), Some(&b"from a"[..]));
+
+        a.zadd("z", "m", 1.0).await.unwrap();
+        assert_eq!(b.zcard("z").await.unwrap(), 0);
+        a.incr("c", 5, None).await.unwrap();
+        assert_eq!(b.incr("c", 1, None).await.unwrap(), 1);
+        assert!(
+            a.lease_acquire("l", "owner-a", Duration::from_secs(5))
+                .await
+                .unwrap()
+        );
+        assert!(
+            b.lease_acquire("l", "owner-b", Duration::from_secs(5))
+                .await
+                .unwrap()
+        );
+
+        let mut rx_b = b.subscribe_appends();
+        let mut rx_a = a.subscribe_appends();
+        a.stream_append("st", b"x", 0).await.unwrap();
+        assert!(
+            b.stream_read_after("st", None, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            tokio::time::timeout(Duration::from_secs(1), rx_a.recv())
+                .await
+                .unwrap()
+                .unwrap(),
+            "st"
+        );
+        assert!(
+            rx_b.try_recv().is_err(),
+            "b must not hear about a's streams"
+        );
+
+        assert!(a.delete("k").await.unwrap());
+        assert_eq!(b.get("k").await.unwrap().as_deref(), Some(&b"from b"[..]));
+
+        // Separate embedded stores never share data.
+        if s.backend_name() == "embedded" {
+            let other = Store::memory(s.key_prefix());
+            assert_eq!(other.get("a:k").await.unwrap(), None);
+        }
+    }
+}
+
+/// Redis-only behaviour when the server is missing, stopped or stuck.
+mod redis_failures {
+    use super::*;
+
+    const TIMEOUT: Duration = Duration::from_millis(300);
+
+    /// "Fails fast": within about twice the command timeout (plus scheduling slack).
+    fn assert_fast(started: Instant, what: &str) {
+        let took = started.elapsed();
+        assert!(
+            took <= TIMEOUT * 2 + Duration::from_millis(150),
+            "{what} took {took:?}, more than ~2x the {TIMEOUT:?} command timeout"
+        );
+    }
+
+    async fn connect(url: &str) -> Store {
+        Store::connect(&redis_settings(url, &test_prefix(), TIMEOUT))
+            .await
+            .expect("connect must not fail while Redis is down")
+    }
+
+    #[tokio::test]
+    async fn stopped_server_fails_fast() {
+        let mut redis = PrivateRedis::start();
+        let store = connect(&redis.url()).await;
+        assert_eq!(store.backend_name(), "redis");
+        store.ping().await.unwrap();
+        store.set("k", b"v", None).await.unwrap();
+        assert_eq!(store.get("k").await.unwrap().as_deref(), Some(&b"v"[..]));
+
+        redis.stop();
+        for _ in 0..3 {
+            let t = Instant::now();
+            let err = store.ping().await.expect_err("ping must fail");
+            assert_fast(t, "ping");
+            assert!(err.is_transient(), "{err:?}");
+            let t = Instant::now();
+            let err = store.get("k").await.expect_err("get must fail");
+            assert_fast(t, "get");
+            assert!(err.is_transient(), "{err:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn hung_server_times_out_and_recovers() {
+        let redis = PrivateRedis::start();
+        let store = connect(&redis.url()).await;
+        store.set("k", b"v", None).await.unwrap();
+
+        redis.pause();
+        let t = Instant::now();
+        let err = store.ping().await.expect_err("ping must fail");
+        assert_fast(t, "ping");
+        assert!(matches!(err, StoreError::Timeout), "{err:?}");
+        // Concurrent callers all give up in time too (the pool is not starved forever).
+        let mut calls = Vec::new();
+        for _ in 0..8 {
+            let store = store.clone();
+            calls.push(tokio::spawn(async move {
+                let t = Instant::now();
+                let r = store.get("k").await;
+                (t.elapsed(), r.is_err())
+            }));
+        }
+        for c in calls {
+            let (took, failed) = c.await.unwrap();
+            assert!(failed);
+            assert!(
+                took <= TIMEOUT * 2 + Duration::from_millis(150),
+                "get took {took:?}"
+            );
+        }
+
+        redis.resume();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        loop {
+            if store
+                .get("k")
+                .await
+                .is_ok_and(|v| v.as_deref() == Some(&b"v"[..]))
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "store did not recover after Redis resumed"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn down_at_start_is_not_fatal() {
+        let mut redis = PrivateRedis::start();
+        let url = redis.url();
+        redis.stop();
+        let t = Instant::now();
+        let store = connect(&url).await;
+        assert_fast(t, "connect");
+        let t = Instant::now();
+        assert!(store.ping().await.is_err());
+        assert_fast(t, "ping");
+    }
+
+    #[tokio::test]
+    async fn invalid_settings_are_rejected() {
+        for url in [
+            "http://localhost:6379",
+            "not a url",
+            "redis://host:99999999",
+        ] {
+            let r = Store::connect(&redis_settings(url, "p:", TIMEOUT)).await;
+            assert!(r.is_err(), "{url} accepted");
+        }
+        let mut settings = redis_settings(&shared_url(), "p:", TIMEOUT);
+        settings.pool_size = 0;
+        assert!(Store::connect(&settings).await.is_err());
+        let mut settings = redis_settings(&shared_url(), "p:", Duration::ZERO);
+        settings.pool_size = 1;
+        assert!(Store::connect(&settings).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn secrets_stay_out_of_debug_and_errors() {
+        let redis = PrivateRedis::start();
+        let url = format!("redis://:hunter2@127.0.0.1:{}", redis.port());
+        let settings = redis_settings(&url, "p:", TIMEOUT);
+        assert!(!format!("{settings:?}").contains("hunter2"));
+        let store = Store::connect(&settings).await.expect("connect");
+        let debug = format!("{store:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("redis"), "{debug}");
+        // The private server has no password, so AUTH fails: the error must not echo it.
+        let err = store
+            .ping()
+            .await
+            .expect_err("AUTH against a password-less server");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        let bad = Store::connect(&redis_settings("http://:hunter2@x", "p:", TIMEOUT))
+            .await
+            .expect_err("bad scheme");
+        assert!(!bad.to_string().contains("hunter2"), "{bad}");
+    }
+
+    #[tokio::test]
+    async fn no_url_selects_the_embedded_backend() {
+        let settings = StoreSettings {
+            key_prefix: "p:".into(),
+            ..StoreSettings::default()
+        };
+        let store = Store::connect(&settings).await.unwrap();
+        assert_eq!(store.backend_name(), "embedded");
+        assert_eq!(store.key_prefix(), "p:");
+        store.ping().await.unwrap();
+    }
+}

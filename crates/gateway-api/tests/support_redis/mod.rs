@@ -1,0 +1,138 @@
+//! Test helpers for the Redis-backed store.
+//!
+//! - [`shared_url`]: the shared Redis server (`REDIS_URL`, default
+//!   `redis://127.0.0.1:6379`). Tests that need it FAIL when it is unreachable.
+//! - [`PrivateRedis`]: a throw-away `redis-server` child process on a free port,
+//!   for tests that stop, pause or break "their" Redis.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// URL of the shared test Redis.
+pub fn shared_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// A fresh key prefix under which one test keeps all its keys.
+pub fn test_prefix() -> String {
+    format!("test:{}:", uuid::Uuid::new_v4())
+}
+
+/// True if a Redis server answers `PING` on `port` (raw RESP, no client library).
+fn answers_ping(port: u16) -> bool {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_millis(200)));
+    if s.write_all(b"PING\r\n").is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 7];
+    s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+}
+
+/// A private `redis-server` (no persistence), killed when dropped.
+///
+/// ```ignore
+/// let mut redis = PrivateRedis::start();
+/// let store = Store::connect(&settings_with(redis.url())).await?;
+/// redis.stop();   // the server is gone: connection refused from now on
+/// // or: redis.pause() / redis.resume()  (SIGSTOP/SIGCONT: the server accepts
+/// // connections but never answers, like a hung or overloaded Redis)
+/// ```
+#[derive(Debug)]
+pub struct PrivateRedis {
+    child: Option<Child>,
+    port: u16,
+}
+
+impl PrivateRedis {
+    /// Starts `redis-server` on a free port and waits (up to 5 s) until it answers.
+    /// Panics with a clear message if `redis-server` is not installed or does not come up.
+    pub fn start() -> PrivateRedis {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("no free local port")
+            .port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string()])
+            .args(["--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .args(["--dir", &std::env::temp_dir().to_string_lossy()])
+            .args(["--loglevel", "warning"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start redis-server (is it installed and on PATH?): {e}")
+            });
+        let mut redis = PrivateRedis {
+            child: Some(child),
+            port,
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !answers_ping(port) {
+            if let Some(status) = redis
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!("private redis-server on port {port} exited at start-up: {status}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "private redis-server on port {port} did not answer PING within 5 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        redis
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn signal(&self, sig: &str) {
+        if let Some(child) = &self.child {
+            let ok = Command::new("kill")
+                .args([sig, &child.id().to_string()])
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "kill {sig} {} failed", child.id());
+        }
+    }
+
+    /// Freezes the server (SIGSTOP): connections are accepted by the kernel but
+    /// no command is answered.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Undoes [`PrivateRedis::pause`].
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    /// Kills the server and waits for it to exit; idempotent.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // A paused process still dies on SIGKILL.
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
