@@ -1,4 +1,15 @@
-//! The WhatsApp vendor gateway.
+//! The WhatsApp vendor gateway: one JWT-protected, Redis-backed, OpenAPI-documented REST API in
+//! front of several WhatsApp vendors.
 #![forbid(unsafe_code)]
 
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod openapi;
+pub mod routes;
+pub mod startup;
+pub mod state;
 pub mod store;
+pub mod telemetry;

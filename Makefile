@@ -1,0 +1,32 @@
+# The gateway's everyday commands. `make help` lists them.
+SHELL := /bin/bash
+CARGO ?= cargo
+REDIS_URL ?= redis://127.0.0.1:6379
+
+.PHONY: help run test build lint fmt openapi bench helm-lint docker token
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+build: ## Build every crate and target once (debug)
+	$(CARGO) build --workspace --all-targets --locked
+
+run: ## Start the demo: simulator + gateway (embedded store) on 127.0.0.1:8080, print a token
+	./scripts/demo.sh
+
+test: build ## Run the whole test suite (needs Redis at $(REDIS_URL))
+	REDIS_URL=$(REDIS_URL) $(CARGO) test --workspace --locked --no-fail-fast
+
+lint: ## rustfmt check and clippy with warnings denied
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+fmt: ## Format the code
+	$(CARGO) fmt --all
+
+openapi: ## Regenerate openapi/openapi.json from the code
+	$(CARGO) run --quiet --locked -p gateway-api -- openapi > openapi/openapi.json
+
+token: ## Print a development token with every scope (tenant "demo")
+	GATEWAY_AUTH__ALLOW_DEV_SECRET=true $(CARGO) run --quiet --locked -p gateway-api -- token --tenant demo \
+	  --scope "numbers:read numbers:check accounts:read accounts:write sessions:write actions:write business:read events:read admin" --ttl 12h

@@ -1,0 +1,98 @@
+//! Requests no route takes: 405 with `Allow` when the path exists with other methods, else 404.
+//!
+//! The table of paths comes from the OpenAPI document, which lists every route (they are
+//! registered through utoipa-actix-web, so none can exist undocumented).
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use crate::error::{ApiError, ErrorCode, request_id_of};
+
+#[derive(Debug, Clone, Default)]
+pub struct RouteTable {
+    routes: Vec<(Vec<Segment>, Vec<String>)>,
+}
+
+#[derive(Debug, Clone)]
+enum Segment {
+    Literal(String),
+    Param,
+}
+
+impl RouteTable {
+    pub fn from_openapi(doc: &utoipa::openapi::OpenApi) -> Self {
+        let routes = doc
+            .paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let segments = path
+                    .trim_matches('/')
+                    .split('/')
+                    .map(|s| {
+                        if s.starts_with('{') {
+                            Segment::Param
+                        } else {
+                            Segment::Literal(s.to_owned())
+                        }
+                    })
+                    .collect();
+                let methods = [
+                    ("GET", item.get.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                ]
+                .into_iter()
+                .filter(|(_, present)| *present)
+                .map(|(method, _)| method.to_owned())
+                .collect();
+                (segments, methods)
+            })
+            .collect();
+        Self { routes }
+    }
+
+    fn allowed(&self, path: &str) -> Option<Vec<String>> {
+        let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let mut methods: Vec<String> = self
+            .routes
+            .iter()
+            .filter(|(segments, _)| {
+                segments.len() == parts.len()
+                    && segments
+                        .iter()
+                        .zip(&parts)
+                        .all(|(segment, part)| match segment {
+                            Segment::Literal(literal) => literal == part,
+                            Segment::Param => !part.is_empty(),
+                        })
+            })
+            .flat_map(|(_, methods)| methods.iter().cloned())
+            .collect();
+        methods.sort();
+        methods.dedup();
+        (!methods.is_empty()).then_some(methods)
+    }
+}
+
+pub async fn not_routed(req: HttpRequest, table: web::Data<RouteTable>) -> HttpResponse {
+    let request_id = request_id_of(&req);
+    match table.allowed(req.path()) {
+        Some(methods) => {
+            let allow = methods.join(", ");
+            ApiError::new(
+                ErrorCode::MethodNotAllowed,
+                format!("{} is not accepted here; use {allow}", req.method()),
+            )
+            .with_header(header::ALLOW, allow)
+            .to_response(request_id)
+        }
+        None => ApiError::new(
+            ErrorCode::RouteNotFound,
+            format!("no route matches {}", req.path()),
+        )
+        .to_response(request_id),
+    }
+}

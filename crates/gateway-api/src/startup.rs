@@ -1,0 +1,127 @@
+//! Building and running the application: the seam tests use to start it on `127.0.0.1:0`.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::{Compress, from_fn};
+use actix_web::{App, HttpServer, web};
+use tracing_actix_web::TracingLogger;
+use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::config::Config;
+use crate::http::fallback::{RouteTable, not_routed};
+use crate::http::rate_limit::rate_limit_headers;
+use crate::http::request_id::{GatewayRootSpan, request_id};
+use crate::http::{extractors, idempotency, metrics};
+use crate::openapi::ApiDoc;
+use crate::state::AppState;
+use crate::store::{Store, StoreSettings};
+
+/// A built, bound, not yet running gateway.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: AppState,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .finish()
+    }
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let settings = StoreSettings {
+            redis_url: config.store.redis_url.clone(),
+            key_prefix: config.store.key_prefix.clone(),
+            command_timeout: config.store.command_timeout,
+            pool_size: config.store.pool_size,
+        };
+        let store = Store::connect(&settings).await?;
+        Self::build_with_store(config, store).await
+    }
+
+    /// Builds with a given store (tests share one embedded store between two instances).
+    pub async fn build_with_store(config: Config, store: Store) -> anyhow::Result<Self> {
+        let state = AppState::new(config, store)?;
+        let config = state.config.clone();
+        let listener = TcpListener::bind(&config.server.listen)?;
+        let port = listener.local_addr()?.port();
+        let server = run(listener, state.clone())?;
+        if state.store.backend_name() == "embedded" {
+            tracing::warn!(
+                "no Redis URL configured: using the embedded store (single replica, state lost on restart)"
+            );
+        }
+        tracing::info!(
+            port,
+            store = state.store.backend_name(),
+            "gateway listening"
+        );
+        Ok(Self {
+            port,
+            server,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Runs until the server is stopped (SIGTERM/SIGINT, or `handle().stop(true)`), letting
+    /// in-flight requests finish within `server.drain_timeout`.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
+    let config = state.config.clone();
+    let api = Arc::new(crate::openapi::document());
+    let routes = web::Data::new(RouteTable::from_openapi(&api));
+    let data = web::Data::new(state);
+    let max_body = config.limits.max_body_bytes;
+    let mut server = HttpServer::new(move || {
+        let (app, _) = App::new()
+            .into_utoipa_app()
+            .openapi(ApiDoc::openapi())
+            .app_data(data.clone())
+            .app_data(routes.clone())
+            .app_data(extractors::json_config(max_body))
+            .app_data(extractors::query_config())
+            .app_data(extractors::path_config())
+            .configure(crate::routes::configure)
+            .split_for_parts();
+        app.service(web::redirect("/docs", "/docs/"))
+            .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", (*api).clone()))
+            .default_service(web::to(not_routed))
+            .wrap(from_fn(idempotency::idempotency))
+            .wrap(from_fn(rate_limit_headers))
+            .wrap(from_fn(metrics::record_requests))
+            .wrap(Compress::default())
+            .wrap(TracingLogger::<GatewayRootSpan>::new())
+            .wrap(from_fn(request_id))
+    })
+    .listen(listener)?
+    .shutdown_timeout(config.server.drain_timeout.as_secs());
+    if config.server.workers > 0 {
+        server = server.workers(config.server.workers);
+    }
+    let _ = metrics::handle();
+    Ok(server.run())
+}

@@ -1,0 +1,36 @@
+//! What every handler can reach.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::auth::TokenVerifier;
+use crate::config::Config;
+use crate::http::rate_limit::RateLimiter;
+use crate::store::Store;
+
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub verifier: Arc<TokenVerifier>,
+    pub rate_limiter: RateLimiter,
+    /// The one outbound HTTP client, with the configured timeouts.
+    pub http: reqwest::Client,
+}
+
+impl AppState {
+    pub fn new(config: Config, store: Store) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(config.limits.outbound_timeout)
+            .connect_timeout(Duration::from_secs(5).min(config.limits.outbound_timeout))
+            .build()?;
+        let config = Arc::new(config);
+        Ok(Self {
+            verifier: Arc::new(TokenVerifier::from_config(&config, http.clone())),
+            rate_limiter: RateLimiter::new(store.clone(), config.clone()),
+            store,
+            http,
+            config,
+        })
+    }
+}

@@ -1,0 +1,159 @@
+//! Operations endpoints, Swagger UI served offline, and the committed OpenAPI document.
+
+mod support;
+
+use serde_json::Value;
+use support::{spawn_app, spawn_app_with, token};
+
+#[tokio::test]
+async fn healthz_and_readyz_answer() {
+    let app = spawn_app().await;
+    let health = app
+        .client
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(health.status(), 200);
+    let ready: Value = app
+        .client
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .expect("readyz")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(ready["status"], "ready");
+    assert_eq!(ready["store"], "redis");
+}
+
+#[tokio::test]
+async fn embedded_store_when_no_redis_url() {
+    let app = spawn_app_with(serde_json::json!({"store": {"redis_url": null}})).await;
+    let ready: Value = app
+        .client
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .expect("readyz")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(ready["store"], "embedded");
+}
+
+#[tokio::test]
+async fn metrics_count_requests_per_route_template() {
+    let app = spawn_app().await;
+    let _ = app.get("/v1/whoami", &token("acme", "numbers:read")).await;
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(text.contains("http_requests_total"), "{text}");
+    assert!(text.contains(r#"route="/v1/whoami""#), "{text}");
+    assert!(
+        text.contains("http_request_duration_seconds_bucket"),
+        "a histogram, not a summary: {text}"
+    );
+}
+
+#[tokio::test]
+async fn swagger_ui_is_served_from_the_binary() {
+    let app = spawn_app().await;
+    let redirect = app.client.get(app.url("/docs")).send().await.expect("docs");
+    assert!(redirect.status().is_redirection());
+    assert_eq!(
+        redirect.headers().get("location").map(|v| v.as_bytes()),
+        Some(&b"/docs/"[..])
+    );
+    let html = app
+        .client
+        .get(app.url("/docs/"))
+        .send()
+        .await
+        .expect("docs/");
+    assert_eq!(html.status(), 200);
+    let html = html.text().await.expect("html");
+    assert!(html.contains("swagger-ui"), "{html}");
+    for asset in [
+        "swagger-ui-bundle.js",
+        "swagger-ui.css",
+        "swagger-initializer.js",
+    ] {
+        let response = app
+            .client
+            .get(app.url(&format!("/docs/{asset}")))
+            .send()
+            .await
+            .expect("asset");
+        assert_eq!(response.status(), 200, "{asset}");
+        assert!(
+            response.bytes().await.expect("bytes").len() > 100,
+            "{asset}"
+        );
+    }
+    let spec: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .expect("spec")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        spec["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+}
+
+#[test]
+fn committed_openapi_matches_the_code() {
+    let generated: Value = serde_json::from_str(
+        &gateway_api::openapi::document()
+            .to_pretty_json()
+            .expect("json"),
+    )
+    .expect("parse");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../openapi/openapi.json");
+    let committed: Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("openapi/openapi.json exists"))
+            .expect("parse");
+    assert!(
+        generated == committed,
+        "openapi/openapi.json is stale: run `make openapi` and commit it"
+    );
+}
+
+#[test]
+fn every_operation_is_documented_with_examples_for_its_errors() {
+    let spec: Value =
+        serde_json::from_str(&gateway_api::openapi::document().to_json().expect("json"))
+            .expect("parse");
+    let paths = spec["paths"].as_object().expect("paths");
+    assert!(paths.contains_key("/v1/whoami") && paths.contains_key("/healthz"));
+    for (path, item) in paths {
+        for (method, op) in item.as_object().into_iter().flatten() {
+            assert!(
+                op["summary"].is_string() || op["description"].is_string(),
+                "{method} {path} has no text"
+            );
+            for (status, response) in op["responses"].as_object().into_iter().flatten() {
+                if status.starts_with('4') || status.starts_with('5') {
+                    let example = &response["content"]["application/problem+json"]["example"];
+                    assert!(
+                        example["code"].is_string(),
+                        "{method} {path} {status} lacks a problem example"
+                    );
+                }
+            }
+        }
+    }
+}
