@@ -1,0 +1,183 @@
+//! What the simulated vendors would bill: requests per operation, orders created, numbers billed,
+//! and every accepted order with a digest of its numbers, so a test can prove that the same numbers
+//! were never submitted (and paid for) twice.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use chrono::{SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// A snapshot of the ledger, keyed by vendor id (`wscrm`, `nxcloud`, `ekycpro`, `accuauth`, `files`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Ledger {
+    pub vendors: BTreeMap<String, VendorLedger>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct VendorLedger {
+    /// Requests that reached a route of the vendor, per operation, including rejected ones.
+    pub requests: BTreeMap<String, u64>,
+    /// Accepted orders, tasks or billed single checks.
+    pub orders_created: u64,
+    /// Numbers the vendor would charge for.
+    pub numbers_billed: u64,
+    /// Every accepted order, in order of creation.
+    pub orders: Vec<OrderRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderRecord {
+    /// The operation that created it, e.g. `screening.submit`.
+    pub operation: String,
+    /// The vendor's id of the order, task or request.
+    pub id: String,
+    /// Numbers billed for it.
+    pub numbers: u64,
+    /// Hex SHA-256 of the order's numbers (digits only, sorted, newline-joined): equal digests
+    /// mean the same set of numbers was paid for twice.
+    pub numbers_digest: String,
+    /// RFC 3339 creation time.
+    pub created_at: String,
+}
+
+impl Ledger {
+    pub fn vendor(&self, vendor: &str) -> Option<&VendorLedger> {
+        self.vendors.get(vendor)
+    }
+
+    /// Requests of one operation at one vendor (0 when none).
+    pub fn requests(&self, vendor: &str, operation: &str) -> u64 {
+        self.vendor(vendor)
+            .and_then(|v| v.requests.get(operation).copied())
+            .unwrap_or(0)
+    }
+
+    pub fn numbers_billed(&self, vendor: &str) -> u64 {
+        self.vendor(vendor).map_or(0, |v| v.numbers_billed)
+    }
+
+    /// Digests that occur in more than one order of the vendor.
+    pub fn duplicate_orders(&self, vendor: &str) -> Vec<String> {
+        let mut seen: BTreeMap<&str, u32> = BTreeMap::new();
+        for o in self
+            .vendor(vendor)
+            .map(|v| v.orders.as_slice())
+            .unwrap_or_default()
+        {
+            *seen.entry(o.numbers_digest.as_str()).or_default() += 1;
+        }
+        seen.into_iter()
+            .filter(|(_, n)| *n > 1)
+            .map(|(d, _)| d.to_owned())
+            .collect()
+    }
+}
+
+/// The digest recorded for an order's numbers.
+pub fn numbers_digest<S: AsRef<str>>(numbers: &[S]) -> String {
+    let mut ds: Vec<String> = numbers
+        .iter()
+        .map(|n| crate::truth::digits(n.as_ref()))
+        .collect();
+    ds.sort_unstable();
+    let mut h = Sha256::new();
+    h.update(ds.join("\n").as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// The live ledger shared by all routes.
+#[derive(Debug, Default)]
+pub struct LedgerBook {
+    inner: Mutex<Ledger>,
+}
+
+impl LedgerBook {
+    fn with<R>(&self, f: impl FnOnce(&mut Ledger) -> R) -> R {
+        // A poisoned lock only means another request panicked mid-update; the counters stay usable.
+        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut guard)
+    }
+
+    pub fn count_request(&self, vendor: &str, operation: &str) {
+        self.with(|l| {
+            *l.vendors
+                .entry(vendor.to_owned())
+                .or_default()
+                .requests
+                .entry(operation.to_owned())
+                .or_default() += 1;
+        });
+    }
+
+    pub fn record_order(
+        &self,
+        vendor: &str,
+        operation: &str,
+        id: &str,
+        numbers: u64,
+        digest: String,
+    ) {
+        self.with(|l| {
+            let v = l.vendors.entry(vendor.to_owned()).or_default();
+            v.orders_created += 1;
+            v.numbers_billed += numbers;
+            v.orders.push(OrderRecord {
+                operation: operation.to_owned(),
+                id: id.to_owned(),
+                numbers,
+                numbers_digest: digest,
+                created_at: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
+            });
+        });
+    }
+
+    pub fn snapshot(&self) -> Ledger {
+        self.with(|l| l.clone())
+    }
+
+    pub fn reset(&self) {
+        self.with(|l| *l = Ledger::default());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digest_ignores_order_and_notation() {
+        assert_eq!(
+            numbers_digest(&["+1 415", "44"]),
+            numbers_digest(&["44", "1415"])
+        );
+        assert_ne!(numbers_digest(&["1"]), numbers_digest(&["2"]));
+    }
+
+    #[test]
+    fn duplicates_are_reported() {
+        let book = LedgerBook::default();
+        book.record_order(
+            "wscrm",
+            "screening.submit",
+            "a",
+            2,
+            numbers_digest(&["1", "2"]),
+        );
+        book.record_order("wscrm", "screening.submit", "b", 1, numbers_digest(&["3"]));
+        assert!(book.snapshot().duplicate_orders("wscrm").is_empty());
+        book.record_order(
+            "wscrm",
+            "screening.submit",
+            "c",
+            2,
+            numbers_digest(&["2", "1"]),
+        );
+        let l = book.snapshot();
+        assert_eq!(l.duplicate_orders("wscrm").len(), 1);
+        assert_eq!(l.numbers_billed("wscrm"), 5);
+        book.reset();
+        assert_eq!(book.snapshot(), Ledger::default());
+    }
+}
