@@ -26,6 +26,13 @@ pub struct Config {
     pub auth: AuthConfig,
     pub log: LogConfig,
     pub limits: LimitsConfig,
+    /// Vendor base URLs and credentials; a vendor without a section is not used.
+    #[serde(default)]
+    pub vendors: providers::ProvidersConfig,
+    #[serde(default)]
+    pub number_checks: crate::number_checks::NumberChecksConfig,
+    #[serde(default)]
+    pub accounts: crate::accounts::AccountsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]

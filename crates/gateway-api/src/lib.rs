@@ -2,14 +2,17 @@
 //! front of several WhatsApp vendors.
 #![forbid(unsafe_code)]
 
+pub mod accounts;
 pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod number_checks;
 pub mod openapi;
 pub mod routes;
 pub mod startup;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod workers;

@@ -19,12 +19,14 @@ use crate::http::{extractors, idempotency, metrics};
 use crate::openapi::ApiDoc;
 use crate::state::AppState;
 use crate::store::{Store, StoreSettings};
+use crate::workers::Workers;
 
 /// A built, bound, not yet running gateway.
 pub struct Application {
     port: u16,
     server: Server,
     state: AppState,
+    workers: Workers,
 }
 
 impl std::fmt::Debug for Application {
@@ -64,10 +66,14 @@ impl Application {
             store = state.store.backend_name(),
             "gateway listening"
         );
+        let mut workers = Workers::new();
+        crate::number_checks::spawn_workers(&state, &mut workers);
+        crate::accounts::spawn_workers(&state, &mut workers);
         Ok(Self {
             port,
             server,
             state,
+            workers,
         })
     }
 
@@ -85,8 +91,14 @@ impl Application {
 
     /// Runs until the server is stopped (SIGTERM/SIGINT, or `handle().stop(true)`), letting
     /// in-flight requests finish within `server.drain_timeout`.
+    /// Workers are stopped after the server: they hand back their leases so another replica
+    /// resumes their jobs at once.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        self.workers
+            .stop(self.state.config.server.drain_timeout)
+            .await;
+        result
     }
 }
 

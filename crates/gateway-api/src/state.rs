@@ -16,6 +16,8 @@ pub struct AppState {
     pub rate_limiter: RateLimiter,
     /// The one outbound HTTP client, with the configured timeouts.
     pub http: reqwest::Client,
+    /// The configured vendor adapters.
+    pub providers: Arc<providers::Registry>,
 }
 
 impl AppState {
@@ -24,8 +26,16 @@ impl AppState {
             .timeout(config.limits.outbound_timeout)
             .connect_timeout(Duration::from_secs(5).min(config.limits.outbound_timeout))
             .build()?;
+        // Vendor calls never follow redirects: a redirect could carry credentials to another host.
+        let vendor_http = providers::recommended_client(
+            Duration::from_secs(5).min(config.limits.outbound_timeout),
+            config.limits.outbound_timeout,
+        )?;
+        let providers = providers::build_number_checkers(&config.vendors, vendor_http)
+            .map_err(|e| anyhow::anyhow!("configuration key `vendors`: {e}"))?;
         let config = Arc::new(config);
         Ok(Self {
+            providers: Arc::new(providers),
             verifier: Arc::new(TokenVerifier::from_config(&config, http.clone())),
             rate_limiter: RateLimiter::new(store.clone(), config.clone()),
             store,

@@ -9,5 +9,7 @@ pub mod whoami;
 pub fn configure(cfg: &mut ServiceConfig) {
     ops::configure(cfg);
     admin::configure(cfg);
+    crate::number_checks::configure(cfg);
+    crate::accounts::configure(cfg);
     whoami::configure(cfg);
 }
