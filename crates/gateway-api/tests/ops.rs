@@ -157,3 +157,24 @@ fn every_operation_is_documented_with_examples_for_its_errors() {
         }
     }
 }
+
+#[test]
+fn the_demo_configuration_loads_and_configures_every_vendor() {
+    let path = std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../config/demo.toml"
+    ));
+    let config = gateway_api::config::Config::load(Some(path)).expect("config/demo.toml is valid");
+    let state_providers = providers::build_number_checkers(&config.vendors, reqwest::Client::new())
+        .expect("vendors build");
+    let mut configured: Vec<String> = state_providers
+        .providers()
+        .iter()
+        .map(|p| format!("{p:?}"))
+        .collect();
+    configured.sort();
+    assert_eq!(
+        configured,
+        ["Accuauth", "Ekycpro", "Nxcloud", "WscrmScreening"]
+    );
+}
