@@ -7,7 +7,7 @@ use std::time::Duration;
 use support::process::GatewayProcess;
 use support::{random_prefix, redis_url, token};
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_hold_no_token_and_no_unmasked_number() {
     let mut gateway = GatewayProcess::start(&[
         ("GATEWAY_LOG__LEVEL", "debug".to_owned()),

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use support::fake_redis::FakeRedis;
 use support::process::GatewayProcess;
 
-#[tokio::test]
+// Multi-threaded: starting the process blocks one thread while the fake Redis must answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_a_slow_request_finish_then_exits_zero() {
     let redis = FakeRedis::start().await;
     let mut gateway = GatewayProcess::start(&[
