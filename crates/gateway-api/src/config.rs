@@ -33,6 +33,8 @@ pub struct Config {
     pub number_checks: crate::number_checks::NumberChecksConfig,
     #[serde(default)]
     pub accounts: crate::accounts::AccountsConfig,
+    #[serde(default)]
+    pub events: crate::events::EventsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]

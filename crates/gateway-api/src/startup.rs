@@ -69,6 +69,7 @@ impl Application {
         let mut workers = Workers::new();
         crate::number_checks::spawn_workers(&state, &mut workers);
         crate::accounts::spawn_workers(&state, &mut workers);
+        crate::events::spawn_workers(&state, &mut workers);
         Ok(Self {
             port,
             server,

@@ -11,5 +11,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
     admin::configure(cfg);
     crate::number_checks::configure(cfg);
     crate::accounts::configure(cfg);
+    crate::events::configure(cfg);
     whoami::configure(cfg);
 }
