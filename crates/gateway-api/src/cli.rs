@@ -35,14 +35,21 @@ enum Command {
         #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
         ttl: Duration,
     },
-    /// Print the OpenAPI document (JSON).
-    Openapi,
+    /// Print the OpenAPI document (JSON), or with `--errors` the table of error codes (Markdown).
+    Openapi {
+        #[arg(long)]
+        errors: bool,
+    },
 }
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Openapi => match crate::openapi::document().to_pretty_json() {
+        Command::Openapi { errors: true } => {
+            print!("{}", crate::openapi::error_table_markdown());
+            ExitCode::SUCCESS
+        }
+        Command::Openapi { errors: false } => match crate::openapi::document().to_pretty_json() {
             Ok(json) => {
                 println!("{json}");
                 ExitCode::SUCCESS

@@ -133,6 +133,16 @@ fn committed_openapi_matches_the_code() {
 }
 
 #[test]
+fn committed_error_table_matches_the_code() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../openapi/errors.md");
+    let committed = std::fs::read_to_string(path).expect("openapi/errors.md exists");
+    assert!(
+        committed == gateway_api::openapi::error_table_markdown(),
+        "openapi/errors.md is stale: run `make openapi` and commit it"
+    );
+}
+
+#[test]
 fn every_operation_is_documented_with_examples_for_its_errors() {
     let spec: Value =
         serde_json::from_str(&gateway_api::openapi::document().to_json().expect("json"))
