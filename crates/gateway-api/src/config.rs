@@ -188,7 +188,8 @@ impl Config {
             }
             figment = figment.merge(Toml::file(file));
         }
-        figment = figment.merge(Env::prefixed("GATEWAY_").split("__"));
+        // `GATEWAY_CONFIG` names the file itself (read by the CLI), so it is not a key.
+        figment = figment.merge(Env::prefixed("GATEWAY_").ignore(&["config"]).split("__"));
         Self::from_figment(figment)
     }
 
@@ -406,6 +407,8 @@ mod tests {
             )?;
             jail.set_env("GATEWAY_SERVER__LISTEN", "127.0.0.1:9001");
             jail.set_env("GATEWAY_STORE__KEY_PREFIX", "env:");
+            // The variable naming the file is not a configuration key.
+            jail.set_env("GATEWAY_CONFIG", "gw.toml");
             let config = Config::load(Some(Path::new("gw.toml"))).map_err(|e| e.to_string())?;
             assert_eq!(config.server.listen, "127.0.0.1:9001");
             assert_eq!(config.store.key_prefix, "env:");

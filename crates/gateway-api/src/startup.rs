@@ -94,13 +94,44 @@ impl Application {
     /// in-flight requests finish within `server.drain_timeout`.
     /// Workers are stopped after the server: they hand back their leases so another replica
     /// resumes their jobs at once.
+    ///
+    /// SIGTERM / SIGINT start both at once, so the whole stop takes at most about one drain time.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let stop_workers = self.workers.stopper();
+        let signals = tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!(
+                "shutdown signal received: draining in-flight requests and stopping workers"
+            );
+            stop_workers.request();
+            handle.stop(true).await;
+        });
         let result = self.server.await;
+        signals.abort();
         self.workers
             .stop(self.state.config.server.drain_timeout)
             .await;
         result
     }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
@@ -130,6 +161,8 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .wrap(TracingLogger::<GatewayRootSpan>::new())
             .wrap(from_fn(request_id))
     })
+    // Signals are handled by `run_until_stopped`, which also stops the workers.
+    .disable_signals()
     .listen(listener)?
     .shutdown_timeout(config.server.drain_timeout.as_secs());
     if config.server.workers > 0 {

@@ -1,6 +1,7 @@
 //! Background workers and their shutdown: on SIGTERM the HTTP server drains, then every worker
 //! is told to stop, hands back its leases, and is awaited within the drain time.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -33,10 +34,20 @@ impl Shutdown {
     }
 }
 
+/// Asks the workers to stop, from anywhere (a signal handler).
+#[derive(Debug, Clone)]
+pub struct Stopper(Arc<watch::Sender<bool>>);
+
+impl Stopper {
+    pub fn request(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
 /// The running workers of one gateway process.
 #[derive(Debug)]
 pub struct Workers {
-    trigger: watch::Sender<bool>,
+    trigger: Arc<watch::Sender<bool>>,
     handles: Vec<JoinHandle<()>>,
 }
 
@@ -49,13 +60,17 @@ impl Default for Workers {
 impl Workers {
     pub fn new() -> Self {
         Self {
-            trigger: watch::channel(false).0,
+            trigger: Arc::new(watch::channel(false).0),
             handles: Vec::new(),
         }
     }
 
     pub fn shutdown_signal(&self) -> Shutdown {
         Shutdown(self.trigger.subscribe())
+    }
+
+    pub fn stopper(&self) -> Stopper {
+        Stopper(self.trigger.clone())
     }
 
     pub fn push(&mut self, handle: JoinHandle<()>) {
