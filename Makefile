@@ -26,7 +26,18 @@ fmt: ## Format the code
 
 openapi: ## Regenerate openapi/openapi.json from the code
 	$(CARGO) run --quiet --locked -p gateway-api -- openapi > openapi/openapi.json
+	$(CARGO) run --quiet --locked -p gateway-api -- openapi --errors > openapi/errors.md
 
 token: ## Print a development token with every scope (tenant "demo")
 	GATEWAY_AUTH__ALLOW_DEV_SECRET=true $(CARGO) run --quiet --locked -p gateway-api -- token --tenant demo \
 	  --scope "numbers:read numbers:check accounts:read accounts:write sessions:write actions:write business:read events:read admin" --ttl 12h
+
+helm-lint: ## Lint, render and check the Helm chart (no helm binary or cluster needed; venv in .venv-helm)
+	./scripts/helm-lint.sh
+
+IMAGE ?= wa-gateway/gateway-api
+IMAGE_TAG ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+
+docker: ## Build the container image (IMAGE, IMAGE_TAG; needs a Docker engine with BuildKit)
+	@command -v docker >/dev/null 2>&1 || { echo "make docker needs a Docker engine (docker CLI + daemon); none found" >&2; exit 1; }
+	DOCKER_BUILDKIT=1 docker build --pull -t $(IMAGE):$(IMAGE_TAG) .
