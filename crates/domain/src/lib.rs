@@ -3,6 +3,7 @@
 
 pub mod business_phone;
 pub mod checks;
+pub mod events;
 pub mod number_result;
 pub mod phone;
 pub mod provider_error;
@@ -10,6 +11,7 @@ pub mod vendor_time;
 
 pub use business_phone::{BusinessPhone, CodeVerificationStatus, QualityRating};
 pub use checks::{Check, CheckSet};
+pub use events::{DomainEvent, Event, EventType, Subject, SubjectKind};
 pub use number_result::{Gender, NumberResult, ProviderId, parse_vendor_bool};
 pub use phone::{
     DefaultCountry, E164, InvalidNumber, InvalidReason, NormalizedBatch, mask, normalize,

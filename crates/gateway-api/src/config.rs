@@ -301,6 +301,9 @@ impl Config {
         if self.limits.outbound_timeout.is_zero() {
             return Err(invalid("limits.outbound_timeout", "must be positive"));
         }
+        self.events
+            .validate()
+            .map_err(|(key, message)| invalid(key, message))?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| invalid("log.level", e.to_string()))?;
         Ok(())

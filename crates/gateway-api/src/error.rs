@@ -50,6 +50,8 @@ error_codes! {
     MissingToken => ("missing_token", 401, "A bearer token is required"),
     InvalidToken => ("invalid_token", 401, "The bearer token is not valid"),
     InsufficientScope => ("insufficient_scope", 403, "The token lacks the scope this route requires"),
+    InvalidWebhookSecret => ("invalid_webhook_secret", 401, "The webhook secret is missing or wrong"),
+    WebhookSourceNotAllowed => ("webhook_source_not_allowed", 403, "This source address may not call the webhooks"),
     NotFound => ("not_found", 404, "The resource does not exist"),
     RouteNotFound => ("route_not_found", 404, "No route matches this path"),
     MethodNotAllowed => ("method_not_allowed", 405, "This route does not accept this method"),

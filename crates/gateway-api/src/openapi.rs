@@ -1,7 +1,7 @@
 //! The OpenAPI document: generated from the routes themselves, so it cannot drift from them.
 
 use actix_web::App;
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 
@@ -21,6 +21,8 @@ errors are RFC 9457 problems with a stable `code`; state-changing POSTs accept a
     tags(
         (name = "identity", description = "Who the token says you are"),
         (name = "operations", description = "Health, readiness and metrics for the platform"),
+        (name = "events", description = "Normalised events: a cursor-paged feed, a live stream (SSE) and signed deliveries to subscribed URLs"),
+        (name = "webhooks", description = "Inbound vendor webhooks, authenticated by the deployment's webhook secret (not a JWT)"),
     )
 )]
 #[derive(Debug)]
@@ -39,6 +41,13 @@ impl Modify for BearerScheme {
                 .to_owned(),
         );
         components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+        components.add_security_scheme(
+            "webhook_secret",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-Webhook-Secret",
+                "The per-deployment secret the vendor sends with every webhook (`events.webhook_secret`; the header name is `events.webhook_secret_header`).",
+            ))),
+        );
     }
 }
 
@@ -107,6 +116,75 @@ pub mod examples {
             "the `default` limit of 1200 requests is used up",
         );
         value["retry_after"] = json!(17);
+        value
+    }
+    pub fn invalid_json() -> Value {
+        problem(
+            "invalid_json",
+            400,
+            "The request body is not valid JSON",
+            "the body is not valid JSON: expected value at line 1 column 1",
+        )
+    }
+    pub fn invalid_query() -> Value {
+        problem(
+            "invalid_query",
+            400,
+            "The query string is not valid",
+            "`after` is not a cursor from this feed",
+        )
+    }
+    pub fn not_found() -> Value {
+        problem(
+            "not_found",
+            404,
+            "The resource does not exist",
+            "subscription not found",
+        )
+    }
+    pub fn events_forbidden() -> Value {
+        problem(
+            "insufficient_scope",
+            403,
+            "The token lacks the scope this route requires",
+            "this route requires the `events:read` scope",
+        )
+    }
+    pub fn subscription_invalid() -> Value {
+        let mut value = problem(
+            "validation_failed",
+            422,
+            "The request is not valid",
+            "`url`: must start with one of the configured subscription URL prefixes",
+        );
+        value["errors"] = json!([{"field": "url", "code": "url_not_allowed",
+            "message": "must start with one of the configured subscription URL prefixes"}]);
+        value
+    }
+    pub fn invalid_webhook_secret() -> Value {
+        problem(
+            "invalid_webhook_secret",
+            401,
+            "The webhook secret is missing or wrong",
+            "the `X-Webhook-Secret` header is missing or wrong",
+        )
+    }
+    pub fn webhook_source_not_allowed() -> Value {
+        problem(
+            "webhook_source_not_allowed",
+            403,
+            "This source address may not call the webhooks",
+            "this source address may not call the vendor webhooks",
+        )
+    }
+    pub fn invalid_webhook_payload() -> Value {
+        let mut value = problem(
+            "validation_failed",
+            422,
+            "The request is not valid",
+            "`phone`: is required",
+        );
+        value["errors"] = json!([{"field": "phone", "code": "invalid_webhook_payload", "message": "is required"}]);
         value
     }
     pub fn store_unavailable() -> Value {

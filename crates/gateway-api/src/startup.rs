@@ -154,6 +154,7 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
         app.service(web::redirect("/docs", "/docs/"))
             .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", (*api).clone()))
             .default_service(web::to(not_routed))
+            .wrap(from_fn(crate::events::inbound::base_path_rewrite))
             .wrap(from_fn(idempotency::idempotency))
             .wrap(from_fn(rate_limit_headers))
             .wrap(from_fn(metrics::record_requests))

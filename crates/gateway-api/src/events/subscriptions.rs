@@ -1,0 +1,406 @@
+//! Subscriptions: URLs that receive a tenant's events, signed per Standard Webhooks.
+
+// `ApiError` is the one error type of every route; its helpers return it once per request.
+#![allow(clippy::result_large_err)]
+
+use actix_web::{HttpResponse, delete, get, post, web};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use chrono::{DateTime, Utc};
+use domain::EventType;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use super::delivery::{self, Delivery};
+use crate::auth::{Auth, scope};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::StoreError;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(create_subscription)
+        .service(list_subscriptions)
+        .service(delete_subscription)
+        .service(list_deliveries)
+        .service(retry_delivery);
+}
+
+const MAX_PER_TENANT: usize = 100;
+
+fn key(id: &str) -> String {
+    format!("subscription:{id}")
+}
+
+fn index_key(tenant: &str) -> String {
+    format!("subscriptions:{tenant}")
+}
+
+/// What is stored. The secret is kept to sign deliveries and never shown after creation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct StoredSubscription {
+    pub id: String,
+    pub tenant: String,
+    pub url: String,
+    /// Empty: every type.
+    pub event_types: Vec<EventType>,
+    pub description: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub secret: String,
+}
+
+impl StoredSubscription {
+    pub fn wants(&self, event_type: EventType) -> bool {
+        self.event_types.is_empty() || self.event_types.contains(&event_type)
+    }
+
+    fn view(&self) -> Subscription {
+        Subscription {
+            id: self.id.clone(),
+            url: self.url.clone(),
+            event_types: self.event_types.clone(),
+            description: self.description.clone(),
+            created_at: self.created_at,
+        }
+    }
+}
+
+/// A subscription, as listed (without its secret).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "sub_01928f6b7c2d7e3a9b1c4d5e6f708100",
+    "url": "https://hooks.example.com/wa-events",
+    "event_types": ["registration.completed", "registration.failed"],
+    "description": "CRM sync",
+    "created_at": "2025-06-01T08:00:00Z"
+}))]
+pub struct Subscription {
+    pub id: String,
+    pub url: String,
+    /// The event types delivered; empty means all.
+    pub event_types: Vec<EventType>,
+    pub description: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A new subscription with its signing secret, shown only in this answer.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "sub_01928f6b7c2d7e3a9b1c4d5e6f708100",
+    "url": "https://hooks.example.com/wa-events",
+    "event_types": ["registration.completed"],
+    "description": null,
+    "created_at": "2025-06-01T08:00:00Z",
+    "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+}))]
+pub struct SubscriptionCreated {
+    #[serde(flatten)]
+    pub subscription: Subscription,
+    /// `whsec_` + base64 key: verify `webhook-signature` with it. Not retrievable later.
+    pub secret: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"url": "https://hooks.example.com/wa-events", "event_types": ["registration.completed"]}))]
+pub struct CreateSubscription {
+    /// Must start with one of the deployment's allowed URL prefixes.
+    pub url: String,
+    /// Event types to deliver; absent or empty = all.
+    #[serde(default)]
+    pub event_types: Vec<EventType>,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubscriptionList {
+    pub data: Vec<Subscription>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryList {
+    /// Newest first.
+    pub data: Vec<Delivery>,
+}
+
+pub(crate) async fn load(
+    state: &AppState,
+    id: &str,
+) -> Result<Option<StoredSubscription>, StoreError> {
+    state.store.get_json(&key(id)).await
+}
+
+/// The tenant's subscriptions, oldest first.
+pub(crate) async fn list_stored(
+    state: &AppState,
+    tenant: &str,
+) -> Result<Vec<StoredSubscription>, StoreError> {
+    let ids = state
+        .store
+        .zrange_by_score(
+            &index_key(tenant),
+            f64::NEG_INFINITY,
+            f64::INFINITY,
+            0,
+            MAX_PER_TENANT,
+        )
+        .await?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let keys: Vec<String> = ids.iter().map(|(id, _)| key(id)).collect();
+    Ok(state
+        .store
+        .mget(&keys)
+        .await?
+        .into_iter()
+        .flatten()
+        .filter_map(|bytes| serde_json::from_slice::<StoredSubscription>(&bytes).ok())
+        .filter(|s| s.tenant == tenant)
+        .collect())
+}
+
+async fn owned(state: &AppState, tenant: &str, id: &str) -> Result<StoredSubscription, ApiError> {
+    match load(state, id).await? {
+        Some(sub) if sub.tenant == tenant => Ok(sub),
+        _ => Err(ApiError::not_found("subscription")),
+    }
+}
+
+fn new_secret() -> String {
+    let mut key = [0u8; 24];
+    rand::rng().fill_bytes(&mut key);
+    format!("whsec_{}", BASE64.encode(key))
+}
+
+fn check_url(state: &AppState, url: &str) -> Result<(), ApiError> {
+    let parsed = url::Url::parse(url)
+        .map_err(|_| ApiError::field("url", "invalid_url", "not an absolute URL"))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(ApiError::field(
+            "url",
+            "invalid_url",
+            "must be an http(s) URL",
+        ));
+    }
+    let allowed = state
+        .config
+        .events
+        .subscription_url_prefixes
+        .iter()
+        .any(|prefix| parsed.as_str().starts_with(prefix.as_str()));
+    if !allowed {
+        return Err(ApiError::field(
+            "url",
+            "url_not_allowed",
+            "must start with one of the configured subscription URL prefixes",
+        ));
+    }
+    Ok(())
+}
+
+/// Subscribes a URL to the tenant's events. Deliveries are `POST`s of the event JSON with
+/// `webhook-id`, `webhook-timestamp` and `webhook-signature` headers (Standard Webhooks); the
+/// signing secret is in this answer only.
+#[utoipa::path(
+    tag = "events",
+    security(("bearer" = ["events:read"])),
+    request_body = CreateSubscription,
+    responses(
+        (status = 201, description = "Created; keep the secret", body = SubscriptionCreated),
+        (status = 401, description = "Missing or invalid token", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(crate::openapi::examples::unauthorized())),
+        (status = 403, description = "The token lacks `events:read`", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(crate::openapi::examples::events_forbidden())),
+        (status = 422, description = "URL not allowed or unknown event type", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(crate::openapi::examples::subscription_invalid())),
+        (status = 429, description = "Rate limited", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(crate::openapi::examples::rate_limited())),
+        (status = 503, description = "Store unavailable", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(crate::openapi::examples::store_unavailable())),
+    )
+)]
+#[post("/v1/subscriptions")]
+pub async fn create_subscription(
+    auth: Auth<scope::EventsRead>,
+    state: web::Data<AppState>,
+    body: web::Json<CreateSubscription>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    check_url(&state, &body.url)?;
+    let tenant = auth.principal.tenant;
+    if list_stored(&state, &tenant).await?.len() >= MAX_PER_TENANT {
+        return Err(ApiError::field(
+            "url",
+            "too_many_subscriptions",
+            format!("at most {MAX_PER_TENANT} subscriptions per tenant"),
+        ));
+    }
+    let mut event_types = body.event_types;
+    event_types.sort_by_key(|t| t.as_str());
+    event_types.dedup();
+    let now = Utc::now();
+    let stored = StoredSubscription {
+        id: format!("sub_{}", uuid::Uuid::now_v7().simple()),
+        tenant: tenant.clone(),
+        url: body.url,
+        event_types,
+        description: body.description,
+        created_at: now,
+        secret: new_secret(),
+    };
+    state
+        .store
+        .set_json(&key(&stored.id), &stored, None)
+        .await?;
+    state
+        .store
+        .zadd(
+            &index_key(&tenant),
+            &stored.id,
+            now.timestamp_millis() as f64,
+        )
+        .await?;
+    Ok(HttpResponse::Created().json(SubscriptionCreated {
+        subscription: stored.view(),
+        secret: stored.secret.clone(),
+    }))
+}
+
+/// The tenant's subscriptions (secrets are never shown again).
+#[utoipa::path(
+    tag = "events",
+    security(("bearer" = ["events:read"])),
+    responses(
+        (status = 200, description = "The subscriptions, oldest first", body = SubscriptionList),
+        (status = 401, description = "Missing or invalid token", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(crate::openapi::examples::unauthorized())),
+        (status = 403, description = "The token lacks `events:read`", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(crate::openapi::examples::events_forbidden())),
+        (status = 429, description = "Rate limited", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(crate::openapi::examples::rate_limited())),
+        (status = 503, description = "Store unavailable", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(crate::openapi::examples::store_unavailable())),
+    )
+)]
+#[get("/v1/subscriptions")]
+pub async fn list_subscriptions(
+    auth: Auth<scope::EventsRead>,
+    state: web::Data<AppState>,
+) -> Result<web::Json<SubscriptionList>, ApiError> {
+    let subs = list_stored(&state, &auth.principal.tenant).await?;
+    Ok(web::Json(SubscriptionList {
+        data: subs.iter().map(StoredSubscription::view).collect(),
+    }))
+}
+
+/// Deletes a subscription; its pending deliveries are cancelled.
+#[utoipa::path(
+    tag = "events",
+    security(("bearer" = ["events:read"])),
+    params(("id" = String, Path, description = "Subscription id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Missing or invalid token", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(crate::openapi::examples::unauthorized())),
+        (status = 403, description = "The token lacks `events:read`", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(crate::openapi::examples::events_forbidden())),
+        (status = 404, description = "No such subscription for this tenant", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(crate::openapi::examples::not_found())),
+        (status = 503, description = "Store unavailable", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(crate::openapi::examples::store_unavailable())),
+    )
+)]
+#[delete("/v1/subscriptions/{id}")]
+pub async fn delete_subscription(
+    auth: Auth<scope::EventsRead>,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let sub = owned(&state, &auth.principal.tenant, &path).await?;
+    state.store.delete(&key(&sub.id)).await?;
+    state.store.zrem(&index_key(&sub.tenant), &sub.id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The subscription's latest deliveries (up to 1000), newest first, with every attempt.
+#[utoipa::path(
+    tag = "events",
+    security(("bearer" = ["events:read"])),
+    params(("id" = String, Path, description = "Subscription id")),
+    responses(
+        (status = 200, description = "Deliveries, newest first", body = DeliveryList),
+        (status = 401, description = "Missing or invalid token", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(crate::openapi::examples::unauthorized())),
+        (status = 403, description = "The token lacks `events:read`", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(crate::openapi::examples::events_forbidden())),
+        (status = 404, description = "No such subscription for this tenant", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(crate::openapi::examples::not_found())),
+        (status = 503, description = "Store unavailable", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(crate::openapi::examples::store_unavailable())),
+    )
+)]
+#[get("/v1/subscriptions/{id}/deliveries")]
+pub async fn list_deliveries(
+    auth: Auth<scope::EventsRead>,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<web::Json<DeliveryList>, ApiError> {
+    let sub = owned(&state, &auth.principal.tenant, &path).await?;
+    let ids = state
+        .store
+        .lrange(&delivery::log_key(&sub.id), 0, -1)
+        .await?;
+    let keys: Vec<String> = ids
+        .iter()
+        .rev()
+        .map(|id| delivery::delivery_key(&String::from_utf8_lossy(id)))
+        .collect();
+    let data = state
+        .store
+        .mget(&keys)
+        .await?
+        .into_iter()
+        .flatten()
+        .filter_map(|bytes| serde_json::from_slice::<delivery::StoredDelivery>(&bytes).ok())
+        .map(|d| d.delivery)
+        .collect();
+    Ok(web::Json(DeliveryList { data }))
+}
+
+/// Sends a delivery again now (e.g. after fixing the receiver), whatever its status.
+#[utoipa::path(
+    tag = "events",
+    security(("bearer" = ["events:read"])),
+    params(
+        ("id" = String, Path, description = "Subscription id"),
+        ("delivery_id" = String, Path, description = "Delivery id"),
+    ),
+    responses(
+        (status = 202, description = "Scheduled now", body = Delivery),
+        (status = 401, description = "Missing or invalid token", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(crate::openapi::examples::unauthorized())),
+        (status = 403, description = "The token lacks `events:read`", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(crate::openapi::examples::events_forbidden())),
+        (status = 404, description = "No such subscription or delivery", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(crate::openapi::examples::not_found())),
+        (status = 503, description = "Store unavailable", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(crate::openapi::examples::store_unavailable())),
+    )
+)]
+#[post("/v1/subscriptions/{id}/deliveries/{delivery_id}/retry")]
+pub async fn retry_delivery(
+    auth: Auth<scope::EventsRead>,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, delivery_id) = path.into_inner();
+    let sub = owned(&state, &auth.principal.tenant, &id).await?;
+    let stored = match delivery::load(&state, &delivery_id).await? {
+        Some(d) if d.delivery.subscription_id == sub.id => d,
+        _ => return Err(ApiError::not_found("delivery")),
+    };
+    let delivery = delivery::redeliver(&state, stored).await?;
+    Ok(HttpResponse::Accepted().json(delivery))
+}
