@@ -13,7 +13,7 @@ pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 
-"$bin/vendor-sim" --listen 127.0.0.1:9090 --webhook-target http://127.0.0.1:8080 &
+"$bin/vendor-sim" --listen 127.0.0.1:9090 --config config/demo-sim.toml &
 pids+=($!)
 "$bin/gateway-api" --config "$config" serve &
 pids+=($!)
