@@ -21,6 +21,12 @@ errors are RFC 9457 problems with a stable `code`; state-changing POSTs accept a
     tags(
         (name = "identity", description = "Who the token says you are"),
         (name = "operations", description = "Health, readiness and metrics for the platform"),
+        (name = "accounts", description = "Customer-service WhatsApp accounts: import with keys, status, bring online, recycle, avatar and nickname"),
+        (name = "registrations", description = "Registering new numbers with a verification code"),
+        (name = "sessions", description = "Logins on cloud ports by QR or pair code; ports; contacts and profile of a session (risk-controlled)"),
+        (name = "scan tasks", description = "PC scan tasks"),
+        (name = "chat actions", description = "\"Open friend conversation\" actions, spaced per agent and account"),
+        (name = "business phones", description = "The tenant's WhatsApp Business numbers"),
     )
 )]
 #[derive(Debug)]
