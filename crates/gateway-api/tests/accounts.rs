@@ -650,6 +650,13 @@ async fn chat_actions_are_spaced_per_pair_and_survive_a_restart() {
     // Restart in the middle: the first instance drains, a second one takes over the schedule.
     tokio::time::sleep(Duration::from_millis(1600)).await;
     app.stop().await;
+    let sent_before_restart = sim.accounts().state_json()["actions"]
+        .as_object()
+        .map_or(0, serde_json::Map::len);
+    assert!(
+        (1..6).contains(&sent_before_restart),
+        "the restart happens mid-schedule ({sent_before_restart} sent)"
+    );
     let second = spawn_sibling(&app).await;
 
     let mut results = Vec::new();

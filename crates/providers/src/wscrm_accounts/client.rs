@@ -76,7 +76,7 @@ impl Client {
         let code = as_i64(&env.code);
         if code != Some(200) {
             let vendor_code = code.map_or_else(|| env.code.to_string(), |c| c.to_string());
-            let message = excerpt(env.message.as_deref().unwrap_or("no message"));
+            let message = mask_numbers(&excerpt(env.message.as_deref().unwrap_or("no message")));
             return Err(op.err_code(envelope_kind(code), vendor_code, message));
         }
         Ok(env.data)
@@ -95,5 +95,41 @@ fn envelope_kind(code: Option<i64>) -> ProviderErrorKind {
         Some(c) if (500..600).contains(&c) => ProviderErrorKind::Unavailable,
         Some(_) => ProviderErrorKind::BadRequest,
         None => ProviderErrorKind::MalformedAnswer,
+    }
+}
+
+/// Vendor messages name numbers ("accounts are banned: 8613800138000"): mask every run of 8 or
+/// more digits before the message reaches an error or a log line.
+fn mask_numbers(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.len() >= 8 {
+            out.push_str(&domain::mask(run));
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in message.chars() {
+        if c.is_ascii_digit() {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn numbers_in_vendor_messages_are_masked() {
+        assert_eq!(
+            super::mask_numbers("accounts are banned: 8613800138000,1001"),
+            "accounts are banned: 86******8000,1001"
+        );
     }
 }
