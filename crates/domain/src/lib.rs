@@ -1,6 +1,7 @@
 //! Models and rules of the gateway. No I/O lives here.
 #![forbid(unsafe_code)]
 
+pub mod accounts;
 pub mod business_phone;
 pub mod checks;
 pub mod events;
@@ -9,6 +10,13 @@ pub mod phone;
 pub mod provider_error;
 pub mod vendor_time;
 
+pub use accounts::{
+    AccountCredentials, AccountKeys, AccountMove, AccountState, AccountStatus, AccountType,
+    ActionReport, ActionStatus, ChatActionRequest, ChatPlatform, Contact, IllegalMove, LoginCodes,
+    OnlineStatus, PairCodeMode, PairTarget, PortDetail, PortQuota, PortType, Profile,
+    ProfileChannel, RegistrationRequest, ScanAllocation, SessionMove, SessionReport, SessionState,
+    VerificationType, check_account_move, plus_number,
+};
 pub use business_phone::{BusinessPhone, CodeVerificationStatus, QualityRating};
 pub use checks::{Check, CheckSet};
 pub use events::{DomainEvent, Event, EventType, Subject, SubjectKind};

@@ -32,6 +32,8 @@ pub enum ProviderId {
     Accuauth,
     /// NxCloud WhatsApp Business API; answers no number checks.
     Nxcloud,
+    /// wscrm account management (document 001); answers no number checks.
+    WscrmAccounts,
 }
 
 impl ProviderId {
@@ -48,6 +50,7 @@ impl ProviderId {
             ProviderId::Ekycpro => "ekycpro",
             ProviderId::Accuauth => "accuauth",
             ProviderId::Nxcloud => "nxcloud",
+            ProviderId::WscrmAccounts => "wscrm_accounts",
         }
     }
 
@@ -64,7 +67,7 @@ impl ProviderId {
             ProviderId::Accuauth => {
                 CheckSet::of(&[Check::Registered, Check::Profile, Check::Business])
             }
-            ProviderId::Nxcloud => CheckSet::empty(),
+            ProviderId::Nxcloud | ProviderId::WscrmAccounts => CheckSet::empty(),
         }
     }
 

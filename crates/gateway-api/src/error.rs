@@ -67,6 +67,13 @@ error_codes! {
     VendorAuthFailed => ("vendor_auth_failed", 502, "The gateway's vendor credentials were refused"),
     VendorRejected => ("vendor_rejected", 422, "The vendor refused the request"),
     VendorQuotaExhausted => ("vendor_quota_exhausted", 429, "The vendor quota is exhausted"),
+    IllegalState => ("illegal_state", 409, "The current state does not allow this; see `current_state`"),
+    PortQuotaExhausted => ("port_quota_exhausted", 409, "The vendor's cloud-port quota is used up"),
+    SessionReleased => ("session_released", 410, "The session's cloud port was released"),
+    PairingTargetRequired => ("pairing_target_required", 422, "A cloud PC session needs a valid pairing target"),
+    VendorConflict => ("vendor_conflict", 409, "The vendor refused the request in the current state"),
+    NumberNotBound => ("number_not_bound", 422, "A number is not bound to the vendor application"),
+    TenantNotConfigured => ("tenant_not_configured", 403, "The tenant has no vendor account configured"),
     ServiceUnavailable => ("service_unavailable", 503, "The service is temporarily unavailable"),
     Internal => ("internal_error", 500, "Internal error"),
 }

@@ -23,6 +23,12 @@ errors are RFC 9457 problems with a stable `code`; state-changing POSTs accept a
         (name = "operations", description = "Health, readiness and metrics for the platform"),
         (name = "events", description = "Normalised events: a cursor-paged feed, a live stream (SSE) and signed deliveries to subscribed URLs"),
         (name = "webhooks", description = "Inbound vendor webhooks, authenticated by the deployment's webhook secret (not a JWT)"),
+        (name = "accounts", description = "Customer-service WhatsApp accounts: import with keys, status, bring online, recycle, avatar and nickname"),
+        (name = "registrations", description = "Registering new numbers with a verification code"),
+        (name = "sessions", description = "Logins on cloud ports by QR or pair code; ports; contacts and profile of a session (risk-controlled)"),
+        (name = "scan tasks", description = "PC scan tasks"),
+        (name = "chat actions", description = "\"Open friend conversation\" actions, spaced per agent and account"),
+        (name = "business phones", description = "The tenant's WhatsApp Business numbers"),
     )
 )]
 #[derive(Debug)]

@@ -185,6 +185,12 @@ fn the_demo_configuration_loads_and_configures_every_vendor() {
     configured.sort();
     assert_eq!(
         configured,
-        ["Accuauth", "Ekycpro", "Nxcloud", "WscrmScreening"]
+        [
+            "Accuauth",
+            "Ekycpro",
+            "Nxcloud",
+            "WscrmAccounts",
+            "WscrmScreening"
+        ]
     );
 }

@@ -14,6 +14,7 @@ mod http;
 pub mod nxcloud;
 mod registry;
 mod traits;
+pub mod wscrm_accounts;
 pub mod wscrm_screening;
 mod xlsx;
 
@@ -25,8 +26,9 @@ pub use download::SafeDownloader;
 pub use http::recommended_client;
 pub use registry::{ConfigError, Registry, build_number_checkers};
 pub use traits::{
-    BatchLimits, BulkNumberChecker, BusinessPhones, OrderProgress, PollPolicy, ResultLocation,
-    SingleCheck, SingleNumberChecker, VendorOrderId, check_until_done,
+    AccountOperations, Accounts, BatchLimits, BulkNumberChecker, BusinessPhones, ChatActions,
+    Contacts, LoginSessions, OrderProgress, PollPolicy, Ports, Registrations, ResultLocation,
+    ScanTasks, SingleCheck, SingleNumberChecker, VendorOrderId, check_until_done,
 };
 
 pub use domain::{ProviderError, ProviderErrorKind, ProviderId};

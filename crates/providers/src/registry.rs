@@ -9,7 +9,8 @@ use crate::accuauth::Accuauth;
 use crate::config::ProvidersConfig;
 use crate::ekycpro::Ekycpro;
 use crate::nxcloud::Nxcloud;
-use crate::traits::{BulkNumberChecker, BusinessPhones, SingleNumberChecker};
+use crate::traits::{AccountOperations, BulkNumberChecker, BusinessPhones, SingleNumberChecker};
+use crate::wscrm_accounts::WscrmAccounts;
 use crate::wscrm_screening::WscrmScreening;
 
 /// A vendor section that cannot be used as configured.
@@ -35,6 +36,7 @@ pub struct Registry {
     bulk: BTreeMap<ProviderId, Arc<dyn BulkNumberChecker>>,
     single: BTreeMap<ProviderId, Arc<dyn SingleNumberChecker>>,
     business_phones: Option<Arc<dyn BusinessPhones>>,
+    account_operations: Option<Arc<dyn AccountOperations>>,
 }
 
 impl Registry {
@@ -58,6 +60,15 @@ impl Registry {
         self.business_phones.clone()
     }
 
+    /// The account-management vendor (wscrm document 001), when configured.
+    pub fn account_operations(&self) -> Option<Arc<dyn AccountOperations>> {
+        self.account_operations.clone()
+    }
+
+    pub fn set_account_operations(&mut self, ops: Arc<dyn AccountOperations>) {
+        self.account_operations = Some(ops);
+    }
+
     /// Every configured provider.
     pub fn providers(&self) -> Vec<ProviderId> {
         let mut ids: Vec<ProviderId> = self
@@ -66,6 +77,11 @@ impl Registry {
             .chain(self.single.keys())
             .copied()
             .chain(self.business_phones.as_ref().map(|b| b.provider()))
+            .chain(
+                self.account_operations
+                    .as_ref()
+                    .map(|_| ProviderId::WscrmAccounts),
+            )
             .collect();
         ids.sort();
         ids.dedup();
@@ -73,7 +89,10 @@ impl Registry {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.bulk.is_empty() && self.single.is_empty() && self.business_phones.is_none()
+        self.bulk.is_empty()
+            && self.single.is_empty()
+            && self.business_phones.is_none()
+            && self.account_operations.is_none()
     }
 
     pub fn insert_bulk(&mut self, checker: Arc<dyn BulkNumberChecker>) {
@@ -89,18 +108,19 @@ impl Registry {
     }
 }
 
-/// Builds every vendor adapter that has a configuration section (number checkers and business
-/// phones). `http` is the shared client for API calls (see [`crate::recommended_client`]);
+/// Builds every vendor adapter that has a configuration section (number checkers, business
+/// phones, account operations when `wscrm.dispatch_api_base_url` is set). `http` is the shared client for API calls (see [`crate::recommended_client`]);
 /// result downloads use their own no-redirect client built from `config.download`.
 pub fn build_number_checkers(
     config: &ProvidersConfig,
     http: reqwest::Client,
 ) -> Result<Registry, ConfigError> {
-    const ALL: [ProviderId; 4] = [
+    const ALL: [ProviderId; 5] = [
         ProviderId::WscrmScreening,
         ProviderId::Ekycpro,
         ProviderId::Accuauth,
         ProviderId::Nxcloud,
+        ProviderId::WscrmAccounts,
     ];
     let mut reg = Registry::default();
     for id in ALL {
@@ -128,6 +148,13 @@ pub fn build_number_checkers(
             ProviderId::Nxcloud => {
                 if let Some(c) = &config.nxcloud {
                     reg.set_business_phones(Arc::new(Nxcloud::new(c, http.clone())?));
+                }
+            }
+            ProviderId::WscrmAccounts => {
+                if let Some(c) = &config.wscrm
+                    && c.dispatch_api_base_url.is_some()
+                {
+                    reg.set_account_operations(Arc::new(WscrmAccounts::new(c, http.clone())?));
                 }
             }
         }

@@ -4,7 +4,12 @@ use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use domain::{BusinessPhone, CheckSet, E164, NumberResult, ProviderError, ProviderId};
+use domain::{
+    AccountCredentials, AccountState, ActionReport, BusinessPhone, ChatActionRequest, CheckSet,
+    Contact, E164, LoginCodes, NumberResult, PairCodeMode, PairTarget, PortDetail, PortQuota,
+    PortType, Profile, ProfileChannel, ProviderError, ProviderId, RegistrationRequest,
+    ScanAllocation, SessionReport,
+};
 use serde::{Deserialize, Serialize};
 
 /// A vendor's order/task id, kept as a string (some are 64-bit integers that JSON clients
@@ -200,4 +205,137 @@ pub async fn check_until_done(
         tokio::time::sleep(wait).await;
         delay = (delay * 2).min(policy.max_delay);
     }
+}
+
+// ---- account operations (wscrm document 001) ---------------------------------------------------
+
+/// Importing, listing, bringing online, recycling accounts, and their avatar/nickname.
+#[async_trait]
+pub trait Accounts: Send + Sync + fmt::Debug {
+    async fn import_accounts(&self, accounts: &[AccountCredentials]) -> Result<(), ProviderError>;
+
+    /// Every account the vendor holds for our credentials.
+    async fn account_states(&self) -> Result<Vec<AccountState>, ProviderError>;
+
+    async fn bring_accounts_online(
+        &self,
+        accounts: &[AccountCredentials],
+        override_existing: bool,
+    ) -> Result<(), ProviderError>;
+
+    /// `numbers`: digits with country code.
+    async fn recycle_accounts(&self, numbers: &[String]) -> Result<(), ProviderError>;
+
+    async fn update_avatar_or_nickname(
+        &self,
+        channel: ProfileChannel,
+        numbers: &[String],
+        avatar_url: Option<&str>,
+        nickname: Option<&str>,
+    ) -> Result<(), ProviderError>;
+}
+
+/// Registering new numbers; the result only arrives by webhook.
+#[async_trait]
+pub trait Registrations: Send + Sync + fmt::Debug {
+    /// The vendor's task id.
+    async fn submit_phone(&self, request: &RegistrationRequest) -> Result<String, ProviderError>;
+
+    async fn submit_verification_code(
+        &self,
+        national_digits: &str,
+        area_code: &str,
+        code: &str,
+    ) -> Result<(), ProviderError>;
+}
+
+/// QR / pair-code logins on cloud ports. `session` is the vendor's session ("QR window") id.
+#[async_trait]
+pub trait LoginSessions: Send + Sync + fmt::Debug {
+    async fn pair_targets(&self) -> Result<Vec<PairTarget>, ProviderError>;
+
+    /// Reserves a port; the session id.
+    async fn reserve_port(
+        &self,
+        port_type: PortType,
+        target: Option<&str>,
+    ) -> Result<String, ProviderError>;
+
+    async fn session_qr_code(
+        &self,
+        session: &str,
+        proxy: Option<&str>,
+    ) -> Result<String, ProviderError>;
+
+    async fn session_pair_code(
+        &self,
+        session: &str,
+        phone_digits: &str,
+        proxy: Option<&str>,
+        mode: PairCodeMode,
+    ) -> Result<LoginCodes, ProviderError>;
+
+    async fn session_report(&self, session: &str) -> Result<Vec<SessionReport>, ProviderError>;
+
+    async fn session_online(&self, session: &str, proxy: Option<&str>)
+    -> Result<(), ProviderError>;
+
+    async fn session_offline(&self, session: &str) -> Result<(), ProviderError>;
+
+    async fn session_log_out(&self, session: &str) -> Result<(), ProviderError>;
+}
+
+/// Cloud-port quota and ports in use.
+#[async_trait]
+pub trait Ports: Send + Sync + fmt::Debug {
+    async fn port_quota(&self) -> Result<PortQuota, ProviderError>;
+    async fn port_details(&self) -> Result<Vec<PortDetail>, ProviderError>;
+}
+
+/// What a logged-in session sees (risk-controlled at the vendor).
+#[async_trait]
+pub trait Contacts: Send + Sync + fmt::Debug {
+    async fn contacts(&self, session: &str) -> Result<Vec<Contact>, ProviderError>;
+    async fn contact(&self, session: &str, phone_digits: &str) -> Result<Contact, ProviderError>;
+    async fn profile(&self, session: &str) -> Result<Profile, ProviderError>;
+}
+
+/// PC scan tasks.
+#[async_trait]
+pub trait ScanTasks: Send + Sync + fmt::Debug {
+    /// The task id.
+    async fn create_scan_task(
+        &self,
+        allocation: ScanAllocation,
+        agent_id: Option<i64>,
+    ) -> Result<String, ProviderError>;
+
+    async fn scan_task_qr_code(&self, task: &str) -> Result<String, ProviderError>;
+}
+
+/// "Open friend conversation" actions.
+#[async_trait]
+pub trait ChatActions: Send + Sync + fmt::Debug {
+    /// One vendor action id per request, in order. All requests share one vendor tenant.
+    async fn submit_chat_actions(
+        &self,
+        actions: &[ChatActionRequest],
+    ) -> Result<Vec<String>, ProviderError>;
+
+    async fn chat_action_results(
+        &self,
+        vendor_tenant_id: i64,
+        ids: &[String],
+    ) -> Result<Vec<ActionReport>, ProviderError>;
+}
+
+/// Every account capability of one vendor.
+pub trait AccountOperations:
+    Accounts + Registrations + LoginSessions + Ports + Contacts + ScanTasks + ChatActions
+{
+}
+
+impl<T> AccountOperations for T where
+    T: Accounts + Registrations + LoginSessions + Ports + Contacts + ScanTasks + ChatActions
+{
 }

@@ -1,18 +1,277 @@
 //! Account operations: accounts, registrations, login sessions, ports, contacts, profiles, scan
 //! tasks, chat actions and business phones.
+//!
+//! Every object the gateway creates (session, action, registration, scan task, imported or
+//! logged-in account) belongs to one tenant: an owner record `owner:{kind}:{id}` → tenant is
+//! written before anything else, and another tenant gets 404. The wscrm vendor credentials are
+//! the `vendors.wscrm` section; each tenant maps to a wscrm `tenantId` in
+//! `[accounts.tenants.<tenant>]`. Illegal lifecycle moves are refused with 409 from the state
+//! last recorded, without a vendor call (see `docs/accounts.md`).
 
-use serde::Deserialize;
+// `ApiError` is the crate's one error type, returned as is by every helper here.
+#![allow(clippy::result_large_err)]
+
+mod account_routes;
+mod actions;
+mod business;
+mod docs;
+mod qr;
+mod sessions;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use domain::{IllegalMove, ProviderError, ProviderErrorKind, ProviderId};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::auth::Principal;
+use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 use crate::workers::Workers;
 
 /// Settings of the account-operation capability (`[accounts]`).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct AccountsConfig {}
+pub struct AccountsConfig {
+    /// Tenant → its wscrm settings. A tenant not listed cannot use account operations.
+    pub tenants: BTreeMap<String, TenantAccounts>,
+    /// Minimum time between two chat actions of one (agent account, WhatsApp account) pair
+    /// (the vendor's rule is 10 s).
+    #[serde(with = "humantime_serde")]
+    pub action_spacing: Duration,
+    /// Added to the spacing between two sends, for network jitter.
+    #[serde(with = "humantime_serde")]
+    pub action_spacing_margin: Duration,
+    /// How often the action worker looks for due actions.
+    #[serde(with = "humantime_serde")]
+    pub action_poll_interval: Duration,
+    /// How long business phones are cached per tenant and filter.
+    #[serde(with = "humantime_serde")]
+    pub business_phones_cache_ttl: Duration,
+    /// Risk-controlled reads (contacts, one contact, profile) allowed per session per window.
+    pub risk_reads_per_window: u32,
+    #[serde(with = "humantime_serde")]
+    pub risk_window: Duration,
+}
 
-pub fn configure(_cfg: &mut ServiceConfig) {}
+impl Default for AccountsConfig {
+    fn default() -> Self {
+        Self {
+            tenants: BTreeMap::new(),
+            action_spacing: Duration::from_secs(10),
+            action_spacing_margin: Duration::from_millis(250),
+            action_poll_interval: Duration::from_millis(200),
+            business_phones_cache_ttl: Duration::from_secs(60),
+            risk_reads_per_window: 10,
+            risk_window: Duration::from_secs(60),
+        }
+    }
+}
+
+/// One tenant's vendor settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantAccounts {
+    /// The wscrm `tenantId` (company id) of this tenant's chat actions.
+    pub wscrm_tenant_id: i64,
+}
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    account_routes::configure(cfg);
+    sessions::configure(cfg);
+    actions::configure(cfg);
+    business::configure(cfg);
+}
 
 /// Starts the background workers of this capability.
-pub fn spawn_workers(_state: &AppState, _workers: &mut Workers) {}
+pub fn spawn_workers(state: &AppState, workers: &mut Workers) {
+    actions::spawn_worker(state, workers);
+}
+
+// ---- shared helpers ------------------------------------------------------------------------
+
+/// The tenant's settings, or 403 when the tenant is not configured for account operations.
+fn tenant_settings<'a>(
+    state: &'a AppState,
+    principal: &Principal,
+) -> Result<&'a TenantAccounts, ApiError> {
+    state
+        .config
+        .accounts
+        .tenants
+        .get(&principal.tenant)
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::TenantNotConfigured,
+                "this tenant has no account-management vendor configured",
+            )
+        })
+}
+
+/// The account-management adapter, or 503 when the vendor is not configured.
+fn vendor(state: &AppState) -> Result<std::sync::Arc<dyn providers::AccountOperations>, ApiError> {
+    state.providers.account_operations().ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::ServiceUnavailable,
+            "account operations are not configured (vendors.wscrm.dispatch_api_base_url)",
+        )
+    })
+}
+
+fn owner_key(kind: &str, id: &str) -> String {
+    format!("owner:{kind}:{id}")
+}
+
+/// Records that `id` belongs to `tenant`; false if another tenant already owns it.
+async fn claim_owner(
+    state: &AppState,
+    kind: &str,
+    id: &str,
+    tenant: &str,
+) -> Result<bool, ApiError> {
+    let key = owner_key(kind, id);
+    if state.store.set_nx(&key, tenant.as_bytes(), None).await? {
+        return Ok(true);
+    }
+    Ok(state.store.get(&key).await?.as_deref() == Some(tenant.as_bytes()))
+}
+
+/// Whether `tenant` owns `id`.
+async fn owns(state: &AppState, kind: &str, id: &str, tenant: &str) -> Result<bool, ApiError> {
+    Ok(state.store.get(&owner_key(kind, id)).await?.as_deref() == Some(tenant.as_bytes()))
+}
+
+/// Loads a tenant's object, 404 for unknown ids and for other tenants' objects alike.
+async fn load_owned<T: DeserializeOwned>(
+    state: &AppState,
+    kind: &str,
+    id: &str,
+    tenant: &str,
+    what: &str,
+) -> Result<T, ApiError> {
+    if id.len() > 128 || !owns(state, kind, id, tenant).await? {
+        return Err(ApiError::not_found(what));
+    }
+    state
+        .store
+        .get_json(&record_key(kind, id))
+        .await?
+        .ok_or_else(|| ApiError::not_found(what))
+}
+
+fn record_key(kind: &str, id: &str) -> String {
+    format!("accounts:{kind}:{id}")
+}
+
+async fn save<T: Serialize>(
+    state: &AppState,
+    kind: &str,
+    id: &str,
+    value: &T,
+) -> Result<(), ApiError> {
+    state
+        .store
+        .set_json(&record_key(kind, id), value, None)
+        .await?;
+    Ok(())
+}
+
+/// 409 with the current state, for a move the lifecycle does not allow.
+fn illegal(e: IllegalMove) -> ApiError {
+    ApiError::new(ErrorCode::IllegalState, e.to_string()).with_extension("current_state", e.current)
+}
+
+/// A vendor failure as a problem with a stable code; the vendor's own code is kept in
+/// `vendor_code`. Vendor messages are not echoed (they may hold numbers of other tenants).
+fn vendor_error(e: ProviderError) -> ApiError {
+    use ProviderErrorKind as K;
+    let vendor_code = e.vendor_code.clone();
+    let wscrm = e.provider == ProviderId::WscrmAccounts;
+    let (code, detail) = match (wscrm, vendor_code.as_deref(), e.kind) {
+        (true, Some("1001"), _) => (
+            ErrorCode::PortQuotaExhausted,
+            "the cloud-port quota is used up; log out or release a session first",
+        ),
+        (true, Some("1002"), _) => (
+            ErrorCode::SessionReleased,
+            "the vendor released this session's cloud port (or does not know the session)",
+        ),
+        (true, Some("1003" | "1004"), _) => (
+            ErrorCode::PairingTargetRequired,
+            "a cloud PC session needs a pairing target listed by GET /v1/pairing-targets",
+        ),
+        (true, Some("409"), _) => (
+            ErrorCode::VendorConflict,
+            "the vendor refused this in the account's or session's current state",
+        ),
+        (true, Some("404"), _) => (ErrorCode::NotFound, "the vendor does not know this object"),
+        (_, _, K::Auth) => (
+            ErrorCode::VendorAuthFailed,
+            "the vendor refused the gateway's credentials",
+        ),
+        (_, _, K::NumberNotBound) => (
+            ErrorCode::NumberNotBound,
+            "a number is not bound to the vendor application",
+        ),
+        (_, _, K::RateLimited { .. }) => {
+            (ErrorCode::VendorRateLimited, "the vendor asks to slow down")
+        }
+        (_, _, K::QuotaExhausted) => (
+            ErrorCode::VendorQuotaExhausted,
+            "the vendor quota is used up",
+        ),
+        (_, _, K::Timeout) => (
+            ErrorCode::VendorTimeout,
+            "the vendor did not answer in time",
+        ),
+        (_, _, K::Config) => (ErrorCode::Internal, "the vendor adapter is misconfigured"),
+        _ => (ErrorCode::VendorUnavailable, "the vendor could not answer"),
+    };
+    let mut error = ApiError::new(code, detail);
+    if let Some(vc) = vendor_code {
+        error = error.with_extension("vendor_code", vc);
+    }
+    if let Some(retry) = e.kind.retry_after() {
+        error = error.with_retry_after(retry.as_secs());
+    }
+    error.with_source(e)
+}
+
+/// A number given by a caller, as vendor digits (country code, no `+`).
+fn number_digits(field: &str, input: &str) -> Result<String, ApiError> {
+    domain::normalize(input, None)
+        .map(|n| n.digits())
+        .map_err(|_| {
+            ApiError::field(
+                field,
+                "invalid_number",
+                "an international number with country code, e.g. +8613800138000",
+            )
+        })
+}
+
+/// A number the vendor reported (contacts, friends): `+` optional, 6 to 15 digits, not checked
+/// against numbering plans (the vendor's own data does not always pass them).
+fn reported_digits(field: &str, input: &str) -> Result<String, ApiError> {
+    let d: String = input
+        .trim()
+        .trim_start_matches('+')
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-'))
+        .collect();
+    if (6..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()) && !d.starts_with('0') {
+        Ok(d)
+    } else {
+        Err(ApiError::field(
+            field,
+            "invalid_number",
+            "an international number with country code, e.g. +8613800138000",
+        ))
+    }
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

@@ -1,0 +1,185 @@
+//! Documented error responses shared by the account routes: each status with a problem example.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr};
+
+fn problem(code: &str, status: u16, title: &str, detail: &str, extra: Value) -> Value {
+    let mut v = json!({
+        "type": format!("urn:wa-gateway:problem:{code}"),
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "request_id": "0192f0a4-6f7c-7a39-9b1e-2b7c8f1f4d21"
+    });
+    if let (Some(obj), Value::Object(extra)) = (v.as_object_mut(), extra) {
+        obj.extend(extra);
+    }
+    v
+}
+
+fn entry(status: u16, description: &str, example: Value) -> (String, RefOr<Response>) {
+    let content = ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name("Problem")))
+        .example(Some(example))
+        .build();
+    (
+        status.to_string(),
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content("application/problem+json", content)
+                .build(),
+        ),
+    )
+}
+
+fn common() -> Vec<(String, RefOr<Response>)> {
+    vec![
+        entry(
+            401,
+            "Missing or invalid token",
+            crate::openapi::examples::unauthorized(),
+        ),
+        entry(
+            403,
+            "The token lacks the route's scope, or the tenant is not configured for account operations",
+            problem(
+                "tenant_not_configured",
+                403,
+                "The tenant has no vendor account configured",
+                "this tenant has no account-management vendor configured",
+                json!({}),
+            ),
+        ),
+        entry(
+            429,
+            "Rate limited (the gateway's limit, a risk-control limit, or the vendor's)",
+            crate::openapi::examples::rate_limited(),
+        ),
+        entry(
+            502,
+            "The vendor refused the gateway's credentials or could not answer",
+            problem(
+                "vendor_auth_failed",
+                502,
+                "The gateway's vendor credentials were refused",
+                "the vendor refused the gateway's credentials",
+                json!({"vendor_code": "401"}),
+            ),
+        ),
+        entry(
+            503,
+            "The store or the vendor configuration is unavailable",
+            crate::openapi::examples::store_unavailable(),
+        ),
+        entry(
+            504,
+            "The vendor did not answer in time",
+            problem(
+                "vendor_timeout",
+                504,
+                "The vendor did not answer in time",
+                "the vendor did not answer in time",
+                json!({}),
+            ),
+        ),
+    ]
+}
+
+fn not_found() -> (String, RefOr<Response>) {
+    entry(
+        404,
+        "Unknown id, or an object of another tenant",
+        problem(
+            "not_found",
+            404,
+            "The resource does not exist",
+            "session not found",
+            json!({}),
+        ),
+    )
+}
+
+fn conflict() -> (String, RefOr<Response>) {
+    entry(
+        409,
+        "The lifecycle does not allow this now (`illegal_state`, with `current_state`; no vendor call \
+         was made), the vendor refused it in the current state (`vendor_conflict`), or the cloud-port \
+         quota is used up (`port_quota_exhausted`)",
+        problem(
+            "illegal_state",
+            409,
+            "The current state does not allow this; see `current_state`",
+            "fetching a QR or pair code is not allowed while the session is online",
+            json!({"current_state": "online"}),
+        ),
+    )
+}
+
+fn gone() -> (String, RefOr<Response>) {
+    entry(
+        410,
+        "The vendor released the session's cloud port",
+        problem(
+            "session_released",
+            410,
+            "The session's cloud port was released",
+            "the vendor released this session's cloud port (or does not know the session)",
+            json!({"vendor_code": "1002"}),
+        ),
+    )
+}
+
+fn invalid() -> (String, RefOr<Response>) {
+    entry(
+        422,
+        "The request is not valid (or a cloud PC session lacks a pairing target: `pairing_target_required`)",
+        problem(
+            "validation_failed",
+            422,
+            "The request is not valid",
+            "`numbers[0]`: an international number with country code, e.g. +8613800138000",
+            json!({"errors": [{"field": "numbers[0]", "code": "invalid_number", "message": "an international number with country code, e.g. +8613800138000"}]}),
+        ),
+    )
+}
+
+/// Errors of list reads.
+#[derive(Debug)]
+pub struct ListErrors;
+
+impl utoipa::IntoResponses for ListErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        common().into_iter().chain([invalid()]).collect()
+    }
+}
+
+/// Errors of reads of one object.
+#[derive(Debug)]
+pub struct ReadErrors;
+
+impl utoipa::IntoResponses for ReadErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        common()
+            .into_iter()
+            .chain([not_found(), conflict(), gone(), invalid()])
+            .collect()
+    }
+}
+
+/// Errors of state changes.
+#[derive(Debug)]
+pub struct WriteErrors;
+
+impl utoipa::IntoResponses for WriteErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        common()
+            .into_iter()
+            .chain([not_found(), conflict(), gone(), invalid()])
+            .collect()
+    }
+}
