@@ -21,6 +21,7 @@ errors are RFC 9457 problems with a stable `code`; state-changing POSTs accept a
     tags(
         (name = "identity", description = "Who the token says you are"),
         (name = "operations", description = "Health, readiness and metrics for the platform"),
+        (name = "number-checks", description = "Whether numbers use WhatsApp, and what their profiles say: batch jobs over several vendors, cached answers, usage"),
     )
 )]
 #[derive(Debug)]
