@@ -29,6 +29,7 @@ errors are RFC 9457 problems with a stable `code`; state-changing POSTs accept a
         (name = "scan tasks", description = "PC scan tasks"),
         (name = "chat actions", description = "\"Open friend conversation\" actions, spaced per agent and account"),
         (name = "business phones", description = "The tenant's WhatsApp Business numbers"),
+        (name = "number-checks", description = "Whether numbers use WhatsApp, and what their profiles say: batch jobs over several vendors, cached answers, usage"),
     )
 )]
 #[derive(Debug)]

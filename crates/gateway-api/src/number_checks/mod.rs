@@ -1,17 +1,124 @@
 //! Number checks: one API over the screening, ekycpro and accuauth vendors.
+//!
+//! - [`routes`]: thin handlers; [`model`]: API types.
+//! - [`planner`]: pure routing and splitting into vendor orders.
+//! - [`cache`]: per (number, check) answers with their check time.
+//! - [`jobs`]: persisted jobs, sub-orders and result lists; [`worker`]: the background loop
+//!   that submits, polls and downloads; [`callbacks`]: signed, retried job-end callbacks.
+//! - [`circuit`]: per-vendor circuit breaker shared by all replicas; [`usage`]: spend ledger and
+//!   monthly budgets.
 
-use serde::Deserialize;
+pub mod cache;
+pub mod callbacks;
+pub mod circuit;
+pub mod intake;
+pub mod jobs;
+pub mod model;
+pub mod planner;
+pub mod routes;
+pub mod usage;
+pub mod worker;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use domain::ProviderId;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::state::AppState;
 use crate::workers::Workers;
 
-/// Settings of the number-check capability (`[number_checks]`).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct NumberChecksConfig {}
+/// Who shares cached answers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CacheScope {
+    /// One cache for every tenant: a number checked for one tenant is not paid for again by another.
+    #[default]
+    Shared,
+    /// Each tenant has its own cache.
+    PerTenant,
+}
 
-pub fn configure(_cfg: &mut ServiceConfig) {}
+/// Settings of the number-check capability (`[number_checks]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NumberChecksConfig {
+    /// Default freshness: an answer younger than this is served from cache, not bought again.
+    #[serde(with = "humantime_serde")]
+    pub max_age: Duration,
+    /// How long cached answers are kept at all.
+    #[serde(with = "humantime_serde")]
+    pub cache_ttl: Duration,
+    pub cache_scope: CacheScope,
+    /// Largest batch accepted by `POST /v1/number-checks`.
+    pub max_numbers: usize,
+    /// Provider preference for `provider: auto`; earlier entries are tried first.
+    pub routing: Vec<ProviderId>,
+    /// How often the worker looks for due jobs and callbacks.
+    #[serde(with = "humantime_serde")]
+    pub worker_interval: Duration,
+    /// Lease on a job while a replica works on it; renewed while working.
+    #[serde(with = "humantime_serde")]
+    pub lease_ttl: Duration,
+    /// First wait before polling a submitted vendor order; doubles up to `poll_max`.
+    #[serde(with = "humantime_serde")]
+    pub poll_initial: Duration,
+    #[serde(with = "humantime_serde")]
+    pub poll_max: Duration,
+    /// Consecutive failed polls after which a sub-order fails.
+    pub max_poll_errors: u32,
+    /// Consecutive transient vendor failures that open a vendor's circuit.
+    pub circuit_failures: u32,
+    /// How long an open circuit keeps a vendor out of routing.
+    #[serde(with = "humantime_serde")]
+    pub circuit_cooldown: Duration,
+    /// Allowed callback targets: URL prefixes (`https://hooks.example.com/wa/`) or bare host names.
+    pub callback_allow: Vec<String>,
+    /// Callback signing secret per tenant (`whsec_<base64>` as Standard Webhooks, or raw text).
+    pub callback_secrets: BTreeMap<String, SecretString>,
+    /// First retry delay of a failed callback; doubles per attempt.
+    #[serde(with = "humantime_serde")]
+    pub callback_retry_base: Duration,
+    pub callback_max_attempts: u32,
+    /// Monthly budget of billed numbers per tenant; tenants not listed are unlimited.
+    pub budgets: BTreeMap<String, u64>,
+    /// How long jobs and their results are kept.
+    #[serde(with = "humantime_serde")]
+    pub job_ttl: Duration,
+}
+
+impl Default for NumberChecksConfig {
+    fn default() -> Self {
+        Self {
+            max_age: Duration::from_secs(30 * 24 * 3600),
+            cache_ttl: Duration::from_secs(90 * 24 * 3600),
+            cache_scope: CacheScope::Shared,
+            max_numbers: 1_000_000,
+            routing: vec![ProviderId::WscrmScreening, ProviderId::Ekycpro],
+            worker_interval: Duration::from_secs(1),
+            lease_ttl: Duration::from_secs(30),
+            poll_initial: Duration::from_secs(2),
+            poll_max: Duration::from_secs(60),
+            max_poll_errors: 10,
+            circuit_failures: 5,
+            circuit_cooldown: Duration::from_secs(60),
+            callback_allow: Vec::new(),
+            callback_secrets: BTreeMap::new(),
+            callback_retry_base: Duration::from_secs(2),
+            callback_max_attempts: 8,
+            budgets: BTreeMap::new(),
+            job_ttl: Duration::from_secs(30 * 24 * 3600),
+        }
+    }
+}
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    routes::configure(cfg);
+}
 
 /// Starts the background workers of this capability.
-pub fn spawn_workers(_state: &AppState, _workers: &mut Workers) {}
+pub fn spawn_workers(state: &AppState, workers: &mut Workers) {
+    worker::spawn(state, workers);
+}

@@ -1,0 +1,410 @@
+//! Accepting a job: validate, normalise (off the async threads), answer from cache, plan vendor
+//! orders, reserve budget, persist. Also the one-number lookup.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use domain::{
+    Check, CheckSet, E164, NumberResult, ProviderError, ProviderErrorKind, normalize_batch,
+};
+use providers::{PollPolicy, SingleCheck};
+
+use super::cache::Cache;
+use super::circuit::Circuit;
+use super::jobs::{self, Counts, DUE, Job, SubOrder};
+use super::model::{CreateNumberCheck, InvalidItem, JobError, JobStatus, SubOrderState};
+use super::planner::{self, Candidate};
+use super::{callbacks, usage, worker};
+use crate::error::{ApiError, ErrorCode, FieldError};
+use crate::state::AppState;
+
+/// Invalid items kept in the job document (all are counted).
+const MAX_INVALID_LISTED: usize = 1_000;
+
+#[derive(Debug)]
+pub struct Accepted {
+    pub job: Job,
+    /// True when nothing had to be sent to a vendor (all cached, or nothing sendable).
+    pub finished: bool,
+}
+
+#[allow(clippy::result_large_err)] // ApiError is the crate-wide error of handlers
+pub fn parse_max_age(value: Option<&str>, default: Duration) -> Result<Duration, ApiError> {
+    match value {
+        None => Ok(default),
+        Some(text) => humantime::parse_duration(text.trim()).map_err(|_| {
+            ApiError::field(
+                "max_age",
+                "invalid_duration",
+                "a duration such as `7d` or `12h`",
+            )
+        }),
+    }
+}
+
+pub async fn create(
+    state: &AppState,
+    tenant: &str,
+    req: CreateNumberCheck,
+) -> Result<Accepted, ApiError> {
+    let config = &state.config.number_checks;
+    let store = &state.store;
+    if req.numbers.is_empty() || req.numbers.len() > config.max_numbers {
+        return Err(ApiError::field(
+            "numbers",
+            "length",
+            format!(
+                "between 1 and {} numbers (got {})",
+                config.max_numbers,
+                req.numbers.len()
+            ),
+        ));
+    }
+    let checks = CheckSet::of(&req.checks);
+    if checks.is_empty() {
+        return Err(ApiError::field("checks", "length", "at least one check"));
+    }
+    let max_age = parse_max_age(req.max_age.as_deref(), config.max_age)?;
+    if let Some(url) = &req.callback_url {
+        if !callbacks::allowed(url, &config.callback_allow) {
+            return Err(ApiError::field(
+                "callback_url",
+                "not_allowed",
+                "this URL is not on the gateway's callback allow-list",
+            ));
+        }
+        if !config.callback_secrets.contains_key(tenant) {
+            return Err(ApiError::field(
+                "callback_url",
+                "no_secret",
+                "no callback signing secret is configured for this tenant",
+            ));
+        }
+    }
+    let candidates_from: Vec<domain::ProviderId> = match req.provider.provider() {
+        Some(p) => {
+            if state.providers.bulk(p).is_none() {
+                return Err(ApiError::field(
+                    "provider",
+                    "not_configured",
+                    format!("{p} is not configured"),
+                ));
+            }
+            vec![p]
+        }
+        None => config.routing.clone(),
+    };
+
+    let numbers = req.numbers;
+    let default_country = req.default_country;
+    let batch =
+        tokio::task::spawn_blocking(move || normalize_batch(&numbers, default_country.as_deref()))
+            .await
+            .map_err(ApiError::internal)?;
+    if batch.numbers.is_empty() {
+        let errors = batch
+            .invalid
+            .iter()
+            .take(100)
+            .map(|(index, bad)| FieldError {
+                field: format!("numbers[{index}]"),
+                code: bad.reason.as_str().to_owned(),
+                message: format!(
+                    "`{}` is not a phone number ({})",
+                    truncate(&bad.input),
+                    bad.reason
+                ),
+            })
+            .collect();
+        return Err(
+            ApiError::validation(errors).with_extension("invalid_count", batch.invalid.len())
+        );
+    }
+
+    let now = Utc::now();
+    let cache = Cache::new(store.clone(), config.cache_scope, tenant, config.cache_ttl);
+    let found = cache.lookup(&batch.numbers, &checks, max_age, now).await?;
+
+    let circuit = Circuit::new(
+        store.clone(),
+        config.circuit_failures,
+        config.circuit_cooldown,
+    );
+    let mut candidates = Vec::new();
+    for provider in candidates_from {
+        let Some(checker) = state.providers.bulk(provider) else {
+            continue;
+        };
+        candidates.push(Candidate {
+            provider,
+            checks: checker.checks(),
+            limits: checker.limits(),
+            one_region_per_order: checker.one_region_per_order(),
+            groups: checker.order_groups(&checks),
+            healthy: !circuit.is_open(provider).await?,
+        });
+    }
+    let misses = found.misses;
+    let plan = if misses.is_empty() {
+        planner::Plan::default()
+    } else {
+        let checks_for_plan = checks;
+        tokio::task::spawn_blocking(move || planner::plan(misses, &checks_for_plan, &candidates))
+            .await
+            .map_err(ApiError::internal)?
+    };
+    if !plan.unplanned.is_empty() && plan.unanswerable == checks {
+        return Err(ApiError::field(
+            "checks",
+            "unsupported",
+            "no configured provider answers these checks",
+        ));
+    }
+
+    let month = usage::month_of(now);
+    let billed = plan.billed();
+    let mut reserved = 0;
+    if let Some(budget) = config.budgets.get(tenant).copied()
+        && billed > 0
+    {
+        if let Err(remaining) = usage::reserve(store, tenant, &month, billed, budget).await? {
+            return Err(ApiError::new(
+                ErrorCode::BudgetExceeded,
+                format!("this job would bill {billed} numbers; {remaining} remain in this month's budget"),
+            )
+            .with_extension("remaining_budget", remaining)
+            .with_extension("numbers_to_bill", billed));
+        }
+        reserved = billed;
+    }
+
+    let id = format!("nc_{}", uuid::Uuid::now_v7().simple());
+    let mut errors = Vec::new();
+    if !plan.unplanned.is_empty() {
+        errors.push(JobError {
+            code: "no_provider".into(),
+            message: "no configured provider takes these numbers for these checks (e.g. fewer than a vendor's minimum order)".into(),
+            sub_order: None,
+            numbers: plan.unplanned.len() as u64,
+        });
+    }
+    if !plan.unanswerable.is_empty() && plan.unanswerable != checks {
+        errors.push(JobError {
+            code: "checks_unanswered".into(),
+            message: format!(
+                "no configured provider answers {:?} together with the other checks; those fields stay empty",
+                plan.unanswerable
+            ),
+            sub_order: None,
+            numbers: 0,
+        });
+    }
+    let sub_orders = plan
+        .orders
+        .iter()
+        .enumerate()
+        .map(|(index, o)| SubOrder {
+            index,
+            provider: o.provider,
+            checks: o.checks,
+            start: o.start,
+            len: o.len,
+            state: SubOrderState::Pending,
+            vendor_order_id: None,
+            rerouted_from: None,
+            billed: false,
+            answered: 0,
+            submitted_at: None,
+            finished_at: None,
+            next_poll_at: None,
+            poll_delay_ms: 0,
+            poll_errors: 0,
+            error: None,
+        })
+        .collect::<Vec<_>>();
+    let mut job = Job {
+        id: id.clone(),
+        tenant: tenant.to_owned(),
+        status: JobStatus::Queued,
+        checks,
+        provider: req.provider,
+        created_at: now,
+        updated_at: now,
+        finished_at: None,
+        callback_url: req.callback_url,
+        month: month.clone(),
+        reserved,
+        counts: Counts {
+            total: batch.numbers.len() as u64,
+            from_cache: found.hits.len() as u64,
+            answered: 0,
+            failed: plan.unplanned.len() as u64,
+            invalid: batch.invalid.len() as u64,
+            duplicates: batch.duplicates as u64,
+        },
+        sub_orders,
+        invalid: batch
+            .invalid
+            .into_iter()
+            .take(MAX_INVALID_LISTED)
+            .map(|(index, bad)| InvalidItem {
+                index,
+                input: bad.input,
+                reason: bad.reason,
+            })
+            .collect(),
+        errors,
+    };
+
+    let ttl = config.job_ttl;
+    jobs::put_numbers(store, &id, &plan.numbers, ttl).await?;
+    jobs::put_cached_results(store, &id, &found.hits, ttl).await?;
+    let requested = job.counts.total;
+    metrics::counter!("number_checks_numbers_requested_total").increment(requested);
+    metrics::counter!("number_checks_numbers_from_cache_total").increment(job.counts.from_cache);
+    usage::record_request(store, tenant, &month, requested, job.counts.from_cache).await?;
+
+    if job.sub_orders.is_empty() {
+        worker::finish(state, &mut job, now).await?;
+        return Ok(Accepted {
+            job,
+            finished: true,
+        });
+    }
+    jobs::save(store, &job, ttl).await?;
+    store
+        .zadd(DUE, &id, now.timestamp_millis() as f64 / 1000.0)
+        .await?;
+    metrics::counter!("number_checks_jobs_created_total").increment(1);
+    Ok(Accepted {
+        job,
+        finished: false,
+    })
+}
+
+fn truncate(input: &str) -> String {
+    input.chars().take(40).collect()
+}
+
+/// Parses `registered,profile`.
+#[allow(clippy::result_large_err)] // ApiError is the crate-wide error of handlers
+pub fn parse_checks(text: &str) -> Result<CheckSet, ApiError> {
+    let mut set = CheckSet::empty();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let check = Check::ALL
+            .into_iter()
+            .find(|c| c.as_str() == part)
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::InvalidQuery,
+                    format!("`checks`: unknown check `{}`", truncate(part)),
+                )
+            })?;
+        set.insert(check);
+    }
+    if set.is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::InvalidQuery,
+            "`checks`: at least one check",
+        ));
+    }
+    Ok(set)
+}
+
+/// One number now: a fresh cached answer, else a single-number provider.
+pub async fn lookup_one(
+    state: &AppState,
+    tenant: &str,
+    number: E164,
+    checks: CheckSet,
+    max_age: Duration,
+) -> Result<(NumberResult, bool), ApiError> {
+    let config = &state.config.number_checks;
+    let store = &state.store;
+    let now = Utc::now();
+    let month = usage::month_of(now);
+    let cache = Cache::new(store.clone(), config.cache_scope, tenant, config.cache_ttl);
+    let found = cache.lookup(&[number], &checks, max_age, now).await?;
+    if let Some(hit) = found.hits.into_iter().next() {
+        usage::record_request(store, tenant, &month, 1, 1).await?;
+        metrics::counter!("number_checks_numbers_from_cache_total").increment(1);
+        return Ok((hit, true));
+    }
+    let checker = state
+        .providers
+        .single_checkers()
+        .find(|c| c.accepts(&number) && !c.checks().intersection(&checks).is_empty())
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::ValidationFailed,
+                "no single-number provider serves this number's region for these checks; use POST /v1/number-checks",
+            )
+        })?;
+    if let Some(budget) = config.budgets.get(tenant).copied()
+        && let Err(remaining) = usage::reserve(store, tenant, &month, 1, budget).await?
+    {
+        return Err(
+            ApiError::new(ErrorCode::BudgetExceeded, "this month's budget is used up")
+                .with_extension("remaining_budget", remaining),
+        );
+    }
+    let provider = checker.provider();
+    let started = std::time::Instant::now();
+    let policy = PollPolicy {
+        deadline: Duration::from_secs(20),
+        ..PollPolicy::default()
+    };
+    let answer = providers::check_until_done(checker.as_ref(), &number, &checks, policy).await;
+    metrics::histogram!("vendor_request_duration_seconds", "provider" => provider.as_str(), "operation" => "check")
+        .record(started.elapsed().as_secs_f64());
+    match answer {
+        Ok(SingleCheck::Done(result)) => {
+            cache.store(std::slice::from_ref(&result), &checks).await?;
+            usage::record_billed(store, tenant, &month, provider, 1).await?;
+            usage::record_request(store, tenant, &month, 1, 0).await?;
+            metrics::counter!("number_checks_numbers_billed_total", "provider" => provider.as_str()).increment(1);
+            Ok((result, false))
+        }
+        Ok(SingleCheck::Pending { retry_after }) => Err(ApiError::new(
+            ErrorCode::VendorTimeout,
+            "the provider is still working on this number; retry shortly",
+        )
+        .with_retry_after(retry_after.as_secs().max(1))),
+        Ok(SingleCheck::Unsupported(_)) => Err(ApiError::new(
+            ErrorCode::ValidationFailed,
+            "the provider cannot check this number for these checks",
+        )),
+        Err(e) => {
+            metrics::counter!("vendor_errors_total", "provider" => provider.as_str(), "operation" => "check", "code" => e.kind.code())
+                .increment(1);
+            Err(provider_error(e))
+        }
+    }
+}
+
+/// A vendor failure as a problem: the kind decides; the vendor's text goes to the logs only.
+pub fn provider_error(e: ProviderError) -> ApiError {
+    let code = match e.kind {
+        ProviderErrorKind::RateLimited { .. } => ErrorCode::VendorRateLimited,
+        ProviderErrorKind::Timeout => ErrorCode::VendorTimeout,
+        ProviderErrorKind::Auth => ErrorCode::VendorAuthFailed,
+        ProviderErrorKind::QuotaExhausted => ErrorCode::VendorQuotaExhausted,
+        ProviderErrorKind::Unsupported | ProviderErrorKind::NumberNotBound => {
+            ErrorCode::VendorRejected
+        }
+        ProviderErrorKind::Config => ErrorCode::Internal,
+        _ => ErrorCode::VendorUnavailable,
+    };
+    let retry = e.kind.retry_after();
+    let mut error = ApiError::new(
+        code,
+        format!("{} could not answer ({})", e.provider, e.kind.code()),
+    )
+    .with_extension("provider", e.provider.as_str())
+    .with_source(e);
+    if let Some(retry) = retry {
+        error = error.with_retry_after(retry.as_secs());
+    }
+    error
+}

@@ -1,0 +1,436 @@
+//! API types of the number-check routes. No vendor wire type appears here.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use domain::{Check, CheckSet, InvalidReason, NumberResult, ProviderId};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::jobs::{Job, SubOrder};
+
+/// Which provider a job uses; `auto` lets the routing policy choose.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderChoice {
+    #[default]
+    Auto,
+    WscrmScreening,
+    Ekycpro,
+}
+
+impl ProviderChoice {
+    pub fn provider(self) -> Option<ProviderId> {
+        match self {
+            Self::Auto => None,
+            Self::WscrmScreening => Some(ProviderId::WscrmScreening),
+            Self::Ekycpro => Some(ProviderId::Ekycpro),
+        }
+    }
+}
+
+/// A batch of numbers to check.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "numbers": ["+91 98765 43210", "09876543211", "+1 (415) 555-0123"],
+    "default_country": "IN",
+    "checks": ["registered", "activity"],
+    "provider": "auto",
+    "max_age": "7d",
+    "callback_url": "https://hooks.example.com/wa/number-checks"
+}))]
+pub struct CreateNumberCheck {
+    /// 1 to 1,000,000 numbers in any common notation.
+    pub numbers: Vec<String>,
+    /// ISO 3166-1 alpha-2 country for numbers written without a country code.
+    #[serde(default)]
+    pub default_country: Option<String>,
+    pub checks: Vec<Check>,
+    #[serde(default)]
+    pub provider: ProviderChoice,
+    /// Oldest cached answer accepted, e.g. `7d`, `12h`; default from configuration.
+    #[serde(default)]
+    #[schema(example = "7d")]
+    pub max_age: Option<String>,
+    /// Where to POST the finished job (signed per Standard Webhooks); must be on the allow-list.
+    #[serde(default)]
+    pub callback_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    Queued,
+    Running,
+    Completed,
+    PartiallyFailed,
+    Failed,
+}
+
+impl JobStatus {
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Completed | Self::PartiallyFailed | Self::Failed)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Completed => "completed",
+            Self::PartiallyFailed => "partially_failed",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// State of one vendor order of a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SubOrderState {
+    /// Not sent yet.
+    Pending,
+    /// Being sent; seen after a crash it becomes `unknown`.
+    Submitting,
+    /// Accepted by the vendor, being polled.
+    Running,
+    Completed,
+    Failed,
+    /// The gateway cannot tell whether the vendor accepted (and billed) the order; it was not
+    /// sent again, to avoid paying twice.
+    Unknown,
+}
+
+impl SubOrderState {
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Completed | Self::Failed | Self::Unknown)
+    }
+}
+
+/// An input that is not a usable number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct InvalidItem {
+    /// Position in `numbers`.
+    pub index: usize,
+    pub input: String,
+    pub reason: InvalidReason,
+}
+
+/// Something that went wrong in a job; vendor detail stays in the logs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct JobError {
+    #[schema(example = "vendor_forbidden_host")]
+    pub code: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_order: Option<usize>,
+    /// Numbers affected.
+    pub numbers: u64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Progress {
+    /// Valid, distinct numbers in the job.
+    pub total: u64,
+    pub from_cache: u64,
+    /// Numbers answered by a vendor for this job.
+    pub answered: u64,
+    pub failed: u64,
+    pub pending: u64,
+    pub invalid: u64,
+    pub duplicates: u64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Cost {
+    /// Numbers sent to (and billed by) vendors.
+    pub numbers_billed: u64,
+    /// Numbers answered from the cache, not billed.
+    pub numbers_from_cache: u64,
+    pub billed_by_provider: BTreeMap<ProviderId, u64>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SubOrderView {
+    pub index: usize,
+    pub provider: ProviderId,
+    pub checks: CheckSet,
+    pub numbers: u64,
+    pub state: SubOrderState,
+    /// The vendor's order id, always a string.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vendor_order_id: Option<String>,
+    /// The provider first chosen, when this order was moved to another one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rerouted_from: Option<ProviderId>,
+    pub answered: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub submitted_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<JobError>,
+}
+
+impl From<&SubOrder> for SubOrderView {
+    fn from(s: &SubOrder) -> Self {
+        Self {
+            index: s.index,
+            provider: s.provider,
+            checks: s.checks,
+            numbers: s.len as u64,
+            state: s.state,
+            vendor_order_id: s.vendor_order_id.clone(),
+            rerouted_from: s.rerouted_from,
+            answered: s.answered,
+            submitted_at: s.submitted_at,
+            finished_at: s.finished_at,
+            error: s.error.clone(),
+        }
+    }
+}
+
+/// A number-check job.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "nc_0192f0a46f7c7a399b1e2b7c8f1f4d21",
+    "status": "running",
+    "checks": ["registered"],
+    "provider": "auto",
+    "created_at": "2026-11-22T03:00:00Z",
+    "updated_at": "2026-11-22T03:00:05Z",
+    "progress": {"total": 45000, "from_cache": 0, "answered": 15000, "failed": 0, "pending": 30000, "invalid": 1, "duplicates": 0},
+    "cost": {"numbers_billed": 45000, "numbers_from_cache": 0, "billed_by_provider": {"wscrm_screening": 45000}},
+    "sub_orders": [{"index": 0, "provider": "wscrm_screening", "checks": ["registered"], "numbers": 15000,
+                    "state": "completed", "vendor_order_id": "1812345678901234567", "answered": 15000}],
+    "invalid_numbers": [{"index": 7, "input": "12ab", "reason": "not_a_number"}],
+    "errors": [],
+    "results_url": "/v1/number-checks/nc_0192f0a46f7c7a399b1e2b7c8f1f4d21/results"
+}))]
+pub struct JobView {
+    pub id: String,
+    pub status: JobStatus,
+    pub checks: CheckSet,
+    pub provider: ProviderChoice,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<DateTime<Utc>>,
+    pub progress: Progress,
+    pub cost: Cost,
+    pub sub_orders: Vec<SubOrderView>,
+    /// Invalid inputs (the first 1,000; `progress.invalid` counts all).
+    pub invalid_numbers: Vec<InvalidItem>,
+    pub errors: Vec<JobError>,
+    pub results_url: String,
+}
+
+impl From<&Job> for JobView {
+    fn from(job: &Job) -> Self {
+        let mut billed_by_provider = BTreeMap::new();
+        for s in job.sub_orders.iter().filter(|s| s.billed) {
+            *billed_by_provider.entry(s.provider).or_insert(0) += s.len as u64;
+        }
+        let c = &job.counts;
+        Self {
+            id: job.id.clone(),
+            status: job.status,
+            checks: job.checks,
+            provider: job.provider,
+            created_at: job.created_at,
+            updated_at: job.updated_at,
+            finished_at: job.finished_at,
+            progress: Progress {
+                total: c.total,
+                from_cache: c.from_cache,
+                answered: c.answered,
+                failed: c.failed,
+                pending: c.total.saturating_sub(c.from_cache + c.answered + c.failed),
+                invalid: c.invalid,
+                duplicates: c.duplicates,
+            },
+            cost: Cost {
+                numbers_billed: billed_by_provider.values().sum(),
+                numbers_from_cache: c.from_cache,
+                billed_by_provider,
+            },
+            sub_orders: job.sub_orders.iter().map(SubOrderView::from).collect(),
+            invalid_numbers: job.invalid.clone(),
+            errors: job.errors.clone(),
+            results_url: format!("/v1/number-checks/{}/results", job.id),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportFormat {
+    /// A page of results as JSON (default).
+    #[default]
+    Json,
+    /// Every result from the cursor on, one JSON object per line, streamed.
+    Ndjson,
+    /// Every result from the cursor on, as CSV, streamed.
+    Csv,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ResultsQuery {
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1..=10000 (default 1000); JSON pages only.
+    pub limit: Option<usize>,
+    pub format: Option<ExportFormat>,
+}
+
+/// A page of results.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResultsPage {
+    pub items: Vec<NumberResult>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct NumberQuery {
+    /// Comma-separated checks, e.g. `registered,profile`.
+    pub checks: String,
+    /// Country for a number written without a country code.
+    pub default_country: Option<String>,
+    /// Oldest cached answer accepted, e.g. `7d`.
+    pub max_age: Option<String>,
+}
+
+/// One number, answered now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NumberLookup {
+    pub result: NumberResult,
+    /// Whether the answer came from the cache (nothing billed).
+    pub from_cache: bool,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct UsageQuery {
+    /// `YYYY-MM`; default the current month (UTC).
+    pub month: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BudgetView {
+    pub limit: u64,
+    /// Numbers reserved by accepted jobs this month.
+    pub committed: u64,
+    pub remaining: u64,
+}
+
+/// Spend of the calling tenant in one month.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "tenant": "acme", "month": "2026-11",
+    "billed": {"wscrm_screening": 45000, "ekycpro": 120}, "billed_total": 45120,
+    "saved_by_cache": 45000, "requested": 90120,
+    "budget": {"limit": 100000, "committed": 45120, "remaining": 54880}
+}))]
+pub struct UsageView {
+    pub tenant: String,
+    pub month: String,
+    /// Numbers billed per provider.
+    pub billed: BTreeMap<String, u64>,
+    pub billed_total: u64,
+    /// Numbers answered from the cache instead of being bought.
+    pub saved_by_cache: u64,
+    /// Valid numbers asked for.
+    pub requested: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget: Option<BudgetView>,
+}
+
+/// Problem examples of these routes.
+pub mod examples {
+    use serde_json::{Value, json};
+
+    fn problem(code: &str, status: u16, title: &str, detail: &str) -> Value {
+        json!({
+            "type": format!("urn:wa-gateway:problem:{code}"),
+            "title": title,
+            "status": status,
+            "detail": detail,
+            "code": code,
+            "request_id": "0192f0a4-6f7c-7a39-9b1e-2b7c8f1f4d21"
+        })
+    }
+
+    pub fn invalid_numbers() -> Value {
+        let mut v = problem(
+            "validation_failed",
+            422,
+            "The request is not valid",
+            "`numbers[1]`: not_a_number",
+        );
+        v["errors"] = json!([{"field": "numbers[1]", "code": "not_a_number", "message": "`12ab` is not a phone number (not_a_number)"}]);
+        v
+    }
+
+    pub fn too_large() -> Value {
+        problem(
+            "payload_too_large",
+            413,
+            "The request body is too large",
+            "the body exceeds 33554432 bytes",
+        )
+    }
+
+    pub fn budget_exceeded() -> Value {
+        let mut v = problem(
+            "budget_exceeded",
+            402,
+            "The tenant's budget does not cover this request",
+            "this job would bill 1500 numbers; 1000 remain in this month's budget",
+        );
+        v["remaining_budget"] = json!(1000);
+        v
+    }
+
+    pub fn not_found() -> Value {
+        problem(
+            "not_found",
+            404,
+            "The resource does not exist",
+            "number-check job not found",
+        )
+    }
+
+    pub fn invalid_query() -> Value {
+        problem(
+            "invalid_query",
+            400,
+            "The query string is not valid",
+            "`cursor` is not a cursor of this job",
+        )
+    }
+
+    pub fn vendor_unavailable() -> Value {
+        problem(
+            "vendor_unavailable",
+            502,
+            "The vendor could not answer",
+            "the single-number provider is unavailable; retry later",
+        )
+    }
+
+    pub fn vendor_timeout() -> Value {
+        problem(
+            "vendor_timeout",
+            504,
+            "The vendor did not answer in time",
+            "the provider is still working on this number; retry shortly",
+        )
+    }
+}

@@ -1,0 +1,364 @@
+//! Thin handlers: authenticate, parse, call [`super::intake`] / [`super::jobs`], render.
+
+use std::sync::Arc;
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, get, post, web};
+use bytes::Bytes;
+use chrono::Utc;
+use domain::{NumberResult, normalize};
+use futures_util::StreamExt;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use super::intake;
+use super::jobs::{self, CHUNK, Cursor, Job};
+use super::model::{
+    BudgetView, CreateNumberCheck, ExportFormat, JobView, NumberLookup, NumberQuery, ResultsPage,
+    ResultsQuery, UsageQuery, UsageView,
+};
+use super::usage;
+use crate::auth::{Auth, scope};
+use crate::error::{ApiError, ErrorCode};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(create_job)
+        .service(get_job)
+        .service(get_results)
+        .service(get_number)
+        .service(get_usage);
+}
+
+/// Starts a number-check job.
+///
+/// Numbers are normalised to E.164 and deduplicated; invalid ones are listed per item in
+/// `invalid_numbers`. Numbers with a cached answer younger than `max_age` are not sent to a
+/// vendor again. Answers `202` with the job (and `Location`), or `200` with the finished job when
+/// nothing had to be sent to a vendor.
+#[utoipa::path(
+    tag = "number-checks",
+    security(("bearer" = ["numbers:check"])),
+    request_body = CreateNumberCheck,
+    responses(
+        (status = 200, description = "Finished at once: every number was answered from cache", body = JobView),
+        (status = 202, description = "Accepted; follow `Location`", body = JobView,
+         headers(("Location" = String, description = "The job's URL"))),
+        (status = 401, description = "Missing or invalid token", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(crate::openapi::examples::unauthorized())),
+        (status = 402, description = "The tenant's monthly budget does not cover the numbers to bill", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(super::model::examples::budget_exceeded())),
+        (status = 403, description = "The token lacks `numbers:check`", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(crate::openapi::examples::forbidden())),
+        (status = 413, description = "Body too large", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(super::model::examples::too_large())),
+        (status = 422, description = "Invalid request: no valid number, more than 1,000,000 numbers, unknown checks, callback URL not allowed", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(super::model::examples::invalid_numbers())),
+        (status = 429, description = "Rate limited", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(crate::openapi::examples::rate_limited())),
+        (status = 503, description = "Store unavailable", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(crate::openapi::examples::store_unavailable())),
+    )
+)]
+#[post("/v1/number-checks")]
+pub async fn create_job(
+    auth: Auth<scope::NumbersCheck>,
+    state: web::Data<AppState>,
+    body: web::Json<CreateNumberCheck>,
+) -> Result<HttpResponse, ApiError> {
+    let accepted = intake::create(&state, &auth.principal.tenant, body.into_inner()).await?;
+    let view = JobView::from(&accepted.job);
+    if accepted.finished {
+        return Ok(HttpResponse::Ok().json(view));
+    }
+    Ok(HttpResponse::Accepted()
+        .insert_header((header::LOCATION, format!("/v1/number-checks/{}", view.id)))
+        .json(view))
+}
+
+async fn load_own(state: &AppState, tenant: &str, id: &str) -> Result<Job, ApiError> {
+    match jobs::load(&state.store, id).await? {
+        Some(job) if job.tenant == tenant => Ok(job),
+        _ => Err(ApiError::not_found("number-check job")),
+    }
+}
+
+/// A job: status, progress, sub-orders per vendor, cost and errors.
+#[utoipa::path(
+    tag = "number-checks",
+    security(("bearer" = ["numbers:read"])),
+    params(("id" = String, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "The job", body = JobView),
+        (status = 401, description = "Missing or invalid token", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(crate::openapi::examples::unauthorized())),
+        (status = 403, description = "The token lacks `numbers:read`", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(crate::openapi::examples::forbidden())),
+        (status = 404, description = "No such job for this tenant", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(super::model::examples::not_found())),
+        (status = 503, description = "Store unavailable", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(crate::openapi::examples::store_unavailable())),
+    )
+)]
+#[get("/v1/number-checks/{id}")]
+pub async fn get_job(
+    auth: Auth<scope::NumbersRead>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<web::Json<JobView>, ApiError> {
+    let job = load_own(&state, &auth.principal.tenant, &id).await?;
+    Ok(web::Json(JobView::from(&job)))
+}
+
+/// A job's results: one record per number, cached answers first. JSON pages by default;
+/// `format=ndjson` or `format=csv` streams every result from the cursor on.
+#[utoipa::path(
+    tag = "number-checks",
+    security(("bearer" = ["numbers:read"])),
+    params(("id" = String, Path, description = "Job id"), ResultsQuery),
+    responses(
+        (status = 200, description = "A page of results (or the NDJSON / CSV export)", body = ResultsPage,
+         content((ResultsPage = "application/json"), (String = "application/x-ndjson"), (String = "text/csv"))),
+        (status = 400, description = "Invalid cursor, limit or format", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(super::model::examples::invalid_query())),
+        (status = 401, description = "Missing or invalid token", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(crate::openapi::examples::unauthorized())),
+        (status = 403, description = "The token lacks `numbers:read`", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(crate::openapi::examples::forbidden())),
+        (status = 404, description = "No such job for this tenant", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(super::model::examples::not_found())),
+        (status = 503, description = "Store unavailable", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(crate::openapi::examples::store_unavailable())),
+    )
+)]
+#[get("/v1/number-checks/{id}/results")]
+pub async fn get_results(
+    auth: Auth<scope::NumbersRead>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    query: web::Query<ResultsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let job = load_own(&state, &auth.principal.tenant, &id).await?;
+    let cursor = match &query.cursor {
+        None => Cursor::default(),
+        Some(text) => Cursor::parse(text).ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::InvalidQuery,
+                "`cursor` is not a cursor of this job",
+            )
+        })?,
+    };
+    let format = query.format.unwrap_or_default();
+    if format == ExportFormat::Json {
+        let limit = query.limit.unwrap_or(1_000);
+        if !(1..=10_000).contains(&limit) {
+            return Err(ApiError::new(
+                ErrorCode::InvalidQuery,
+                "`limit`: between 1 and 10000",
+            ));
+        }
+        let (raw, next) = jobs::read_results(&state.store, &job, cursor, limit).await?;
+        let items = raw
+            .iter()
+            .filter_map(|r| serde_json::from_slice::<NumberResult>(r).ok())
+            .collect();
+        return Ok(HttpResponse::Ok().json(ResultsPage {
+            items,
+            next_cursor: next.map(|c| c.to_string()),
+        }));
+    }
+    let (content_type, head) = match format {
+        ExportFormat::Csv => (
+            "text/csv; charset=utf-8",
+            Some(Bytes::from_static(CSV_HEADER.as_bytes())),
+        ),
+        _ => ("application/x-ndjson", None),
+    };
+    let store = state.store.clone();
+    let job = Arc::new(job);
+    let body = futures_util::stream::unfold(Some(cursor), move |cursor| {
+        let store = store.clone();
+        let job = job.clone();
+        async move {
+            let cursor = cursor?;
+            match jobs::read_results(&store, &job, cursor, CHUNK).await {
+                Ok((raw, next)) => Some((Ok(render(&raw, format)), next)),
+                Err(e) => {
+                    tracing::error!(error = %e, "results export interrupted");
+                    Some((
+                        Err(actix_web::error::ErrorServiceUnavailable(
+                            "store unavailable",
+                        )),
+                        None,
+                    ))
+                }
+            }
+        }
+    });
+    let head = futures_util::stream::iter(head.map(Ok::<_, actix_web::Error>));
+    Ok(HttpResponse::Ok()
+        .content_type(content_type)
+        .streaming(head.chain(body)))
+}
+
+const CSV_HEADER: &str = "number,registered,business,last_active_at,active_hour,avatar_url,has_avatar,about,status_updated_on,gender,age,provider,checked_at\n";
+
+fn render(raw: &[Vec<u8>], format: ExportFormat) -> Bytes {
+    let mut out = Vec::with_capacity(raw.len() * 160);
+    for item in raw {
+        if format == ExportFormat::Csv {
+            let Ok(r) = serde_json::from_slice::<NumberResult>(item) else {
+                continue;
+            };
+            out.extend_from_slice(csv_line(&r).as_bytes());
+        } else {
+            out.extend_from_slice(item);
+            out.push(b'\n');
+        }
+    }
+    Bytes::from(out)
+}
+
+fn csv_line(r: &NumberResult) -> String {
+    fn opt<T: ToString>(v: &Option<T>) -> String {
+        v.as_ref().map(ToString::to_string).unwrap_or_default()
+    }
+    fn quoted(s: &str) -> String {
+        if s.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_owned()
+        }
+    }
+    let gender = r
+        .gender
+        .and_then(|g| serde_json::to_value(g).ok())
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    format!(
+        "{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+        r.number,
+        opt(&r.registered),
+        opt(&r.business),
+        r.last_active_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+        opt(&r.active_hour),
+        quoted(r.avatar_url.as_deref().unwrap_or_default()),
+        opt(&r.has_avatar),
+        quoted(r.about.as_deref().unwrap_or_default()),
+        opt(&r.status_updated_on),
+        gender,
+        opt(&r.age),
+        r.provider,
+        r.checked_at.to_rfc3339(),
+    )
+}
+
+/// One number now: a fresh cached answer, else a single-number provider (billed).
+#[utoipa::path(
+    tag = "number-checks",
+    security(("bearer" = ["numbers:check"])),
+    params(("number" = String, Path, description = "The number, any notation (URL-encode `+` as `%2B`)"), NumberQuery),
+    responses(
+        (status = 200, description = "The answer", body = NumberLookup),
+        (status = 400, description = "Invalid checks or max_age", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(super::model::examples::invalid_query())),
+        (status = 401, description = "Missing or invalid token", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(crate::openapi::examples::unauthorized())),
+        (status = 402, description = "Budget used up", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(super::model::examples::budget_exceeded())),
+        (status = 403, description = "The token lacks `numbers:check`", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(crate::openapi::examples::forbidden())),
+        (status = 422, description = "Not a number, or no single-number provider serves it", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(super::model::examples::invalid_numbers())),
+        (status = 502, description = "The provider failed", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(super::model::examples::vendor_unavailable())),
+        (status = 503, description = "Store unavailable", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(crate::openapi::examples::store_unavailable())),
+        (status = 504, description = "The provider is still working", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(super::model::examples::vendor_timeout())),
+    )
+)]
+#[get("/v1/numbers/{number}")]
+pub async fn get_number(
+    auth: Auth<scope::NumbersCheck>,
+    state: web::Data<AppState>,
+    number: web::Path<String>,
+    query: web::Query<NumberQuery>,
+) -> Result<web::Json<NumberLookup>, ApiError> {
+    let checks = intake::parse_checks(&query.checks)?;
+    let max_age =
+        intake::parse_max_age(query.max_age.as_deref(), state.config.number_checks.max_age)
+            .map_err(|_| {
+                ApiError::new(
+                    ErrorCode::InvalidQuery,
+                    "`max_age`: a duration such as `7d`",
+                )
+            })?;
+    let number = normalize(&number, query.default_country.as_deref()).map_err(|e| {
+        ApiError::field(
+            "number",
+            e.reason.as_str(),
+            format!("not a phone number ({})", e.reason),
+        )
+    })?;
+    let (result, from_cache) =
+        intake::lookup_one(&state, &auth.principal.tenant, number, checks, max_age).await?;
+    Ok(web::Json(NumberLookup { result, from_cache }))
+}
+
+/// Spend of the calling tenant in a month: numbers billed per provider, numbers saved by the
+/// cache, and the budget when one is configured.
+#[utoipa::path(
+    tag = "number-checks",
+    security(("bearer" = ["numbers:read"])),
+    params(UsageQuery),
+    responses(
+        (status = 200, description = "Usage", body = UsageView),
+        (status = 400, description = "Invalid month", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(super::model::examples::invalid_query())),
+        (status = 401, description = "Missing or invalid token", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(crate::openapi::examples::unauthorized())),
+        (status = 403, description = "The token lacks `numbers:read`", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(crate::openapi::examples::forbidden())),
+        (status = 503, description = "Store unavailable", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(crate::openapi::examples::store_unavailable())),
+    )
+)]
+#[get("/v1/usage")]
+pub async fn get_usage(
+    auth: Auth<scope::NumbersRead>,
+    state: web::Data<AppState>,
+    query: web::Query<UsageQuery>,
+) -> Result<web::Json<UsageView>, ApiError> {
+    let month = match &query.month {
+        None => usage::month_of(Utc::now()),
+        Some(m) => {
+            let valid = m.len() == 7
+                && chrono::NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d").is_ok();
+            if !valid {
+                return Err(ApiError::new(ErrorCode::InvalidQuery, "`month`: YYYY-MM"));
+            }
+            m.clone()
+        }
+    };
+    let tenant = &auth.principal.tenant;
+    let used = usage::read(&state.store, tenant, &month).await?;
+    let budget = state
+        .config
+        .number_checks
+        .budgets
+        .get(tenant)
+        .map(|&limit| BudgetView {
+            limit,
+            committed: used.committed,
+            remaining: limit.saturating_sub(used.committed),
+        });
+    Ok(web::Json(UsageView {
+        tenant: tenant.clone(),
+        month,
+        billed_total: used.billed.values().sum(),
+        billed: used.billed,
+        saved_by_cache: used.from_cache,
+        requested: used.requested,
+        budget,
+    }))
+}

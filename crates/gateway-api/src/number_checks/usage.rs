@@ -1,0 +1,145 @@
+//! Spend ledger per tenant and month: numbers billed per vendor, numbers saved by the cache,
+//! and the budget reservation that refuses a job before any vendor call.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use domain::ProviderId;
+
+use crate::store::{Store, StoreError};
+
+pub fn month_of(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m").to_string()
+}
+
+fn key(tenant: &str, month: &str) -> String {
+    format!("nc:usage:{tenant}:{month}")
+}
+
+const COMMITTED: &str = "committed";
+const FROM_CACHE: &str = "from_cache";
+const REQUESTED: &str = "requested";
+
+pub async fn record_billed(
+    store: &Store,
+    tenant: &str,
+    month: &str,
+    provider: ProviderId,
+    numbers: u64,
+) -> Result<(), StoreError> {
+    store
+        .hincr(
+            &key(tenant, month),
+            &format!("billed:{provider}"),
+            numbers as i64,
+        )
+        .await?;
+    Ok(())
+}
+
+pub async fn record_request(
+    store: &Store,
+    tenant: &str,
+    month: &str,
+    requested: u64,
+    from_cache: u64,
+) -> Result<(), StoreError> {
+    let key = key(tenant, month);
+    store.hincr(&key, REQUESTED, requested as i64).await?;
+    store.hincr(&key, FROM_CACHE, from_cache as i64).await?;
+    Ok(())
+}
+
+/// Reserves `numbers` of the tenant's monthly `budget`; on refusal, the remaining budget.
+pub async fn reserve(
+    store: &Store,
+    tenant: &str,
+    month: &str,
+    numbers: u64,
+    budget: u64,
+) -> Result<Result<(), u64>, StoreError> {
+    let key = key(tenant, month);
+    let after = store.hincr(&key, COMMITTED, numbers as i64).await?;
+    let after = u64::try_from(after).unwrap_or(0);
+    if after > budget {
+        store.hincr(&key, COMMITTED, -(numbers as i64)).await?;
+        let before = after.saturating_sub(numbers);
+        return Ok(Err(budget.saturating_sub(before)));
+    }
+    Ok(Ok(()))
+}
+
+/// Gives back a reservation that was not spent (orders that were never submitted).
+pub async fn release(
+    store: &Store,
+    tenant: &str,
+    month: &str,
+    numbers: u64,
+) -> Result<(), StoreError> {
+    if numbers > 0 {
+        store
+            .hincr(&key(tenant, month), COMMITTED, -(numbers as i64))
+            .await?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Usage {
+    pub billed: BTreeMap<String, u64>,
+    pub from_cache: u64,
+    pub requested: u64,
+    pub committed: u64,
+}
+
+pub async fn read(store: &Store, tenant: &str, month: &str) -> Result<Usage, StoreError> {
+    let mut usage = Usage::default();
+    for (field, value) in store.hgetall(&key(tenant, month)).await? {
+        let value = std::str::from_utf8(&value)
+            .ok()
+            .and_then(|v| v.parse::<i64>().ok())
+            .and_then(|v| u64::try_from(v).ok())
+            .unwrap_or(0);
+        match field.as_str() {
+            FROM_CACHE => usage.from_cache = value,
+            REQUESTED => usage.requested = value,
+            COMMITTED => usage.committed = value,
+            other => {
+                if let Some(provider) = other.strip_prefix("billed:") {
+                    usage.billed.insert(provider.to_owned(), value);
+                }
+            }
+        }
+    }
+    Ok(usage)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn budget_refuses_what_would_exceed_it() {
+        let store = Store::memory("t:");
+        assert_eq!(
+            reserve(&store, "a", "2026-11", 600, 1_000).await.unwrap(),
+            Ok(())
+        );
+        assert_eq!(
+            reserve(&store, "a", "2026-11", 500, 1_000).await.unwrap(),
+            Err(400)
+        );
+        release(&store, "a", "2026-11", 600).await.unwrap();
+        assert_eq!(
+            reserve(&store, "a", "2026-11", 1_000, 1_000).await.unwrap(),
+            Ok(())
+        );
+        record_billed(&store, "a", "2026-11", ProviderId::Ekycpro, 7)
+            .await
+            .unwrap();
+        let usage = read(&store, "a", "2026-11").await.unwrap();
+        assert_eq!(usage.billed.get("ekycpro"), Some(&7));
+        assert_eq!(usage.committed, 1_000);
+    }
+}

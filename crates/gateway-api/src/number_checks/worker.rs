@@ -1,0 +1,578 @@
+//! The background worker: claims due jobs, holds a per-job lease while working on one, submits
+//! vendor orders, polls them with backoff, downloads and records results, finishes jobs and
+//! delivers callbacks.
+//!
+//! Exactly-once submission across replicas: a replica works on a job only while holding its
+//! lease (renewed before every vendor call). Before `submit` the sub-order is saved as
+//! `submitting`, and the vendor order id is saved right after. A replica that finds a sub-order
+//! still `submitting` cannot know whether the vendor accepted it (a crash between the two
+//! writes), so it marks it `unknown` and fails it instead of sending (and paying for) it again.
+//! Likewise a submit that timed out or got an unreadable answer is `unknown`, never retried.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use domain::{NumberResult, ProviderError, ProviderErrorKind, ProviderId};
+use providers::{BulkNumberChecker, OrderProgress, VendorOrderId};
+
+use super::callbacks::{self, Delivery};
+use super::circuit::Circuit;
+use super::jobs::{self, DUE, Job};
+use super::model::{JobError, JobView, SubOrderState};
+use super::{NumberChecksConfig, cache::Cache, usage};
+use crate::state::AppState;
+use crate::store::StoreError;
+use crate::workers::{Shutdown, Workers};
+
+pub fn spawn(state: &AppState, workers: &mut Workers) {
+    let shutdown = workers.shutdown_signal();
+    let owner = format!("nc-{}", uuid::Uuid::new_v4().simple());
+    let state = state.clone();
+    workers.push(tokio::spawn(run(state, owner, shutdown)));
+}
+
+fn now_secs() -> f64 {
+    Utc::now().timestamp_millis() as f64 / 1000.0
+}
+
+fn at_secs(t: DateTime<Utc>) -> f64 {
+    t.timestamp_millis() as f64 / 1000.0
+}
+
+async fn run(state: AppState, owner: String, mut shutdown: Shutdown) {
+    let config = &state.config.number_checks;
+    let callback_http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(state.config.limits.outbound_timeout)
+        .build()
+        .unwrap_or_else(|_| state.http.clone());
+    loop {
+        if shutdown.is_requested() {
+            break;
+        }
+        match state
+            .store
+            .zclaim_due(DUE, now_secs(), config.lease_ttl.as_secs_f64(), 8)
+            .await
+        {
+            Ok(ids) => {
+                for id in ids {
+                    if shutdown.is_requested() {
+                        // Hand it straight back so another replica takes it at once.
+                        let _ = state.store.zadd(DUE, &id, now_secs()).await;
+                        continue;
+                    }
+                    work_on(&state, &id, &owner, &shutdown).await;
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "number-check worker cannot read due jobs"),
+        }
+        if let Err(e) = callbacks::deliver_due(&state.store, &callback_http, config).await {
+            tracing::warn!(error = %e, "callback delivery failed");
+        }
+        if shutdown.sleep(config.worker_interval).await {
+            break;
+        }
+    }
+    tracing::debug!("number-check worker stopped");
+}
+
+enum Next {
+    Done,
+    At(f64),
+}
+
+async fn work_on(state: &AppState, id: &str, owner: &str, shutdown: &Shutdown) {
+    let config = &state.config.number_checks;
+    let store = &state.store;
+    let lease = jobs::lease_key(id);
+    match store.lease_acquire(&lease, owner, config.lease_ttl).await {
+        Ok(true) => {}
+        // Another replica holds it; the claim makes it due again after the lease time.
+        Ok(false) => return,
+        Err(e) => {
+            tracing::warn!(job = %id, error = %e, "cannot take job lease");
+            return;
+        }
+    }
+    // Heartbeat: the lease is renewed while this replica works, however long a download takes;
+    // if a renewal fails, `lost` stops the work before its next write.
+    let lost = Arc::new(AtomicBool::new(false));
+    let heartbeat = {
+        let (store, lease, owner, lost) =
+            (store.clone(), lease.clone(), owner.to_owned(), lost.clone());
+        let (ttl, every) = (config.lease_ttl, config.lease_ttl / 3);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                if !matches!(store.lease_renew(&lease, &owner, ttl).await, Ok(true)) {
+                    lost.store(true, Ordering::SeqCst);
+                    return;
+                }
+            }
+        })
+    };
+    let outcome = advance(state, id, owner, shutdown, &lost).await;
+    heartbeat.abort();
+    let next = match outcome {
+        Ok(Next::Done) => store.zrem(DUE, id).await.map(|_| ()),
+        Ok(Next::At(at)) => store.zadd(DUE, id, at).await,
+        Err(e) => {
+            tracing::warn!(job = %id, error = %e, "number-check job step failed; retrying");
+            store
+                .zadd(DUE, id, now_secs() + config.worker_interval.as_secs_f64())
+                .await
+        }
+    };
+    if let Err(e) = next {
+        tracing::warn!(job = %id, error = %e, "cannot reschedule job");
+    }
+    let _ = store.lease_release(&lease, owner).await;
+}
+
+#[derive(Debug, thiserror::Error)]
+enum StepError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("lease lost")]
+    LeaseLost,
+}
+
+async fn advance(
+    state: &AppState,
+    id: &str,
+    owner: &str,
+    shutdown: &Shutdown,
+    lost: &AtomicBool,
+) -> Result<Next, StepError> {
+    let config = &state.config.number_checks;
+    let store = &state.store;
+    let Some(mut job) = jobs::load(store, id).await? else {
+        return Ok(Next::Done);
+    };
+    if job.status.is_terminal() {
+        return Ok(Next::Done);
+    }
+    let lease = jobs::lease_key(id);
+    for i in 0..job.sub_orders.len() {
+        if shutdown.is_requested() {
+            break;
+        }
+        if lost.load(Ordering::SeqCst)
+            || !store.lease_renew(&lease, owner, config.lease_ttl).await?
+        {
+            return Err(StepError::LeaseLost);
+        }
+        match job.sub_orders[i].state {
+            SubOrderState::Pending => submit(state, &mut job, i).await?,
+            SubOrderState::Submitting => {
+                let sub = &mut job.sub_orders[i];
+                tracing::warn!(job = %id, sub_order = i, "found a submission in flight after a restart; not resubmitting");
+                sub.state = SubOrderState::Unknown;
+                sub.finished_at = Some(Utc::now());
+                sub.error = Some(JobError {
+                    code: "submission_outcome_unknown".into(),
+                    message: "the gateway stopped between sending this order and recording the vendor's answer; \
+                              it was not sent again to avoid paying twice"
+                        .into(),
+                    sub_order: Some(i),
+                    numbers: sub.len as u64,
+                });
+                job.counts.failed += sub.len as u64;
+                jobs::save(store, &job, config.job_ttl).await?;
+            }
+            SubOrderState::Running => {
+                let due = job.sub_orders[i]
+                    .next_poll_at
+                    .is_none_or(|t| t <= Utc::now());
+                if due {
+                    poll(state, &mut job, i).await?;
+                    if lost.load(Ordering::SeqCst) {
+                        return Err(StepError::LeaseLost);
+                    }
+                    jobs::save(store, &job, config.job_ttl).await?;
+                }
+            }
+            _ => {}
+        }
+    }
+    let now = Utc::now();
+    if job.all_sub_orders_done() {
+        finish(state, &mut job, now).await?;
+        return Ok(Next::Done);
+    }
+    if job.sub_orders.iter().any(|s| s.billed) && job.status == super::model::JobStatus::Queued {
+        job.status = super::model::JobStatus::Running;
+    }
+    job.updated_at = now;
+    jobs::save(store, &job, config.job_ttl).await?;
+    let next = job
+        .sub_orders
+        .iter()
+        .filter_map(|s| match s.state {
+            SubOrderState::Pending | SubOrderState::Submitting => Some(now_secs()),
+            SubOrderState::Running => Some(s.next_poll_at.map_or(now_secs(), at_secs)),
+            _ => None,
+        })
+        .fold(f64::INFINITY, f64::min);
+    Ok(Next::At(if next.is_finite() { next } else { now_secs() }))
+}
+
+fn fail(job: &mut Job, i: usize, code: &str, message: String) {
+    let sub = &mut job.sub_orders[i];
+    sub.state = SubOrderState::Failed;
+    sub.finished_at = Some(Utc::now());
+    let unanswered = (sub.len as u64).saturating_sub(sub.answered);
+    sub.error = Some(JobError {
+        code: code.to_owned(),
+        message,
+        sub_order: Some(i),
+        numbers: unanswered,
+    });
+    job.counts.failed += unanswered;
+}
+
+fn observe(
+    provider: ProviderId,
+    operation: &'static str,
+    started: Instant,
+    error: Option<&ProviderError>,
+) {
+    metrics::histogram!("vendor_request_duration_seconds", "provider" => provider.as_str(), "operation" => operation)
+        .record(started.elapsed().as_secs_f64());
+    if let Some(e) = error {
+        metrics::counter!("vendor_errors_total", "provider" => provider.as_str(), "operation" => operation, "code" => e.kind.code())
+            .increment(1);
+    }
+}
+
+/// A message safe to show the client: the kind, never the vendor's text (except the refused host).
+fn public_message(e: &ProviderError) -> String {
+    match e.kind {
+        ProviderErrorKind::ForbiddenHost => format!(
+            "the result file is not on a configured host of {}; it was not downloaded ({})",
+            e.provider, e.message
+        ),
+        ProviderErrorKind::Unavailable => format!("{} is unavailable", e.provider),
+        ProviderErrorKind::Timeout => format!("{} did not answer in time", e.provider),
+        ProviderErrorKind::RateLimited { .. } => format!("{} rate limit reached", e.provider),
+        ProviderErrorKind::QuotaExhausted => format!("the quota at {} is used up", e.provider),
+        ProviderErrorKind::Auth => format!("{} refused the gateway's credentials", e.provider),
+        ProviderErrorKind::NotFound => {
+            format!("{} no longer knows this order or its result", e.provider)
+        }
+        ProviderErrorKind::TooLarge => "the result file exceeds the configured size limit".into(),
+        _ => format!(
+            "{} could not handle the order ({})",
+            e.provider,
+            e.kind.code()
+        ),
+    }
+}
+
+/// Another configured, healthy provider answering all of `sub`'s checks within its limits.
+async fn alternative(
+    state: &AppState,
+    circuit: &Circuit,
+    job: &Job,
+    i: usize,
+) -> Result<Option<(Arc<dyn BulkNumberChecker>, domain::CheckSet)>, StoreError> {
+    let sub = &job.sub_orders[i];
+    if job.provider.provider().is_some() {
+        return Ok(None);
+    }
+    for provider in &state.config.number_checks.routing {
+        if *provider == sub.provider {
+            continue;
+        }
+        let Some(checker) = state.providers.bulk(*provider) else {
+            continue;
+        };
+        let limits = checker.limits();
+        if !sub.checks.is_subset(&checker.checks())
+            || sub.len < limits.min
+            || sub.len > limits.max
+            || circuit.is_open(*provider).await?
+        {
+            continue;
+        }
+        let groups = checker.order_groups(&sub.checks);
+        if groups.len() == 1 {
+            return Ok(Some((checker, groups[0])));
+        }
+    }
+    Ok(None)
+}
+
+fn circuit_of(config: &NumberChecksConfig, state: &AppState) -> Circuit {
+    Circuit::new(
+        state.store.clone(),
+        config.circuit_failures,
+        config.circuit_cooldown,
+    )
+}
+
+async fn submit(state: &AppState, job: &mut Job, i: usize) -> Result<(), StepError> {
+    let config = &state.config.number_checks;
+    let store = &state.store;
+    let circuit = circuit_of(config, state);
+    let provider = job.sub_orders[i].provider;
+    let Some(checker) = state.providers.bulk(provider) else {
+        fail(
+            job,
+            i,
+            "provider_not_configured",
+            format!("{provider} is not configured"),
+        );
+        return Ok(());
+    };
+    if circuit.is_open(provider).await?
+        && let Some((alt, checks)) = alternative(state, &circuit, job, i).await?
+    {
+        reroute(job, i, alt.provider(), checks);
+        return Ok(());
+    }
+    let numbers = jobs::read_numbers(
+        store,
+        &job.id,
+        job.sub_orders[i].start,
+        job.sub_orders[i].len,
+    )
+    .await?;
+    // Intent first: if this replica dies during the call, the next one sees `submitting`.
+    job.sub_orders[i].state = SubOrderState::Submitting;
+    job.updated_at = Utc::now();
+    jobs::save(store, job, config.job_ttl).await?;
+
+    let started = Instant::now();
+    let checks = job.sub_orders[i].checks;
+    let answer = checker.submit(&numbers, &checks).await;
+    observe(provider, "submit", started, answer.as_ref().err());
+    let now = Utc::now();
+    match answer {
+        Ok(order) => {
+            let sub = &mut job.sub_orders[i];
+            sub.state = SubOrderState::Running;
+            sub.vendor_order_id = Some(order.as_str().to_owned());
+            sub.billed = true;
+            sub.submitted_at = Some(now);
+            sub.poll_delay_ms = config.poll_initial.as_millis() as u64;
+            sub.next_poll_at =
+                Some(now + chrono::Duration::from_std(config.poll_initial).unwrap_or_default());
+            if job.status == super::model::JobStatus::Queued {
+                job.status = super::model::JobStatus::Running;
+            }
+            job.updated_at = now;
+            jobs::save(store, job, config.job_ttl).await?;
+            let len = numbers.len() as u64;
+            metrics::counter!("number_checks_numbers_billed_total", "provider" => provider.as_str()).increment(len);
+            usage::record_billed(store, &job.tenant, &usage::month_of(now), provider, len).await?;
+            circuit.record_success(provider).await?;
+        }
+        Err(e) => {
+            tracing::warn!(job = %job.id, sub_order = i, error = %e, "vendor order not accepted");
+            if e.kind.is_transient() {
+                circuit.record_failure(provider).await?;
+            }
+            match e.kind {
+                // The vendor may have created (and billed) the order without us seeing its id.
+                ProviderErrorKind::Timeout | ProviderErrorKind::MalformedAnswer => {
+                    let sub = &mut job.sub_orders[i];
+                    sub.state = SubOrderState::Unknown;
+                    sub.finished_at = Some(now);
+                    sub.error = Some(JobError {
+                        code: "submission_outcome_unknown".into(),
+                        message: format!(
+                            "{}; whether the order was accepted is unknown, so it was not sent again",
+                            public_message(&e)
+                        ),
+                        sub_order: Some(i),
+                        numbers: sub.len as u64,
+                    });
+                    job.counts.failed += sub.len as u64;
+                }
+                _ => match alternative(state, &circuit, job, i).await? {
+                    Some((alt, checks)) => reroute(job, i, alt.provider(), checks),
+                    None => fail(job, i, e.kind.code(), public_message(&e)),
+                },
+            }
+            jobs::save(store, job, config.job_ttl).await?;
+        }
+    }
+    Ok(())
+}
+
+fn reroute(job: &mut Job, i: usize, to: ProviderId, checks: domain::CheckSet) {
+    let sub = &mut job.sub_orders[i];
+    tracing::info!(job = %job.id, sub_order = i, from = %sub.provider, to = %to, "sub-order rerouted");
+    sub.rerouted_from.get_or_insert(sub.provider);
+    sub.provider = to;
+    sub.checks = checks;
+    sub.state = SubOrderState::Pending;
+}
+
+async fn poll(state: &AppState, job: &mut Job, i: usize) -> Result<(), StepError> {
+    let config = &state.config.number_checks;
+    let provider = job.sub_orders[i].provider;
+    let Some(checker) = state.providers.bulk(provider) else {
+        fail(
+            job,
+            i,
+            "provider_not_configured",
+            format!("{provider} is not configured"),
+        );
+        return Ok(());
+    };
+    let Some(order) = job.sub_orders[i]
+        .vendor_order_id
+        .clone()
+        .map(VendorOrderId::new)
+    else {
+        fail(
+            job,
+            i,
+            "internal_error",
+            "the order id was not recorded".into(),
+        );
+        return Ok(());
+    };
+    let started = Instant::now();
+    let progress = checker.poll(&order).await;
+    observe(provider, "poll", started, progress.as_ref().err());
+    let location = match progress {
+        Ok(OrderProgress::Running { .. }) => {
+            backoff(config, &mut job.sub_orders[i], false);
+            return Ok(());
+        }
+        Ok(OrderProgress::Ready { result }) => result,
+        Err(e) => {
+            poll_error(config, job, i, &e);
+            return Ok(());
+        }
+    };
+    let started = Instant::now();
+    let fetched = checker.fetch_results(&order, &location).await;
+    observe(provider, "download", started, fetched.as_ref().err());
+    match fetched {
+        Ok(records) => record_results(state, job, i, records).await?,
+        Err(e) if e.kind == ProviderErrorKind::ForbiddenHost => {
+            tracing::warn!(job = %job.id, sub_order = i, error = %e, "result file refused");
+            fail(job, i, e.kind.code(), public_message(&e));
+        }
+        Err(e) => poll_error(config, job, i, &e),
+    }
+    Ok(())
+}
+
+fn backoff(config: &NumberChecksConfig, sub: &mut jobs::SubOrder, error: bool) {
+    let delay = Duration::from_millis(sub.poll_delay_ms.max(1));
+    sub.next_poll_at = Some(Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default());
+    let next = (delay * 2).min(config.poll_max);
+    sub.poll_delay_ms = next.as_millis() as u64;
+    if !error {
+        sub.poll_errors = 0;
+    }
+}
+
+fn poll_error(config: &NumberChecksConfig, job: &mut Job, i: usize, e: &ProviderError) {
+    tracing::warn!(job = %job.id, sub_order = i, error = %e, "polling a vendor order failed");
+    let sub = &mut job.sub_orders[i];
+    sub.poll_errors += 1;
+    if !e.kind.is_transient() && e.kind != ProviderErrorKind::NotFound
+        || sub.poll_errors >= config.max_poll_errors
+    {
+        fail(job, i, e.kind.code(), public_message(e));
+    } else {
+        backoff(config, sub, true);
+    }
+}
+
+async fn record_results(
+    state: &AppState,
+    job: &mut Job,
+    i: usize,
+    records: Vec<NumberResult>,
+) -> Result<(), StepError> {
+    let config = &state.config.number_checks;
+    let store = &state.store;
+    let sub = &job.sub_orders[i];
+    jobs::put_sub_order_results(store, &job.id, i, &records, config.job_ttl).await?;
+    let cache = Cache::new(
+        store.clone(),
+        config.cache_scope,
+        &job.tenant,
+        config.cache_ttl,
+    );
+    cache.store(&records, &sub.checks).await?;
+    let answered = (records.len() as u64).min(sub.len as u64);
+    let missing = sub.len as u64 - answered;
+    let sub = &mut job.sub_orders[i];
+    sub.answered = answered;
+    sub.state = SubOrderState::Completed;
+    sub.finished_at = Some(Utc::now());
+    job.counts.answered += answered;
+    if missing > 0 {
+        job.counts.failed += missing;
+        job.errors.push(JobError {
+            code: "numbers_missing_from_result".into(),
+            message: format!("the result file of sub-order {i} lacks {missing} numbers"),
+            sub_order: Some(i),
+            numbers: missing,
+        });
+    }
+    Ok(())
+}
+
+/// Final status, unspent budget back, metrics, callback.
+pub async fn finish(state: &AppState, job: &mut Job, now: DateTime<Utc>) -> Result<(), StoreError> {
+    let config = &state.config.number_checks;
+    let store = &state.store;
+    job.finish(now);
+    for sub in &job.sub_orders {
+        if let Some(e) = &sub.error
+            && !job.errors.contains(e)
+        {
+            job.errors.push(e.clone());
+        }
+    }
+    if job.reserved > 0 {
+        let spent: u64 = job
+            .sub_orders
+            .iter()
+            .filter(|s| s.billed)
+            .map(|s| s.len as u64)
+            .sum();
+        usage::release(
+            store,
+            &job.tenant,
+            &job.month,
+            job.reserved.saturating_sub(spent),
+        )
+        .await?;
+        job.reserved = spent;
+    }
+    jobs::save(store, job, config.job_ttl).await?;
+    metrics::counter!("number_checks_jobs_finished_total", "status" => job.status.as_str())
+        .increment(1);
+    if let Some(url) = &job.callback_url {
+        let body = serde_json::json!({
+            "type": "number_check.finished",
+            "timestamp": now,
+            "data": JobView::from(&*job),
+        });
+        callbacks::enqueue(
+            store,
+            &Delivery {
+                id: format!("msg_{}", job.id),
+                tenant: job.tenant.clone(),
+                url: url.clone(),
+                body: body.to_string(),
+                attempts: 0,
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,519 @@
+//! Number checks end to end: the gateway against the vendor simulator and a real Redis.
+
+mod support;
+
+use std::time::Duration;
+
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use support::number_checks::{all_results, config, indian, post_job, start_sim, us, wait_done};
+use support::{expect_problem, spawn_app_with, spawn_sibling, token};
+
+const SCOPES: &str = "numbers:check numbers:read";
+
+fn registered(numbers: Vec<String>) -> Value {
+    json!({"numbers": numbers, "default_country": "IN", "checks": ["registered"]})
+}
+
+#[tokio::test]
+async fn large_batch_is_split_into_screening_orders_then_served_from_cache() {
+    let sim = start_sim(1, 0).await;
+    let app = spawn_app_with(config(&sim, json!({}))).await;
+    let t = token("acme", SCOPES);
+    let body = registered(indian(45_000, 0));
+
+    let resp = post_job(&app, &t, &body).await;
+    assert_eq!(resp.status().as_u16(), 202);
+    let location = resp.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    let job: Value = resp.json().await.expect("json");
+    let id = job["id"].as_str().expect("id").to_owned();
+    assert_eq!(location, format!("/v1/number-checks/{id}"));
+
+    let job = wait_done(&app, &t, &id).await;
+    assert_eq!(job["status"], "completed", "{job}");
+    let subs = job["sub_orders"].as_array().expect("sub_orders");
+    assert_eq!(subs.len(), 3);
+    for sub in subs {
+        assert_eq!(sub["provider"], "wscrm_screening");
+        let n = sub["numbers"].as_u64().expect("numbers");
+        assert!((500..=20_000).contains(&n), "{sub}");
+        assert!(sub["vendor_order_id"].is_string(), "{sub}");
+        assert_eq!(sub["state"], "completed");
+    }
+    assert_eq!(job["cost"]["numbers_billed"], 45_000);
+    assert_eq!(job["progress"]["answered"], 45_000);
+
+    let ledger = sim.ledger();
+    let wscrm = ledger.vendor("wscrm").expect("wscrm ledger");
+    assert_eq!(wscrm.numbers_billed, 45_000);
+    assert_eq!(wscrm.orders.len(), 3);
+    assert!(
+        wscrm
+            .orders
+            .iter()
+            .all(|o| (500..=20_000).contains(&o.numbers))
+    );
+    assert!(ledger.duplicate_orders("wscrm").is_empty());
+
+    let results = all_results(&app, &t, &id).await;
+    assert_eq!(results.len(), 45_000);
+    let sample = &results[0];
+    let truth = vendor_sim::truth::profile(1, sample["number"].as_str().expect("number"));
+    assert_eq!(sample["registered"], json!(truth.registered), "{sample}");
+
+    // The same numbers again within max_age: answered from cache, nothing billed.
+    let again = post_job(&app, &t, &body).await;
+    assert_eq!(again.status().as_u16(), 200);
+    let again: Value = again.json().await.expect("json");
+    assert_eq!(again["status"], "completed");
+    assert_eq!(again["cost"]["numbers_from_cache"], 45_000);
+    assert_eq!(again["cost"]["numbers_billed"], 0);
+    assert_eq!(sim.ledger().numbers_billed("wscrm"), 45_000);
+    let cached = all_results(&app, &t, again["id"].as_str().expect("id")).await;
+    assert_eq!(cached.len(), 45_000);
+}
+
+#[tokio::test]
+async fn small_batch_goes_to_a_provider_without_minimum_and_pages() {
+    let sim = start_sim(2, 0).await;
+    let app = spawn_app_with(config(&sim, json!({}))).await;
+    let t = token("acme", SCOPES);
+    let resp = post_job(&app, &t, &registered(indian(120, 500))).await;
+    assert_eq!(resp.status().as_u16(), 202);
+    let id = resp.json::<Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let job = wait_done(&app, &t, &id).await;
+    assert_eq!(job["status"], "completed", "{job}");
+    assert_eq!(job["sub_orders"][0]["provider"], "ekycpro");
+
+    let ledger = sim.ledger();
+    assert!(
+        ledger
+            .vendor("wscrm")
+            .is_none_or(|w| w.orders.iter().all(|o| o.numbers >= 500)),
+        "no screening order under 500"
+    );
+    assert_eq!(ledger.numbers_billed("wscrm"), 0);
+    assert_eq!(ledger.numbers_billed("ekycpro"), 120);
+
+    // Pages of 50: 50, 50, 20.
+    let mut cursor: Option<String> = None;
+    let mut seen = 0;
+    let mut pages = 0;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/number-checks/{id}/results?limit=50&cursor={c}"),
+            None => format!("/v1/number-checks/{id}/results?limit=50"),
+        };
+        let page: Value = app.get(&path, &t).await.json().await.expect("page");
+        seen += page["items"].as_array().expect("items").len();
+        pages += 1;
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!((seen, pages), (120, 3));
+
+    let csv = app
+        .get(&format!("/v1/number-checks/{id}/results?format=csv"), &t)
+        .await;
+    assert!(
+        csv.headers()["content-type"]
+            .to_str()
+            .expect("ct")
+            .starts_with("text/csv")
+    );
+    let csv = csv.text().await.expect("csv");
+    assert_eq!(csv.lines().count(), 121);
+    assert!(csv.starts_with("number,registered,"));
+
+    let bad = app
+        .get(&format!("/v1/number-checks/{id}/results?cursor=zzz"), &t)
+        .await;
+    expect_problem(bad, 400, "invalid_query").await;
+}
+
+#[tokio::test]
+async fn a_failing_screening_vendor_is_bypassed() {
+    let sim = start_sim(3, 0).await;
+    sim.set_fault(
+        vendor_sim::FaultSpec::new(vendor_sim::FaultKind::ServerError)
+            .vendor("wscrm")
+            .operation("screening.submit"),
+    )
+    .expect("fault");
+    let app = spawn_app_with(config(&sim, json!({"circuit_failures": 1}))).await;
+    let t = token("acme", SCOPES);
+    let resp = post_job(&app, &t, &registered(indian(1_000, 0))).await;
+    assert_eq!(resp.status().as_u16(), 202);
+    let id = resp.json::<Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let job = wait_done(&app, &t, &id).await;
+    assert_eq!(job["status"], "completed", "{job}");
+    assert_eq!(job["sub_orders"][0]["provider"], "ekycpro");
+    assert_eq!(job["sub_orders"][0]["rerouted_from"], "wscrm_screening");
+    let ledger = sim.ledger();
+    assert_eq!(ledger.numbers_billed("wscrm"), 0);
+    assert_eq!(ledger.numbers_billed("ekycpro"), 1_000);
+
+    // The circuit is now open: the next job is planned for ekycpro without trying wscrm.
+    let before = ledger.requests("wscrm", "screening.submit");
+    let resp = post_job(&app, &t, &registered(indian(800, 10_000))).await;
+    let id = resp.json::<Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let job = wait_done(&app, &t, &id).await;
+    assert_eq!(job["status"], "completed", "{job}");
+    assert_eq!(job["sub_orders"][0]["provider"], "ekycpro");
+    assert_eq!(sim.ledger().requests("wscrm", "screening.submit"), before);
+}
+
+#[tokio::test]
+async fn a_job_survives_its_replica_stopping() {
+    // Orders take 1.5 s at the vendor, so the first replica stops while they run.
+    let sim = start_sim(4, 1_500).await;
+    let first = spawn_app_with(config(&sim, json!({}))).await;
+    let t = token("acme", SCOPES);
+    let mut numbers = indian(1_000, 0);
+    numbers.extend(us(600));
+    let resp = post_job(&first, &t, &registered(numbers)).await;
+    assert_eq!(resp.status().as_u16(), 202);
+    let id = resp.json::<Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let job: Value = first
+            .get(&format!("/v1/number-checks/{id}"), &t)
+            .await
+            .json()
+            .await
+            .expect("json");
+        let subs = job["sub_orders"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no sub-orders: {job}"));
+        if subs.iter().all(|s| s["state"] == "running") {
+            assert_eq!(subs.len(), 2, "one screening order per region: {job}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{job}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let second = spawn_sibling(&first).await;
+    first.stop().await;
+
+    let job = wait_done(&second, &t, &id).await;
+    assert_eq!(job["status"], "completed", "{job}");
+    assert_eq!(job["progress"]["answered"], 1_600);
+    let ledger = sim.ledger();
+    let wscrm = ledger.vendor("wscrm").expect("wscrm");
+    assert_eq!(wscrm.orders.len(), 2, "each order submitted once");
+    assert!(ledger.duplicate_orders("wscrm").is_empty());
+    assert_eq!(all_results(&second, &t, &id).await.len(), 1_600);
+}
+
+#[tokio::test]
+async fn a_result_file_on_an_unconfigured_host_is_not_downloaded() {
+    let sim = start_sim(5, 0).await;
+    let mut overrides = config(&sim, json!({}));
+    overrides["vendors"] =
+        support::number_checks::vendors(sim.base_url(), "https://results.vendor.example");
+    let app = spawn_app_with(overrides).await;
+    let t = token("acme", SCOPES);
+    let resp = post_job(&app, &t, &registered(indian(120, 0))).await;
+    let id = resp.json::<Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let job = wait_done(&app, &t, &id).await;
+    assert_eq!(job["status"], "failed", "{job}");
+    let sub = &job["sub_orders"][0];
+    assert_eq!(sub["state"], "failed");
+    assert_eq!(sub["error"]["code"], "vendor_forbidden_host", "{sub}");
+    assert!(
+        sub["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("not on a configured host"),
+        "{sub}"
+    );
+    assert_eq!(sim.ledger().requests("files", "files.download"), 0);
+}
+
+#[tokio::test]
+async fn a_budget_refuses_jobs_before_any_vendor_call_and_usage_matches_the_ledger() {
+    let sim = start_sim(6, 0).await;
+    let app = spawn_app_with(config(&sim, json!({"budgets": {"frugal": 1000}}))).await;
+    let t = token("frugal", SCOPES);
+    let refused = post_job(&app, &t, &registered(indian(1_500, 0))).await;
+    let problem = expect_problem(refused, 402, "budget_exceeded").await;
+    assert_eq!(problem["remaining_budget"], 1000, "{problem}");
+    let ledger = sim.ledger();
+    assert_eq!(
+        ledger.numbers_billed("wscrm") + ledger.numbers_billed("ekycpro"),
+        0
+    );
+
+    let resp = post_job(&app, &t, &registered(indian(600, 0))).await;
+    assert_eq!(resp.status().as_u16(), 202);
+    let id = resp.json::<Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    wait_done(&app, &t, &id).await;
+
+    let usage: Value = app.get("/v1/usage", &t).await.json().await.expect("usage");
+    let ledger = sim.ledger();
+    assert_eq!(
+        usage["billed"]["wscrm_screening"],
+        ledger.numbers_billed("wscrm"),
+        "{usage}"
+    );
+    assert_eq!(usage["billed_total"], 600, "{usage}");
+    assert_eq!(usage["budget"]["remaining"], 400, "{usage}");
+    let over = post_job(&app, &t, &registered(indian(500, 5_000))).await;
+    let problem = expect_problem(over, 402, "budget_exceeded").await;
+    assert_eq!(problem["remaining_budget"], 400);
+}
+
+#[tokio::test]
+async fn invalid_numbers_are_reported_per_item_and_oversized_batches_refused() {
+    let sim = start_sim(7, 0).await;
+    let app = spawn_app_with(config(&sim, json!({}))).await;
+    let t = token("acme", SCOPES);
+    let body = registered(vec![
+        "98765 43210".into(),
+        "12ab".into(),
+        "".into(),
+        "+91 98765 43211".into(),
+        "+91-98765-43210".into(),
+    ]);
+    let resp = post_job(&app, &t, &body).await;
+    assert_eq!(resp.status().as_u16(), 202);
+    let job: Value = resp.json().await.expect("json");
+    assert_eq!(job["progress"]["total"], 2);
+    assert_eq!(job["progress"]["duplicates"], 1);
+    let invalid = job["invalid_numbers"].as_array().expect("invalid");
+    assert_eq!(invalid.len(), 2);
+    assert_eq!(invalid[0]["index"], 1);
+    assert_eq!(invalid[0]["input"], "12ab");
+    assert_eq!(invalid[0]["reason"], "not_a_number");
+    assert_eq!(invalid[1]["index"], 2);
+    assert_eq!(invalid[1]["reason"], "empty");
+
+    let all_bad = post_job(&app, &t, &registered(vec!["nope".into()])).await;
+    let problem = expect_problem(all_bad, 422, "validation_failed").await;
+    assert_eq!(problem["errors"][0]["field"], "numbers[0]");
+
+    let huge = registered(vec!["1".to_owned(); 1_000_001]);
+    let resp = post_job(&app, &t, &huge).await;
+    let status = resp.status().as_u16();
+    assert!(status == 422 || status == 413, "{status}");
+    let code = if status == 422 {
+        "validation_failed"
+    } else {
+        "payload_too_large"
+    };
+    let problem = expect_problem(resp, status, code).await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("1000000"),
+        "{problem}"
+    );
+    // Only the two valid numbers of the first job can ever be billed.
+    assert!(sim.ledger().numbers_billed("ekycpro") <= 2);
+}
+
+#[tokio::test]
+async fn the_callback_is_signed_and_retried() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/hooks/done"))
+        .respond_with(ResponseTemplate::new(500))
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&receiver)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/hooks/done"))
+        .respond_with(ResponseTemplate::new(204))
+        .with_priority(2)
+        .mount(&receiver)
+        .await;
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let sim = start_sim(8, 0).await;
+    let app = spawn_app_with(config(
+        &sim,
+        json!({
+            "callback_allow": [format!("{}/hooks/", receiver.uri())],
+            "callback_secrets": {"acme": secret}
+        }),
+    ))
+    .await;
+    let t = token("acme", SCOPES);
+
+    let mut refused = registered(indian(10, 0));
+    refused["callback_url"] = json!("https://elsewhere.example/hook");
+    let problem =
+        expect_problem(post_job(&app, &t, &refused).await, 422, "validation_failed").await;
+    assert_eq!(problem["errors"][0]["field"], "callback_url");
+
+    let mut body = registered(indian(120, 0));
+    body["callback_url"] = json!(format!("{}/hooks/done", receiver.uri()));
+    let resp = post_job(&app, &t, &body).await;
+    assert_eq!(resp.status().as_u16(), 202);
+    let id = resp.json::<Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    wait_done(&app, &t, &id).await;
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let requests = loop {
+        let requests = receiver.received_requests().await.unwrap_or_default();
+        if requests.len() >= 3 {
+            break requests;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} deliveries",
+            requests.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        receiver.received_requests().await.unwrap_or_default().len(),
+        3,
+        "no delivery after success"
+    );
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(secret.trim_start_matches("whsec_"))
+        .expect("secret");
+    for request in &requests {
+        let header = |name: &str| {
+            request
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .expect(name)
+                .to_owned()
+        };
+        let msg_id = header("webhook-id");
+        let timestamp = header("webhook-timestamp");
+        let body = String::from_utf8(request.body.clone()).expect("utf8");
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&key).expect("key");
+        mac.update(format!("{msg_id}.{timestamp}.{body}").as_bytes());
+        let expected = format!(
+            "v1,{}",
+            base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+        );
+        assert_eq!(header("webhook-signature"), expected);
+        let payload: Value = serde_json::from_str(&body).expect("json body");
+        assert_eq!(payload["data"]["id"], id.as_str());
+        assert_eq!(payload["data"]["status"], "completed");
+    }
+}
+
+#[tokio::test]
+async fn tenants_are_isolated_and_the_cache_scope_decides_billing() {
+    let sim = start_sim(9, 0).await;
+    let shared = spawn_app_with(config(&sim, json!({}))).await;
+    let a = token("tenant-a", SCOPES);
+    let b = token("tenant-b", SCOPES);
+    let body = registered(indian(120, 0));
+    let resp = post_job(&shared, &a, &body).await;
+    let id = resp.json::<Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    wait_done(&shared, &a, &id).await;
+    expect_problem(
+        shared.get(&format!("/v1/number-checks/{id}"), &b).await,
+        404,
+        "not_found",
+    )
+    .await;
+    expect_problem(
+        shared
+            .get(&format!("/v1/number-checks/{id}/results"), &b)
+            .await,
+        404,
+        "not_found",
+    )
+    .await;
+    let from_cache = post_job(&shared, &b, &body).await;
+    assert_eq!(
+        from_cache.status().as_u16(),
+        200,
+        "shared cache answers tenant B"
+    );
+    assert_eq!(sim.ledger().numbers_billed("ekycpro"), 120);
+
+    let per_tenant = spawn_app_with(config(&sim, json!({"cache_scope": "per_tenant"}))).await;
+    let resp = post_job(&per_tenant, &a, &body).await;
+    let id = resp.json::<Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    wait_done(&per_tenant, &a, &id).await;
+    let resp = post_job(&per_tenant, &b, &body).await;
+    assert_eq!(
+        resp.status().as_u16(),
+        202,
+        "per-tenant cache: B pays again"
+    );
+    let id = resp.json::<Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    wait_done(&per_tenant, &b, &id).await;
+    assert_eq!(sim.ledger().numbers_billed("ekycpro"), 360);
+}
+
+#[tokio::test]
+async fn one_number_is_answered_by_a_single_number_provider_then_from_cache() {
+    let sim = start_sim(10, 0).await;
+    let app = spawn_app_with(config(&sim, json!({}))).await;
+    let t = token("acme", SCOPES);
+    let first: Value = app
+        .get("/v1/numbers/%2B51912345678?checks=registered", &t)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(first["from_cache"], false, "{first}");
+    assert_eq!(first["result"]["provider"], "accuauth");
+    let second: Value = app
+        .get("/v1/numbers/%2B51912345678?checks=registered", &t)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(second["from_cache"], true, "{second}");
+    assert_eq!(sim.ledger().numbers_billed("accuauth"), 1);
+    let bad = app.get("/v1/numbers/12ab?checks=registered", &t).await;
+    expect_problem(bad, 422, "validation_failed").await;
+    let unknown = app
+        .get("/v1/numbers/%2B51912345678?checks=nonsense", &t)
+        .await;
+    expect_problem(unknown, 400, "invalid_query").await;
+}
