@@ -13,7 +13,8 @@ use support::{
 };
 use vendor_sim::{RunningSim, SimConfig, dev};
 
-const SCOPES: &str = "accounts:read accounts:write sessions:write actions:write business:read";
+const SCOPES: &str =
+    "accounts:read accounts:write sessions:write actions:write business:read events:read";
 const PRIVATE_KEY: &str = "PRIVATE-KEY-MATERIAL-a1b2c3";
 const MSG_PRIVATE_KEY: &str = "MSG-PRIVATE-KEY-MATERIAL-d4e5f6";
 
@@ -828,4 +829,66 @@ async fn imported_keys_appear_in_no_log_line_and_no_response() {
         assert!(!logs.contains(secret), "a key in the logs");
         assert!(!bodies.contains(secret), "a key in a response: {bodies}");
     }
+}
+
+#[tokio::test]
+async fn the_vendor_registration_webhook_completes_the_registration() {
+    let sim = sim(300).await;
+    let mut config = gateway_config(&sim, dev::NXCLOUD_ACCESS_SECRET);
+    config["events"] = json!({"webhook_secret": "registration-webhook-secret-0123456789"});
+    let app = spawn_app_with(config).await;
+    let reg = ok_json(
+        call(&app, "POST", "/v1/registrations", Some(json!({"phone": "13800138002", "area_code": "+86", "country_code": "CN", "verification": "sms"}))).await,
+        201,
+    )
+    .await;
+    let reg_id = reg["id"].as_str().expect("id").to_owned();
+    let submitted = call(
+        &app,
+        "POST",
+        &format!("/v1/registrations/{reg_id}/verification-code"),
+        Some(json!({"code": "123456"})),
+    )
+    .await;
+    assert_eq!(submitted.status(), 200);
+    let before = ok_json(
+        call(&app, "GET", &format!("/v1/registrations/{reg_id}"), None).await,
+        200,
+    )
+    .await;
+    assert_eq!(before["status"], "code_submitted");
+
+    // The vendor's webhook, with its string-typed status, as the vendor sends it.
+    let hook = app
+        .client
+        .post(app.url("/group-dispatch-api/register/syncStatus"))
+        .header("X-Webhook-Secret", "registration-webhook-secret-0123456789")
+        .json(&json!({"phone": "8613800138002", "status": "1"}))
+        .send()
+        .await
+        .expect("webhook");
+    assert_eq!(hook.status(), 200);
+    let after = ok_json(
+        call(&app, "GET", &format!("/v1/registrations/{reg_id}"), None).await,
+        200,
+    )
+    .await;
+    assert_eq!(after["status"], "succeeded", "{after}");
+    let feed = ok_json(
+        call(&app, "GET", "/v1/events?types=registration.completed", None).await,
+        200,
+    )
+    .await;
+    assert_eq!(feed["data"].as_array().map(Vec::len), Some(1), "{feed}");
+    assert_eq!(feed["data"][0]["tenant"], "acme");
+    // Another tenant neither sees the registration nor its event.
+    let other = call_as(
+        &app,
+        "globex",
+        "GET",
+        &format!("/v1/registrations/{reg_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(other.status(), 404);
 }

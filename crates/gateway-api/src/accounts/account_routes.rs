@@ -579,6 +579,14 @@ pub async fn create_registration(
         ]),
     };
     claim_owner(&state, "registration", &id, &auth.principal.tenant).await?;
+    // The vendor's registration webhook names the number only: route its events to this tenant.
+    crate::ownership::claim(
+        &state.store,
+        crate::ownership::OwnedKind::Registration,
+        &digits,
+        &auth.principal.tenant,
+    )
+    .await?;
     save(&state, "registration", &id, &registration).await?;
     // The vendor's webhook names the number only: let the events capability find the id.
     state
@@ -672,5 +680,35 @@ pub async fn get_registration(
         "registration",
     )
     .await?;
-    Ok(web::Json(public(r)))
+    Ok(web::Json(public(with_vendor_result(&state, r).await?)))
+}
+
+/// The vendor reports a registration's outcome only by webhook; the events capability keeps the
+/// latest state per number, and it wins over what the gateway last recorded.
+async fn with_vendor_result(
+    state: &AppState,
+    mut r: Registration,
+) -> Result<Registration, ApiError> {
+    if !matches!(
+        r.status,
+        RegistrationStatus::CodeRequested | RegistrationStatus::CodeSubmitted
+    ) {
+        return Ok(r);
+    }
+    let digits = r.number.trim_start_matches('+').to_owned();
+    let latest = crate::events::latest_state(
+        &state.store,
+        crate::ownership::OwnedKind::Registration,
+        &digits,
+    )
+    .await?;
+    if let Some(latest) = latest {
+        r.status = match latest.status.as_str() {
+            "completed" => RegistrationStatus::Succeeded,
+            "failed" => RegistrationStatus::Failed,
+            _ => r.status,
+        };
+        r.updated_at = latest.updated_at;
+    }
+    Ok(r)
 }
