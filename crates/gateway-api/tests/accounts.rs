@@ -667,6 +667,28 @@ async fn chat_actions_are_spaced_per_pair_and_survive_a_restart() {
     for r in &results {
         assert_eq!(r["status"], "succeeded", "{r}");
     }
+    // Each result is also a `chat_action.completed` event, once.
+    let feed = ok_json(
+        call(
+            &second,
+            "GET",
+            "/v1/events?types=chat_action.completed&limit=100",
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    let mut evented: Vec<&str> = feed["data"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["subject"]["id"].as_str())
+        .collect();
+    evented.sort_unstable();
+    let mut expected: Vec<&str> = ids.iter().map(String::as_str).collect();
+    expected.sort_unstable();
+    assert_eq!(evented, expected, "{feed}");
     let state = sim.accounts().state_json();
     let actions: Vec<&Value> = state["actions"]
         .as_object()

@@ -103,6 +103,20 @@ async fn small_batch_goes_to_a_provider_without_minimum_and_pages() {
     assert_eq!(ledger.numbers_billed("wscrm"), 0);
     assert_eq!(ledger.numbers_billed("ekycpro"), 120);
 
+    // The end of the job is also an event in the tenant's feed.
+    let feed: Value = app
+        .client
+        .get(app.url("/v1/events?types=number_check.completed"))
+        .bearer_auth(token("acme", "events:read"))
+        .send()
+        .await
+        .expect("feed")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(feed["data"][0]["subject"]["id"], id.as_str(), "{feed}");
+    assert_eq!(feed["data"][0]["data"]["status"], "completed", "{feed}");
+
     // Pages of 50: 50, 50, 20.
     let mut cursor: Option<String> = None;
     let mut seen = 0;

@@ -350,6 +350,17 @@ pub async fn get_action(
             if report.status != ActionStatus::Pending {
                 r.phase = Phase::Done;
                 save(&state, "action", &id, &r).await?;
+                crate::events::publish(
+                    &state,
+                    &auth.principal.tenant,
+                    domain::DomainEvent::ChatActionCompleted(domain::events::ChatActionCompleted {
+                        action_id: id.to_string(),
+                        succeeded: report.status == ActionStatus::Succeeded,
+                        executed_at: report.executed_at,
+                        details: serde_json::Value::Null,
+                    }),
+                )
+                .await?;
             }
         }
     }

@@ -556,6 +556,23 @@ pub async fn finish(state: &AppState, job: &mut Job, now: DateTime<Utc>) -> Resu
     jobs::save(store, job, config.job_ttl).await?;
     metrics::counter!("number_checks_jobs_finished_total", "status" => job.status.as_str())
         .increment(1);
+    // The same news for event consumers: feed, stream and subscriptions.
+    let view = serde_json::to_value(JobView::from(&*job)).unwrap_or_default();
+    let summary = serde_json::json!({
+        "progress": view.get("progress").cloned().unwrap_or_default(),
+        "cost": view.get("cost").cloned().unwrap_or_default(),
+        "results": format!("/v1/number-checks/{}/results", job.id),
+    });
+    crate::events::publish(
+        state,
+        &job.tenant,
+        domain::DomainEvent::NumberCheckCompleted(domain::events::NumberCheckCompleted {
+            job_id: job.id.clone(),
+            status: job.status.as_str().to_owned(),
+            summary,
+        }),
+    )
+    .await?;
     if let Some(url) = &job.callback_url {
         let body = serde_json::json!({
             "type": "number_check.finished",
