@@ -531,3 +531,58 @@ async fn one_number_is_answered_by_a_single_number_provider_then_from_cache() {
         .await;
     expect_problem(unknown, 400, "invalid_query").await;
 }
+
+#[tokio::test]
+async fn a_stopping_replica_hands_its_job_lease_back_at_once() {
+    // A lease far longer than the test: the second replica can only finish in time if the first
+    // one released the job when it stopped.
+    let sim = start_sim(6, 1_500).await;
+    let first = spawn_app_with(config(&sim, json!({"lease_ttl": "60s"}))).await;
+    let t = token("acme", SCOPES);
+    let resp = post_job(&first, &t, &registered(indian(1_000, 0))).await;
+    assert_eq!(resp.status().as_u16(), 202);
+    let id = resp.json::<Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let lease = format!("nc:lease:job:{id}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let first_owner = loop {
+        if let Some(owner) = first.store.lease_owner(&lease).await.expect("lease") {
+            break owner;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the first replica never took the job"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let second = spawn_sibling(&first).await;
+    first.stop().await;
+    // Stopping returns once the server is down; the workers then stop and hand back.
+    let handed_back = tokio::time::Instant::now() + Duration::from_secs(5);
+    while first
+        .store
+        .lease_owner(&lease)
+        .await
+        .expect("lease")
+        .as_ref()
+        == Some(&first_owner)
+    {
+        assert!(
+            tokio::time::Instant::now() < handed_back,
+            "the stopped replica still holds the lease"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let started = tokio::time::Instant::now();
+    let job = wait_done(&second, &t, &id).await;
+    assert_eq!(job["status"], "completed", "{job}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}: waited for the lease",
+        started.elapsed()
+    );
+    assert!(sim.ledger().duplicate_orders("wscrm").is_empty());
+}
