@@ -1,0 +1,184 @@
+//! Number-check jobs across real gateway processes sharing one Redis: a replica that gets
+//! SIGTERM hands its job back at once; a replica killed outright loses the job only until its
+//! lease expires. Either way each vendor order is placed once and no result is lost.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::number_checks::{config, indian, start_sim, wait_done};
+use support::process::GatewayProcess;
+use support::{random_prefix, redis_url, spawn_app_with, token};
+use vendor_sim::{RunningSim, dev};
+
+const SCOPES: &str = "numbers:check numbers:read";
+
+/// The configuration file of a gateway process in front of `sim`.
+fn config_file(sim: &RunningSim, lease_ttl: &str) -> tempfile_path::TempToml {
+    let base = sim.base_url();
+    let toml = format!(
+        r#"
+[vendors.wscrm]
+bus_api_base_url = "{base}/wscrm-bus-api"
+result_hosts = ["{base}"]
+auth_headers = {{ "{header}" = "{key}" }}
+
+[vendors.ekycpro]
+base_url = "{base}"
+user_id = "{user}"
+api_key = "{api_key}"
+result_hosts = ["{base}"]
+
+[number_checks]
+worker_interval = "20ms"
+poll_initial = "20ms"
+poll_max = "200ms"
+lease_ttl = "{lease_ttl}"
+"#,
+        header = dev::WSCRM_HEADER,
+        key = dev::WSCRM_KEY,
+        user = dev::EKYCPRO_USER_ID,
+        api_key = dev::EKYCPRO_API_KEY,
+    );
+    tempfile_path::TempToml::new(&toml)
+}
+
+mod tempfile_path {
+    /// A config file removed when dropped.
+    #[derive(Debug)]
+    pub struct TempToml(pub std::path::PathBuf);
+
+    impl TempToml {
+        pub fn new(text: &str) -> Self {
+            let path = std::env::temp_dir()
+                .join(format!("gateway-{}.toml", uuid::Uuid::new_v4().simple()));
+            std::fs::write(&path, text).expect("config file written");
+            TempToml(path)
+        }
+    }
+
+    impl Drop for TempToml {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+}
+
+/// Starts a gateway process on `prefix`, submits 1,000 numbers, and waits until the vendor
+/// order is running (its id recorded), so the process is stopped in the middle of the job.
+async fn process_with_running_job(
+    file: &tempfile_path::TempToml,
+    prefix: &str,
+) -> (GatewayProcess, String) {
+    let env = [
+        ("GATEWAY_CONFIG", file.0.display().to_string()),
+        ("GATEWAY_AUTH__ALLOW_DEV_SECRET", "true".to_owned()),
+        ("GATEWAY_STORE__REDIS_URL", redis_url()),
+        ("GATEWAY_STORE__KEY_PREFIX", prefix.to_owned()),
+    ];
+    let gateway = tokio::task::spawn_blocking(move || GatewayProcess::start(&env))
+        .await
+        .expect("join");
+    let client = reqwest::Client::new();
+    let bearer = token("acme", SCOPES);
+    let body =
+        json!({"numbers": indian(1_000, 0), "default_country": "IN", "checks": ["registered"]});
+    let accepted: Value = client
+        .post(gateway.url("/v1/number-checks"))
+        .timeout(Duration::from_secs(120))
+        .bearer_auth(&bearer)
+        .json(&body)
+        .send()
+        .await
+        .expect("submit")
+        .json()
+        .await
+        .expect("json");
+    let id = accepted["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{accepted}"))
+        .to_owned();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let job: Value = client
+            .get(gateway.url(&format!("/v1/number-checks/{id}")))
+            .bearer_auth(&bearer)
+            .send()
+            .await
+            .expect("job")
+            .json()
+            .await
+            .expect("json");
+        if job["sub_orders"]
+            .as_array()
+            .is_some_and(|s| !s.is_empty() && s.iter().all(|s| s["state"] == "running"))
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the order never ran: {job}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    (gateway, id)
+}
+
+fn assert_ordered_once(sim: &RunningSim) {
+    let ledger = sim.ledger();
+    let wscrm = ledger.vendor("wscrm").expect("a screening order");
+    assert_eq!(
+        wscrm.orders.len(),
+        1,
+        "one order for 1,000 numbers of one region"
+    );
+    assert!(ledger.duplicate_orders("wscrm").is_empty());
+    assert_eq!(ledger.numbers_billed("wscrm"), 1_000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_hands_the_job_to_another_replica_at_once() {
+    let sim = start_sim(11, 1_500).await;
+    let prefix = random_prefix();
+    // A lease far longer than the test: only a handed-back job can finish in time.
+    let file = config_file(&sim, "60s");
+    let (mut gateway, id) = process_with_running_job(&file, &prefix).await;
+    let mut overrides = config(&sim, json!({"lease_ttl": "60s"}));
+    overrides["store"] = json!({"key_prefix": prefix});
+    let second = spawn_app_with(overrides).await;
+
+    gateway.sigterm();
+    let code = tokio::task::spawn_blocking(move || gateway.wait_exit(Duration::from_secs(20)))
+        .await
+        .expect("join");
+    assert_eq!(code, Some(0));
+    let started = tokio::time::Instant::now();
+    let job = wait_done(&second, &token("acme", SCOPES), &id).await;
+    assert_eq!(job["status"], "completed", "{job}");
+    assert_eq!(job["progress"]["answered"], 1_000);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "waited {:?}: the lease was not handed back",
+        started.elapsed()
+    );
+    assert_ordered_once(&sim);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_replica_loses_its_job_only_until_the_lease_expires() {
+    let sim = start_sim(12, 1_500).await;
+    let prefix = random_prefix();
+    let file = config_file(&sim, "3s");
+    let (mut gateway, id) = process_with_running_job(&file, &prefix).await;
+    let mut overrides = config(&sim, json!({"lease_ttl": "3s"}));
+    overrides["store"] = json!({"key_prefix": prefix});
+    let second = spawn_app_with(overrides).await;
+
+    gateway.child.kill().expect("SIGKILL");
+    let _ = gateway.child.wait();
+    let job = wait_done(&second, &token("acme", SCOPES), &id).await;
+    assert_eq!(job["status"], "completed", "{job}");
+    assert_eq!(job["progress"]["answered"], 1_000);
+    assert_ordered_once(&sim);
+}
