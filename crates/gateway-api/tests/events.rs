@@ -862,3 +862,116 @@ async fn tenants_see_only_their_own_events() {
         .await;
     expect_problem(response, 404, "not_found").await;
 }
+
+/// A subscriber that fails until told to recover, and counts what it accepted per phone.
+#[derive(Clone, Default)]
+struct Recovering {
+    healthy: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    accepted: std::sync::Arc<std::sync::Mutex<HashMap<String, usize>>>,
+}
+
+impl wiremock::Respond for Recovering {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        if !self.healthy.load(std::sync::atomic::Ordering::SeqCst) {
+            return ResponseTemplate::new(503);
+        }
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or_default();
+        let phone = body["data"]["phone"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if let Ok(mut accepted) = self.accepted.lock() {
+            *accepted.entry(phone).or_default() += 1;
+        }
+        ResponseTemplate::new(200)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_replica_with_pending_deliveries_loses_none_and_repeats_none() {
+    let prefix = support::random_prefix();
+    let file = std::env::temp_dir().join(format!("events-{}.toml", uuid::Uuid::new_v4().simple()));
+    std::fs::write(
+        &file,
+        format!(
+            r#"[events]
+webhook_secret = "{SECRET}"
+subscription_url_prefixes = ["http://127.0.0.1"]
+retry_schedule = ["200ms", "200ms", "200ms", "200ms", "200ms", "200ms", "200ms", "200ms", "200ms", "200ms", "200ms", "200ms", "200ms", "200ms", "200ms", "200ms", "200ms", "200ms", "200ms", "200ms"]
+delivery_poll_interval = "50ms"
+delivery_timeout = "1s"
+delivery_claim_hold = "2s"
+"#
+        ),
+    )
+    .expect("config file");
+    let env = [
+        ("GATEWAY_CONFIG", file.display().to_string()),
+        ("GATEWAY_AUTH__ALLOW_DEV_SECRET", "true".to_owned()),
+        ("GATEWAY_STORE__REDIS_URL", support::redis_url()),
+        ("GATEWAY_STORE__KEY_PREFIX", prefix.clone()),
+    ];
+    let mut doomed =
+        tokio::task::spawn_blocking(move || support::process::GatewayProcess::start(&env))
+            .await
+            .expect("join");
+    let survivor = spawn_app_with(json!({
+        "store": {"key_prefix": prefix},
+        "events": {
+            "webhook_secret": SECRET,
+            "subscription_url_prefixes": ["http://127.0.0.1"],
+            "retry_schedule": vec!["200ms"; 20],
+            "delivery_poll_interval": "50ms",
+            "delivery_timeout": "1s",
+            "delivery_claim_hold": "2s"
+        }
+    }))
+    .await;
+
+    let subscriber = Recovering::default();
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(subscriber.clone())
+        .mount(&receiver)
+        .await;
+    subscribe(&survivor, &receiver.uri(), json!([])).await;
+    let phones: Vec<String> = (0..20).map(|i| format!("8613900000{i:03}")).collect();
+    for phone in &phones {
+        claim(&survivor, OwnedKind::Registration, phone, TENANT).await;
+    }
+    let client = reqwest::Client::new();
+    for phone in &phones {
+        let response = client
+            .post(doomed.url("/group-dispatch-api/register/syncStatus"))
+            .header("X-Webhook-Secret", SECRET)
+            .json(&json!({"phone": phone, "status": "1"}))
+            .send()
+            .await
+            .expect("webhook");
+        assert_eq!(response.status(), 200);
+    }
+    // Deliveries are failing and pending on both replicas; one dies without warning.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    doomed.child.kill().expect("SIGKILL");
+    let _ = doomed.child.wait();
+    let _ = std::fs::remove_file(&file);
+    subscriber
+        .healthy
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+
+    wait_for("every delivery after the kill", || async {
+        subscriber.accepted.lock().map(|a| a.len()).unwrap_or(0) >= phones.len()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let accepted = subscriber.accepted.lock().expect("lock").clone();
+    assert_eq!(
+        accepted.len(),
+        phones.len(),
+        "every event delivered: {accepted:?}"
+    );
+    assert!(
+        accepted.values().all(|n| *n == 1),
+        "none twice: {accepted:?}"
+    );
+}
