@@ -16,6 +16,7 @@ mod registry;
 mod traits;
 pub mod wscrm_accounts;
 pub mod wscrm_screening;
+pub mod wscrm_webhooks;
 mod xlsx;
 
 pub use config::{
