@@ -788,6 +788,23 @@ async fn business_phones_are_signed_cached_and_auth_failures_are_clear() {
 }
 
 #[tokio::test]
+async fn business_phones_with_caching_off_ask_the_vendor_every_time() {
+    let sim = sim(1000).await;
+    let mut config = gateway_config(&sim, dev::NXCLOUD_ACCESS_SECRET);
+    config["accounts"]["business_phones_cache_ttl"] = json!("0s");
+    let app = spawn_app_with(config).await;
+    for _ in 0..3 {
+        let list = ok_json(call(&app, "GET", "/v1/business-phones", None).await, 200).await;
+        assert_eq!(list["phones"].as_array().map(Vec::len), Some(3), "{list}");
+    }
+    assert_eq!(
+        sim.ledger().requests("nxcloud", "nxcloud.get_phone"),
+        3,
+        "every request reaches the vendor"
+    );
+}
+
+#[tokio::test]
 async fn imported_keys_appear_in_no_log_line_and_no_response() {
     let mut config = SimConfig::for_tests(7);
     config.wscrm.headers.clear();

@@ -91,13 +91,16 @@ pub async fn business_phones(
         "accounts:business-phones:{}:{filter_key}",
         auth.principal.tenant
     );
-    if let Some(cached) = state.store.get_json::<BusinessPhoneList>(&key).await? {
+    // With caching off, every request goes to the vendor: no store round trip at all.
+    let ttl = state.config.accounts.business_phones_cache_ttl;
+    if !ttl.is_zero()
+        && let Some(cached) = state.store.get_json::<BusinessPhoneList>(&key).await?
+    {
         return Ok(web::Json(cached));
     }
     let list = BusinessPhoneList {
         phones: phones.list(&numbers).await.map_err(vendor_error)?,
     };
-    let ttl = state.config.accounts.business_phones_cache_ttl;
     if !ttl.is_zero() {
         state.store.set_json(&key, &list, Some(ttl)).await?;
     }
