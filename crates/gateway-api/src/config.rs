@@ -61,6 +61,8 @@ pub struct StoreConfig {
     /// Upper bound of any single store command, so a slow Redis never hangs a request.
     #[serde(with = "humantime_serde")]
     pub command_timeout: Duration,
+    /// Redis connections per replica; each is multiplexed: the commands of every request are
+    /// pipelined over it, so a few suffice.
     pub pool_size: usize,
 }
 
@@ -139,7 +141,7 @@ drain_timeout = "20s"
 [store]
 key_prefix = "wagw:"
 command_timeout = "500ms"
-pool_size = 32
+pool_size = 4
 
 [auth]
 algorithms = ["HS256"]

@@ -49,8 +49,7 @@ async fn no_cleanup(_: &Store) {}
 
 /// Deletes the keys under the test's prefix (and nothing else).
 async fn redis_cleanup(store: &Store) {
-    use deadpool_redis::redis;
-    let client = redis::Client::open(shared_url()).expect("redis url");
+    let client = ::redis::Client::open(shared_url()).expect("redis url");
     let mut conn = client
         .get_multiplexed_async_connection()
         .await
@@ -58,7 +57,7 @@ async fn redis_cleanup(store: &Store) {
     let pattern = format!("{}*", store.key_prefix());
     let mut cursor: u64 = 0;
     loop {
-        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+        let (next, keys): (u64, Vec<String>) = ::redis::cmd("SCAN")
             .arg(cursor)
             .arg("MATCH")
             .arg(&pattern)
@@ -69,7 +68,7 @@ async fn redis_cleanup(store: &Store) {
             .expect("SCAN");
         for key in keys {
             assert!(key.starts_with(store.key_prefix()));
-            let _: u64 = redis::cmd("DEL")
+            let _: u64 = ::redis::cmd("DEL")
                 .arg(&key)
                 .query_async(&mut conn)
                 .await
@@ -409,6 +408,20 @@ mod cases {
             ]
         );
         assert!(is_corrupt(s.hincr("h", "status", 1).await));
+        s.hincr_many("counts", &[]).await.unwrap();
+        s.hincr_many("counts", &[("a", 2), ("b", 1)]).await.unwrap();
+        s.hincr_many("counts", &[("a", 1), ("c", -4)])
+            .await
+            .unwrap();
+        assert_eq!(
+            s.hgetall("counts").await.unwrap(),
+            vec![
+                ("a".to_owned(), b"3".to_vec()),
+                ("b".to_owned(), b"1".to_vec()),
+                ("c".to_owned(), b"-4".to_vec()),
+            ]
+        );
+        assert!(is_corrupt(s.hincr_many("h", &[("status", 1)]).await));
         // hset/hincr keep the key's TTL.
         assert!(s.expire("h", Duration::from_secs(30)).await.unwrap());
         s.hset("h", &[("x".into(), b"1".to_vec())]).await.unwrap();
@@ -1019,6 +1032,54 @@ mod redis_failures {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    #[tokio::test]
+    async fn restarted_server_is_reconnected_and_its_scripts_reloaded() {
+        let mut redis = PrivateRedis::start();
+        let store = connect(&redis.url()).await;
+        // Every shared connection is open before the restart.
+        for _ in 0..8 {
+            store
+                .incr("n", 1, Some(Duration::from_secs(60)))
+                .await
+                .unwrap();
+        }
+        assert!(
+            store
+                .lease_acquire("lease", "me", Duration::from_secs(5))
+                .await
+                .unwrap()
+        );
+
+        redis.restart();
+        // The first call on a dead connection fails (transient) and has every connection
+        // replaced: no other call fails.
+        let mut failures = 0;
+        let mut value = None;
+        for _ in 0..8 {
+            match store.incr("n", 1, Some(Duration::from_secs(60))).await {
+                Ok(v) => value = value.or(Some(v)),
+                Err(e) => {
+                    assert!(e.is_transient(), "{e:?}");
+                    failures += 1;
+                }
+            }
+        }
+        assert!(failures <= 1, "{failures} calls failed after the restart");
+        assert_eq!(value, Some(1), "a fresh server: the counter starts again");
+        assert!(
+            store.ttl("n").await.unwrap().is_some(),
+            "the script ran and set the TTL"
+        );
+        assert!(
+            store
+                .lease_acquire("lease", "other", Duration::from_secs(5))
+                .await
+                .unwrap(),
+            "the old lease went with the old server"
+        );
+        assert!(!store.lease_release("lease", "me").await.unwrap());
     }
 
     #[tokio::test]

@@ -44,10 +44,15 @@ pub async fn record_request(
     requested: u64,
     from_cache: u64,
 ) -> Result<(), StoreError> {
-    let key = key(tenant, month);
-    store.hincr(&key, REQUESTED, requested as i64).await?;
-    store.hincr(&key, FROM_CACHE, from_cache as i64).await?;
-    Ok(())
+    store
+        .hincr_many(
+            &key(tenant, month),
+            &[
+                (REQUESTED, requested as i64),
+                (FROM_CACHE, from_cache as i64),
+            ],
+        )
+        .await
 }
 
 /// Reserves `numbers` of the tenant's monthly `budget`; on refusal, the remaining budget.

@@ -383,6 +383,13 @@ impl MemoryStore {
         Ok(value)
     }
 
+    pub(crate) fn hincr_many(&self, key: &str, fields: &[(&str, i64)]) -> Result<(), StoreError> {
+        for (field, by) in fields {
+            self.hincr(key, field, *by)?;
+        }
+        Ok(())
+    }
+
     pub(crate) fn hincr(&self, key: &str, field: &str, by: i64) -> Result<i64, StoreError> {
         let (mut inner, now) = self.lock();
         let entry = inner.value_or_insert(key, now, || Value::Hash(BTreeMap::new()));

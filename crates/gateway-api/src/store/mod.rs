@@ -1,6 +1,6 @@
 //! The gateway's state store: one API, two backends.
 //!
-//! - **Redis** (via `deadpool-redis`): shared by all replicas, the production backend.
+//! - **Redis** (a few shared multiplexed connections): shared by all replicas, the production backend.
 //! - **Embedded** (in-process maps): for a single replica, tests and local runs;
 //!   state is lost on restart.
 //!
@@ -18,7 +18,7 @@
 //! - Using a key with an operation of another data type (e.g. `get` on a hash)
 //!   fails with [`StoreError::Corrupt`], except `mget` which yields `None`.
 //! - Every Redis command runs under `command_timeout`, and so does taking a
-//!   connection from the pool: a dead or stuck Redis makes a call fail with
+//!   opening a connection: a dead or stuck Redis makes a call fail with
 //!   [`StoreError::Unavailable`]/[`StoreError::Timeout`] after at most about
 //!   twice the command timeout, never hang.
 
@@ -51,9 +51,9 @@ pub struct StoreSettings {
     pub redis_url: Option<SecretString>,
     /// Prepended to every key, e.g. `wagw:`.
     pub key_prefix: String,
-    /// Upper bound for one Redis command, and for taking a connection from the pool.
+    /// Upper bound for one Redis command, and for opening a connection.
     pub command_timeout: Duration,
-    /// Maximum number of pooled Redis connections.
+    /// Redis connections, each shared (multiplexed) by every task.
     pub pool_size: usize,
 }
 
@@ -63,7 +63,7 @@ impl Default for StoreSettings {
             redis_url: None,
             key_prefix: String::new(),
             command_timeout: Duration::from_millis(500),
-            pool_size: 16,
+            pool_size: 4,
         }
     }
 }
@@ -182,8 +182,8 @@ pub(crate) fn ttl_millis(ttl: Duration) -> u64 {
 
 impl Store {
     /// Builds the store from settings. `redis_url: None` selects the embedded
-    /// backend (logged at WARN). For Redis the URL is validated and a pool is
-    /// built, but an unreachable Redis does not fail start-up: it is logged, and
+    /// backend (logged at WARN). For Redis the URL is validated and the connections are
+    /// opened on first use; an unreachable Redis does not fail start-up: it is logged, and
     /// [`Store::ping`] (readiness) reports it until Redis comes up.
     pub async fn connect(settings: &StoreSettings) -> Result<Store, StoreError> {
         let Some(url) = &settings.redis_url else {
@@ -226,7 +226,7 @@ impl Store {
         }
     }
 
-    /// A handle on the same backend (same maps / same pool) using another key
+    /// A handle on the same backend (same maps / same connections) using another key
     /// prefix. The prefix replaces this store's prefix; it is not appended.
     #[must_use]
     pub fn with_prefix(&self, key_prefix: &str) -> Store {
@@ -388,6 +388,16 @@ impl Store {
     pub async fn hincr(&self, key: &str, field: &str, by: i64) -> Result<i64, StoreError> {
         let key = self.key(key);
         dispatch!(self.hincr(&key, field, by))
+    }
+
+    /// Adds to several integer fields of one hash in one round trip (not atomically as a
+    /// group: each field's addition is). For counters updated on every request.
+    pub async fn hincr_many(&self, key: &str, fields: &[(&str, i64)]) -> Result<(), StoreError> {
+        if fields.is_empty() {
+            return Ok(());
+        }
+        let key = self.key(key);
+        dispatch!(self.hincr_many(&key, fields))
     }
 
     /// Sets the given fields (others are kept). Keeps the key's TTL.

@@ -1,22 +1,22 @@
-//! Redis backend (deadpool-redis).
+//! Redis backend.
 //!
-//! Every call takes a pooled connection and runs its command(s) under the
-//! command timeout; taking the connection is bounded by the same timeout (pool
-//! wait/create/recycle timeouts, plus an outer `tokio::time::timeout`). The
-//! redis-rs connect and response timeouts are set to the command timeout as
-//! well, so a stopped or stuck server fails a call in at most about twice the
-//! command timeout.
+//! Commands go over a few multiplexed connections shared by every task (requests are
+//! pipelined on them), picked round-robin. A connection is opened on first use and replaced
+//! after a connection-level failure or a timeout; nothing is checked out or pinged per
+//! call, so a command costs one round trip. Every call runs under the command timeout, and
+//! so does opening a connection: a stopped or stuck server fails a call in at most about
+//! twice the command timeout.
 //!
-//! Multi-step operations that must be atomic (compare-and-set, counters with
-//! TTL, leases, claiming due members) are Lua scripts sent with `EVAL` (the
-//! server caches the compiled script by its hash; the set of scripts is fixed).
+//! Multi-step operations that must be atomic (compare-and-set, counters with TTL, leases,
+//! claiming due members) are Lua scripts, sent by hash with `EVALSHA` and with their body
+//! (`EVAL`) only when the server does not know them yet (`NOSCRIPT`).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
-use deadpool_redis::redis::{
-    self, AsyncConnectionConfig, Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, Value,
-};
-use deadpool_redis::{Connection, Manager, Pool, PoolError, Runtime, Timeouts};
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, Value};
 
 use super::{StoreError, StreamId, ttl_millis};
 
@@ -28,7 +28,8 @@ const RPUSH_CHUNK: usize = 1000;
 const STREAM_FIELD: &str = "p";
 
 /// KEYS[1]; ARGV: has_expected ("1"/"0"), expected, new, ttl_ms ("" = none).
-const CAS_SCRIPT: &str = r"
+static CAS_SCRIPT: Lua = Lua::new(
+    r"
 local cur = redis.call('GET', KEYS[1])
 if ARGV[1] == '1' then
   if cur ~= ARGV[2] then return 0 end
@@ -41,19 +42,23 @@ else
   redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
 end
 return 1
-";
+",
+);
 
 /// KEYS[1]; ARGV: by, ttl_ms ("" = none). The TTL goes on a key that has none.
-const INCR_SCRIPT: &str = r"
+static INCR_SCRIPT: Lua = Lua::new(
+    r"
 local v = redis.call('INCRBY', KEYS[1], ARGV[1])
 if ARGV[2] ~= '' and redis.call('PTTL', KEYS[1]) == -1 then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return v
-";
+",
+);
 
 /// KEYS[1]; ARGV: owner, ttl_ms.
-const LEASE_ACQUIRE_SCRIPT: &str = r"
+static LEASE_ACQUIRE_SCRIPT: Lua = Lua::new(
+    r"
 local cur = redis.call('GET', KEYS[1])
 if cur == false then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
@@ -64,40 +69,76 @@ if cur == ARGV[1] then
   return 1
 end
 return 0
-";
+",
+);
 
 /// KEYS[1]; ARGV: owner, ttl_ms.
-const LEASE_RENEW_SCRIPT: &str = r"
+static LEASE_RENEW_SCRIPT: Lua = Lua::new(
+    r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return 1
 end
 return 0
-";
+",
+);
 
 /// KEYS[1]; ARGV: owner.
-const LEASE_RELEASE_SCRIPT: &str = r"
+static LEASE_RELEASE_SCRIPT: Lua = Lua::new(
+    r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
   return 1
 end
 return 0
-";
+",
+);
 
 /// KEYS[1]; ARGV: now, new score, limit. Scores are passed as strings and
 /// never go through Lua numbers (which would lose precision).
-const ZCLAIM_SCRIPT: &str = r"
+static ZCLAIM_SCRIPT: Lua = Lua::new(
+    r"
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])
 for _, m in ipairs(due) do
   redis.call('ZADD', KEYS[1], ARGV[2], m)
 end
 return due
-";
+",
+);
 
-fn script(body: &str, key: &str) -> Cmd {
-    let mut c = redis::cmd("EVAL");
-    c.arg(body).arg(1).arg(key);
-    c
+/// A Lua script of the store, known to the server by its SHA-1 once sent.
+struct Lua {
+    body: &'static str,
+    sha: OnceLock<String>,
+}
+
+impl Lua {
+    const fn new(body: &'static str) -> Self {
+        Lua {
+            body,
+            sha: OnceLock::new(),
+        }
+    }
+
+    fn sha(&self) -> &str {
+        self.sha
+            .get_or_init(|| sha1_smol::Sha1::from(self.body).digest().to_string())
+    }
+
+    /// `EVALSHA` (or, with `by_body`, `EVAL`) on one key; the caller adds the arguments.
+    fn cmd(&self, key: &str, by_body: bool) -> Cmd {
+        let mut c = if by_body {
+            let mut c = redis::cmd("EVAL");
+            c.arg(self.body);
+            c
+        } else {
+            let mut c = redis::cmd("EVALSHA");
+            c.arg(self.sha());
+            c
+        };
+        c.arg(1).arg(key);
+        c
+    }
 }
 
 fn ttl_arg(ttl: Option<Duration>) -> String {
@@ -130,20 +171,6 @@ fn map_redis_error(e: &RedisError) -> StoreError {
             StoreError::Corrupt(text)
         }
         _ => StoreError::Unavailable(text),
-    }
-}
-
-fn map_pool_error(e: PoolError) -> StoreError {
-    match e {
-        PoolError::Timeout(_) => StoreError::Timeout,
-        PoolError::Backend(e) => {
-            if e.is_timeout() {
-                StoreError::Timeout
-            } else {
-                StoreError::Unavailable(format!("cannot connect to redis: {e}"))
-            }
-        }
-        other => StoreError::Unavailable(format!("redis pool: {other}")),
     }
 }
 
@@ -189,22 +216,94 @@ fn parse_entries(v: Value) -> Result<Vec<(StreamId, Vec<u8>)>, StoreError> {
         .collect()
 }
 
-/// The Redis backend. Cloning shares the pool.
+/// Why a call failed before its reply could be read.
+enum Failure {
+    Timeout,
+    Redis(RedisError),
+}
+
+impl Failure {
+    fn into_store_error(self) -> StoreError {
+        match self {
+            Failure::Timeout => StoreError::Timeout,
+            Failure::Redis(e) => map_redis_error(&e),
+        }
+    }
+
+    /// The connection itself is suspect: open a new one for the next call.
+    fn breaks_connection(&self) -> bool {
+        match self {
+            Failure::Timeout => true,
+            Failure::Redis(e) => {
+                e.is_timeout()
+                    || e.is_io_error()
+                    || e.is_connection_dropped()
+                    || e.is_connection_refusal()
+                    || e.is_unrecoverable_error()
+            }
+        }
+    }
+}
+
+/// One shared connection, opened on first use and replaced after a failure.
+#[derive(Default)]
+struct Slot {
+    current: Mutex<Option<MultiplexedConnection>>,
+    /// Only one task opens the slot's connection; the others wait for it.
+    opening: tokio::sync::Mutex<()>,
+}
+
+impl Slot {
+    fn get(&self) -> Option<MultiplexedConnection> {
+        self.current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn forget(&self) {
+        *self.current.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+}
+
+/// A connection taken for one call (a cheap handle on a shared connection).
+struct Conn {
+    inner: MultiplexedConnection,
+}
+
+struct Shared {
+    client: redis::Client,
+    config: AsyncConnectionConfig,
+    slots: Vec<Slot>,
+    next: AtomicUsize,
+}
+
+/// The Redis backend. Cloning shares the connections.
 #[derive(Clone)]
 pub(crate) struct RedisStore {
-    pool: Pool,
+    shared: Arc<Shared>,
     timeout: Duration,
 }
 
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("connections", &self.shared.slots.len())
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
 impl RedisStore {
-    /// Validates `url` and builds the pool; does not connect.
-    pub(crate) fn new(url: &str, timeout: Duration, pool_size: usize) -> Result<Self, StoreError> {
+    /// Validates `url`; does not connect.
+    pub(crate) fn new(
+        url: &str,
+        timeout: Duration,
+        connections: usize,
+    ) -> Result<Self, StoreError> {
         // The URL may hold a password: never put it (or redis-rs's rendering of
         // it) into an error.
-        let connection = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout));
-        let manager = Manager::new_with_config(url, connection).map_err(|e| {
+        let client = redis::Client::open(url).map_err(|e| {
             let hint = if url.starts_with("rediss://") {
                 "TLS (rediss://) is not enabled in this build"
             } else {
@@ -212,51 +311,116 @@ impl RedisStore {
             };
             StoreError::Unavailable(format!("invalid redis url ({}): {hint}", e.category()))
         })?;
-        let pool = Pool::builder(manager)
-            .max_size(pool_size)
-            .timeouts(Timeouts {
-                wait: Some(timeout),
-                create: Some(timeout),
-                recycle: Some(timeout),
-            })
-            .runtime(Runtime::Tokio1)
-            .build()
-            .map_err(|e| StoreError::Unavailable(format!("cannot build redis pool: {e}")))?;
-        Ok(RedisStore { pool, timeout })
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout));
+        let shared = Shared {
+            client,
+            config,
+            slots: (0..connections.max(1)).map(|_| Slot::default()).collect(),
+            next: AtomicUsize::new(0),
+        };
+        Ok(RedisStore {
+            shared: Arc::new(shared),
+            timeout,
+        })
     }
 
-    async fn conn(&self) -> Result<Connection, StoreError> {
-        match tokio::time::timeout(self.timeout, self.pool.get()).await {
+    async fn conn(&self) -> Result<Conn, StoreError> {
+        let shared = &*self.shared;
+        let index = shared.next.fetch_add(1, Ordering::Relaxed) % shared.slots.len();
+        let slot = &shared.slots[index];
+        if let Some(inner) = slot.get() {
+            return Ok(Conn { inner });
+        }
+        let opened = tokio::time::timeout(self.timeout, async {
+            let _opening = slot.opening.lock().await;
+            if let Some(current) = slot.get() {
+                return Ok(current);
+            }
+            let inner = shared
+                .client
+                .get_multiplexed_async_connection_with_config(&shared.config)
+                .await?;
+            *slot.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(inner.clone());
+            Ok::<_, RedisError>(inner)
+        })
+        .await;
+        match opened {
             Err(_) => Err(StoreError::Timeout),
-            Ok(Err(e)) => Err(map_pool_error(e)),
-            Ok(Ok(c)) => Ok(c),
+            Ok(Err(e)) if e.is_timeout() => Err(StoreError::Timeout),
+            Ok(Err(e)) => Err(StoreError::Unavailable(format!(
+                "cannot connect to redis: {}",
+                e.category()
+            ))),
+            Ok(Ok(inner)) => Ok(Conn { inner }),
         }
     }
 
-    async fn run<T: FromRedisValue>(
-        &self,
-        conn: &mut Connection,
-        cmd: &Cmd,
-    ) -> Result<T, StoreError> {
-        match tokio::time::timeout(self.timeout, cmd.query_async::<T>(conn)).await {
-            Err(_) => Err(StoreError::Timeout),
-            Ok(Err(e)) => Err(map_redis_error(&e)),
-            Ok(Ok(v)) => Ok(v),
+    /// A broken connection usually means the server restarted or went away, and then the
+    /// other connections are dead too: all are replaced, so only calls already in flight fail.
+    fn after_failure(&self, failure: &Failure) {
+        if failure.breaks_connection() {
+            for slot in &self.shared.slots {
+                slot.forget();
+            }
         }
     }
 
-    async fn run_pipe(&self, conn: &mut Connection, pipe: &Pipeline) -> Result<(), StoreError> {
-        match tokio::time::timeout(self.timeout, pipe.query_async::<()>(conn)).await {
-            Err(_) => Err(StoreError::Timeout),
-            Ok(Err(e)) => Err(map_redis_error(&e)),
-            Ok(Ok(())) => Ok(()),
-        }
+    async fn exec<T: FromRedisValue>(&self, conn: &mut Conn, cmd: &Cmd) -> Result<T, Failure> {
+        let failure =
+            match tokio::time::timeout(self.timeout, cmd.query_async::<T>(&mut conn.inner)).await {
+                Err(_) => Failure::Timeout,
+                Ok(Err(e)) => Failure::Redis(e),
+                Ok(Ok(v)) => return Ok(v),
+            };
+        self.after_failure(&failure);
+        Err(failure)
     }
 
-    /// One command on a pooled connection.
+    async fn run<T: FromRedisValue>(&self, conn: &mut Conn, cmd: &Cmd) -> Result<T, StoreError> {
+        self.exec(conn, cmd)
+            .await
+            .map_err(Failure::into_store_error)
+    }
+
+    async fn run_pipe(&self, conn: &mut Conn, pipe: &Pipeline) -> Result<(), StoreError> {
+        let failure =
+            match tokio::time::timeout(self.timeout, pipe.query_async::<()>(&mut conn.inner)).await
+            {
+                Err(_) => Failure::Timeout,
+                Ok(Err(e)) => Failure::Redis(e),
+                Ok(Ok(())) => return Ok(()),
+            };
+        self.after_failure(&failure);
+        Err(failure.into_store_error())
+    }
+
+    /// One command on a shared connection.
     async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
         let mut conn = self.conn().await?;
         self.run(&mut conn, cmd).await
+    }
+
+    /// A script by hash, and by body when the server has not seen it (first use, restart).
+    async fn eval<T: FromRedisValue>(
+        &self,
+        lua: &Lua,
+        key: &str,
+        args: impl Fn(&mut Cmd),
+    ) -> Result<T, StoreError> {
+        let mut conn = self.conn().await?;
+        let mut cmd = lua.cmd(key, false);
+        args(&mut cmd);
+        match self.exec(&mut conn, &cmd).await {
+            Ok(v) => Ok(v),
+            Err(Failure::Redis(e)) if e.code() == Some("NOSCRIPT") => {
+                let mut cmd = lua.cmd(key, true);
+                args(&mut cmd);
+                self.run(&mut conn, &cmd).await
+            }
+            Err(failure) => Err(failure.into_store_error()),
+        }
     }
 
     pub(crate) async fn ping(&self) -> Result<(), StoreError> {
@@ -341,12 +505,14 @@ impl RedisStore {
         new: &[u8],
         ttl: Option<Duration>,
     ) -> Result<bool, StoreError> {
-        let mut c = script(CAS_SCRIPT, key);
-        c.arg(if expected.is_some() { "1" } else { "0" })
-            .arg(expected.unwrap_or_default())
-            .arg(new)
-            .arg(ttl_arg(ttl));
-        let written: i64 = self.query(&c).await?;
+        let written: i64 = self
+            .eval(&CAS_SCRIPT, key, |c| {
+                c.arg(if expected.is_some() { "1" } else { "0" })
+                    .arg(expected.unwrap_or_default())
+                    .arg(new)
+                    .arg(ttl_arg(ttl));
+            })
+            .await?;
         Ok(written == 1)
     }
 
@@ -356,14 +522,28 @@ impl RedisStore {
         by: i64,
         ttl: Option<Duration>,
     ) -> Result<i64, StoreError> {
-        let mut c = script(INCR_SCRIPT, key);
-        c.arg(by).arg(ttl_arg(ttl));
-        self.query(&c).await
+        self.eval(&INCR_SCRIPT, key, |c| {
+            c.arg(by).arg(ttl_arg(ttl));
+        })
+        .await
     }
 
     pub(crate) async fn hincr(&self, key: &str, field: &str, by: i64) -> Result<i64, StoreError> {
         self.query(redis::cmd("HINCRBY").arg(key).arg(field).arg(by))
             .await
+    }
+
+    pub(crate) async fn hincr_many(
+        &self,
+        key: &str,
+        fields: &[(&str, i64)],
+    ) -> Result<(), StoreError> {
+        let mut pipe = redis::pipe();
+        for (field, by) in fields {
+            pipe.cmd("HINCRBY").arg(key).arg(*field).arg(*by).ignore();
+        }
+        let mut conn = self.conn().await?;
+        self.run_pipe(&mut conn, &pipe).await
     }
 
     pub(crate) async fn hset(
@@ -397,9 +577,12 @@ impl RedisStore {
         owner: &str,
         ttl: Duration,
     ) -> Result<bool, StoreError> {
-        let mut c = script(LEASE_ACQUIRE_SCRIPT, key);
-        c.arg(owner).arg(ttl_millis(ttl));
-        Ok(self.query::<i64>(&c).await? == 1)
+        let taken: i64 = self
+            .eval(&LEASE_ACQUIRE_SCRIPT, key, |c| {
+                c.arg(owner).arg(ttl_millis(ttl));
+            })
+            .await?;
+        Ok(taken == 1)
     }
 
     pub(crate) async fn lease_renew(
@@ -408,15 +591,21 @@ impl RedisStore {
         owner: &str,
         ttl: Duration,
     ) -> Result<bool, StoreError> {
-        let mut c = script(LEASE_RENEW_SCRIPT, key);
-        c.arg(owner).arg(ttl_millis(ttl));
-        Ok(self.query::<i64>(&c).await? == 1)
+        let renewed: i64 = self
+            .eval(&LEASE_RENEW_SCRIPT, key, |c| {
+                c.arg(owner).arg(ttl_millis(ttl));
+            })
+            .await?;
+        Ok(renewed == 1)
     }
 
     pub(crate) async fn lease_release(&self, key: &str, owner: &str) -> Result<bool, StoreError> {
-        let mut c = script(LEASE_RELEASE_SCRIPT, key);
-        c.arg(owner);
-        Ok(self.query::<i64>(&c).await? == 1)
+        let released: i64 = self
+            .eval(&LEASE_RELEASE_SCRIPT, key, |c| {
+                c.arg(owner);
+            })
+            .await?;
+        Ok(released == 1)
     }
 
     pub(crate) async fn zadd(&self, key: &str, member: &str, score: f64) -> Result<(), StoreError> {
@@ -468,9 +657,10 @@ impl RedisStore {
         until: f64,
         limit: usize,
     ) -> Result<Vec<String>, StoreError> {
-        let mut c = script(ZCLAIM_SCRIPT, key);
-        c.arg(score_arg(now)).arg(score_arg(until)).arg(limit);
-        self.query(&c).await
+        self.eval(&ZCLAIM_SCRIPT, key, |c| {
+            c.arg(score_arg(now)).arg(score_arg(until)).arg(limit);
+        })
+        .await
     }
 
     pub(crate) async fn rpush(&self, key: &str, items: &[Vec<u8>]) -> Result<u64, StoreError> {

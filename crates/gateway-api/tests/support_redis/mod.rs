@@ -57,6 +57,18 @@ impl PrivateRedis {
             .and_then(|l| l.local_addr())
             .expect("no free local port")
             .port();
+        Self::start_on(port)
+    }
+
+    /// Kills the server and starts a new, empty one on the same port (a restart that
+    /// loses every key and cached script).
+    pub fn restart(&mut self) {
+        self.stop();
+        let port = self.port;
+        *self = Self::start_on(port);
+    }
+
+    fn start_on(port: u16) -> PrivateRedis {
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string()])
             .args(["--bind", "127.0.0.1"])
