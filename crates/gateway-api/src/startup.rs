@@ -112,6 +112,10 @@ impl Application {
         self.workers
             .stop(self.state.config.server.drain_timeout)
             .await;
+        // The last requests' usage counters, now that no request can add more.
+        if let Err(e) = self.state.usage_tally.flush(&self.state.store).await {
+            tracing::warn!(error = %e, "usage counters of the last second could not be written");
+        }
         result
     }
 }

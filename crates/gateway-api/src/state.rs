@@ -18,6 +18,8 @@ pub struct AppState {
     pub http: reqwest::Client,
     /// The configured vendor adapters.
     pub providers: Arc<providers::Registry>,
+    /// One-number lookups counted in memory until the next flush.
+    pub usage_tally: crate::number_checks::usage::Tally,
 }
 
 impl AppState {
@@ -38,6 +40,7 @@ impl AppState {
             providers: Arc::new(providers),
             verifier: Arc::new(TokenVerifier::from_config(&config, http.clone())),
             rate_limiter: RateLimiter::new(store.clone(), config.clone()),
+            usage_tally: Default::default(),
             store,
             http,
             config,

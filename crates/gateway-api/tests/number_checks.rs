@@ -524,6 +524,32 @@ async fn one_number_is_answered_by_a_single_number_provider_then_from_cache() {
         .expect("json");
     assert_eq!(second["from_cache"], true, "{second}");
     assert_eq!(sim.ledger().numbers_billed("accuauth"), 1);
+    // Lookups are counted in memory and reach the store within about a second, without
+    // anyone reading the usage in between.
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let counts = app
+            .store
+            .hgetall(&format!("nc:usage:acme:{month}"))
+            .await
+            .expect("store");
+        let field = |name: &str| {
+            counts
+                .iter()
+                .find(|(f, _)| f == name)
+                .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+        };
+        if field("requested").as_deref() == Some("2") {
+            assert_eq!(field("from_cache").as_deref(), Some("1"));
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{counts:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let usage: Value = app.get("/v1/usage", &t).await.json().await.expect("usage");
+    assert_eq!(usage["requested"], 2, "{usage}");
+    assert_eq!(usage["saved_by_cache"], 1, "{usage}");
     let bad = app.get("/v1/numbers/12ab?checks=registered", &t).await;
     expect_problem(bad, 422, "validation_failed").await;
     let unknown = app

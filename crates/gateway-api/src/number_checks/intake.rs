@@ -326,7 +326,7 @@ pub async fn lookup_one(
     let cache = Cache::new(store.clone(), config.cache_scope, tenant, config.cache_ttl);
     let found = cache.lookup(&[number], &checks, max_age, now).await?;
     if let Some(hit) = found.hits.into_iter().next() {
-        usage::record_request(store, tenant, &month, 1, 1).await?;
+        state.usage_tally.add(tenant, &month, 1, 1);
         metrics::counter!("number_checks_numbers_from_cache_total").increment(1);
         return Ok((hit, true));
     }
@@ -362,7 +362,7 @@ pub async fn lookup_one(
         Ok(SingleCheck::Done(result)) => {
             cache.store(std::slice::from_ref(&result), &checks).await?;
             usage::record_billed(store, tenant, &month, provider, 1).await?;
-            usage::record_request(store, tenant, &month, 1, 0).await?;
+            state.usage_tally.add(tenant, &month, 1, 0);
             metrics::counter!("number_checks_numbers_billed_total", "provider" => provider.as_str()).increment(1);
             Ok((result, false))
         }

@@ -121,4 +121,13 @@ pub fn configure(cfg: &mut ServiceConfig) {
 /// Starts the background workers of this capability.
 pub fn spawn_workers(state: &AppState, workers: &mut Workers) {
     worker::spawn(state, workers);
+    let mut shutdown = workers.shutdown_signal();
+    let state = state.clone();
+    workers.push(tokio::spawn(async move {
+        while !shutdown.sleep(Duration::from_secs(1)).await {
+            if let Err(e) = state.usage_tally.flush(&state.store).await {
+                tracing::warn!(error = %e, "usage counters not written yet; kept for the next try");
+            }
+        }
+    }));
 }

@@ -341,6 +341,7 @@ pub async fn get_usage(
         }
     };
     let tenant = &auth.principal.tenant;
+    state.usage_tally.flush(&state.store).await?;
     let used = usage::read(&state.store, tenant, &month).await?;
     let budget = state
         .config

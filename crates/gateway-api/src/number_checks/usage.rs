@@ -1,7 +1,8 @@
 //! Spend ledger per tenant and month: numbers billed per vendor, numbers saved by the cache,
 //! and the budget reservation that refuses a job before any vendor call.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
 use domain::ProviderId;
@@ -53,6 +54,44 @@ pub async fn record_request(
             ],
         )
         .await
+}
+
+/// Request counters of the one-number route, summed in memory and added to the store by
+/// [`Tally::flush`]: every second (a worker), before this process answers a usage read, and at
+/// shutdown. A cached lookup then costs no store write; billing and budgets never wait here.
+#[derive(Debug, Default, Clone)]
+pub struct Tally(Arc<Mutex<HashMap<String, (i64, i64)>>>);
+
+impl Tally {
+    pub fn add(&self, tenant: &str, month: &str, requested: u64, from_cache: u64) {
+        let mut pending = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = pending.entry(key(tenant, month)).or_default();
+        entry.0 += requested as i64;
+        entry.1 += from_cache as i64;
+    }
+
+    /// Adds what is pending to the store; what could not be written stays pending.
+    pub async fn flush(&self, store: &Store) -> Result<(), StoreError> {
+        let pending = std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner));
+        let mut entries = pending.into_iter();
+        while let Some((key, (requested, from_cache))) = entries.next() {
+            let written = store
+                .hincr_many(&key, &[(REQUESTED, requested), (FROM_CACHE, from_cache)])
+                .await;
+            if let Err(e) = written {
+                let mut back = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+                for (key, (requested, from_cache)) in
+                    std::iter::once((key, (requested, from_cache))).chain(entries)
+                {
+                    let entry = back.entry(key).or_default();
+                    entry.0 += requested;
+                    entry.1 += from_cache;
+                }
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Reserves `numbers` of the tenant's monthly `budget`; on refusal, the remaining budget.
@@ -123,6 +162,38 @@ pub async fn read(store: &Store, tenant: &str, month: &str) -> Result<Usage, Sto
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_tally_reaches_the_store_when_flushed_and_keeps_what_failed() {
+        let store = Store::memory("t:");
+        let tally = Tally::default();
+        tally.add("a", "2026-11", 1, 1);
+        tally.add("a", "2026-11", 1, 0);
+        tally.add("b", "2026-11", 1, 1);
+        assert_eq!(read(&store, "a", "2026-11").await.unwrap().requested, 0);
+        tally.flush(&store).await.unwrap();
+        let a = read(&store, "a", "2026-11").await.unwrap();
+        assert_eq!((a.requested, a.from_cache), (2, 1));
+        let b = read(&store, "b", "2026-11").await.unwrap();
+        assert_eq!((b.requested, b.from_cache), (1, 1));
+        tally.flush(&store).await.unwrap();
+        assert_eq!(
+            read(&store, "a", "2026-11").await.unwrap().requested,
+            2,
+            "flushed once"
+        );
+
+        // A key of another type makes the write fail: the counts stay pending.
+        store
+            .set(&key("c", "2026-11"), b"text", None)
+            .await
+            .unwrap();
+        tally.add("c", "2026-11", 3, 0);
+        assert!(tally.flush(&store).await.is_err());
+        store.delete(&key("c", "2026-11")).await.unwrap();
+        tally.flush(&store).await.unwrap();
+        assert_eq!(read(&store, "c", "2026-11").await.unwrap().requested, 3);
+    }
 
     #[tokio::test]
     async fn budget_refuses_what_would_exceed_it() {
