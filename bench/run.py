@@ -19,7 +19,7 @@ import json
 import os
 import platform
 import random
-import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -673,7 +673,7 @@ backend sim
         gw = sc.system("gateway")
         script = ROOT / "scripts" / "bench-bulk.sh"
         for _ in range(self.args.bulk_rounds):
-            env = {"GATEWAY_BIN": str(self.bin / "gateway-api"), "SIM_BIN": str(self.bin / "vendor-sim"),
+            env = {"BENCH_GATEWAY_BIN": str(self.bin / "gateway-api"), "BENCH_SIM_BIN": str(self.bin / "vendor-sim"),
                    "REDIS_URL": f"redis://127.0.0.1:{self.redis_port}", "NUMBERS": str(n)}
             p = subprocess.run(["bash", str(script)], capture_output=True, text=True, env={**os.environ, **env},
                                timeout=1800)
@@ -951,6 +951,8 @@ def main() -> int:
     ap.add_argument("--target-dir", default=os.environ.get("CARGO_TARGET_DIR", str(ROOT / "target")))
     ap.add_argument("--no-report", action="store_true", help="print the figures, leave docs/ alone")
     args = ap.parse_args()
+    # A TERM (timeout, Ctrl-C from make) still stops every process the suite started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     bench = Bench(args)
     try:
         bench.run()
