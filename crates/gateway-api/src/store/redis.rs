@@ -1,7 +1,7 @@
 //! Redis backend.
 //!
 //! Commands go over a few multiplexed connections shared by every task (requests are
-//! pipelined on them), picked round-robin. A connection is opened on first use and replaced
+//! pipelined on them); each thread sticks to one of them. A connection is opened on first use and replaced
 //! after a connection-level failure or a timeout; nothing is checked out or pinged per
 //! call, so a command costs one round trip. Every call runs under the command timeout, and
 //! so does opening a connection: a stopped or stuck server fails a call in at most about
@@ -245,6 +245,17 @@ impl Failure {
     }
 }
 
+/// A small number per thread, fixed for the thread's life. A thread always uses the same
+/// connection, which it most likely opened itself: the connection's driver task then runs on
+/// that thread's runtime (each actix worker has its own), and a call wakes no other thread.
+fn thread_index() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static INDEX: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    INDEX.with(|i| *i)
+}
+
 /// One shared connection, opened on first use and replaced after a failure.
 #[derive(Default)]
 struct Slot {
@@ -275,7 +286,6 @@ struct Shared {
     client: redis::Client,
     config: AsyncConnectionConfig,
     slots: Vec<Slot>,
-    next: AtomicUsize,
 }
 
 /// The Redis backend. Cloning shares the connections.
@@ -318,7 +328,6 @@ impl RedisStore {
             client,
             config,
             slots: (0..connections.max(1)).map(|_| Slot::default()).collect(),
-            next: AtomicUsize::new(0),
         };
         Ok(RedisStore {
             shared: Arc::new(shared),
@@ -328,7 +337,7 @@ impl RedisStore {
 
     async fn conn(&self) -> Result<Conn, StoreError> {
         let shared = &*self.shared;
-        let index = shared.next.fetch_add(1, Ordering::Relaxed) % shared.slots.len();
+        let index = thread_index() % shared.slots.len();
         let slot = &shared.slots[index];
         if let Some(inner) = slot.get() {
             return Ok(Conn { inner });
