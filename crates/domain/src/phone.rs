@@ -8,6 +8,8 @@ use phonenumber::country::Id as CountryId;
 use phonenumber::metadata::Descriptor;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+mod fast;
+
 /// E.164 allows at most 15 digits including the country code.
 const MAX_E164_DIGITS: usize = 15;
 /// The shortest numbering plans in use (e.g. +290 XXXX, +683 XXXX) give 7 digits in total.
@@ -251,6 +253,16 @@ pub fn normalize(input: &str, default_country: Option<&str>) -> Result<E164, Inv
 /// [`normalize`] with a pre-parsed default country; the error carries only the reason so batch
 /// callers allocate nothing for valid inputs.
 pub fn normalize_with(input: &str, country: Option<DefaultCountry>) -> Result<E164, InvalidReason> {
+    normalize_impl(input, country, true)
+}
+
+/// [`normalize_with`]; `fast` allows answering `+<digits>` without the crate's full parse (the
+/// answer is the same either way: the tests compare both).
+fn normalize_impl(
+    input: &str,
+    country: Option<DefaultCountry>,
+    fast: bool,
+) -> Result<E164, InvalidReason> {
     let trimmed = input.trim();
     if trimmed.is_empty() {
         return Err(InvalidReason::Empty);
@@ -295,6 +307,9 @@ pub fn normalize_with(input: &str, country: Option<DefaultCountry>) -> Result<E1
     let parsed = if international {
         if len > MAX_E164_DIGITS {
             return Err(InvalidReason::TooLong);
+        }
+        if fast && let Some((digits, region)) = fast::international(&buf[start..start + len]) {
+            return Ok(E164 { digits, region });
         }
         buf[start - 1] = b'+';
         let s = std::str::from_utf8(&buf[start - 1..start + len])
@@ -710,6 +725,129 @@ mod tests {
         assert_eq!(mask("+1234"), "+****");
         assert_eq!(mask(""), "****");
         assert!(!mask("+919876543210").contains("987654"));
+    }
+
+    /// xorshift64*: a reproducible stream of inputs.
+    struct Rng(u64);
+
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
+        }
+
+        fn digits(&mut self, n: usize) -> String {
+            (0..n)
+                .map(|_| char::from(b'0' + self.below(10) as u8))
+                .collect()
+        }
+    }
+
+    /// Inputs around every region's example numbers and random digit strings of every length.
+    fn comparison_inputs() -> Vec<String> {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let mut inputs = Vec::new();
+        for meta in phonenumber::metadata::DATABASE.iter() {
+            let cc = meta.country_code();
+            let d = meta.descriptors();
+            let examples = std::iter::once(d.general())
+                .chain(descriptors(meta))
+                .filter_map(|desc| desc.example());
+            for ex in examples {
+                inputs.push(format!("+{cc}{ex}"));
+                inputs.push(format!("+{cc}0{ex}"));
+                inputs.push(format!("+{cc}{}", &ex[..ex.len() - 1]));
+                inputs.push(format!("+{cc}{ex}{}", rng.below(10)));
+                if let Some(prefix) = meta.national_prefix() {
+                    inputs.push(format!("+{cc}{prefix}{ex}"));
+                }
+                for _ in 0..24 {
+                    // Keep a prefix of the example and randomise the rest, so most variants stay
+                    // in the region's numbering plan and some leave it.
+                    let keep = rng.below(ex.len() as u64 + 1) as usize;
+                    let extra = rng.below(3) as usize;
+                    let tail = rng.digits(ex.len() - keep + extra).to_string();
+                    let cut = if rng.below(4) == 0 { 1 } else { 0 };
+                    let national = format!("{}{}", &ex[..keep], tail);
+                    let national = &national[..national.len() - cut.min(national.len())];
+                    inputs.push(format!("+{cc}{national}"));
+                }
+            }
+        }
+        for len in 3..=16 {
+            for _ in 0..1_000 {
+                inputs.push(format!("+{}", rng.digits(len)));
+            }
+        }
+        for _ in 0..2_000 {
+            // Other notations that are read internationally.
+            let n = rng.digits(11);
+            inputs.push(format!("00{n}"));
+            inputs.push(n.clone());
+            inputs.push(format!("+{} {} {}", &n[..2], &n[2..6], &n[6..]));
+        }
+        inputs
+    }
+
+    #[test]
+    fn fast_path_agrees_with_the_crate() {
+        let inputs = comparison_inputs();
+        let in_ = DefaultCountry::parse("IN");
+        let mut fast_answers = 0;
+        let mut valid = 0;
+        for (i, input) in inputs.iter().enumerate() {
+            // A default country only matters to national notations; try it on a sample.
+            let countries = if i % 8 == 0 {
+                &[None, in_][..]
+            } else {
+                &[None][..]
+            };
+            for &country in countries {
+                let slow = normalize_impl(input, country, false);
+                let fast = normalize_impl(input, country, true);
+                assert_eq!(fast, slow, "{input} {country:?}");
+                if let Ok(number) = slow {
+                    valid += 1;
+                    // Regions survive too (they are part of `E164`'s equality, checked above).
+                    let _ = number.region();
+                }
+            }
+            if let Some(digits) = input.strip_prefix('+')
+                && digits.bytes().all(|b| b.is_ascii_digit())
+                && fast::international(digits.as_bytes()).is_some()
+            {
+                fast_answers += 1;
+            }
+        }
+        // The comparison is only worth something if both paths really ran on many inputs.
+        assert!(inputs.len() > 40_000, "{}", inputs.len());
+        assert!(valid > 5_000, "{valid}");
+        assert!(fast_answers > 5_000, "{fast_answers}");
+    }
+
+    #[test]
+    fn fast_path_takes_canonical_numbers_of_many_regions() {
+        for s in [
+            "+919876543210",
+            "+51987654321",
+            "+12025550143",
+            "+390612345678",
+            "+8613800138024",
+        ] {
+            let fast = s
+                .strip_prefix('+')
+                .and_then(|d| fast::international(d.as_bytes()));
+            let slow = normalize_impl(s, None, false).ok();
+            match fast {
+                Some((digits, region)) => {
+                    assert_eq!(Some(E164 { digits, region }), slow, "{s}");
+                }
+                // Numbers with a leading national zero (Italy) go the full way.
+                None => assert!(s.starts_with("+39"), "{s} should take the fast path"),
+            }
+        }
     }
 
     #[test]
