@@ -263,9 +263,33 @@ fn normalize_impl(
     country: Option<DefaultCountry>,
     fast: bool,
 ) -> Result<E164, InvalidReason> {
+    match scan(input, country, fast) {
+        Scan::Done(result) => result,
+        Scan::Parse(pending) => pending.parse(country),
+    }
+}
+
+/// The first, cheap stage of [`normalize_impl`].
+enum Scan {
+    /// Answered without the crate's parser.
+    Done(Result<E164, InvalidReason>),
+    /// Only the crate's full parse can tell.
+    Parse(Pending),
+}
+
+/// An input reduced to `+` and its digits, waiting for the crate's parse.
+struct Pending {
+    buf: [u8; MAX_INPUT_DIGITS + 1],
+    /// The digits are `buf[start..start + len]`.
+    start: usize,
+    len: usize,
+    international: bool,
+}
+
+fn scan(input: &str, country: Option<DefaultCountry>, fast: bool) -> Scan {
     let trimmed = input.trim();
     if trimmed.is_empty() {
-        return Err(InvalidReason::Empty);
+        return Scan::Done(Err(InvalidReason::Empty));
     }
 
     // Stack buffer: "+" and the digits. Separators are dropped; anything else rejects the input,
@@ -278,7 +302,7 @@ fn normalize_impl(
         match c {
             '0'..='9' => {
                 if len >= MAX_INPUT_DIGITS {
-                    return Err(InvalidReason::TooLong);
+                    return Scan::Done(Err(InvalidReason::TooLong));
                 }
                 buf[1 + len] = c as u8;
                 len += 1;
@@ -286,11 +310,11 @@ fn normalize_impl(
             }
             '+' | '\u{FF0B}' if !seen_digit && !plus => plus = true,
             ' ' | '-' | '(' | ')' | '.' | '/' | '\t' | '\u{00A0}' | '\u{2010}'..='\u{2015}' => {}
-            _ => return Err(InvalidReason::NotANumber),
+            _ => return Scan::Done(Err(InvalidReason::NotANumber)),
         }
     }
     if len < 3 {
-        return Err(InvalidReason::NotANumber);
+        return Scan::Done(Err(InvalidReason::NotANumber));
     }
 
     let mut start = 1usize;
@@ -304,70 +328,86 @@ fn normalize_impl(
         country.is_none()
     };
 
-    let parsed = if international {
+    if international {
         if len > MAX_E164_DIGITS {
-            return Err(InvalidReason::TooLong);
+            return Scan::Done(Err(InvalidReason::TooLong));
         }
         if fast && let Some((digits, region)) = fast::international(&buf[start..start + len]) {
-            return Ok(E164 { digits, region });
+            return Scan::Done(Ok(E164 { digits, region }));
         }
-        buf[start - 1] = b'+';
-        let s = std::str::from_utf8(&buf[start - 1..start + len])
-            .map_err(|_| InvalidReason::NotANumber)?;
-        phonenumber::parse(None, s)
-    } else {
-        let s = std::str::from_utf8(&buf[1..1 + len]).map_err(|_| InvalidReason::NotANumber)?;
-        phonenumber::parse(country.map(|c| c.0), s)
-    };
-
-    let number = parsed.map_err(|e| match e {
-        phonenumber::ParseError::InvalidCountryCode => {
-            if international || country.is_some() {
-                InvalidReason::UnknownCountry
-            } else {
-                InvalidReason::MissingCountry
-            }
-        }
-        phonenumber::ParseError::TooShortAfterIdd | phonenumber::ParseError::TooShortNsn => {
-            InvalidReason::TooShort
-        }
-        phonenumber::ParseError::TooLong => InvalidReason::TooLong,
-        phonenumber::ParseError::NoNumber | phonenumber::ParseError::MalformedInteger(_) => {
-            InvalidReason::NotANumber
-        }
-    })?;
-
-    let code = number.code().value();
-    let national = number.national();
-    let value = national.value();
-    let nat_len = usize::from(national.zeros()) + decimal_len(value);
-    let total_len = decimal_len(u64::from(code)) + nat_len;
-
-    if !number.is_valid() {
-        return Err(length_reason(&number, nat_len));
     }
-    if total_len > MAX_E164_DIGITS {
-        return Err(InvalidReason::TooLong);
-    }
-    if total_len < MIN_E164_DIGITS {
-        return Err(InvalidReason::TooShort);
-    }
-    let pow = 10u64
-        .checked_pow(u32::try_from(nat_len).map_err(|_| InvalidReason::TooLong)?)
-        .ok_or(InvalidReason::TooLong)?;
-    let digits = u64::from(code)
-        .checked_mul(pow)
-        .and_then(|d| d.checked_add(value))
-        .ok_or(InvalidReason::TooLong)?;
+    Scan::Parse(Pending {
+        buf,
+        start,
+        len,
+        international,
+    })
+}
 
-    let region = match number.country().id() {
-        Some(id) => region_bytes(id.as_ref()),
-        // The crate looks regions up without the national number's leading zeros, which misses
-        // shared codes such as +39 (IT/VA) for numbers like 06...; retry with the zeros kept.
-        None => region_of(code, &national.to_string()),
-    };
+impl Pending {
+    /// The crate's parse and validation of the digits.
+    fn parse(mut self, country: Option<DefaultCountry>) -> Result<E164, InvalidReason> {
+        let (buf, start, len, international) =
+            (&mut self.buf, self.start, self.len, self.international);
+        let parsed = if international {
+            buf[start - 1] = b'+';
+            let s = std::str::from_utf8(&buf[start - 1..start + len])
+                .map_err(|_| InvalidReason::NotANumber)?;
+            phonenumber::parse(None, s)
+        } else {
+            let s = std::str::from_utf8(&buf[1..1 + len]).map_err(|_| InvalidReason::NotANumber)?;
+            phonenumber::parse(country.map(|c| c.0), s)
+        };
 
-    Ok(E164 { digits, region })
+        let number =
+            parsed.map_err(|e| match e {
+                phonenumber::ParseError::InvalidCountryCode => {
+                    if international || country.is_some() {
+                        InvalidReason::UnknownCountry
+                    } else {
+                        InvalidReason::MissingCountry
+                    }
+                }
+                phonenumber::ParseError::TooShortAfterIdd
+                | phonenumber::ParseError::TooShortNsn => InvalidReason::TooShort,
+                phonenumber::ParseError::TooLong => InvalidReason::TooLong,
+                phonenumber::ParseError::NoNumber
+                | phonenumber::ParseError::MalformedInteger(_) => InvalidReason::NotANumber,
+            })?;
+
+        let code = number.code().value();
+        let national = number.national();
+        let value = national.value();
+        let nat_len = usize::from(national.zeros()) + decimal_len(value);
+        let total_len = decimal_len(u64::from(code)) + nat_len;
+
+        if !number.is_valid() {
+            return Err(length_reason(&number, nat_len));
+        }
+        if total_len > MAX_E164_DIGITS {
+            return Err(InvalidReason::TooLong);
+        }
+        if total_len < MIN_E164_DIGITS {
+            return Err(InvalidReason::TooShort);
+        }
+        let pow = 10u64
+            .checked_pow(u32::try_from(nat_len).map_err(|_| InvalidReason::TooLong)?)
+            .ok_or(InvalidReason::TooLong)?;
+        let digits = u64::from(code)
+            .checked_mul(pow)
+            .and_then(|d| d.checked_add(value))
+            .ok_or(InvalidReason::TooLong)?;
+
+        let region = match number.country().id() {
+            Some(id) => region_bytes(id.as_ref()),
+            // The crate looks regions up without the national number's leading zeros, which
+            // misses shared codes such as +39 (IT/VA) for numbers like 06...; retry with the
+            // zeros kept.
+            None => region_of(code, &national.to_string()),
+        };
+
+        Ok(E164 { digits, region })
+    }
 }
 
 fn region_bytes(r: &str) -> [u8; 2] {
@@ -458,11 +498,17 @@ pub struct NormalizedBatch {
     pub duplicates: usize,
 }
 
+/// Below this many inputs a batch is normalised on the calling thread alone.
+const PARALLEL_MIN_INPUTS: usize = 20_000;
+/// At most this many threads normalise one batch.
+const MAX_THREADS: usize = 8;
+
 /// Normalises, validates and deduplicates a batch (up to millions of inputs).
 ///
 /// An unknown `default_country` only affects inputs that need it; they are reported as
-/// `unknown_default_country`.
-pub fn normalize_batch<S: AsRef<str>>(
+/// `unknown_default_country`. Large batches are normalised on all cores (scoped threads), then
+/// deduplicated in input order, so the outcome does not depend on the number of threads.
+pub fn normalize_batch<S: AsRef<str> + Sync>(
     inputs: &[S],
     default_country: Option<&str>,
 ) -> NormalizedBatch {
@@ -474,31 +520,32 @@ pub fn normalize_batch<S: AsRef<str>>(
         None => (None, false),
     };
 
+    let threads = if inputs.len() < 2 * PARALLEL_MIN_INPUTS {
+        1
+    } else {
+        std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .clamp(1, MAX_THREADS)
+            .min(inputs.len() / PARALLEL_MIN_INPUTS)
+    };
+    let mut results = vec![Err(InvalidReason::Empty); inputs.len()];
+    if threads <= 1 {
+        normalize_chunk(inputs, &mut results, country, bad_country);
+    } else {
+        let chunk = inputs.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            for (inputs, results) in inputs.chunks(chunk).zip(results.chunks_mut(chunk)) {
+                scope.spawn(move || normalize_chunk(inputs, results, country, bad_country));
+            }
+        });
+    }
+
     let mut seen: HashSet<u64> = HashSet::with_capacity(inputs.len());
-    // Exact repeats of the same text are common in uploaded lists; skip re-parsing them.
-    let mut memo: HashMap<&str, Result<E164, InvalidReason>> = HashMap::new();
     let mut out = NormalizedBatch {
         numbers: Vec::with_capacity(inputs.len()),
         ..NormalizedBatch::default()
     };
-
-    for (index, raw) in inputs.iter().enumerate() {
-        let raw = raw.as_ref();
-        let key = raw.trim();
-        let result = match memo.get(key) {
-            Some(r) => *r,
-            None => {
-                let r = normalize_with(key, country).map_err(|reason| {
-                    if bad_country && reason == InvalidReason::MissingCountry {
-                        InvalidReason::UnknownDefaultCountry
-                    } else {
-                        reason
-                    }
-                });
-                memo.insert(key, r);
-                r
-            }
-        };
+    for (index, (raw, result)) in inputs.iter().zip(results).enumerate() {
         match result {
             Ok(number) => {
                 if seen.insert(number.digits) {
@@ -507,10 +554,38 @@ pub fn normalize_batch<S: AsRef<str>>(
                     out.duplicates += 1;
                 }
             }
-            Err(reason) => out.invalid.push((index, InvalidNumber::new(raw, reason))),
+            Err(reason) => out
+                .invalid
+                .push((index, InvalidNumber::new(raw.as_ref(), reason))),
         }
     }
     out
+}
+
+/// Normalises `inputs` into `results` (same length).
+fn normalize_chunk<S: AsRef<str>>(
+    inputs: &[S],
+    results: &mut [Result<E164, InvalidReason>],
+    country: Option<DefaultCountry>,
+    bad_country: bool,
+) {
+    // Exact repeats of the same text are common in uploaded lists: the crate's parse (slow) runs
+    // once per distinct text. Inputs answered by the fast path are not worth remembering.
+    let mut memo: HashMap<&str, Result<E164, InvalidReason>> = HashMap::new();
+    for (raw, slot) in inputs.iter().zip(results) {
+        let key = raw.as_ref().trim();
+        let result = match scan(key, country, true) {
+            Scan::Done(result) => result,
+            Scan::Parse(pending) => *memo.entry(key).or_insert_with(|| pending.parse(country)),
+        };
+        *slot = result.map_err(|reason| {
+            if bad_country && reason == InvalidReason::MissingCountry {
+                InvalidReason::UnknownDefaultCountry
+            } else {
+                reason
+            }
+        });
+    }
 }
 
 /// Groups numbers by ISO region (first-seen order inside each group), for vendors that take one
@@ -848,6 +923,42 @@ mod tests {
                 None => assert!(s.starts_with("+39"), "{s} should take the fast path"),
             }
         }
+    }
+
+    #[test]
+    fn a_large_batch_on_many_threads_equals_one_pass_in_order() {
+        // Valid numbers in several notations, repeats (exact and in other notations), invalid
+        // inputs, and national numbers that need the default country: enough to be split.
+        let mut rng = Rng(7);
+        let inputs: Vec<String> = (0..3 * PARALLEL_MIN_INPUTS as u64)
+            .map(|i| {
+                let n = rng.below(30_000);
+                match i % 7 {
+                    0 => format!("+9198{n:08}"),
+                    1 => format!("98{n:08}"),
+                    2 => format!("+91 98{:03} {:05}", n / 100_000, n % 100_000),
+                    3 => "bad".to_owned(),
+                    4 => format!("+1 202 555 {:04}", n % 10_000),
+                    5 => format!("+9100{n:08}"),
+                    _ => format!("+9198{:08}", n % 50),
+                }
+            })
+            .collect();
+        let country = DefaultCountry::parse("IN");
+        let mut seen = HashSet::new();
+        let mut expected = NormalizedBatch::default();
+        for (index, raw) in inputs.iter().enumerate() {
+            match normalize_with(raw, country) {
+                Ok(number) if seen.insert(number) => expected.numbers.push(number),
+                Ok(_) => expected.duplicates += 1,
+                Err(reason) => expected
+                    .invalid
+                    .push((index, InvalidNumber::new(raw, reason))),
+            }
+        }
+        let got = normalize_batch(&inputs, Some("IN"));
+        assert!(got.numbers.len() > 1_000 && got.duplicates > 1_000 && got.invalid.len() > 1_000);
+        assert_eq!(got, expected);
     }
 
     #[test]
