@@ -24,6 +24,9 @@ use super::{StoreError, StreamId, ttl_millis};
 const MSET_CHUNK: usize = 500;
 /// Items per `RPUSH` command.
 const RPUSH_CHUNK: usize = 1000;
+/// Items sent per round trip by `rpush` (several `RPUSH` commands pipelined on one connection,
+/// which Redis applies in order).
+const RPUSH_PIPELINE: usize = 20 * RPUSH_CHUNK;
 /// Field holding the payload of a stream entry.
 const STREAM_FIELD: &str = "p";
 
@@ -130,6 +133,23 @@ fn map_redis_error(e: &RedisError) -> StoreError {
             StoreError::Corrupt(text)
         }
         _ => StoreError::Unavailable(text),
+    }
+}
+
+/// A pipeline reports the server errors of its commands together (without the single
+/// command's error code); judge it by its first one, like a single command.
+fn map_pipeline_error(e: RedisError) -> StoreError {
+    let mapped = map_redis_error(&e);
+    if !matches!(mapped, StoreError::Unavailable(_)) {
+        return mapped;
+    }
+    let text = e.to_string();
+    let first_code = e
+        .into_server_errors()
+        .and_then(|errors| errors.first().map(|(_, error)| error.code().to_owned()));
+    match first_code.as_deref() {
+        Some("WRONGTYPE") => StoreError::Corrupt(text),
+        _ => mapped,
     }
 }
 
@@ -476,13 +496,23 @@ impl RedisStore {
     pub(crate) async fn rpush(&self, key: &str, items: &[Vec<u8>]) -> Result<u64, StoreError> {
         let mut conn = self.conn().await?;
         let mut len = 0;
-        for chunk in items.chunks(RPUSH_CHUNK) {
-            let mut c = redis::cmd("RPUSH");
-            c.arg(key);
-            for item in chunk {
-                c.arg(item.as_slice());
+        for batch in items.chunks(RPUSH_PIPELINE) {
+            let mut pipe = redis::pipe();
+            for chunk in batch.chunks(RPUSH_CHUNK) {
+                let mut c = redis::cmd("RPUSH");
+                c.arg(key);
+                for item in chunk {
+                    c.arg(item.as_slice());
+                }
+                pipe.add_command(c);
             }
-            len = self.run(&mut conn, &c).await?;
+            let lens: Vec<u64> =
+                match tokio::time::timeout(self.timeout, pipe.query_async(&mut conn)).await {
+                    Err(_) => return Err(StoreError::Timeout),
+                    Ok(Err(e)) => return Err(map_pipeline_error(e)),
+                    Ok(Ok(lens)) => lens,
+                };
+            len = lens.last().copied().ok_or_else(|| corrupt_reply("RPUSH"))?;
         }
         Ok(len)
     }
