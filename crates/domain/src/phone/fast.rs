@@ -4,8 +4,8 @@
 //! The crate keeps its patterns in one process-wide LRU cache behind a mutex and looks each one
 //! up by its (long) source text on every use, so its validation costs microseconds, mostly spent
 //! hashing, and cannot run on two threads at once. Here the same metadata patterns are compiled
-//! once per region into plain [`Regex`]es (same builder options, same "leftmost match starts at
-//! 0" test), which are lock-free to share across threads.
+//! once per region into plain [`Regex`]es (same builder options; the crate's "leftmost match
+//! starts at 0" test as an anchored match), which are lock-free to share across threads.
 //!
 //! Only the plain path is taken here: a country code the database knows, a national number
 //! without leading zeros, a region found without ambiguity, no national prefix (or national
@@ -24,31 +24,45 @@ use regex::{Regex, RegexBuilder};
 /// Country calling codes have 1 to 3 digits.
 const CODES: usize = 1000;
 
-/// One pattern of the metadata, compiled like the crate compiles it.
+/// One pattern of the metadata, compiled like the crate compiles it but anchored at the start.
+///
+/// The crate asks whether the leftmost match starts at 0, which is the same as asking whether
+/// any match starts at 0: an anchored `is_match` answers that without searching the rest of the
+/// text or running the reverse search that finds where a match starts.
 #[derive(Debug)]
 struct Pattern(Regex);
 
 impl Pattern {
     fn new(source: &str) -> Option<Self> {
-        // The crate's regex cache builds every pattern with these options (its defaults plus
-        // `ignore_whitespace`), see `regex_cache::Options` and `phonenumber::metadata::database`.
-        RegexBuilder::new(source)
-            .case_insensitive(false)
-            .multi_line(false)
-            .dot_matches_new_line(false)
-            .swap_greed(false)
-            .ignore_whitespace(true)
-            .unicode(true)
-            .size_limit(10 * (1 << 20))
-            .dfa_size_limit(2 * (1 << 20))
-            .build()
-            .ok()
-            .map(Self)
+        // In `ignore_whitespace` mode a `#` comments out the rest of the line, which would take
+        // the closing parenthesis with it; no metadata pattern has one (such patterns would
+        // simply stay on the slow path).
+        if source.contains('#') {
+            return None;
+        }
+        let build = |source: &str| {
+            // The crate's regex cache builds every pattern with these options (its defaults plus
+            // `ignore_whitespace`), see `regex_cache::Options` and `phonenumber::metadata`.
+            RegexBuilder::new(source)
+                .case_insensitive(false)
+                .multi_line(false)
+                .dot_matches_new_line(false)
+                .swap_greed(false)
+                .ignore_whitespace(true)
+                .unicode(true)
+                .size_limit(10 * (1 << 20))
+                .dfa_size_limit(2 * (1 << 20))
+                .build()
+                .ok()
+        };
+        // Only patterns that compile as they are (so the wrapping cannot change their meaning).
+        build(source)?;
+        build(&format!("^(?:{source})")).map(Self)
     }
 
     /// The crate's test: the leftmost match starts at the beginning.
     fn matches_at_start(&self, value: &str) -> bool {
-        self.0.find(value).is_some_and(|m| m.start() == 0)
+        self.0.is_match(value)
     }
 }
 
