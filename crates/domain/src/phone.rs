@@ -1,6 +1,6 @@
 //! Phone numbers: E.164 values, normalisation of user notations, batch dedupe, masking for logs.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::str::FromStr;
 
@@ -681,33 +681,44 @@ pub fn normalize_batch<I: BatchInputs + ?Sized>(
             .min(total / PARALLEL_MIN_INPUTS)
     };
     let mut results = vec![Err(InvalidReason::Empty); total];
-    if threads <= 1 {
-        normalize_chunk(inputs, 0, &mut results, country, bad_country);
+    // Each part also returns its valid numbers as (digits, index), sorted.
+    let runs: Vec<Vec<(u64, usize)>> = if threads <= 1 {
+        vec![normalize_chunk(
+            inputs,
+            0,
+            &mut results,
+            country,
+            bad_country,
+        )]
     } else {
         let chunk = total.div_ceil(threads);
         std::thread::scope(|scope| {
-            for (i, results) in results.chunks_mut(chunk).enumerate() {
-                scope.spawn(move || {
-                    normalize_chunk(inputs, i * chunk, results, country, bad_country);
-                });
-            }
-        });
-    }
+            let parts: Vec<_> = results
+                .chunks_mut(chunk)
+                .enumerate()
+                .map(|(i, results)| {
+                    scope.spawn(move || {
+                        normalize_chunk(inputs, i * chunk, results, country, bad_country)
+                    })
+                })
+                .collect();
+            parts
+                .into_iter()
+                .map(|part| part.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        })
+    };
+    let duplicate = repeated_after_first(&runs, total);
+    drop(runs);
 
-    let mut seen: HashSet<u64> = HashSet::with_capacity(total);
     let mut out = NormalizedBatch {
         numbers: Vec::with_capacity(total),
         ..NormalizedBatch::default()
     };
-    for (index, result) in results.into_iter().enumerate() {
+    for (index, (result, duplicate)) in results.into_iter().zip(duplicate).enumerate() {
         match result {
-            Ok(number) => {
-                if seen.insert(number.digits) {
-                    out.numbers.push(number);
-                } else {
-                    out.duplicates += 1;
-                }
-            }
+            Ok(_) if duplicate => out.duplicates += 1,
+            Ok(number) => out.numbers.push(number),
             Err(reason) => out
                 .invalid
                 .push((index, InvalidNumber::new(inputs.item(index), reason))),
@@ -716,23 +727,63 @@ pub fn normalize_batch<I: BatchInputs + ?Sized>(
     out
 }
 
-/// Normalises the inputs from `first` on into `results` (one per input).
+/// Marks every index whose digits already appeared at a smaller index, from runs of
+/// (digits, index) each sorted: merging them meets equal digits together, smallest index first.
+///
+/// Sorting (in parallel, per part) and merging touches memory in order; a hash set of a million
+/// numbers costs a cache miss per insert and was the slowest step of large batches.
+fn repeated_after_first(runs: &[Vec<(u64, usize)>], total: usize) -> Vec<bool> {
+    use std::cmp::Reverse;
+    let mut duplicate = vec![false; total];
+    let mut last = None;
+    let mut mark = |digits: u64, index: usize| {
+        if last == Some(digits) {
+            duplicate[index] = true;
+        }
+        last = Some(digits);
+    };
+    if let [run] = runs {
+        for &(digits, index) in run {
+            mark(digits, index);
+        }
+    } else {
+        let mut heads: std::collections::BinaryHeap<_> = runs
+            .iter()
+            .enumerate()
+            .filter_map(|(r, run)| run.first().map(|&(d, i)| Reverse((d, i, r, 0usize))))
+            .collect();
+        while let Some(Reverse((digits, index, r, pos))) = heads.pop() {
+            mark(digits, index);
+            if let Some(&(d, i)) = runs[r].get(pos + 1) {
+                heads.push(Reverse((d, i, r, pos + 1)));
+            }
+        }
+    }
+    duplicate
+}
+
+/// Normalises the inputs from `first` on into `results` (one per input); returns the valid ones
+/// as (digits, index), sorted.
 fn normalize_chunk<I: BatchInputs + ?Sized>(
     inputs: &I,
     first: usize,
     results: &mut [Result<E164, InvalidReason>],
     country: Option<DefaultCountry>,
     bad_country: bool,
-) {
+) -> Vec<(u64, usize)> {
     // Exact repeats of the same text are common in uploaded lists: the crate's parse (slow) runs
     // once per distinct text. Inputs answered by the fast path are not worth remembering.
     let mut memo: HashMap<&str, Result<E164, InvalidReason>> = HashMap::new();
+    let mut valid = Vec::with_capacity(results.len());
     for (i, slot) in results.iter_mut().enumerate() {
         let key = inputs.item(first + i).trim();
         let result = match scan(key, country, true) {
             Scan::Done(result) => result,
             Scan::Parse(pending) => *memo.entry(key).or_insert_with(|| pending.parse(country)),
         };
+        if let Ok(number) = result {
+            valid.push((number.digits, first + i));
+        }
         *slot = result.map_err(|reason| {
             if bad_country && reason == InvalidReason::MissingCountry {
                 InvalidReason::UnknownDefaultCountry
@@ -741,6 +792,8 @@ fn normalize_chunk<I: BatchInputs + ?Sized>(
             }
         });
     }
+    valid.sort_unstable();
+    valid
 }
 
 /// Groups numbers by ISO region (first-seen order inside each group), for vendors that take one
@@ -1100,7 +1153,7 @@ mod tests {
             })
             .collect();
         let country = DefaultCountry::parse("IN");
-        let mut seen = HashSet::new();
+        let mut seen = std::collections::HashSet::new();
         let mut expected = NormalizedBatch::default();
         for (index, raw) in inputs.iter().enumerate() {
             match normalize_with(raw, country) {
@@ -1142,6 +1195,26 @@ mod tests {
         }
         let empty: NumberList = serde_json::from_str("[]").unwrap();
         assert!(empty.is_empty());
+    }
+
+    #[test]
+    fn repeats_are_found_across_any_number_of_parts() {
+        // Digits by index: 5 7 5 9 7 7 1 5 (parts: 0-2, 3-5, 6-7).
+        let digits = [5u64, 7, 5, 9, 7, 7, 1, 5];
+        let runs: Vec<Vec<(u64, usize)>> = [0..3, 3..6, 6..8]
+            .into_iter()
+            .map(|range| {
+                let mut run: Vec<_> = range.map(|i| (digits[i], i)).collect();
+                run.sort_unstable();
+                run
+            })
+            .collect();
+        let expected = [false, false, true, false, true, true, false, true];
+        assert_eq!(repeated_after_first(&runs, 8), expected);
+        let all: Vec<_> = runs.concat();
+        let mut one = all.clone();
+        one.sort_unstable();
+        assert_eq!(repeated_after_first(&[one], 8), expected);
     }
 
     #[test]
