@@ -22,8 +22,8 @@ pub use checks::{Check, CheckSet};
 pub use events::{DomainEvent, Event, EventType, Subject, SubjectKind};
 pub use number_result::{Gender, NumberResult, ProviderId, parse_vendor_bool};
 pub use phone::{
-    DefaultCountry, E164, InvalidNumber, InvalidReason, NormalizedBatch, mask, normalize,
-    normalize_batch, normalize_with, split_by_country,
+    BatchInputs, DefaultCountry, E164, InvalidNumber, InvalidReason, NormalizedBatch, NumberList,
+    mask, normalize, normalize_batch, normalize_with, split_by_country,
 };
 pub use provider_error::{ProviderError, ProviderErrorKind};
 pub use vendor_time::{

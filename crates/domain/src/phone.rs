@@ -1,12 +1,14 @@
 //! Phone numbers: E.164 values, normalisation of user notations, batch dedupe, masking for logs.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::str::FromStr;
 
 use phonenumber::country::Id as CountryId;
 use phonenumber::metadata::Descriptor;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+mod fast;
 
 /// E.164 allows at most 15 digits including the country code.
 const MAX_E164_DIGITS: usize = 15;
@@ -251,9 +253,43 @@ pub fn normalize(input: &str, default_country: Option<&str>) -> Result<E164, Inv
 /// [`normalize`] with a pre-parsed default country; the error carries only the reason so batch
 /// callers allocate nothing for valid inputs.
 pub fn normalize_with(input: &str, country: Option<DefaultCountry>) -> Result<E164, InvalidReason> {
+    normalize_impl(input, country, true)
+}
+
+/// [`normalize_with`]; `fast` allows answering `+<digits>` without the crate's full parse (the
+/// answer is the same either way: the tests compare both).
+fn normalize_impl(
+    input: &str,
+    country: Option<DefaultCountry>,
+    fast: bool,
+) -> Result<E164, InvalidReason> {
+    match scan(input, country, fast) {
+        Scan::Done(result) => result,
+        Scan::Parse(pending) => pending.parse(country),
+    }
+}
+
+/// The first, cheap stage of [`normalize_impl`].
+enum Scan {
+    /// Answered without the crate's parser.
+    Done(Result<E164, InvalidReason>),
+    /// Only the crate's full parse can tell.
+    Parse(Pending),
+}
+
+/// An input reduced to `+` and its digits, waiting for the crate's parse.
+struct Pending {
+    buf: [u8; MAX_INPUT_DIGITS + 1],
+    /// The digits are `buf[start..start + len]`.
+    start: usize,
+    len: usize,
+    international: bool,
+}
+
+fn scan(input: &str, country: Option<DefaultCountry>, fast: bool) -> Scan {
     let trimmed = input.trim();
     if trimmed.is_empty() {
-        return Err(InvalidReason::Empty);
+        return Scan::Done(Err(InvalidReason::Empty));
     }
 
     // Stack buffer: "+" and the digits. Separators are dropped; anything else rejects the input,
@@ -266,7 +302,7 @@ pub fn normalize_with(input: &str, country: Option<DefaultCountry>) -> Result<E1
         match c {
             '0'..='9' => {
                 if len >= MAX_INPUT_DIGITS {
-                    return Err(InvalidReason::TooLong);
+                    return Scan::Done(Err(InvalidReason::TooLong));
                 }
                 buf[1 + len] = c as u8;
                 len += 1;
@@ -274,11 +310,11 @@ pub fn normalize_with(input: &str, country: Option<DefaultCountry>) -> Result<E1
             }
             '+' | '\u{FF0B}' if !seen_digit && !plus => plus = true,
             ' ' | '-' | '(' | ')' | '.' | '/' | '\t' | '\u{00A0}' | '\u{2010}'..='\u{2015}' => {}
-            _ => return Err(InvalidReason::NotANumber),
+            _ => return Scan::Done(Err(InvalidReason::NotANumber)),
         }
     }
     if len < 3 {
-        return Err(InvalidReason::NotANumber);
+        return Scan::Done(Err(InvalidReason::NotANumber));
     }
 
     let mut start = 1usize;
@@ -292,67 +328,86 @@ pub fn normalize_with(input: &str, country: Option<DefaultCountry>) -> Result<E1
         country.is_none()
     };
 
-    let parsed = if international {
+    if international {
         if len > MAX_E164_DIGITS {
+            return Scan::Done(Err(InvalidReason::TooLong));
+        }
+        if fast && let Some((digits, region)) = fast::international(&buf[start..start + len]) {
+            return Scan::Done(Ok(E164 { digits, region }));
+        }
+    }
+    Scan::Parse(Pending {
+        buf,
+        start,
+        len,
+        international,
+    })
+}
+
+impl Pending {
+    /// The crate's parse and validation of the digits.
+    fn parse(mut self, country: Option<DefaultCountry>) -> Result<E164, InvalidReason> {
+        let (buf, start, len, international) =
+            (&mut self.buf, self.start, self.len, self.international);
+        let parsed = if international {
+            buf[start - 1] = b'+';
+            let s = std::str::from_utf8(&buf[start - 1..start + len])
+                .map_err(|_| InvalidReason::NotANumber)?;
+            phonenumber::parse(None, s)
+        } else {
+            let s = std::str::from_utf8(&buf[1..1 + len]).map_err(|_| InvalidReason::NotANumber)?;
+            phonenumber::parse(country.map(|c| c.0), s)
+        };
+
+        let number =
+            parsed.map_err(|e| match e {
+                phonenumber::ParseError::InvalidCountryCode => {
+                    if international || country.is_some() {
+                        InvalidReason::UnknownCountry
+                    } else {
+                        InvalidReason::MissingCountry
+                    }
+                }
+                phonenumber::ParseError::TooShortAfterIdd
+                | phonenumber::ParseError::TooShortNsn => InvalidReason::TooShort,
+                phonenumber::ParseError::TooLong => InvalidReason::TooLong,
+                phonenumber::ParseError::NoNumber
+                | phonenumber::ParseError::MalformedInteger(_) => InvalidReason::NotANumber,
+            })?;
+
+        let code = number.code().value();
+        let national = number.national();
+        let value = national.value();
+        let nat_len = usize::from(national.zeros()) + decimal_len(value);
+        let total_len = decimal_len(u64::from(code)) + nat_len;
+
+        if !number.is_valid() {
+            return Err(length_reason(&number, nat_len));
+        }
+        if total_len > MAX_E164_DIGITS {
             return Err(InvalidReason::TooLong);
         }
-        buf[start - 1] = b'+';
-        let s = std::str::from_utf8(&buf[start - 1..start + len])
-            .map_err(|_| InvalidReason::NotANumber)?;
-        phonenumber::parse(None, s)
-    } else {
-        let s = std::str::from_utf8(&buf[1..1 + len]).map_err(|_| InvalidReason::NotANumber)?;
-        phonenumber::parse(country.map(|c| c.0), s)
-    };
-
-    let number = parsed.map_err(|e| match e {
-        phonenumber::ParseError::InvalidCountryCode => {
-            if international || country.is_some() {
-                InvalidReason::UnknownCountry
-            } else {
-                InvalidReason::MissingCountry
-            }
+        if total_len < MIN_E164_DIGITS {
+            return Err(InvalidReason::TooShort);
         }
-        phonenumber::ParseError::TooShortAfterIdd | phonenumber::ParseError::TooShortNsn => {
-            InvalidReason::TooShort
-        }
-        phonenumber::ParseError::TooLong => InvalidReason::TooLong,
-        phonenumber::ParseError::NoNumber | phonenumber::ParseError::MalformedInteger(_) => {
-            InvalidReason::NotANumber
-        }
-    })?;
+        let pow = 10u64
+            .checked_pow(u32::try_from(nat_len).map_err(|_| InvalidReason::TooLong)?)
+            .ok_or(InvalidReason::TooLong)?;
+        let digits = u64::from(code)
+            .checked_mul(pow)
+            .and_then(|d| d.checked_add(value))
+            .ok_or(InvalidReason::TooLong)?;
 
-    let code = number.code().value();
-    let national = number.national();
-    let value = national.value();
-    let nat_len = usize::from(national.zeros()) + decimal_len(value);
-    let total_len = decimal_len(u64::from(code)) + nat_len;
+        let region = match number.country().id() {
+            Some(id) => region_bytes(id.as_ref()),
+            // The crate looks regions up without the national number's leading zeros, which
+            // misses shared codes such as +39 (IT/VA) for numbers like 06...; retry with the
+            // zeros kept.
+            None => region_of(code, &national.to_string()),
+        };
 
-    if !number.is_valid() {
-        return Err(length_reason(&number, nat_len));
+        Ok(E164 { digits, region })
     }
-    if total_len > MAX_E164_DIGITS {
-        return Err(InvalidReason::TooLong);
-    }
-    if total_len < MIN_E164_DIGITS {
-        return Err(InvalidReason::TooShort);
-    }
-    let pow = 10u64
-        .checked_pow(u32::try_from(nat_len).map_err(|_| InvalidReason::TooLong)?)
-        .ok_or(InvalidReason::TooLong)?;
-    let digits = u64::from(code)
-        .checked_mul(pow)
-        .and_then(|d| d.checked_add(value))
-        .ok_or(InvalidReason::TooLong)?;
-
-    let region = match number.country().id() {
-        Some(id) => region_bytes(id.as_ref()),
-        // The crate looks regions up without the national number's leading zeros, which misses
-        // shared codes such as +39 (IT/VA) for numbers like 06...; retry with the zeros kept.
-        None => region_of(code, &national.to_string()),
-    };
-
-    Ok(E164 { digits, region })
 }
 
 fn region_bytes(r: &str) -> [u8; 2] {
@@ -443,12 +498,169 @@ pub struct NormalizedBatch {
     pub duplicates: usize,
 }
 
+/// Raw number inputs (any notation) kept as one text plus where each item ends.
+///
+/// A million inputs cost their bytes and one `usize` each, instead of a `String` each (24 bytes
+/// plus a heap block, allocated and freed one by one). Deserialises from a JSON array of
+/// strings, with the same errors as `Vec<String>`.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct NumberList {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl NumberList {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    pub fn push(&mut self, input: &str) {
+        self.text.push_str(input);
+        self.ends.push(self.text.len());
+    }
+
+    /// The input at `index`.
+    pub fn get(&self, index: usize) -> Option<&str> {
+        let end = *self.ends.get(index)?;
+        let start = match index {
+            0 => 0,
+            _ => self.ends[index - 1],
+        };
+        self.text.get(start..end)
+    }
+
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &str> {
+        (0..self.len()).map(|i| self.get(i).unwrap_or_default())
+    }
+}
+
+impl fmt::Debug for NumberList {
+    // Inputs are phone numbers: show how many, not which.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "NumberList({} inputs)", self.len())
+    }
+}
+
+impl<S: AsRef<str>> FromIterator<S> for NumberList {
+    fn from_iter<I: IntoIterator<Item = S>>(iter: I) -> Self {
+        let mut list = Self::new();
+        for input in iter {
+            list.push(input.as_ref());
+        }
+        list
+    }
+}
+
+impl<'de> Deserialize<'de> for NumberList {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ListVisitor;
+        impl<'de> serde::de::Visitor<'de> for ListVisitor {
+            type Value = NumberList;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a sequence")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<NumberList, A::Error> {
+                let mut list = NumberList::new();
+                while seq.next_element_seed(Item(&mut list))?.is_some() {}
+                Ok(list)
+            }
+        }
+
+        /// One string of the array, appended straight to the list's text.
+        struct Item<'a>(&'a mut NumberList);
+        impl<'de> serde::de::DeserializeSeed<'de> for Item<'_> {
+            type Value = ();
+            fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+                deserializer.deserialize_string(self)
+            }
+        }
+        impl serde::de::Visitor<'_> for Item<'_> {
+            type Value = ();
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                // `String`'s wording, so errors read as they did with `Vec<String>`.
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<(), E> {
+                self.0.push(v);
+                Ok(())
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<(), E> {
+                match std::str::from_utf8(v) {
+                    Ok(s) => self.visit_str(s),
+                    Err(_) => Err(E::invalid_value(serde::de::Unexpected::Bytes(v), &self)),
+                }
+            }
+        }
+
+        deserializer.deserialize_seq(ListVisitor)
+    }
+}
+
+/// The inputs of a batch: anything that hands out its items as text by index.
+pub trait BatchInputs: Sync {
+    fn count(&self) -> usize;
+    fn item(&self, index: usize) -> &str;
+}
+
+impl<S: AsRef<str> + Sync> BatchInputs for [S] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn item(&self, index: usize) -> &str {
+        self[index].as_ref()
+    }
+}
+
+impl<S: AsRef<str> + Sync, const N: usize> BatchInputs for [S; N] {
+    fn count(&self) -> usize {
+        N
+    }
+    fn item(&self, index: usize) -> &str {
+        self[index].as_ref()
+    }
+}
+
+impl<S: AsRef<str> + Sync> BatchInputs for Vec<S> {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn item(&self, index: usize) -> &str {
+        self[index].as_ref()
+    }
+}
+
+impl BatchInputs for NumberList {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn item(&self, index: usize) -> &str {
+        self.get(index).unwrap_or_default()
+    }
+}
+
+/// Below this many inputs a batch is normalised on the calling thread alone.
+const PARALLEL_MIN_INPUTS: usize = 20_000;
+/// At most this many threads normalise one batch.
+const MAX_THREADS: usize = 8;
+
 /// Normalises, validates and deduplicates a batch (up to millions of inputs).
 ///
 /// An unknown `default_country` only affects inputs that need it; they are reported as
-/// `unknown_default_country`.
-pub fn normalize_batch<S: AsRef<str>>(
-    inputs: &[S],
+/// `unknown_default_country`. Large batches are normalised on all cores (scoped threads), then
+/// deduplicated in input order, so the outcome does not depend on the number of threads.
+pub fn normalize_batch<I: BatchInputs + ?Sized>(
+    inputs: &I,
     default_country: Option<&str>,
 ) -> NormalizedBatch {
     let (country, bad_country) = match default_country {
@@ -459,43 +671,129 @@ pub fn normalize_batch<S: AsRef<str>>(
         None => (None, false),
     };
 
-    let mut seen: HashSet<u64> = HashSet::with_capacity(inputs.len());
-    // Exact repeats of the same text are common in uploaded lists; skip re-parsing them.
-    let mut memo: HashMap<&str, Result<E164, InvalidReason>> = HashMap::new();
+    let total = inputs.count();
+    let threads = if total < 2 * PARALLEL_MIN_INPUTS {
+        1
+    } else {
+        std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .clamp(1, MAX_THREADS)
+            .min(total / PARALLEL_MIN_INPUTS)
+    };
+    let mut results = vec![Err(InvalidReason::Empty); total];
+    // Each part also returns its valid numbers as (digits, index), sorted.
+    let runs: Vec<Vec<(u64, usize)>> = if threads <= 1 {
+        vec![normalize_chunk(
+            inputs,
+            0,
+            &mut results,
+            country,
+            bad_country,
+        )]
+    } else {
+        let chunk = total.div_ceil(threads);
+        std::thread::scope(|scope| {
+            let parts: Vec<_> = results
+                .chunks_mut(chunk)
+                .enumerate()
+                .map(|(i, results)| {
+                    scope.spawn(move || {
+                        normalize_chunk(inputs, i * chunk, results, country, bad_country)
+                    })
+                })
+                .collect();
+            parts
+                .into_iter()
+                .map(|part| part.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        })
+    };
+    let duplicate = repeated_after_first(&runs, total);
+    drop(runs);
+
     let mut out = NormalizedBatch {
-        numbers: Vec::with_capacity(inputs.len()),
+        numbers: Vec::with_capacity(total),
         ..NormalizedBatch::default()
     };
-
-    for (index, raw) in inputs.iter().enumerate() {
-        let raw = raw.as_ref();
-        let key = raw.trim();
-        let result = match memo.get(key) {
-            Some(r) => *r,
-            None => {
-                let r = normalize_with(key, country).map_err(|reason| {
-                    if bad_country && reason == InvalidReason::MissingCountry {
-                        InvalidReason::UnknownDefaultCountry
-                    } else {
-                        reason
-                    }
-                });
-                memo.insert(key, r);
-                r
-            }
-        };
+    for (index, (result, duplicate)) in results.into_iter().zip(duplicate).enumerate() {
         match result {
-            Ok(number) => {
-                if seen.insert(number.digits) {
-                    out.numbers.push(number);
-                } else {
-                    out.duplicates += 1;
-                }
-            }
-            Err(reason) => out.invalid.push((index, InvalidNumber::new(raw, reason))),
+            Ok(_) if duplicate => out.duplicates += 1,
+            Ok(number) => out.numbers.push(number),
+            Err(reason) => out
+                .invalid
+                .push((index, InvalidNumber::new(inputs.item(index), reason))),
         }
     }
     out
+}
+
+/// Marks every index whose digits already appeared at a smaller index, from runs of
+/// (digits, index) each sorted: merging them meets equal digits together, smallest index first.
+///
+/// Sorting (in parallel, per part) and merging touches memory in order; a hash set of a million
+/// numbers costs a cache miss per insert and was the slowest step of large batches.
+fn repeated_after_first(runs: &[Vec<(u64, usize)>], total: usize) -> Vec<bool> {
+    use std::cmp::Reverse;
+    let mut duplicate = vec![false; total];
+    let mut last = None;
+    let mut mark = |digits: u64, index: usize| {
+        if last == Some(digits) {
+            duplicate[index] = true;
+        }
+        last = Some(digits);
+    };
+    if let [run] = runs {
+        for &(digits, index) in run {
+            mark(digits, index);
+        }
+    } else {
+        let mut heads: std::collections::BinaryHeap<_> = runs
+            .iter()
+            .enumerate()
+            .filter_map(|(r, run)| run.first().map(|&(d, i)| Reverse((d, i, r, 0usize))))
+            .collect();
+        while let Some(Reverse((digits, index, r, pos))) = heads.pop() {
+            mark(digits, index);
+            if let Some(&(d, i)) = runs[r].get(pos + 1) {
+                heads.push(Reverse((d, i, r, pos + 1)));
+            }
+        }
+    }
+    duplicate
+}
+
+/// Normalises the inputs from `first` on into `results` (one per input); returns the valid ones
+/// as (digits, index), sorted.
+fn normalize_chunk<I: BatchInputs + ?Sized>(
+    inputs: &I,
+    first: usize,
+    results: &mut [Result<E164, InvalidReason>],
+    country: Option<DefaultCountry>,
+    bad_country: bool,
+) -> Vec<(u64, usize)> {
+    // Exact repeats of the same text are common in uploaded lists: the crate's parse (slow) runs
+    // once per distinct text. Inputs answered by the fast path are not worth remembering.
+    let mut memo: HashMap<&str, Result<E164, InvalidReason>> = HashMap::new();
+    let mut valid = Vec::with_capacity(results.len());
+    for (i, slot) in results.iter_mut().enumerate() {
+        let key = inputs.item(first + i).trim();
+        let result = match scan(key, country, true) {
+            Scan::Done(result) => result,
+            Scan::Parse(pending) => *memo.entry(key).or_insert_with(|| pending.parse(country)),
+        };
+        if let Ok(number) = result {
+            valid.push((number.digits, first + i));
+        }
+        *slot = result.map_err(|reason| {
+            if bad_country && reason == InvalidReason::MissingCountry {
+                InvalidReason::UnknownDefaultCountry
+            } else {
+                reason
+            }
+        });
+    }
+    valid.sort_unstable();
+    valid
 }
 
 /// Groups numbers by ISO region (first-seen order inside each group), for vendors that take one
@@ -710,6 +1008,213 @@ mod tests {
         assert_eq!(mask("+1234"), "+****");
         assert_eq!(mask(""), "****");
         assert!(!mask("+919876543210").contains("987654"));
+    }
+
+    /// xorshift64*: a reproducible stream of inputs.
+    struct Rng(u64);
+
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
+        }
+
+        fn digits(&mut self, n: usize) -> String {
+            (0..n)
+                .map(|_| char::from(b'0' + self.below(10) as u8))
+                .collect()
+        }
+    }
+
+    /// Inputs around every region's example numbers and random digit strings of every length.
+    fn comparison_inputs() -> Vec<String> {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let mut inputs = Vec::new();
+        for meta in phonenumber::metadata::DATABASE.iter() {
+            let cc = meta.country_code();
+            let d = meta.descriptors();
+            let examples = std::iter::once(d.general())
+                .chain(descriptors(meta))
+                .filter_map(|desc| desc.example());
+            for ex in examples {
+                inputs.push(format!("+{cc}{ex}"));
+                inputs.push(format!("+{cc}0{ex}"));
+                inputs.push(format!("+{cc}{}", &ex[..ex.len() - 1]));
+                inputs.push(format!("+{cc}{ex}{}", rng.below(10)));
+                if let Some(prefix) = meta.national_prefix() {
+                    inputs.push(format!("+{cc}{prefix}{ex}"));
+                }
+                for _ in 0..24 {
+                    // Keep a prefix of the example and randomise the rest, so most variants stay
+                    // in the region's numbering plan and some leave it.
+                    let keep = rng.below(ex.len() as u64 + 1) as usize;
+                    let extra = rng.below(3) as usize;
+                    let tail = rng.digits(ex.len() - keep + extra).to_string();
+                    let cut = if rng.below(4) == 0 { 1 } else { 0 };
+                    let national = format!("{}{}", &ex[..keep], tail);
+                    let national = &national[..national.len() - cut.min(national.len())];
+                    inputs.push(format!("+{cc}{national}"));
+                }
+            }
+        }
+        for len in 3..=16 {
+            for _ in 0..1_000 {
+                inputs.push(format!("+{}", rng.digits(len)));
+            }
+        }
+        for _ in 0..2_000 {
+            // Other notations that are read internationally.
+            let n = rng.digits(11);
+            inputs.push(format!("00{n}"));
+            inputs.push(n.clone());
+            inputs.push(format!("+{} {} {}", &n[..2], &n[2..6], &n[6..]));
+        }
+        inputs
+    }
+
+    #[test]
+    fn fast_path_agrees_with_the_crate() {
+        let inputs = comparison_inputs();
+        let in_ = DefaultCountry::parse("IN");
+        let mut fast_answers = 0;
+        let mut valid = 0;
+        for (i, input) in inputs.iter().enumerate() {
+            // A default country only matters to national notations; try it on a sample.
+            let countries = if i % 8 == 0 {
+                &[None, in_][..]
+            } else {
+                &[None][..]
+            };
+            for &country in countries {
+                let slow = normalize_impl(input, country, false);
+                let fast = normalize_impl(input, country, true);
+                assert_eq!(fast, slow, "{input} {country:?}");
+                if let Ok(number) = slow {
+                    valid += 1;
+                    // Regions survive too (they are part of `E164`'s equality, checked above).
+                    let _ = number.region();
+                }
+            }
+            if let Some(digits) = input.strip_prefix('+')
+                && digits.bytes().all(|b| b.is_ascii_digit())
+                && fast::international(digits.as_bytes()).is_some()
+            {
+                fast_answers += 1;
+            }
+        }
+        // The comparison is only worth something if both paths really ran on many inputs.
+        assert!(inputs.len() > 40_000, "{}", inputs.len());
+        assert!(valid > 5_000, "{valid}");
+        assert!(fast_answers > 5_000, "{fast_answers}");
+    }
+
+    #[test]
+    fn fast_path_takes_canonical_numbers_of_many_regions() {
+        for s in [
+            "+919876543210",
+            "+51987654321",
+            "+12025550143",
+            "+390612345678",
+            "+8613800138024",
+        ] {
+            let fast = s
+                .strip_prefix('+')
+                .and_then(|d| fast::international(d.as_bytes()));
+            let slow = normalize_impl(s, None, false).ok();
+            match fast {
+                Some((digits, region)) => {
+                    assert_eq!(Some(E164 { digits, region }), slow, "{s}");
+                }
+                // Numbers with a leading national zero (Italy) go the full way.
+                None => assert!(s.starts_with("+39"), "{s} should take the fast path"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_large_batch_on_many_threads_equals_one_pass_in_order() {
+        // Valid numbers in several notations, repeats (exact and in other notations), invalid
+        // inputs, and national numbers that need the default country: enough to be split.
+        let mut rng = Rng(7);
+        let inputs: Vec<String> = (0..3 * PARALLEL_MIN_INPUTS as u64)
+            .map(|i| {
+                let n = rng.below(30_000);
+                match i % 7 {
+                    0 => format!("+9198{n:08}"),
+                    1 => format!("98{n:08}"),
+                    2 => format!("+91 98{:03} {:05}", n / 100_000, n % 100_000),
+                    3 => "bad".to_owned(),
+                    4 => format!("+1 202 555 {:04}", n % 10_000),
+                    5 => format!("+9100{n:08}"),
+                    _ => format!("+9198{:08}", n % 50),
+                }
+            })
+            .collect();
+        let country = DefaultCountry::parse("IN");
+        let mut seen = std::collections::HashSet::new();
+        let mut expected = NormalizedBatch::default();
+        for (index, raw) in inputs.iter().enumerate() {
+            match normalize_with(raw, country) {
+                Ok(number) if seen.insert(number) => expected.numbers.push(number),
+                Ok(_) => expected.duplicates += 1,
+                Err(reason) => expected
+                    .invalid
+                    .push((index, InvalidNumber::new(raw, reason))),
+            }
+        }
+        let got = normalize_batch(&inputs, Some("IN"));
+        assert!(got.numbers.len() > 1_000 && got.duplicates > 1_000 && got.invalid.len() > 1_000);
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn number_list_reads_like_a_vec_of_strings() {
+        let json = r#"["+91 98765 43210", "", "x\u00e9\"y", "098765 43210"]"#;
+        let list: NumberList = serde_json::from_str(json).unwrap();
+        let strings: Vec<String> = serde_json::from_str(json).unwrap();
+        assert_eq!(list.len(), strings.len());
+        assert!(list.iter().eq(strings.iter().map(String::as_str)));
+        assert_eq!(list.get(4), None);
+        assert_eq!(
+            normalize_batch(&list, Some("IN")),
+            normalize_batch(&strings, Some("IN"))
+        );
+        assert!(!format!("{list:?}").contains("98765"));
+        for bad in [
+            r#"["+1", 5]"#,
+            r#"[null]"#,
+            r#""+1""#,
+            r#"["+1""#,
+            r#"{"a": 1}"#,
+        ] {
+            let ours = serde_json::from_str::<NumberList>(bad).unwrap_err();
+            let theirs = serde_json::from_str::<Vec<String>>(bad).unwrap_err();
+            assert_eq!(ours.to_string(), theirs.to_string(), "{bad}");
+        }
+        let empty: NumberList = serde_json::from_str("[]").unwrap();
+        assert!(empty.is_empty());
+    }
+
+    #[test]
+    fn repeats_are_found_across_any_number_of_parts() {
+        // Digits by index: 5 7 5 9 7 7 1 5 (parts: 0-2, 3-5, 6-7).
+        let digits = [5u64, 7, 5, 9, 7, 7, 1, 5];
+        let runs: Vec<Vec<(u64, usize)>> = [0..3, 3..6, 6..8]
+            .into_iter()
+            .map(|range| {
+                let mut run: Vec<_> = range.map(|i| (digits[i], i)).collect();
+                run.sort_unstable();
+                run
+            })
+            .collect();
+        let expected = [false, false, true, false, true, true, false, true];
+        assert_eq!(repeated_after_first(&runs, 8), expected);
+        let all: Vec<_> = runs.concat();
+        let mut one = all.clone();
+        one.sort_unstable();
+        assert_eq!(repeated_after_first(&[one], 8), expected);
     }
 
     #[test]

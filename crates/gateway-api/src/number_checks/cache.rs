@@ -5,12 +5,16 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use domain::{Check, CheckSet, E164, NumberResult};
+use futures_util::StreamExt;
 
 use super::CacheScope;
 use crate::store::{Store, StoreError};
 
 /// Numbers looked up per `mget`.
 const CHUNK: usize = 5_000;
+/// `mget`s in flight at once (each on its own pooled connection), so the store answers one
+/// while the next is encoded and the previous one decoded.
+const LOOKUPS_IN_FLIGHT: usize = 4;
 
 #[derive(Debug, Clone)]
 pub struct Cache {
@@ -39,7 +43,8 @@ impl Cache {
         format!(
             "nc:cache:{}:{}:{}",
             self.scope,
-            number.digits(),
+            // The digits, as `E164::digits` writes them, without a String of their own.
+            number.as_u64(),
             check.as_str()
         )
     }
@@ -59,15 +64,22 @@ impl Cache {
             return Ok(out);
         }
         let oldest = now - chrono::Duration::from_std(max_age).unwrap_or(chrono::Duration::MAX);
-        for chunk in numbers.chunks(CHUNK) {
-            let keys: Vec<String> = chunk
-                .iter()
-                .flat_map(|n| checks.iter().map(move |c| (n, *c)))
-                .map(|(n, c)| self.key(n, c))
-                .collect();
-            let values = self.store.mget(&keys).await?;
+        let checks = &checks;
+        // `buffered` yields the replies in chunk order, so hits and misses keep the input order.
+        let mut replies = futures_util::stream::iter(numbers.chunks(CHUNK))
+            .map(|chunk| async move {
+                let keys: Vec<String> = chunk
+                    .iter()
+                    .flat_map(|n| checks.iter().map(move |c| (n, *c)))
+                    .map(|(n, c)| self.key(n, c))
+                    .collect();
+                self.store.mget(&keys).await.map(|values| (chunk, values))
+            })
+            .buffered(LOOKUPS_IN_FLIGHT);
+        while let Some(reply) = replies.next().await {
+            let (chunk, values) = reply?;
             for (number, answers) in chunk.iter().zip(values.chunks(checks.len())) {
-                match merge_fresh(answers, &checks, oldest) {
+                match merge_fresh(answers, checks, oldest) {
                     Some(record) if record.number == *number => out.hits.push(record),
                     _ => out.misses.push(*number),
                 }

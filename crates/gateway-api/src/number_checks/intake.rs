@@ -49,6 +49,7 @@ pub async fn create(
 ) -> Result<Accepted, ApiError> {
     let config = &state.config.number_checks;
     let store = &state.store;
+    let started = std::time::Instant::now();
     if req.numbers.is_empty() || req.numbers.len() > config.max_numbers {
         return Err(ApiError::field(
             "numbers",
@@ -101,6 +102,7 @@ pub async fn create(
         tokio::task::spawn_blocking(move || normalize_batch(&numbers, default_country.as_deref()))
             .await
             .map_err(ApiError::internal)?;
+    let normalised = started.elapsed();
     if batch.numbers.is_empty() {
         let errors = batch
             .invalid
@@ -124,6 +126,7 @@ pub async fn create(
     let now = Utc::now();
     let cache = Cache::new(store.clone(), config.cache_scope, tenant, config.cache_ttl);
     let found = cache.lookup(&batch.numbers, &checks, max_age, now).await?;
+    let looked_up = started.elapsed();
 
     let circuit = Circuit::new(
         store.clone(),
@@ -256,9 +259,11 @@ pub async fn create(
         errors,
     };
 
+    let planned = started.elapsed();
     let ttl = config.job_ttl;
     jobs::put_numbers(store, &id, &plan.numbers, ttl).await?;
     jobs::put_cached_results(store, &id, &found.hits, ttl).await?;
+    let persisted = started.elapsed();
     let requested = job.counts.total;
     metrics::counter!("number_checks_numbers_requested_total").increment(requested);
     metrics::counter!("number_checks_numbers_from_cache_total").increment(job.counts.from_cache);
@@ -276,6 +281,16 @@ pub async fn create(
         .zadd(DUE, &id, now.timestamp_millis() as f64 / 1000.0)
         .await?;
     metrics::counter!("number_checks_jobs_created_total").increment(1);
+    tracing::debug!(
+        job = %job.id,
+        numbers = job.counts.total,
+        normalise_ms = normalised.as_millis() as u64,
+        cache_lookup_ms = (looked_up - normalised).as_millis() as u64,
+        plan_ms = (planned - looked_up).as_millis() as u64,
+        store_numbers_ms = (persisted - planned).as_millis() as u64,
+        total_ms = started.elapsed().as_millis() as u64,
+        "number-check job accepted"
+    );
     Ok(Accepted {
         job,
         finished: false,

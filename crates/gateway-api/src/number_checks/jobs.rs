@@ -11,8 +11,10 @@ use serde::{Deserialize, Serialize};
 use super::model::{InvalidItem, JobError, JobStatus, ProviderChoice, SubOrderState};
 use crate::store::{Store, StoreError};
 
-/// Items per `rpush`/`lrange`.
+/// Items per `lrange` (and page of an export).
 pub const CHUNK: usize = 5_000;
+/// Items encoded and handed to one `rpush` (the Redis store pipelines them in one round trip).
+const PUSH_CHUNK: usize = 20_000;
 
 /// Jobs due for work, scored by when (unix seconds).
 pub const DUE: &str = "nc:jobs:due";
@@ -128,7 +130,7 @@ async fn push_json<T: Serialize>(
     items: &[T],
     ttl: Duration,
 ) -> Result<(), StoreError> {
-    for chunk in items.chunks(CHUNK) {
+    for chunk in items.chunks(PUSH_CHUNK) {
         let encoded: Vec<Vec<u8>> = chunk
             .iter()
             .filter_map(|item| serde_json::to_vec(item).ok())

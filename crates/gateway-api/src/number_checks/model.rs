@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use domain::{Check, CheckSet, InvalidReason, NumberResult, ProviderId};
+use domain::{Check, CheckSet, InvalidReason, NumberList, NumberResult, ProviderId};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -42,7 +42,8 @@ impl ProviderChoice {
 }))]
 pub struct CreateNumberCheck {
     /// 1 to 1,000,000 numbers in any common notation.
-    pub numbers: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    pub numbers: NumberList,
     /// ISO 3166-1 alpha-2 country for numbers written without a country code.
     #[serde(default)]
     pub default_country: Option<String>,

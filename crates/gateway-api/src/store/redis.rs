@@ -24,6 +24,9 @@ use super::{StoreError, StreamId, ttl_millis};
 const MSET_CHUNK: usize = 500;
 /// Items per `RPUSH` command.
 const RPUSH_CHUNK: usize = 1000;
+/// Items sent per round trip by `rpush` (several `RPUSH` commands pipelined on one connection,
+/// which Redis applies in order).
+const RPUSH_PIPELINE: usize = 20 * RPUSH_CHUNK;
 /// Field holding the payload of a stream entry.
 const STREAM_FIELD: &str = "p";
 
@@ -171,6 +174,23 @@ fn map_redis_error(e: &RedisError) -> StoreError {
             StoreError::Corrupt(text)
         }
         _ => StoreError::Unavailable(text),
+    }
+}
+
+/// A pipeline reports the server errors of its commands together (without the single
+/// command's error code); judge it by its first one, like a single command.
+fn map_pipeline_error(e: RedisError) -> StoreError {
+    let mapped = map_redis_error(&e);
+    if !matches!(mapped, StoreError::Unavailable(_)) {
+        return mapped;
+    }
+    let text = e.to_string();
+    let first_code = e
+        .into_server_errors()
+        .and_then(|errors| errors.first().map(|(_, error)| error.code().to_owned()));
+    match first_code.as_deref() {
+        Some("WRONGTYPE") => StoreError::Corrupt(text),
+        _ => mapped,
     }
 }
 
@@ -393,16 +413,26 @@ impl RedisStore {
             .map_err(Failure::into_store_error)
     }
 
-    async fn run_pipe(&self, conn: &mut Conn, pipe: &Pipeline) -> Result<(), StoreError> {
-        let failure =
-            match tokio::time::timeout(self.timeout, pipe.query_async::<()>(&mut conn.inner)).await
-            {
-                Err(_) => Failure::Timeout,
-                Ok(Err(e)) => Failure::Redis(e),
-                Ok(Ok(())) => return Ok(()),
-            };
+    async fn run_pipe<T: FromRedisValue>(
+        &self,
+        conn: &mut Conn,
+        pipe: &Pipeline,
+    ) -> Result<T, StoreError> {
+        let failure = match tokio::time::timeout(
+            self.timeout,
+            pipe.query_async::<T>(&mut conn.inner),
+        )
+        .await
+        {
+            Err(_) => Failure::Timeout,
+            Ok(Err(e)) => Failure::Redis(e),
+            Ok(Ok(v)) => return Ok(v),
+        };
         self.after_failure(&failure);
-        Err(failure.into_store_error())
+        Err(match failure {
+            Failure::Redis(e) => map_pipeline_error(e),
+            other => other.into_store_error(),
+        })
     }
 
     /// One command on a shared connection.
@@ -496,7 +526,7 @@ impl RedisStore {
             for (k, v) in chunk {
                 pipe.add_command(Self::set_cmd(k, v, ttl)).ignore();
             }
-            self.run_pipe(&mut conn, &pipe).await?;
+            self.run_pipe::<()>(&mut conn, &pipe).await?;
         }
         Ok(())
     }
@@ -675,13 +705,18 @@ impl RedisStore {
     pub(crate) async fn rpush(&self, key: &str, items: &[Vec<u8>]) -> Result<u64, StoreError> {
         let mut conn = self.conn().await?;
         let mut len = 0;
-        for chunk in items.chunks(RPUSH_CHUNK) {
-            let mut c = redis::cmd("RPUSH");
-            c.arg(key);
-            for item in chunk {
-                c.arg(item.as_slice());
+        for batch in items.chunks(RPUSH_PIPELINE) {
+            let mut pipe = redis::pipe();
+            for chunk in batch.chunks(RPUSH_CHUNK) {
+                let mut c = redis::cmd("RPUSH");
+                c.arg(key);
+                for item in chunk {
+                    c.arg(item.as_slice());
+                }
+                pipe.add_command(c);
             }
-            len = self.run(&mut conn, &c).await?;
+            let lens: Vec<u64> = self.run_pipe(&mut conn, &pipe).await?;
+            len = lens.last().copied().ok_or_else(|| corrupt_reply("RPUSH"))?;
         }
         Ok(len)
     }
