@@ -32,10 +32,14 @@ die() { log "$*"; exit 1; }
 for bin in "$BENCH_GATEWAY_BIN" "$BENCH_SIM_BIN"; do
   [[ -x $bin ]] || die "$bin is not an executable (build with: cargo build --release --locked -p gateway-api -p vendor-sim)"
 done
-for tool in curl jq awk python3; do
+for tool in curl jq awk; do
   command -v "$tool" >/dev/null || die "needs $tool"
 done
 (( NUMBERS >= 1 && NUMBERS <= 100000000 )) || die "NUMBERS must be between 1 and 100000000"
+
+if command -v redis-cli >/dev/null && ! redis-cli -u "$REDIS_URL" ping >/dev/null 2>&1; then
+  die "no Redis answers at $REDIS_URL"
+fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/bench-bulk.XXXXXX")
 prefix="bench-bulk:$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n'):"
@@ -54,7 +58,16 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  if command -v python3 >/dev/null; then
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+    return
+  fi
+  local port
+  for _ in $(seq 1 100); do
+    port=$(( 20000 + RANDOM % 40000 ))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return; fi
+  done
+  die "no free port found"
 }
 wait_port() {
   local port=$1 pid=$2
