@@ -315,7 +315,7 @@ fn result_parsing(c: &mut Criterion) {
         .sample_size(10)
         .sampling_mode(SamplingMode::Flat)
         .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(6));
+        .measurement_time(Duration::from_secs(10));
     group.bench_function("parse_and_store_20000", |b| {
         b.to_async(&rt).iter(|| parse_and_store(&fixture));
     });
