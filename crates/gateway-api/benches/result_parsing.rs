@@ -221,7 +221,11 @@ async fn split(f: &Fixture, sim_location: &ResultLocation) {
             .await
             .expect("body from the simulator");
         let sim_download = started.elapsed();
-        assert_eq!(from_sim.len(), f.file.len());
+        // The simulator writes the workbook anew for each download (its timestamps differ).
+        assert!(
+            from_sim.len().abs_diff(f.file.len()) < 1024,
+            "same workbook"
+        );
 
         let started = Instant::now();
         let copy = http
