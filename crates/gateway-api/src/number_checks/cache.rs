@@ -12,7 +12,7 @@ use crate::store::{Store, StoreError};
 
 /// Numbers looked up per `mget`.
 const CHUNK: usize = 5_000;
-/// `mget`s in flight at once (each on its own pooled connection), so the store answers one
+/// `mget`s in flight at once (pipelined on the shared connection), so the store answers one
 /// while the next is encoded and the previous one decoded.
 const LOOKUPS_IN_FLIGHT: usize = 4;
 
