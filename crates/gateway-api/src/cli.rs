@@ -69,6 +69,12 @@ pub fn main() -> ExitCode {
             let Some(secret) = config.hs256_secrets().into_iter().next() else {
                 return fail("no HS256 secret is configured (auth.hs256_secrets)");
             };
+            if !crate::auth::is_valid_tenant(&tenant) {
+                return fail(&format!(
+                    "tenant `{tenant}` must match {}",
+                    crate::auth::TENANT_PATTERN
+                ));
+            }
             let scopes: Vec<String> = scope.split_ascii_whitespace().map(str::to_owned).collect();
             if let Some(unknown) = scopes
                 .iter()

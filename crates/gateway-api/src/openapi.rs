@@ -43,10 +43,10 @@ impl Modify for BearerScheme {
         let components = openapi.components.get_or_insert_with(Default::default);
         let mut scheme = Http::new(HttpAuthScheme::Bearer);
         scheme.bearer_format = Some("JWT".to_owned());
-        scheme.description = Some(
-            "A JWT with `tenant` and `scope` claims. In development, mint one with `gateway-api token --tenant demo --scope \"numbers:read numbers:check\"`."
-                .to_owned(),
-        );
+        scheme.description = Some(format!(
+            "A JWT with `tenant` (matching `{}`) and `scope` (space-separated) claims; `exp` is required, `aud` may be a string or an array, and a header with `crit` is refused. In development, mint one with `gateway-api token --tenant demo --scope \"numbers:read numbers:check\"`.",
+            crate::auth::TENANT_PATTERN
+        ));
         components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
         components.add_security_scheme(
             "webhook_secret",

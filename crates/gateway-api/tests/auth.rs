@@ -190,6 +190,66 @@ async fn bad_hs256_tokens_are_401_problems() {
 }
 
 #[tokio::test]
+async fn unknown_crit_and_malformed_tenants_are_refused() {
+    let app = spawn_app().await;
+    let head = json!({"alg": "HS256", "typ": "JWT"});
+    let cases: Vec<(&str, String)> = vec![
+        (
+            "unknown crit",
+            forge(
+                json!({"alg": "HS256", "typ": "JWT", "crit": ["exp-ext"], "exp-ext": 1}),
+                &claims(json!({})),
+                DEV_JWT_SECRET.as_bytes(),
+            ),
+        ),
+        ("empty tenant", hs256(&claims(json!({"tenant": ""})))),
+        (
+            "tenant with a key pattern",
+            hs256(&claims(json!({"tenant": "a:*"}))),
+        ),
+        (
+            "tenant with braces",
+            hs256(&claims(json!({"tenant": "{acme}"}))),
+        ),
+        (
+            "upper-case tenant",
+            hs256(&claims(json!({"tenant": "Acme"}))),
+        ),
+        (
+            "tenant too long",
+            hs256(&claims(json!({"tenant": "a".repeat(64)}))),
+        ),
+        ("tenant not a string", hs256(&claims(json!({"tenant": 7})))),
+    ];
+    for (name, bad) in cases {
+        let response = app.get("/v1/whoami", &bad).await;
+        assert_eq!(response.status(), 401, "{name}");
+        expect_problem(response, 401, "invalid_token").await;
+    }
+    // The same header without `crit` and a tenant of the documented shape pass.
+    let fine = forge(
+        head,
+        &claims(json!({"tenant": "team-a_1"})),
+        DEV_JWT_SECRET.as_bytes(),
+    );
+    let response = app.get("/v1/whoami", &fine).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["tenant"], "team-a_1");
+}
+
+#[tokio::test]
+async fn an_audience_array_containing_ours_is_accepted() {
+    let app = spawn_app_with(json!({"auth": {"audience": "wa-gateway"}})).await;
+    let listed = hs256(&claims(json!({"aud": ["billing", "wa-gateway"]})));
+    assert_eq!(app.get("/v1/whoami", &listed).await.status(), 200);
+    let single = hs256(&claims(json!({"aud": "wa-gateway"})));
+    assert_eq!(app.get("/v1/whoami", &single).await.status(), 200);
+    let others = hs256(&claims(json!({"aud": ["billing", "crm"]})));
+    expect_problem(app.get("/v1/whoami", &others).await, 401, "invalid_token").await;
+}
+
+#[tokio::test]
 async fn missing_or_malformed_authorization_is_401() {
     let app = spawn_app().await;
     let response = app

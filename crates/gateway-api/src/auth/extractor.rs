@@ -54,7 +54,7 @@ impl<S: RequiredScope> FromRequest for Auth<S> {
             let state = req
                 .app_data::<web::Data<AppState>>()
                 .cloned()
-                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("AppState is not registered")))?;
+                .ok_or_else(|| ApiError::internal("AppState is not registered"))?;
             let principal = authenticate(&req, &state).await?;
             if let Some(scope) = S::SCOPE
                 && !principal.has(scope)

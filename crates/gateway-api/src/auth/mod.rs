@@ -7,4 +7,6 @@ mod verifier;
 
 pub use extractor::{Auth, Principal, authenticate as authenticate_request};
 pub use scopes::{Scope, scope};
-pub use verifier::{AuthError, Claims, TokenVerifier, mint_dev_token};
+pub use verifier::{
+    Audience, AuthError, Claims, TENANT_PATTERN, TokenVerifier, is_valid_tenant, mint_dev_token,
+};

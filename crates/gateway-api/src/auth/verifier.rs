@@ -28,9 +28,32 @@ pub struct Claims {
     pub iat: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
+    /// One audience or several (RFC 7519 §4.1.3 allows both); `jsonwebtoken` checks it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aud: Option<String>,
+    pub aud: Option<Audience>,
 }
+
+/// The `aud` claim: a string or an array of strings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// A tenant names store keys and owner records, so only this shape is accepted:
+/// lowercase letters, digits, `_` and `-`, starting with a letter or digit, at most 63 long.
+pub fn is_valid_tenant(tenant: &str) -> bool {
+    let bytes = tenant.as_bytes();
+    (1..=63).contains(&bytes.len())
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_' || *b == b'-')
+}
+
+/// The documented tenant pattern, for the OpenAPI document and error messages.
+pub const TENANT_PATTERN: &str = "^[a-z0-9][a-z0-9_-]{0,62}$";
 
 /// Why a token was refused. The text is safe to show to the caller.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -98,6 +121,12 @@ impl TokenVerifier {
         let header = jsonwebtoken::decode_header(token).map_err(|_| {
             AuthError::invalid("the token is malformed or uses an unsupported algorithm")
         })?;
+        if header.crit.is_some() {
+            // RFC 7515 §4.1.11: every listed extension must be understood; none is.
+            return Err(AuthError::invalid(
+                "the token names critical header extensions (`crit`) this gateway does not support",
+            ));
+        }
         if !self.algorithms.contains(&header.alg) {
             return Err(AuthError::Invalid(format!(
                 "algorithm {:?} is not allowed",
@@ -118,7 +147,7 @@ impl TokenVerifier {
         let mut last = AuthError::invalid("signature does not verify");
         for key in &keys {
             match jsonwebtoken::decode::<Claims>(token, key, &validation) {
-                Ok(data) => return Ok(principal_from(data.claims)),
+                Ok(data) => return principal_from(data.claims),
                 Err(error) => {
                     last = describe(error.kind());
                     if !matches!(error.kind(), ErrorKind::InvalidSignature) {
@@ -167,7 +196,12 @@ fn describe(kind: &ErrorKind) -> AuthError {
     })
 }
 
-fn principal_from(claims: Claims) -> Principal {
+fn principal_from(claims: Claims) -> Result<Principal, AuthError> {
+    if !is_valid_tenant(&claims.tenant) {
+        return Err(AuthError::Invalid(format!(
+            "the token's `tenant` must match {TENANT_PATTERN}"
+        )));
+    }
     let scopes = claims
         .scope
         .as_deref()
@@ -175,12 +209,12 @@ fn principal_from(claims: Claims) -> Principal {
         .split_ascii_whitespace()
         .filter_map(Scope::parse)
         .collect();
-    Principal {
+    Ok(Principal {
         tenant: claims.tenant,
         subject: claims.sub,
         scopes,
         expires_at: DateTime::<Utc>::from_timestamp(claims.exp, 0),
-    }
+    })
 }
 
 /// Mints an HS256 development token.
@@ -202,7 +236,7 @@ pub fn mint_dev_token(
         nbf: None,
         iat: Some(now),
         iss: issuer.map(str::to_owned),
-        aud: audience.map(str::to_owned),
+        aud: audience.map(|a| Audience::One(a.to_owned())),
     };
     jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
