@@ -148,17 +148,34 @@ pub struct ApiError {
     extensions: Map<String, Value>,
     retry_after: Option<u64>,
     headers: Vec<(header::HeaderName, String)>,
-    /// The cause, logged for 5xx and never sent to the client.
-    source: Option<anyhow::Error>,
+    /// The cause, logged and never sent to the client. A plain `std` error on purpose: an
+    /// `anyhow::Error` would capture a backtrace whenever `RUST_BACKTRACE` is set, for errors
+    /// that are handled and expected (a failing vendor), costing memory and log volume.
+    source: Option<ErrorSource>,
 }
 
+/// What caused an [`ApiError`]; logged as its chain of messages, never with a backtrace.
+pub type ErrorSource = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// `outer: inner: innermost`: the whole chain on one line.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut chain = error.to_string();
+    let mut next = error.source();
+    while let Some(cause) = next {
+        chain.push_str(": ");
+        chain.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    chain
+}
+
+/// Code and detail only: the source's chain is logged once by [`ApiError::to_response`].
 impl fmt::Debug for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ApiError")
             .field("code", &self.code)
             .field("detail", &self.detail)
-            .field("source", &self.source)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -182,7 +199,7 @@ impl ApiError {
     }
 
     /// An opaque 500; `source` goes to the logs only.
-    pub fn internal(source: impl Into<anyhow::Error>) -> Self {
+    pub fn internal(source: impl Into<ErrorSource>) -> Self {
         Self::new(
             ErrorCode::Internal,
             "An internal error occurred; quote the request id when reporting it.",
@@ -217,7 +234,7 @@ impl ApiError {
         }])
     }
 
-    pub fn with_source(mut self, source: impl Into<anyhow::Error>) -> Self {
+    pub fn with_source(mut self, source: impl Into<ErrorSource>) -> Self {
         self.source = Some(source.into());
         self
     }
@@ -266,9 +283,10 @@ impl ApiError {
     /// Renders the problem; used where the request id is known (middleware, default routes).
     pub fn to_response(&self, request_id: Option<String>) -> HttpResponse {
         let status = self.code.status();
+        let source = self.source.as_deref().map(|s| error_chain(s));
         if status.is_server_error() {
-            tracing::error!(code = self.code.as_str(), detail = %self.detail, source = ?self.source, "request failed");
-        } else if let Some(source) = &self.source {
+            tracing::error!(code = self.code.as_str(), detail = %self.detail, source = source.as_deref(), "request failed");
+        } else if let Some(source) = source {
             tracing::info!(code = self.code.as_str(), source = %source, "request refused");
         }
         let mut builder = HttpResponse::build(status);
@@ -383,7 +401,7 @@ mod tests {
 
     #[test]
     fn server_errors_hide_their_source() {
-        let error = ApiError::internal(anyhow::anyhow!("redis password hunter2 leaked"));
+        let error = ApiError::internal("redis password hunter2 leaked");
         let body = serde_json::to_string(&error.problem(Some("r1".into()))).expect("json");
         assert!(!body.contains("hunter2"), "{body}");
         assert!(body.contains("\"code\":\"internal_error\""), "{body}");

@@ -63,3 +63,89 @@ async fn logs_hold_no_token_and_no_unmasked_number() {
         );
     }
 }
+
+/// Handled errors never capture a backtrace: with `RUST_BACKTRACE=1` in the environment, 100
+/// failing vendor calls (each a 502) leave at most a few lines each, not a stack dump.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vendor_failures_log_one_short_line_each_even_with_rust_backtrace() {
+    // Generous against the ~1 KB a failed request logs today; a backtrace is ~10 KB.
+    const MAX_LOG_BYTES_PER_FAILURE: usize = 2_048;
+    const FAILURES: usize = 100;
+
+    let mut sim_config = vendor_sim::SimConfig::for_tests(41);
+    sim_config.result_ttl_ms = 60_000;
+    let sim = vendor_sim::start(sim_config, "127.0.0.1:0")
+        .await
+        .expect("simulator starts");
+    sim.set_fault(
+        vendor_sim::FaultSpec::new(vendor_sim::FaultKind::ServerError).vendor("accuauth"),
+    )
+    .expect("fault");
+    let env = [
+        ("RUST_BACKTRACE", "1".to_owned()),
+        ("GATEWAY_LOG__LEVEL", "info".to_owned()),
+        ("GATEWAY_AUTH__ALLOW_DEV_SECRET", "true".to_owned()),
+        ("GATEWAY_STORE__REDIS_URL", redis_url()),
+        ("GATEWAY_STORE__KEY_PREFIX", random_prefix()),
+        (
+            "GATEWAY_VENDORS__ACCUAUTH__BASE_URL",
+            sim.base_url().to_owned(),
+        ),
+        (
+            "GATEWAY_VENDORS__ACCUAUTH__API_ID",
+            vendor_sim::dev::ACCUAUTH_API_ID.to_owned(),
+        ),
+        (
+            "GATEWAY_VENDORS__ACCUAUTH__API_SECRET",
+            vendor_sim::dev::ACCUAUTH_API_SECRET.to_owned(),
+        ),
+        // Every call must reach the failing vendor: no breaker in the way.
+        (
+            "GATEWAY_NUMBER_CHECKS__CIRCUIT_FAILURES",
+            "100000".to_owned(),
+        ),
+    ];
+    let mut gateway = tokio::task::spawn_blocking(move || GatewayProcess::start(&env))
+        .await
+        .expect("join");
+    let client = reqwest::Client::new();
+    let bearer = token("acme", "numbers:check");
+    let before = gateway.output().len();
+    for i in 0..FAILURES {
+        let response = client
+            .get(gateway.url(&format!("/v1/numbers/%2B5191234{i:04}?checks=registered")))
+            .bearer_auth(&bearer)
+            .send()
+            .await
+            .expect("request");
+        assert!(
+            response.status().is_server_error(),
+            "a failing vendor is a 5xx: {}",
+            response.status()
+        );
+    }
+    assert_eq!(
+        sim.ledger().requests("accuauth", "accuauth.check"),
+        FAILURES as u64,
+        "every lookup reached the failing vendor"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let logs = gateway.output();
+    gateway.sigterm();
+    let _ = gateway.wait_exit(Duration::from_secs(15));
+    let written = logs.len() - before;
+    assert!(
+        !logs.contains("stack backtrace") && !logs.contains("rust_begin_unwind"),
+        "a backtrace was logged"
+    );
+    assert!(
+        written <= FAILURES * MAX_LOG_BYTES_PER_FAILURE,
+        "{written} bytes of logs for {FAILURES} failures:\n{}",
+        &logs[before..before + 4_000.min(written)]
+    );
+    let failed_lines = logs
+        .lines()
+        .filter(|l| l.contains("\"request failed\""))
+        .count();
+    assert_eq!(failed_lines, FAILURES, "each failure is logged once");
+}

@@ -205,9 +205,7 @@ pub async fn idempotency(
         Ok(bytes) => bytes,
         Err(_) => {
             let _ = state.store.delete(&store_key).await;
-            return Err(
-                ApiError::internal(anyhow::anyhow!("response body could not be read")).into(),
-            );
+            return Err(ApiError::internal("response body could not be read").into());
         }
     };
     let header_text = |name: &HeaderName| {
