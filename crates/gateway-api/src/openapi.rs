@@ -133,6 +133,15 @@ pub mod examples {
             "the body is not valid JSON: expected value at line 1 column 1",
         )
     }
+    pub fn payload_too_large() -> Value {
+        problem(
+            "payload_too_large",
+            413,
+            "The request body is too large",
+            "the body exceeds 33554432 bytes",
+        )
+    }
+
     pub fn invalid_query() -> Value {
         problem(
             "invalid_query",

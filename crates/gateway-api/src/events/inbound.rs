@@ -174,13 +174,20 @@ async fn receive(
     kind: WebhookKind,
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Bytes,
+    mut payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     if let Err(error) = authenticate(&state, &req) {
         metrics::counter!("events_webhooks_total", "kind" => kind.as_str(), "outcome" => "refused")
             .increment(1);
         return Err(error);
     }
+    // Read only after authenticating: a stranger's body is never buffered.
+    let body = crate::http::body::read_limited(
+        &mut payload,
+        crate::http::body::content_length(req.headers()),
+        state.config.limits.max_body_bytes,
+    )
+    .await?;
     let value: Value = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(
             ErrorCode::InvalidJson,
@@ -292,6 +299,8 @@ macro_rules! webhook_route {
                 (status = 200, description = "Received (also for a repeated delivery)", body = VendorAck),
                 (status = 400, description = "The body is not JSON", body = crate::error::Problem, content_type = "application/problem+json",
                  example = json!(crate::openapi::examples::invalid_json())),
+                (status = 413, description = "Body larger than `limits.max_body_bytes`", body = crate::error::Problem, content_type = "application/problem+json",
+                 example = json!(crate::openapi::examples::payload_too_large())),
                 (status = 401, description = "Missing or wrong webhook secret; nothing is stored", body = crate::error::Problem, content_type = "application/problem+json",
                  example = json!(crate::openapi::examples::invalid_webhook_secret())),
                 (status = 403, description = "Source address not in the allow-list", body = crate::error::Problem, content_type = "application/problem+json",
@@ -306,9 +315,9 @@ macro_rules! webhook_route {
         pub async fn $name(
             state: web::Data<AppState>,
             req: HttpRequest,
-            body: web::Bytes,
+            payload: web::Payload,
         ) -> Result<HttpResponse, ApiError> {
-            receive($kind, state, req, body).await
+            receive($kind, state, req, payload).await
         }
     };
 }

@@ -16,8 +16,6 @@ use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, HttpResponse, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use bytes::BytesMut;
-use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -102,10 +100,15 @@ pub async fn idempotency(
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
 
-    let body = match read_body(&mut req, state.config.limits.max_body_bytes).await {
-        Ok(body) => body,
-        Err(error) => return refuse(req, error),
-    };
+    let length = super::body::content_length(req.headers());
+    let mut payload = req.take_payload();
+    let body =
+        match super::body::read_limited(&mut payload, length, state.config.limits.max_body_bytes)
+            .await
+        {
+            Ok(body) => body,
+            Err(error) => return refuse(req, error),
+        };
     let fingerprint = {
         let mut hash = Sha256::new();
         hash.update(req.method().as_str());
@@ -235,26 +238,4 @@ pub async fn idempotency(
     }
     let response = head.set_body(bytes).map_into_boxed_body();
     Ok(ServiceResponse::new(http_req, response))
-}
-
-async fn read_body(req: &mut ServiceRequest, limit: usize) -> Result<bytes::Bytes, ApiError> {
-    let mut payload = req.take_payload();
-    let mut body = BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| {
-            ApiError::new(
-                ErrorCode::InvalidJson,
-                format!("the body could not be read: {e}"),
-            )
-        })?;
-        if body.len() + chunk.len() > limit {
-            return Err(ApiError::new(
-                ErrorCode::PayloadTooLarge,
-                format!("the body exceeds {limit} bytes"),
-            )
-            .with_extension("limit_bytes", limit));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.freeze())
 }

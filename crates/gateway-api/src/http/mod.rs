@@ -1,6 +1,7 @@
 //! Cross-cutting HTTP machinery: request ids, metrics, rate limits, idempotency, error rendering
 //! of extractor failures, and the 404/405 fallback.
 
+pub mod body;
 pub mod extractors;
 pub mod fallback;
 pub mod idempotency;
