@@ -268,6 +268,68 @@ async fn a_result_file_on_an_unconfigured_host_is_not_downloaded() {
 }
 
 #[tokio::test]
+async fn a_truncated_or_garbled_result_file_is_downloaded_again() {
+    let sim = start_sim(15, 0).await;
+    for (kind, id) in [
+        (vendor_sim::FaultKind::TruncatedBody, "cut"),
+        (vendor_sim::FaultKind::MalformedJson, "garble"),
+    ] {
+        let mut fault = vendor_sim::FaultSpec::new(kind)
+            .vendor("files")
+            .remaining(1);
+        fault.id = Some(id.to_owned());
+        sim.set_fault(fault).expect("fault");
+    }
+    let app = spawn_app_with(config(&sim, json!({"download_max_attempts": 4}))).await;
+    let t = token("acme", SCOPES);
+    let resp = post_job(&app, &t, &registered(indian(120, 0))).await;
+    let id = resp.json::<Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let job = wait_done(&app, &t, &id).await;
+    assert_eq!(job["status"], "completed", "{job}");
+    assert_eq!(job["progress"]["answered"], 120, "{job}");
+    let ledger = sim.ledger();
+    assert_eq!(
+        ledger.requests("files", "files.download"),
+        3,
+        "two bad transfers, one good"
+    );
+    assert_eq!(
+        ledger.requests("ekycpro", "ekycpro.create_task"),
+        1,
+        "the order was placed once"
+    );
+}
+
+#[tokio::test]
+async fn a_result_file_that_never_arrives_whole_fails_as_a_download_failure() {
+    let sim = start_sim(16, 0).await;
+    sim.set_fault(vendor_sim::FaultSpec::new(vendor_sim::FaultKind::TruncatedBody).vendor("files"))
+        .expect("fault");
+    let app = spawn_app_with(config(&sim, json!({"download_max_attempts": 3}))).await;
+    let t = token("acme", SCOPES);
+    let resp = post_job(&app, &t, &registered(indian(120, 0))).await;
+    let id = resp.json::<Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let job = wait_done(&app, &t, &id).await;
+    let sub = &job["sub_orders"][0];
+    assert_eq!(sub["state"], "failed", "{job}");
+    assert_eq!(sub["error"]["code"], "result_download_failed", "{sub}");
+    assert!(
+        sub["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("truncated"),
+        "{sub}"
+    );
+    assert_eq!(sim.ledger().requests("files", "files.download"), 3);
+}
+
+#[tokio::test]
 async fn a_budget_refuses_jobs_before_any_vendor_call_and_usage_matches_the_ledger() {
     let sim = start_sim(6, 0).await;
     let app = spawn_app_with(config(&sim, json!({"budgets": {"frugal": 1000}}))).await;

@@ -222,6 +222,7 @@ pub async fn create(
             next_poll_at: None,
             poll_delay_ms: 0,
             poll_errors: 0,
+            download_errors: 0,
             error: None,
         })
         .collect::<Vec<_>>();

@@ -65,6 +65,9 @@ pub struct SubOrder {
     pub next_poll_at: Option<DateTime<Utc>>,
     pub poll_delay_ms: u64,
     pub poll_errors: u32,
+    /// Failed attempts at downloading and reading the result file.
+    #[serde(default)]
+    pub download_errors: u32,
     pub error: Option<JobError>,
 }
 

@@ -69,6 +69,12 @@ pub struct NumberChecksConfig {
     pub poll_max: Duration,
     /// Consecutive failed polls after which a sub-order fails.
     pub max_poll_errors: u32,
+    /// Attempts at downloading and reading a finished order's result file (truncated, garbled
+    /// or failed transfers are tried again, each after re-asking the vendor for the file's
+    /// location, with the poll back-off in between) before the sub-order fails with
+    /// `result_download_failed`. The vendor has billed the order by then, so giving up early
+    /// loses paid answers.
+    pub download_max_attempts: u32,
     /// Consecutive transient vendor failures that open a vendor's circuit.
     pub circuit_failures: u32,
     /// How long an open circuit keeps a vendor out of routing.
@@ -102,6 +108,7 @@ impl Default for NumberChecksConfig {
             poll_initial: Duration::from_secs(2),
             poll_max: Duration::from_secs(60),
             max_poll_errors: 10,
+            download_max_attempts: 6,
             circuit_failures: 5,
             circuit_cooldown: Duration::from_secs(60),
             callback_allow: Vec::new(),

@@ -457,13 +457,51 @@ async fn poll(state: &AppState, job: &mut Job, i: usize) -> Result<(), StepError
     observe(provider, "download", started, fetched.as_ref().err());
     match fetched {
         Ok(records) => record_results(state, job, i, records).await?,
-        Err(e) if e.kind == ProviderErrorKind::ForbiddenHost => {
-            tracing::warn!(job = %job.id, sub_order = i, error = %e, "result file refused");
-            fail(job, i, e.kind.code(), public_message(&e));
-        }
-        Err(e) => poll_error(config, job, i, &e),
+        Err(e) => download_error(config, job, i, &e),
     }
     Ok(())
+}
+
+/// A result file that could not be fetched or read is tried again (after polling the order
+/// again, which may hand out a fresh link) unless retrying cannot help: the host is not
+/// allowed or the file is over the size cap.
+fn download_error(config: &NumberChecksConfig, job: &mut Job, i: usize, e: &ProviderError) {
+    if matches!(
+        e.kind,
+        ProviderErrorKind::ForbiddenHost | ProviderErrorKind::TooLarge | ProviderErrorKind::Config
+    ) {
+        tracing::warn!(job = %job.id, sub_order = i, error = %e, "result file refused");
+        fail(job, i, e.kind.code(), public_message(e));
+        return;
+    }
+    let sub = &mut job.sub_orders[i];
+    sub.download_errors += 1;
+    let attempts = sub.download_errors;
+    tracing::warn!(job = %job.id, sub_order = i, attempts, error = %e, "result download failed");
+    if attempts >= config.download_max_attempts.max(1) {
+        fail(
+            job,
+            i,
+            "result_download_failed",
+            format!(
+                "the result file of {} could not be downloaded and read in {attempts} attempts ({})",
+                e.provider,
+                download_cause(e)
+            ),
+        );
+    } else {
+        backoff(config, sub, true);
+    }
+}
+
+fn download_cause(e: &ProviderError) -> &'static str {
+    match e.kind {
+        ProviderErrorKind::MalformedAnswer => "the file arrived truncated or unreadable",
+        ProviderErrorKind::Timeout => "the transfer timed out",
+        ProviderErrorKind::NotFound => "the file's link expired or is gone",
+        ProviderErrorKind::Unavailable => "the transfer failed",
+        _ => "the file host refused the download",
+    }
 }
 
 fn backoff(config: &NumberChecksConfig, sub: &mut jobs::SubOrder, error: bool) {
