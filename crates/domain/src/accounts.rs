@@ -220,15 +220,39 @@ pub struct PortQuota {
     pub max: u64,
 }
 
+/// State of a cloud port: `online` / `disconnected` as the vendor reports a logged-in number,
+/// `unused` when no number is on it yet, `unknown` for codes the vendor adds later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PortStatus {
+    Online,
+    Disconnected,
+    Unused,
+    Unknown,
+}
+
+impl PortStatus {
+    /// Document 001 (port details): `10` online, `20` disconnected, `null` for a port that holds
+    /// no number.
+    pub fn from_vendor(code: Option<i64>, has_number: bool) -> Self {
+        match code {
+            Some(10) => Self::Online,
+            Some(20) => Self::Disconnected,
+            None if !has_number => Self::Unused,
+            _ => Self::Unknown,
+        }
+    }
+}
+
 /// One cloud port in use.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"id": "8639164839053938688", "number": "+8613800138000", "status": 10, "created_at": "2025-01-02T03:04:05Z"}))]
+#[schema(example = json!({"id": "8639164839053938688", "number": "+8613800138000", "status": "online", "created_at": "2025-01-02T03:04:05Z"}))]
 pub struct PortDetail {
     /// Vendor port id (a 64-bit number, as a string).
     pub id: String,
+    /// E.164; absent while the port holds no number.
     pub number: Option<String>,
-    /// Vendor port status, passed through.
-    pub status: Option<i64>,
+    pub status: PortStatus,
     pub created_at: Option<DateTime<Utc>>,
 }
 
@@ -445,6 +469,19 @@ pub fn plus_number(digits: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn port_codes_map_to_our_words() {
+        assert_eq!(PortStatus::from_vendor(Some(10), true), PortStatus::Online);
+        assert_eq!(
+            PortStatus::from_vendor(Some(20), true),
+            PortStatus::Disconnected
+        );
+        assert_eq!(PortStatus::from_vendor(None, false), PortStatus::Unused);
+        assert_eq!(PortStatus::from_vendor(None, true), PortStatus::Unknown);
+        assert_eq!(PortStatus::from_vendor(Some(30), true), PortStatus::Unknown);
+    }
+
     use super::*;
 
     #[test]

@@ -13,11 +13,14 @@ pub mod vendor_time;
 pub use accounts::{
     AccountCredentials, AccountKeys, AccountMove, AccountState, AccountStatus, AccountType,
     ActionReport, ActionStatus, ChatActionRequest, ChatPlatform, Contact, IllegalMove, LoginCodes,
-    OnlineStatus, PairCodeMode, PairTarget, PortDetail, PortQuota, PortType, Profile,
+    OnlineStatus, PairCodeMode, PairTarget, PortDetail, PortQuota, PortStatus, PortType, Profile,
     ProfileChannel, RegistrationRequest, ScanAllocation, SessionMove, SessionReport, SessionState,
     VerificationType, check_account_move, plus_number,
 };
-pub use business_phone::{BusinessPhone, CodeVerificationStatus, QualityRating};
+pub use business_phone::{
+    BusinessPhone, BusinessPhoneStatus, CodeVerificationStatus, MessagingLimit, NameStatus,
+    QualityRating,
+};
 pub use checks::{Check, CheckSet};
 pub use events::{DomainEvent, Event, EventType, Subject, SubjectKind};
 pub use number_result::{Gender, NumberResult, ProviderId, parse_vendor_bool};

@@ -402,6 +402,30 @@ async fn every_vendor_operation_is_reached_and_normalised() {
             .is_some_and(|n| n.starts_with('+')),
         "{phones}"
     );
+    // Our words, as the OpenAPI document lists them, never the vendor's.
+    for phone in phones["phones"].as_array().expect("phones") {
+        assert!(phone.get("display_phone_number").is_none(), "{phone}");
+        for (field, schema) in [
+            ("status", "BusinessPhoneStatus"),
+            ("name_status", "NameStatus"),
+            ("quality_rating", "QualityRating"),
+            ("messaging_limit", "MessagingLimit"),
+        ] {
+            if field == "messaging_limit" && phone.get(field).is_none() {
+                continue;
+            }
+            assert!(
+                documented_enum(schema).contains(&phone[field]),
+                "{field} of {phone} is not one of {schema}"
+            );
+        }
+    }
+    for port in ports["ports"].as_array().expect("ports") {
+        assert!(
+            documented_enum("PortStatus").contains(&port["status"]),
+            "{port}"
+        );
+    }
 
     let ledger = sim.ledger();
     let ops = [
@@ -930,4 +954,13 @@ async fn the_vendor_registration_webhook_completes_the_registration() {
     )
     .await;
     assert_eq!(other.status(), 404);
+}
+
+/// The values of an enum schema in the gateway's OpenAPI document.
+fn documented_enum(schema: &str) -> Vec<Value> {
+    let document = serde_json::to_value(gateway_api::openapi::document()).expect("openapi");
+    document["components"]["schemas"][schema]["enum"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{schema} is an enum in the document"))
+        .clone()
 }

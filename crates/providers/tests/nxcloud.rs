@@ -6,7 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{e164, registry};
-use domain::{CodeVerificationStatus, ProviderErrorKind, QualityRating};
+use domain::{
+    BusinessPhoneStatus, CodeVerificationStatus, MessagingLimit, NameStatus, ProviderErrorKind,
+    QualityRating,
+};
 use md5::{Digest, Md5};
 use providers::BusinessPhones;
 use serde_json::json;
@@ -112,7 +115,7 @@ async fn lists_all_numbers_signed_and_flattened() {
         .collect();
     assert_eq!(us.len(), 2);
     assert_eq!(us[0].quality_rating, QualityRating::Unknown);
-    assert_eq!(us[0].messaging_limit.as_deref(), Some("TIER_1K"));
+    assert_eq!(us[0].messaging_limit, Some(MessagingLimit::Tier1K));
     assert_eq!(
         us[0].code_verification_status,
         CodeVerificationStatus::NotVerified
@@ -128,8 +131,8 @@ async fn lists_all_numbers_signed_and_flattened() {
         cn.code_verification_status,
         CodeVerificationStatus::Verified
     );
-    assert_eq!(cn.status, "CONNECTED");
-    assert_eq!(cn.name_status, "APPROVED");
+    assert_eq!(cn.status, BusinessPhoneStatus::Connected);
+    assert_eq!(cn.name_status, NameStatus::Approved);
 }
 
 #[tokio::test]
@@ -160,6 +163,7 @@ async fn filter_is_sent_as_comma_separated_digits_and_table_layout_is_read() {
         .unwrap();
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].quality_rating, QualityRating::Yellow);
+    assert_eq!(list[0].name_status, NameStatus::PendingReview);
     assert_eq!(
         list[0].code_verification_status,
         CodeVerificationStatus::Expired

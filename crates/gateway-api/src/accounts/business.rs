@@ -27,8 +27,8 @@ pub struct PhoneFilter {
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"phones": [{"number": "+8613800138024", "display_phone_number": "+86 138 0013 8024", "verified_name": "GLORY JACK",
-    "quality_rating": "green", "name_status": "APPROVED", "messaging_limit": "TIER_1K", "code_verification_status": "verified", "status": "CONNECTED"}]}))]
+#[schema(example = json!({"phones": [{"number": "+8613800138024", "verified_name": "GLORY JACK",
+    "quality_rating": "green", "name_status": "approved", "messaging_limit": "tier_1k", "code_verification_status": "verified", "status": "connected"}]}))]
 pub struct BusinessPhoneList {
     pub phones: Vec<BusinessPhone>,
 }
@@ -88,7 +88,7 @@ pub async fn business_phones(
         )[..12],
     );
     let key = format!(
-        "accounts:business-phones:{}:{filter_key}",
+        "accounts:business-phones:v2:{}:{filter_key}",
         auth.principal.tenant
     );
     // With caching off, every request goes to the vendor: no store round trip at all.

@@ -119,7 +119,7 @@ pub struct PairTargets {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"used": 3, "max": 20, "ports": [{"id": "8639164839053938688", "number": "+8613800138000", "status": 10, "created_at": "2025-01-02T03:04:05Z"}]}))]
+#[schema(example = json!({"used": 3, "max": 20, "ports": [{"id": "8639164839053938688", "number": "+8613800138000", "status": "online", "created_at": "2025-01-02T03:04:05Z"}]}))]
 pub struct Ports {
     /// Ports held by the vendor account (all tenants sharing the credentials).
     pub used: u64,

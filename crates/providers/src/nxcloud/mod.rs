@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use domain::{
-    BusinessPhone, CodeVerificationStatus, E164, ProviderError, ProviderErrorKind, ProviderId,
-    QualityRating, normalize_with,
+    BusinessPhone, BusinessPhoneStatus, CodeVerificationStatus, E164, MessagingLimit, NameStatus,
+    ProviderError, ProviderErrorKind, ProviderId, QualityRating, normalize_with,
 };
 use serde_json::Value;
 
@@ -116,17 +116,16 @@ fn to_domain(p: wire::Phone, key_number: Option<&str>) -> Option<BusinessPhone> 
     let text = |s: Option<String>| s.map(|v| v.trim().to_owned()).unwrap_or_default();
     Some(BusinessPhone {
         number,
-        display_phone_number: display.trim().to_owned(),
         verified_name: text(p.verified_name),
         quality_rating: QualityRating::from_vendor(p.quality_rating.as_deref().unwrap_or("")),
-        name_status: text(p.name_status),
+        name_status: NameStatus::from_vendor(p.name_status.as_deref().unwrap_or("")),
         messaging_limit: p
             .current_limit
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty()),
+            .as_deref()
+            .and_then(MessagingLimit::from_vendor),
         code_verification_status: CodeVerificationStatus::from_vendor(
             p.code_verification_status.as_deref().unwrap_or(""),
         ),
-        status: text(p.status),
+        status: BusinessPhoneStatus::from_vendor(p.status.as_deref().unwrap_or("")),
     })
 }

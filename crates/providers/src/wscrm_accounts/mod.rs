@@ -22,10 +22,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 use domain::{
     AccountCredentials, AccountState, AccountStatus, ActionReport, ActionStatus, ChatActionRequest,
-    Contact, LoginCodes, OnlineStatus, PairCodeMode, PairTarget, PortDetail, PortQuota, PortType,
-    Profile, ProfileChannel, ProviderError, ProviderErrorKind, ProviderId, RegistrationRequest,
-    ScanAllocation, SessionReport, UtcOffset, is_unset_vendor_time, parse_vendor_datetime,
-    plus_number,
+    Contact, LoginCodes, OnlineStatus, PairCodeMode, PairTarget, PortDetail, PortQuota, PortStatus,
+    PortType, Profile, ProfileChannel, ProviderError, ProviderErrorKind, ProviderId,
+    RegistrationRequest, ScanAllocation, SessionReport, UtcOffset, is_unset_vendor_time,
+    parse_vendor_datetime, plus_number,
 };
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use secrecy::ExposeSecret;
@@ -436,10 +436,11 @@ impl Ports for WscrmAccounts {
         Ok(list(&op, &data)?
             .into_iter()
             .filter_map(|obj| {
+                let number = text(obj, &["phone"]).map(|n| plus_number(&n));
                 Some(PortDetail {
                     id: text(obj, &["id"])?,
-                    number: text(obj, &["phone"]).map(|n| plus_number(&n)),
-                    status: int(obj, &["status"]),
+                    status: PortStatus::from_vendor(int(obj, &["status"]), number.is_some()),
+                    number,
                     created_at: self.vendor_time(obj.get("createTime")),
                 })
             })
