@@ -6,7 +6,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// One kind of information about a number.
 ///
-/// Which [`crate::NumberResult`] fields each check fills:
+/// Which fields of a number's result record each check fills:
 /// - `registered`: `registered`
 /// - `activity`: `last_active_at`, `active_hour`
 /// - `profile`: `about`, `status_updated_on`, `has_avatar`

@@ -18,18 +18,20 @@ errors are RFC 9457 problems with a stable `code`; state-changing POSTs accept a
     ),
     components(schemas(Problem, FieldError)),
     modifiers(&BearerScheme),
+    // The order a newcomer needs them in: who am I, the paid checks, the account resources, then
+    // events and operations; the vendors' own webhooks last.
     tags(
         (name = "identity", description = "Who the token says you are"),
-        (name = "operations", description = "Health, readiness and metrics for the platform"),
-        (name = "events", description = "Normalised events: a cursor-paged feed, a live stream (SSE) and signed deliveries to subscribed URLs"),
-        (name = "webhooks", description = "Inbound vendor webhooks, authenticated by the deployment's webhook secret (not a JWT)"),
+        (name = "number-checks", description = "Whether numbers use WhatsApp, and what their profiles say: batch jobs over several vendors, cached answers, usage"),
+        (name = "business phones", description = "The tenant's WhatsApp Business numbers"),
         (name = "accounts", description = "Customer-service WhatsApp accounts: import with keys, status, bring online, recycle, avatar and nickname"),
         (name = "registrations", description = "Registering new numbers with a verification code"),
         (name = "sessions", description = "Logins on cloud ports by QR or pair code; ports; contacts and profile of a session (risk-controlled)"),
         (name = "scan tasks", description = "PC scan tasks"),
         (name = "chat actions", description = "\"Open friend conversation\" actions, spaced per agent and account"),
-        (name = "business phones", description = "The tenant's WhatsApp Business numbers"),
-        (name = "number-checks", description = "Whether numbers use WhatsApp, and what their profiles say: batch jobs over several vendors, cached answers, usage"),
+        (name = "events", description = "Normalised events: a cursor-paged feed, a live stream (SSE) and signed deliveries to subscribed URLs"),
+        (name = "operations", description = "Health, readiness and metrics for the platform"),
+        (name = "webhooks", description = "Internal: called by the vendors, not by teams. Inbound vendor webhooks, authenticated by the deployment's webhook secret (not a JWT)"),
     )
 )]
 #[derive(Debug)]

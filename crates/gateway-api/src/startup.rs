@@ -138,6 +138,15 @@ async fn wait_for_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
+/// The page fetches the document relative to itself (`/docs/` → `/openapi.json`), so it also
+/// works behind an ingress that serves the gateway under a path prefix; the token pasted into
+/// Authorize survives a reload.
+fn swagger_ui_config() -> utoipa_swagger_ui::Config<'static> {
+    utoipa_swagger_ui::Config::new(["../openapi.json"])
+        .persist_authorization(true)
+        .try_it_out_enabled(true)
+}
+
 fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     let config = state.config.clone();
     let api = Arc::new(crate::openapi::document());
@@ -156,7 +165,11 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .configure(crate::routes::configure)
             .split_for_parts();
         app.service(web::redirect("/docs", "/docs/"))
-            .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", (*api).clone()))
+            .service(
+                SwaggerUi::new("/docs/{_:.*}")
+                    .url("/openapi.json", (*api).clone())
+                    .config(swagger_ui_config()),
+            )
             .default_service(web::to(not_routed))
             .wrap(from_fn(crate::events::inbound::base_path_rewrite))
             .wrap(from_fn(idempotency::idempotency))

@@ -8,6 +8,12 @@ use qrcode::QrCode;
 
 use crate::error::ApiError;
 
+/// A PNG file, for the OpenAPI document: generators then hand callers bytes, not integers.
+#[derive(Debug, utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)] // only its schema is used
+pub struct PngImage(Vec<u8>);
+
 /// Image formats the QR routes offer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {

@@ -326,7 +326,7 @@ pub async fn session_qr(
     tag = "sessions",
     security(("bearer" = ["sessions:write"])),
     params(("id" = String, Path, description = "Session id")),
-    responses((status = 200, description = "PNG image", content_type = "image/png", body = Vec<u8>), ReadErrors)
+    responses((status = 200, description = "PNG image", content_type = "image/png", body = super::qr::PngImage), ReadErrors)
 )]
 #[get("/v1/sessions/{id}/qr-code.png")]
 pub async fn session_qr_png(
@@ -731,7 +731,7 @@ pub async fn scan_task_qr(
     tag = "scan tasks",
     security(("bearer" = ["sessions:write"])),
     params(("id" = String, Path, description = "Scan task id")),
-    responses((status = 200, description = "PNG image", content_type = "image/png", body = Vec<u8>), ReadErrors)
+    responses((status = 200, description = "PNG image", content_type = "image/png", body = super::qr::PngImage), ReadErrors)
 )]
 #[get("/v1/scan-tasks/{id}/qr-code.png")]
 pub async fn scan_task_qr_png(

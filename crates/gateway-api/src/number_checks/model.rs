@@ -282,7 +282,10 @@ pub struct ResultsQuery {
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Page size, 1..=10000 (default 1000); JSON pages only.
+    #[param(minimum = 1, maximum = 10000)]
     pub limit: Option<usize>,
+    /// `json` (a page), `ndjson` or `csv` (streamed from the cursor on).
+    #[param(inline)]
     pub format: Option<ExportFormat>,
 }
 
