@@ -14,8 +14,8 @@ build: ## Build every crate and target once (debug)
 run: ## Start the demo: simulator + gateway (embedded store) on 127.0.0.1:8080, print a token
 	./scripts/demo.sh
 
-test: build ## Run the whole test suite (needs Redis at $(REDIS_URL))
-	REDIS_URL=$(REDIS_URL) $(CARGO) test --workspace --locked --no-fail-fast
+test: build ## Run the whole test suite (Redis at $(REDIS_URL), else a private redis-server it starts)
+	CARGO=$(CARGO) REDIS_URL=$(REDIS_URL) ./scripts/test.sh
 
 lint: ## rustfmt check and clippy with warnings denied
 	$(CARGO) fmt --all -- --check

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# `make test`: the whole suite against Redis at REDIS_URL. When nothing answers there, a private
+# redis-server is started on a free loopback port for the run and stopped afterwards, so the
+# suite works on a fresh machine that has the binary; without the binary, one line says how to
+# get it. Arguments go to `cargo test` instead of `--workspace` (e.g. `-p domain`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CARGO="${CARGO:-cargo}"
+REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
+
+redis_answers() { # host port
+  { exec 3<>"/dev/tcp/$1/$2"; } 2>/dev/null || return 1
+  printf 'PING\r\n' >&3
+  local line=""
+  read -r -t 2 line <&3 || true
+  exec 3>&- 3<&-
+  [[ "$line" == +PONG* || "$line" == -NOAUTH* ]]
+}
+
+hostport="${REDIS_URL#redis://}"; hostport="${hostport##*@}"; hostport="${hostport%%/*}"
+host="${hostport%%:*}"; port="${hostport##*:}"
+[ "$port" = "$hostport" ] && port=6379
+
+private_pid=""
+cleanup() { [ -n "$private_pid" ] && kill "$private_pid" 2>/dev/null; wait 2>/dev/null || true; }
+trap cleanup EXIT INT TERM
+
+if ! redis_answers "$host" "$port"; then
+  if ! command -v redis-server >/dev/null 2>&1; then
+    echo "make test: nothing answers on $REDIS_URL and redis-server is not installed; install it (Debian/Ubuntu: apt-get install -y redis-server, macOS: brew install redis) or set REDIS_URL" >&2
+    exit 1
+  fi
+  port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null \
+    || echo $((20000 + RANDOM % 20000)))"
+  dir="$(mktemp -d)"
+  redis-server --bind 127.0.0.1 --port "$port" --save "" --appendonly no --dir "$dir" \
+    --logfile "$dir/redis.log" &
+  private_pid=$!
+  for _ in $(seq 1 50); do redis_answers 127.0.0.1 "$port" && break; sleep 0.1; done
+  redis_answers 127.0.0.1 "$port" || { echo "make test: the private redis-server did not start (log: $dir/redis.log)" >&2; exit 1; }
+  REDIS_URL="redis://127.0.0.1:$port"
+  echo "make test: nothing answered on the configured Redis; using a private redis-server at $REDIS_URL"
+fi
+
+export REDIS_URL
+if [ "$#" -eq 0 ]; then set -- --workspace; fi
+"$CARGO" test --locked --no-fail-fast "$@"
