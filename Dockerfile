@@ -27,11 +27,12 @@ ENV CARGO_TERM_COLOR=never \
 #    Cargo.toml / Cargo.lock change, so a code change rebuilds only the workspace crates.
 COPY Cargo.toml Cargo.lock ./
 COPY crates/domain/Cargo.toml      crates/domain/Cargo.toml
+COPY crates/egress/Cargo.toml      crates/egress/Cargo.toml
 COPY crates/providers/Cargo.toml   crates/providers/Cargo.toml
 COPY crates/gateway-api/Cargo.toml crates/gateway-api/Cargo.toml
 COPY crates/vendor-sim/Cargo.toml  crates/vendor-sim/Cargo.toml
 RUN set -eux; \
-    for crate in domain providers gateway-api vendor-sim; do \
+    for crate in domain egress providers gateway-api vendor-sim; do \
       mkdir -p "crates/$crate/src"; : > "crates/$crate/src/lib.rs"; \
     done; \
     echo 'fn main() {}' > crates/gateway-api/src/main.rs; \

@@ -30,6 +30,8 @@ cat <<BANNER
   ----------------------------
   Swagger UI : http://127.0.0.1:8080/docs/   (press Authorize, paste the token below)
   Simulator  : http://127.0.0.1:9090          (ledger: /_sim/ledger, faults: /_sim/faults)
+  Receiver   : subscriptions and job callbacks may go to http://127.0.0.1:18088/ only
+               (start your receiver on that port; other local URLs are refused)
   Token (tenant "demo", every scope, 12 h):
 
 $token

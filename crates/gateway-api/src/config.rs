@@ -375,6 +375,22 @@ mod tests {
                 json!({"auth": {"allow_dev_secret": true}, "log": {"level": "=bad=["}}),
                 "log.level",
             ),
+            (
+                json!({"auth": {"allow_dev_secret": true},
+                       "events": {"subscription_allow": ["http://127.0.0.1:"]}}),
+                "events.subscription_allow",
+            ),
+            (
+                json!({"auth": {"allow_dev_secret": true},
+                       "number_checks": {"callback_allow": ["hooks.example.com"]}}),
+                "number_checks.callback_allow",
+            ),
+            (
+                json!({"auth": {"allow_dev_secret": true},
+                       "vendors": {"ekycpro": {"base_url": "https://api.ekycpro.example", "user_id": "u",
+                                               "api_key": "k", "result_hosts": ["https://u:p@files.example"]}}}),
+                "vendors.ekycpro.result_hosts",
+            ),
         ];
         for (overrides, key) in cases {
             let err = Config::with_overrides(overrides).expect_err(key);

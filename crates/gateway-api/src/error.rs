@@ -46,6 +46,7 @@ error_codes! {
     InvalidHeader => ("invalid_header", 400, "A request header is not valid"),
     UnsupportedMediaType => ("unsupported_media_type", 415, "The request body has an unsupported content type"),
     ValidationFailed => ("validation_failed", 422, "The request is not valid"),
+    UrlNotAllowed => ("url_not_allowed", 422, "The gateway may not send requests to this URL"),
     PayloadTooLarge => ("payload_too_large", 413, "The request body is too large"),
     MissingToken => ("missing_token", 401, "A bearer token is required"),
     InvalidToken => ("invalid_token", 401, "The bearer token is not valid"),
@@ -232,6 +233,29 @@ impl ApiError {
             code: code.into(),
             message: message.into(),
         }])
+    }
+
+    /// A caller-supplied URL the outbound URL policy refused: `url_not_allowed`, with the rule
+    /// in `rule` and as the code of the field error. Text that is no URL at all stays a plain
+    /// validation error (`invalid_url`).
+    pub fn url_refused(field: &str, refusal: &egress::Refusal) -> Self {
+        let rule = refusal.rule.as_str();
+        let error = FieldError {
+            field: field.to_owned(),
+            code: rule.to_owned(),
+            message: refusal.detail.clone(),
+        };
+        if refusal.rule == egress::Rule::InvalidUrl {
+            return Self::validation(vec![error]);
+        }
+        Self {
+            errors: vec![error],
+            ..Self::new(
+                ErrorCode::UrlNotAllowed,
+                format!("`{field}`: {}", refusal.detail),
+            )
+        }
+        .with_extension("rule", rule)
     }
 
     pub fn with_source(mut self, source: impl Into<ErrorSource>) -> Self {

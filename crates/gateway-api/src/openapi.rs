@@ -168,15 +168,19 @@ pub mod examples {
             "this route requires the `events:read` scope",
         )
     }
-    pub fn subscription_invalid() -> Value {
+    /// A callback or subscription URL refused by the outbound URL policy.
+    pub fn url_not_allowed(field: &str) -> Value {
         let mut value = problem(
-            "validation_failed",
+            "url_not_allowed",
             422,
-            "The request is not valid",
-            "`url`: must start with one of the configured subscription URL prefixes",
+            "The gateway may not send requests to this URL",
+            &format!(
+                "`{field}`: the host resolves to a private address and no allow-list entry names it"
+            ),
         );
-        value["errors"] = json!([{"field": "url", "code": "url_not_allowed",
-            "message": "must start with one of the configured subscription URL prefixes"}]);
+        value["rule"] = json!("address_not_allowed");
+        value["errors"] = json!([{"field": field, "code": "address_not_allowed",
+            "message": "the host resolves to a private address and no allow-list entry names it"}]);
         value
     }
     pub fn invalid_webhook_secret() -> Value {

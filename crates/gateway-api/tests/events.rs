@@ -26,7 +26,6 @@ fn events_config(extra: Value) -> Value {
     let mut events = json!({
         "webhook_secret": SECRET,
         "webhook_base_path": "/vendor",
-        "subscription_url_prefixes": ["http://127.0.0.1"],
         "retry_schedule": ["150ms", "150ms", "150ms", "150ms"],
         "delivery_poll_interval": "50ms",
         "delivery_timeout": "2s",
@@ -42,6 +41,14 @@ fn events_config(extra: Value) -> Value {
 
 async fn spawn_events_app() -> TestApp {
     spawn_app_with(events_config(json!({}))).await
+}
+
+/// The events app with `receiver` (a loopback listener) named as the one allowed subscriber.
+async fn spawn_events_app_for(receiver: &MockServer) -> TestApp {
+    spawn_app_with(events_config(
+        json!({"subscription_allow": [format!("{}/", receiver.uri())]}),
+    ))
+    .await
 }
 
 async fn start_sim(app: &TestApp) -> vendor_sim::RunningSim {
@@ -537,9 +544,9 @@ async fn deliveries(app: &TestApp, subscription: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscriber_failing_three_times_gets_the_event_once_signed() {
-    let app = spawn_events_app().await;
-    claim(&app, OwnedKind::Registration, "861821726232", TENANT).await;
     let receiver = MockServer::start().await;
+    let app = spawn_events_app_for(&receiver).await;
+    claim(&app, OwnedKind::Registration, "861821726232", TENANT).await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(503))
         .up_to_n_times(3)
@@ -633,9 +640,9 @@ async fn a_subscriber_failing_three_times_gets_the_event_once_signed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscriber_answering_410_is_not_retried() {
-    let app = spawn_events_app().await;
-    claim(&app, OwnedKind::Registration, "861821726232", TENANT).await;
     let receiver = MockServer::start().await;
+    let app = spawn_events_app_for(&receiver).await;
+    claim(&app, OwnedKind::Registration, "861821726232", TENANT).await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(410))
         .mount(&receiver)
@@ -677,8 +684,10 @@ async fn a_subscriber_answering_410_is_not_retried() {
         .send()
         .await
         .expect("subscribe");
-    let problem = expect_problem(response, 422, "validation_failed").await;
-    assert_eq!(problem["errors"][0]["code"], "url_not_allowed");
+    let problem = expect_problem(response, 422, "url_not_allowed").await;
+    assert_eq!(problem["rule"], "host_not_allowed");
+    assert_eq!(problem["errors"][0]["field"], "url");
+    assert_eq!(problem["errors"][0]["code"], "host_not_allowed");
     // Deleting stops deliveries.
     let response = app
         .client
@@ -699,9 +708,9 @@ async fn a_subscriber_answering_410_is_not_retried() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_deliver_every_event_once_when_one_stops() {
-    let app = spawn_events_app().await;
-    let sibling = spawn_sibling(&app).await;
     let receiver = MockServer::start().await;
+    let app = spawn_events_app_for(&receiver).await;
+    let sibling = spawn_sibling(&app).await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(30)))
         .mount(&receiver)
@@ -807,7 +816,8 @@ async fn an_sse_client_resuming_with_last_event_id_gets_exactly_the_missed_event
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenants_see_only_their_own_events() {
-    let app = spawn_events_app().await;
+    let receiver = MockServer::start().await;
+    let app = spawn_events_app_for(&receiver).await;
     claim(&app, OwnedKind::Registration, "861", TENANT).await;
     claim(&app, OwnedKind::Registration, "862", "tenant-b").await;
     for phone in ["861", "862", "869"] {
@@ -849,7 +859,6 @@ async fn tenants_see_only_their_own_events() {
         .expect("b's event");
     assert_eq!(frame.data["tenant"], "tenant-b");
     assert!(sse.next_event(Duration::from_millis(500)).await.is_none());
-    let receiver = MockServer::start().await;
     let sub = subscribe(&app, &receiver.uri(), json!([])).await;
     let response = app
         .get(
@@ -889,6 +898,12 @@ impl wiremock::Respond for Recovering {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_replica_with_pending_deliveries_loses_none_and_repeats_none() {
+    let subscriber = Recovering::default();
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(subscriber.clone())
+        .mount(&receiver)
+        .await;
     let prefix = support::random_prefix();
     let file = std::env::temp_dir().join(format!("events-{}.toml", uuid::Uuid::new_v4().simple()));
     std::fs::write(
@@ -896,12 +911,13 @@ async fn a_killed_replica_with_pending_deliveries_loses_none_and_repeats_none() 
         format!(
             r#"[events]
 webhook_secret = "{SECRET}"
-subscription_url_prefixes = ["http://127.0.0.1"]
+subscription_allow = ["{}/"]
 retry_schedule = ["200ms", "200ms", "200ms", "200ms", "200ms", "200ms", "200ms", "200ms", "200ms", "200ms", "200ms", "200ms", "200ms", "200ms", "200ms", "200ms", "200ms", "200ms", "200ms", "200ms"]
 delivery_poll_interval = "50ms"
 delivery_timeout = "1s"
 delivery_claim_hold = "2s"
-"#
+"#,
+            receiver.uri()
         ),
     )
     .expect("config file");
@@ -919,7 +935,7 @@ delivery_claim_hold = "2s"
         "store": {"key_prefix": prefix},
         "events": {
             "webhook_secret": SECRET,
-            "subscription_url_prefixes": ["http://127.0.0.1"],
+            "subscription_allow": [format!("{}/", receiver.uri())],
             "retry_schedule": vec!["200ms"; 20],
             "delivery_poll_interval": "50ms",
             "delivery_timeout": "1s",
@@ -928,12 +944,6 @@ delivery_claim_hold = "2s"
     }))
     .await;
 
-    let subscriber = Recovering::default();
-    let receiver = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(subscriber.clone())
-        .mount(&receiver)
-        .await;
     subscribe(&survivor, &receiver.uri(), json!([])).await;
     let phones: Vec<String> = (0..20).map(|i| format!("8613900000{i:03}")).collect();
     for phone in &phones {

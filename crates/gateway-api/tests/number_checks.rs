@@ -448,9 +448,10 @@ async fn the_callback_is_signed_and_retried() {
 
     let mut refused = registered(indian(10, 0));
     refused["callback_url"] = json!("https://elsewhere.example/hook");
-    let problem =
-        expect_problem(post_job(&app, &t, &refused).await, 422, "validation_failed").await;
+    let problem = expect_problem(post_job(&app, &t, &refused).await, 422, "url_not_allowed").await;
+    assert_eq!(problem["rule"], "host_not_allowed");
     assert_eq!(problem["errors"][0]["field"], "callback_url");
+    assert_eq!(problem["errors"][0]["code"], "host_not_allowed");
 
     let mut body = registered(indian(120, 0));
     body["callback_url"] = json!(format!("{}/hooks/done", receiver.uri()));

@@ -177,9 +177,14 @@ fn every_operation_is_documented_with_examples_for_its_errors() {
             );
             for (status, response) in op["responses"].as_object().into_iter().flatten() {
                 if status.starts_with('4') || status.starts_with('5') {
-                    let example = &response["content"]["application/problem+json"]["example"];
+                    let content = &response["content"]["application/problem+json"];
+                    // One `example`, or several named `examples`, each a problem.
+                    let examples: Vec<&Value> = match content["examples"].as_object() {
+                        Some(named) => named.values().map(|e| &e["value"]).collect(),
+                        None => vec![&content["example"]],
+                    };
                     assert!(
-                        example["code"].is_string(),
+                        !examples.is_empty() && examples.iter().all(|e| e["code"].is_string()),
                         "{method} {path} {status} lacks a problem example"
                     );
                 }

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use domain::UtcOffset;
+use egress::AllowList;
 use secrecy::SecretString;
 use serde::Deserialize;
 use url::Url;
@@ -88,9 +89,10 @@ pub struct WscrmConfig {
     /// "encryption rules use HTTP headers", so the set is configuration.
     #[serde(default)]
     pub auth_headers: BTreeMap<String, SecretString>,
-    /// Origins (scheme, host, port) result files may be fetched from, e.g. `https://oss.example.com`.
+    /// Where result files may be fetched from, e.g. `https://oss.example.com` (allow-list entries
+    /// of the outbound URL policy: scheme, host, port, optional path).
     #[serde(default)]
-    pub result_hosts: Vec<Url>,
+    pub result_hosts: AllowList,
     /// Zone of the vendor's `yyyy-MM-dd HH:mm:ss` times (default `+08:00`).
     #[serde(default)]
     pub vendor_utc_offset: UtcOffset,
@@ -141,8 +143,9 @@ pub struct EkycproConfig {
     pub base_url: Url,
     pub user_id: String,
     pub api_key: SecretString,
+    /// Where result files may be fetched from (allow-list entries, as for wscrm).
     #[serde(default)]
-    pub result_hosts: Vec<Url>,
+    pub result_hosts: AllowList,
     /// Zone of result-file times (the documented file has dates only).
     #[serde(default)]
     pub vendor_utc_offset: UtcOffset,

@@ -1,12 +1,14 @@
 //! Fetching vendor result files without becoming an open proxy.
 //!
-//! Result URLs come from vendor answers, so they are untrusted: a URL is fetched only when its
-//! origin (scheme, host, port) is on the vendor's allow-list, redirects are refused rather than
-//! followed, and the body is capped while it streams.
+//! Result URLs come from vendor answers, so they are untrusted: a URL is fetched only when the
+//! outbound URL policy allows it (the vendor's `result_hosts` allow-list, the address rules),
+//! redirects are refused rather than followed, and the body is capped while it streams.
 
 use bytes::Bytes;
 use domain::{ProviderError, ProviderErrorKind, ProviderId};
-use url::{Origin, Url};
+use egress::{AllowList, EgressClient, Refusal, UrlPolicy, refusal_of};
+use reqwest::Method;
+use url::Url;
 
 use crate::config::DownloadConfig;
 use crate::http::{Op, read_capped};
@@ -15,31 +17,32 @@ use crate::http::{Op, read_capped};
 #[derive(Debug, Clone)]
 pub struct SafeDownloader {
     provider: ProviderId,
-    allowed: Vec<Origin>,
-    client: reqwest::Client,
+    client: EgressClient,
     config: DownloadConfig,
 }
 
 impl SafeDownloader {
-    /// Builds its own client: the redirect policy of a shared client cannot be changed per
-    /// request, and a followed redirect would already have reached the other host.
+    /// Builds its own clients: the redirect policy and resolver of a shared client cannot be
+    /// changed per request, and a followed redirect would already have reached the other host.
     pub fn new(
         provider: ProviderId,
-        allowed_hosts: &[Url],
+        allowed_hosts: &AllowList,
         config: DownloadConfig,
     ) -> Result<Self, reqwest::Error> {
-        let client = crate::http::recommended_client(config.connect_timeout(), config.timeout())?;
+        let client = EgressClient::new(UrlPolicy::new(allowed_hosts.clone()), |builder| {
+            builder
+                .connect_timeout(config.connect_timeout())
+                .timeout(config.timeout())
+        })?;
         Ok(Self {
             provider,
-            allowed: allowed_hosts.iter().map(Url::origin).collect(),
             client,
             config,
         })
     }
 
     pub fn is_allowed(&self, url: &Url) -> bool {
-        let origin = url.origin();
-        origin.is_tuple() && self.allowed.contains(&origin)
+        self.client.policy().permit_url(url).is_ok()
     }
 
     /// The file at `location`, or `forbidden_host` without any request when not allowed.
@@ -51,24 +54,21 @@ impl SafeDownloader {
                 "result location is not a URL",
             )
         })?;
-        if !self.is_allowed(&url) {
-            return Err(op.err(
-                ProviderErrorKind::ForbiddenHost,
-                format!(
-                    "result host {}://{}:{} is not on the allow-list",
-                    url.scheme(),
-                    url.host_str().unwrap_or("?"),
-                    url.port_or_known_default().unwrap_or(0)
-                ),
-            ));
-        }
+        let permit = self
+            .client
+            .policy()
+            .permit_url(&url)
+            .map_err(|refusal| forbidden(&op, &url, &refusal))?;
         let resp = self
             .client
-            .get(url.clone())
+            .request_permitted(Method::GET, permit)
             .timeout(self.config.timeout())
             .send()
             .await
-            .map_err(|e| op.transport(e))?;
+            .map_err(|e| match refusal_of(&e) {
+                Some(refusal) if !refusal.rule.is_transient() => forbidden(&op, &url, refusal),
+                _ => op.transport(e),
+            })?;
         let status = resp.status();
         if status.is_redirection() {
             return Err(op.err_code(
@@ -95,4 +95,19 @@ impl SafeDownloader {
         );
         Ok(body)
     }
+}
+
+/// The policy refused the result URL: the vendor pointed at a host it may not.
+fn forbidden(op: &Op, url: &Url, refusal: &Refusal) -> ProviderError {
+    op.err(
+        ProviderErrorKind::ForbiddenHost,
+        format!(
+            "result host {}://{}:{} is not allowed ({}): {}",
+            url.scheme(),
+            url.host_str().unwrap_or("?"),
+            url.port_or_known_default().unwrap_or(0),
+            refusal.rule,
+            refusal.detail
+        ),
+    )
 }

@@ -440,6 +440,41 @@ async fn download_from_unlisted_host_is_refused_without_request() {
 }
 
 #[tokio::test]
+async fn download_urls_the_outbound_policy_refuses_are_not_fetched() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(result_file()))
+        .mount(&server)
+        .await;
+    // Results may come from `/files` on the vendor's host only.
+    let c = checker_with(
+        &server,
+        json!({"wscrm": {"result_hosts": [format!("{}/files", server.uri())]}}),
+    );
+    let authority = server.address().to_string();
+    let port = server.address().port();
+    for url in [
+        format!("http://vendor:secret@{authority}/files/r.xlsx"),
+        format!("http://{authority}@127.0.0.1:{port}/files/r.xlsx"),
+        format!("http://{authority}/admin/r.xlsx"),
+        format!("http://{authority}/files/../admin/r.xlsx"),
+        format!("http://{authority}/filesx/r.xlsx"),
+        format!("http://[::ffff:127.0.0.1]:{port}/files/r.xlsx"),
+        format!("http://localhost:{port}/files/r.xlsx"),
+    ] {
+        let e = c
+            .fetch_results(
+                &VendorOrderId::new(ORDER),
+                &ResultLocation::new(url.clone()),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, ProviderErrorKind::ForbiddenHost, "{url}: {e}");
+    }
+    assert_eq!(request_count(&server).await, 0);
+}
+
+#[tokio::test]
 async fn download_redirect_is_refused() {
     let server = MockServer::start().await;
     let other = MockServer::start().await;

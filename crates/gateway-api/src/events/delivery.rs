@@ -13,6 +13,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, Utc};
 use domain::Event;
+use egress::EgressClient;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
@@ -186,11 +187,9 @@ pub fn sign(secret: &str, id: &str, timestamp: i64, body: &str) -> Option<String
 /// The delivery worker of this replica.
 pub(crate) async fn run(state: AppState, mut shutdown: Shutdown) {
     let owner = format!("delivery-{}", uuid::Uuid::new_v4().simple());
-    let client = match reqwest::Client::builder()
-        .timeout(state.config.events.delivery_timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-    {
+    let policy = egress::UrlPolicy::new(state.config.events.subscription_allow.clone());
+    let timeout = state.config.events.delivery_timeout;
+    let client = match EgressClient::new(policy, |builder| builder.timeout(timeout)) {
         Ok(client) => client,
         Err(error) => {
             tracing::error!(%error, "delivery worker cannot build its HTTP client");
@@ -233,7 +232,7 @@ pub(crate) async fn run(state: AppState, mut shutdown: Shutdown) {
 
 async fn attempt_one(
     state: &AppState,
-    client: &reqwest::Client,
+    client: &EgressClient,
     owner: &str,
     id: &str,
 ) -> Result<(), StoreError> {
@@ -249,7 +248,7 @@ async fn attempt_one(
 
 async fn attempt_leased(
     state: &AppState,
-    client: &reqwest::Client,
+    client: &EgressClient,
     id: &str,
 ) -> Result<(), StoreError> {
     let Some(mut stored) = load(state, id).await? else {
@@ -280,20 +279,30 @@ async fn attempt_leased(
         &stored.body,
     )
     .unwrap_or_default();
-    let response = client
-        .post(&sub.url)
-        .header("content-type", "application/json")
-        .header("user-agent", "wa-gateway-webhooks/1")
-        .header("webhook-id", &stored.delivery.event_id)
-        .header("webhook-timestamp", timestamp.to_string())
-        .header("webhook-signature", signature)
-        .body(stored.body.clone())
-        .send()
-        .await;
+    // The policy is applied again at every attempt: the allow-list may have changed, and a name
+    // is resolved (and its addresses checked) only now.
+    let response = match client.request(reqwest::Method::POST, &sub.url) {
+        Ok(request) => request
+            .header("content-type", "application/json")
+            .header("user-agent", "wa-gateway-webhooks/1")
+            .header("webhook-id", &stored.delivery.event_id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature)
+            .body(stored.body.clone())
+            .send()
+            .await
+            .map_err(|e| Failure::of(&e)),
+        Err(refusal) => Err(Failure::refused(&refusal)),
+    };
     let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let (status_code, error) = match &response {
-        Ok(r) => (Some(r.status().as_u16()), None),
-        Err(e) => (None, Some(describe(e))),
+    let (status_code, error, permanent) = match response {
+        Ok(r) => (Some(r.status().as_u16()), None, false),
+        Err(failure) => {
+            if failure.permanent {
+                tracing::warn!(subscription = %sub.id, reason = %failure.message, "delivery refused by the outbound URL policy; not sent");
+            }
+            (None, Some(failure.message), failure.permanent)
+        }
     };
     stored.delivery.attempts.push(Attempt {
         at,
@@ -308,6 +317,7 @@ async fn attempt_leased(
             DeliveryStatus::Delivered
         }
         Some(code) if NON_RETRYABLE.contains(&code) => DeliveryStatus::Failed,
+        None if permanent => DeliveryStatus::Failed,
         _ => DeliveryStatus::Pending,
     };
     let delays = state.config.events.retry_delays();
@@ -336,13 +346,36 @@ async fn attempt_leased(
     }
 }
 
-fn describe(error: &reqwest::Error) -> String {
-    if error.is_timeout() {
-        "timeout".to_owned()
-    } else if error.is_connect() {
-        "connection failed".to_owned()
-    } else {
-        "request failed".to_owned()
+/// Why an attempt got no answer, as recorded in the attempt.
+struct Failure {
+    message: String,
+    /// Refused by the outbound URL policy for a reason a retry cannot change.
+    permanent: bool,
+}
+
+impl Failure {
+    fn refused(refusal: &egress::Refusal) -> Self {
+        Self {
+            message: format!("url_not_allowed: {}", refusal.rule),
+            permanent: !refusal.rule.is_transient(),
+        }
+    }
+
+    fn of(error: &reqwest::Error) -> Self {
+        if let Some(refusal) = egress::refusal_of(error) {
+            return Self::refused(refusal);
+        }
+        let message = if error.is_timeout() {
+            "timeout"
+        } else if error.is_connect() {
+            "connection failed"
+        } else {
+            "request failed"
+        };
+        Self {
+            message: message.to_owned(),
+            permanent: false,
+        }
     }
 }
 

@@ -55,8 +55,10 @@ pub struct EventsConfig {
     pub retention_interval: Duration,
     /// Upper bound of events kept per tenant stream, whatever their age.
     pub stream_max_len: usize,
-    /// Subscription URLs must start with one of these (e.g. `https://hooks.example.com/`).
-    pub subscription_url_prefixes: Vec<String>,
+    /// Where subscriptions may send events: outbound URL policy entries
+    /// (`https://hooks.example.com/wa`, `https://*.hooks.example.com`, `http://10.0.0.5:8080/`).
+    /// Empty: no subscriptions.
+    pub subscription_allow: egress::AllowList,
     /// Delays before each retry of a failed delivery (the first attempt is immediate).
     pub retry_schedule: Vec<String>,
     /// How often each replica looks for due deliveries.
@@ -88,7 +90,7 @@ impl Default for EventsConfig {
             retention: Duration::from_secs(7 * 24 * 3600),
             retention_interval: Duration::from_secs(60),
             stream_max_len: 100_000,
-            subscription_url_prefixes: Vec::new(),
+            subscription_allow: egress::AllowList::default(),
             retry_schedule: ["5s", "5m", "30m", "2h", "5h", "10h"]
                 .map(str::to_owned)
                 .to_vec(),
@@ -136,20 +138,6 @@ impl EventsConfig {
                 "events.webhook_base_path",
                 "starts with `/` and does not end with one (e.g. `/vendor`)".into(),
             ));
-        }
-        for prefix in &self.subscription_url_prefixes {
-            let url = url::Url::parse(prefix).map_err(|_| {
-                (
-                    "events.subscription_url_prefixes",
-                    format!("`{prefix}` is not a URL"),
-                )
-            })?;
-            if !matches!(url.scheme(), "http" | "https") {
-                return Err((
-                    "events.subscription_url_prefixes",
-                    format!("`{prefix}` is not http(s)"),
-                ));
-            }
         }
         if self.delivery_poll_interval.is_zero() || self.sse_poll_interval.is_zero() {
             return Err(("events", "poll intervals must be positive".into()));

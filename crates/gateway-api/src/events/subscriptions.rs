@@ -105,7 +105,8 @@ pub struct SubscriptionCreated {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"url": "https://hooks.example.com/wa-events", "event_types": ["registration.completed"]}))]
 pub struct CreateSubscription {
-    /// Must start with one of the deployment's allowed URL prefixes.
+    /// An http(s) URL the deployment's `events.subscription_allow` list allows (no user info;
+    /// a host that is or resolves to a non-public address only if the list names it).
     pub url: String,
     /// Event types to deliver; absent or empty = all.
     #[serde(default)]
@@ -174,30 +175,14 @@ fn new_secret() -> String {
     format!("whsec_{}", BASE64.encode(key))
 }
 
-fn check_url(state: &AppState, url: &str) -> Result<(), ApiError> {
-    let parsed = url::Url::parse(url)
-        .map_err(|_| ApiError::field("url", "invalid_url", "not an absolute URL"))?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-        return Err(ApiError::field(
-            "url",
-            "invalid_url",
-            "must be an http(s) URL",
-        ));
-    }
-    let allowed = state
-        .config
-        .events
-        .subscription_url_prefixes
-        .iter()
-        .any(|prefix| parsed.as_str().starts_with(prefix.as_str()));
-    if !allowed {
-        return Err(ApiError::field(
-            "url",
-            "url_not_allowed",
-            "must start with one of the configured subscription URL prefixes",
-        ));
-    }
-    Ok(())
+/// The outbound URL policy of subscriptions, applied when one is created (and again by the
+/// delivery worker's client at each attempt).
+async fn check_url(state: &AppState, url: &str) -> Result<(), ApiError> {
+    egress::UrlPolicy::new(state.config.events.subscription_allow.clone())
+        .check(url)
+        .await
+        .map(drop)
+        .map_err(|refusal| ApiError::url_refused("url", &refusal))
 }
 
 /// Subscribes a URL to the tenant's events. Deliveries are `POST`s of the event JSON with
@@ -213,8 +198,8 @@ fn check_url(state: &AppState, url: &str) -> Result<(), ApiError> {
          example = json!(crate::openapi::examples::unauthorized())),
         (status = 403, description = "The token lacks `events:read`", body = crate::error::Problem, content_type = "application/problem+json",
          example = json!(crate::openapi::examples::events_forbidden())),
-        (status = 422, description = "URL not allowed or unknown event type", body = crate::error::Problem, content_type = "application/problem+json",
-         example = json!(crate::openapi::examples::subscription_invalid())),
+        (status = 422, description = "URL refused by the outbound URL policy (`url_not_allowed`, the rule in `rule`: `scheme_not_allowed`, `userinfo_not_allowed`, `host_not_allowed`, `port_not_allowed`, `path_not_allowed`, `address_not_allowed`, `unresolvable_host`), not a URL, or unknown event type", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(crate::openapi::examples::url_not_allowed("url"))),
         (status = 429, description = "Rate limited", body = crate::error::Problem, content_type = "application/problem+json",
          example = json!(crate::openapi::examples::rate_limited())),
         (status = 503, description = "Store unavailable", body = crate::error::Problem, content_type = "application/problem+json",
@@ -228,7 +213,7 @@ pub async fn create_subscription(
     body: web::Json<CreateSubscription>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    check_url(&state, &body.url)?;
+    check_url(&state, &body.url).await?;
     let tenant = auth.principal.tenant;
     if list_stored(&state, &tenant).await?.len() >= MAX_PER_TENANT {
         return Err(ApiError::field(

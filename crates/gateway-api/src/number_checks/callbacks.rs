@@ -11,6 +11,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::Utc;
+use egress::EgressClient;
 use hmac::{Hmac, Mac};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
@@ -32,24 +33,6 @@ pub struct Delivery {
     pub url: String,
     pub body: String,
     pub attempts: u32,
-}
-
-/// Whether `url` may receive callbacks: it matches a configured prefix (`https://x/y/`) or its
-/// host equals a configured bare host.
-pub fn allowed(url: &str, allow: &[String]) -> bool {
-    let Ok(parsed) = url::Url::parse(url) else {
-        return false;
-    };
-    if !matches!(parsed.scheme(), "http" | "https") || !parsed.username().is_empty() {
-        return false;
-    }
-    allow.iter().any(|entry| {
-        if entry.contains("://") {
-            parsed.as_str().starts_with(entry.as_str())
-        } else {
-            parsed.host_str() == Some(entry.as_str())
-        }
-    })
 }
 
 pub fn secret_bytes(secret: &str) -> Vec<u8> {
@@ -85,7 +68,7 @@ fn now_secs() -> f64 {
 /// Delivers the callbacks that are due; returns how many were attempted.
 pub async fn deliver_due(
     store: &Store,
-    http: &reqwest::Client,
+    http: &EgressClient,
     config: &NumberChecksConfig,
 ) -> Result<usize, StoreError> {
     let ids = store.zclaim_due(DUE, now_secs(), 60.0, 16).await?;
@@ -120,12 +103,16 @@ pub async fn deliver_due(
     Ok(ids.len())
 }
 
-async fn attempt(http: &reqwest::Client, config: &NumberChecksConfig, delivery: &Delivery) -> bool {
-    // Checked again at delivery: the allow-list may have changed since the job was accepted.
-    if !allowed(&delivery.url, &config.callback_allow) {
-        tracing::warn!(callback = %delivery.id, "callback URL no longer allowed; not sent");
-        return false;
-    }
+async fn attempt(http: &EgressClient, config: &NumberChecksConfig, delivery: &Delivery) -> bool {
+    // The policy is applied again at delivery: the allow-list may have changed since the job was
+    // accepted, and a name is resolved (and its addresses checked) only now.
+    let request = match http.request(reqwest::Method::POST, &delivery.url) {
+        Ok(request) => request,
+        Err(refusal) => {
+            tracing::warn!(callback = %delivery.id, rule = %refusal.rule, "callback URL refused by the outbound URL policy; not sent");
+            return false;
+        }
+    };
     let Some(secret) = config.callback_secrets.get(&delivery.tenant) else {
         tracing::warn!(callback = %delivery.id, "no callback secret for the tenant; not sent");
         return false;
@@ -137,8 +124,7 @@ async fn attempt(http: &reqwest::Client, config: &NumberChecksConfig, delivery: 
         timestamp,
         &delivery.body,
     );
-    let sent = http
-        .post(&delivery.url)
+    let sent = request
         .header("content-type", "application/json")
         .header("webhook-id", &delivery.id)
         .header("webhook-timestamp", timestamp.to_string())
@@ -152,30 +138,22 @@ async fn attempt(http: &reqwest::Client, config: &NumberChecksConfig, delivery: 
             tracing::info!(callback = %delivery.id, status = resp.status().as_u16(), "callback refused");
             false
         }
-        Err(e) => {
-            tracing::info!(callback = %delivery.id, error = %e, "callback failed");
-            false
-        }
+        Err(e) => match egress::refusal_of(&e) {
+            Some(refusal) => {
+                tracing::warn!(callback = %delivery.id, rule = %refusal.rule, "callback host refused by the outbound URL policy; not sent");
+                false
+            }
+            None => {
+                tracing::info!(callback = %delivery.id, error = %e, "callback failed");
+                false
+            }
+        },
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn allow_list_matches_prefixes_and_hosts() {
-        let allow = vec![
-            "https://hooks.example.com/wa/".to_owned(),
-            "partner.example.org".to_owned(),
-        ];
-        assert!(allowed("https://hooks.example.com/wa/done", &allow));
-        assert!(!allowed("https://hooks.example.com/other", &allow));
-        assert!(!allowed("https://hooks.example.com.evil.io/wa/", &allow));
-        assert!(allowed("https://partner.example.org/x", &allow));
-        assert!(!allowed("ftp://partner.example.org/x", &allow));
-        assert!(!allowed("not a url", &allow));
-    }
 
     #[test]
     fn signature_follows_standard_webhooks() {

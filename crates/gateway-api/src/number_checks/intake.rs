@@ -14,7 +14,7 @@ use super::circuit::Circuit;
 use super::jobs::{self, Counts, DUE, Job, SubOrder};
 use super::model::{CreateNumberCheck, InvalidItem, JobError, JobStatus, SubOrderState};
 use super::planner::{self, Candidate};
-use super::{callbacks, usage, worker};
+use super::{usage, worker};
 use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::state::AppState;
 
@@ -67,13 +67,10 @@ pub async fn create(
     }
     let max_age = parse_max_age(req.max_age.as_deref(), config.max_age)?;
     if let Some(url) = &req.callback_url {
-        if !callbacks::allowed(url, &config.callback_allow) {
-            return Err(ApiError::field(
-                "callback_url",
-                "not_allowed",
-                "this URL is not on the gateway's callback allow-list",
-            ));
-        }
+        egress::UrlPolicy::new(config.callback_allow.clone())
+            .check(url)
+            .await
+            .map_err(|refusal| ApiError::url_refused("callback_url", &refusal))?;
         if !config.callback_secrets.contains_key(tenant) {
             return Err(ApiError::field(
                 "callback_url",

@@ -80,8 +80,9 @@ pub struct NumberChecksConfig {
     /// How long an open circuit keeps a vendor out of routing.
     #[serde(with = "humantime_serde")]
     pub circuit_cooldown: Duration,
-    /// Allowed callback targets: URL prefixes (`https://hooks.example.com/wa/`) or bare host names.
-    pub callback_allow: Vec<String>,
+    /// Where job callbacks may go: outbound URL policy entries (`https://hooks.example.com/wa`,
+    /// `https://*.hooks.example.com`, `http://10.0.0.5:8080/`). Empty: no callbacks.
+    pub callback_allow: egress::AllowList,
     /// Callback signing secret per tenant (`whsec_<base64>` as Standard Webhooks, or raw text).
     pub callback_secrets: BTreeMap<String, SecretString>,
     /// First retry delay of a failed callback; doubles per attempt.
@@ -111,7 +112,7 @@ impl Default for NumberChecksConfig {
             download_max_attempts: 6,
             circuit_failures: 5,
             circuit_cooldown: Duration::from_secs(60),
-            callback_allow: Vec::new(),
+            callback_allow: egress::AllowList::default(),
             callback_secrets: BTreeMap::new(),
             callback_retry_base: Duration::from_secs(2),
             callback_max_attempts: 8,

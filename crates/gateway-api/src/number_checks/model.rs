@@ -54,7 +54,9 @@ pub struct CreateNumberCheck {
     #[serde(default)]
     #[schema(example = "7d")]
     pub max_age: Option<String>,
-    /// Where to POST the finished job (signed per Standard Webhooks); must be on the allow-list.
+    /// Where to POST the finished job (signed per Standard Webhooks): a URL the deployment's
+    /// `number_checks.callback_allow` list allows (no user info; a host that is or resolves to a
+    /// non-public address only if the list names it).
     #[serde(default)]
     pub callback_url: Option<String>,
 }

@@ -51,8 +51,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
          example = json!(crate::openapi::examples::forbidden())),
         (status = 413, description = "Body too large", body = crate::error::Problem, content_type = "application/problem+json",
          example = json!(super::model::examples::too_large())),
-        (status = 422, description = "Invalid request: no valid number, more than 1,000,000 numbers, unknown checks, callback URL not allowed", body = crate::error::Problem, content_type = "application/problem+json",
-         example = json!(super::model::examples::invalid_numbers())),
+        (status = 422, description = "Invalid request: no valid number, more than 1,000,000 numbers, unknown checks (`validation_failed`), or a callback URL refused by the outbound URL policy (`url_not_allowed`, the rule in `rule`: `scheme_not_allowed`, `userinfo_not_allowed`, `host_not_allowed`, `port_not_allowed`, `path_not_allowed`, `address_not_allowed`, `unresolvable_host`)", body = crate::error::Problem, content_type = "application/problem+json",
+         examples(
+             ("Invalid numbers" = (value = json!(super::model::examples::invalid_numbers()))),
+             ("Callback URL not allowed" = (value = json!(crate::openapi::examples::url_not_allowed("callback_url")))),
+         )),
         (status = 429, description = "Rate limited", body = crate::error::Problem, content_type = "application/problem+json",
          example = json!(crate::openapi::examples::rate_limited())),
         (status = 503, description = "Store unavailable", body = crate::error::Problem, content_type = "application/problem+json",

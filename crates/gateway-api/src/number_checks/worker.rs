@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use domain::{NumberResult, ProviderError, ProviderErrorKind, ProviderId};
+use egress::{EgressClient, UrlPolicy};
 use providers::{BulkNumberChecker, OrderProgress, VendorOrderId};
 
 use super::callbacks::{self, Delivery};
@@ -43,11 +44,17 @@ fn at_secs(t: DateTime<Utc>) -> f64 {
 
 async fn run(state: AppState, owner: String, mut shutdown: Shutdown) {
     let config = &state.config.number_checks;
-    let callback_http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(state.config.limits.outbound_timeout)
-        .build()
-        .unwrap_or_else(|_| state.http.clone());
+    let timeout = state.config.limits.outbound_timeout;
+    let callback_http = match EgressClient::new(
+        UrlPolicy::new(config.callback_allow.clone()),
+        |builder| builder.timeout(timeout),
+    ) {
+        Ok(client) => Some(client),
+        Err(error) => {
+            tracing::error!(%error, "callback client cannot be built; callbacks are not delivered");
+            None
+        }
+    };
     loop {
         if shutdown.is_requested() {
             break;
@@ -69,7 +76,9 @@ async fn run(state: AppState, owner: String, mut shutdown: Shutdown) {
             }
             Err(e) => tracing::warn!(error = %e, "number-check worker cannot read due jobs"),
         }
-        if let Err(e) = callbacks::deliver_due(&state.store, &callback_http, config).await {
+        if let Some(http) = &callback_http
+            && let Err(e) = callbacks::deliver_due(&state.store, http, config).await
+        {
             tracing::warn!(error = %e, "callback delivery failed");
         }
         if shutdown.sleep(config.worker_interval).await {
