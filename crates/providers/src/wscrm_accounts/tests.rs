@@ -124,7 +124,7 @@ async fn port_ids_stay_exact_strings() {
     let a = adapter(&server).await;
     let ports = a.port_details().await.unwrap();
     assert_eq!(ports[0].id, "8639164839053938688");
-    assert_eq!(ports[0].status, Some(10));
+    assert_eq!(ports[0].status, PortStatus::Online);
     assert_eq!(
         ports[0].created_at.unwrap().to_rfc3339(),
         "2025-01-02T03:04:05+00:00"
