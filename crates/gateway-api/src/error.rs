@@ -62,7 +62,7 @@ error_codes! {
     RateLimited => ("rate_limited", 429, "Too many requests"),
     BudgetExceeded => ("budget_exceeded", 402, "The tenant's budget does not cover this request"),
     StoreUnavailable => ("store_unavailable", 503, "The gateway's store is unavailable"),
-    VendorUnavailable => ("vendor_unavailable", 502, "The vendor could not answer"),
+    VendorUnavailable => ("vendor_unavailable", 503, "The vendor is unavailable"),
     VendorTimeout => ("vendor_timeout", 504, "The vendor did not answer in time"),
     VendorRateLimited => ("vendor_rate_limited", 429, "The vendor's rate limit was reached"),
     VendorAuthFailed => ("vendor_auth_failed", 502, "The gateway's vendor credentials were refused"),
@@ -353,6 +353,26 @@ impl From<crate::store::StoreError> for ApiError {
         )
         .with_retry_after(1)
         .with_source(error)
+    }
+}
+
+impl From<crate::breaker::Refused> for ApiError {
+    fn from(refused: crate::breaker::Refused) -> Self {
+        match refused {
+            crate::breaker::Refused::Open {
+                provider,
+                retry_after,
+            } => ApiError::new(
+                ErrorCode::VendorUnavailable,
+                format!(
+                    "{provider} is failing; the gateway is not calling it for {} s",
+                    retry_after.as_secs().max(1)
+                ),
+            )
+            .with_extension("provider", provider.as_str())
+            .with_retry_after(retry_after.as_secs()),
+            crate::breaker::Refused::Store(e) => e.into(),
+        }
     }
 }
 

@@ -3,7 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use domain::ProviderId;
+
 use crate::auth::TokenVerifier;
+use crate::breaker::{Breakers, Policy};
 use crate::config::Config;
 use crate::http::rate_limit::RateLimiter;
 use crate::store::Store;
@@ -20,6 +23,8 @@ pub struct AppState {
     pub providers: Arc<providers::Registry>,
     /// One-number lookups counted in memory until the next flush.
     pub usage_tally: crate::number_checks::usage::Tally,
+    /// The circuit breaker of every vendor, shared by all replicas through the store.
+    pub breakers: Breakers,
 }
 
 impl AppState {
@@ -35,8 +40,10 @@ impl AppState {
         )?;
         let providers = providers::build_number_checkers(&config.vendors, vendor_http)
             .map_err(|e| anyhow::anyhow!("configuration key `vendors`: {e}"))?;
+        let breakers = breakers(&config, store.clone());
         let config = Arc::new(config);
         Ok(Self {
+            breakers,
             providers: Arc::new(providers),
             verifier: Arc::new(TokenVerifier::from_config(&config, http.clone())),
             rate_limiter: RateLimiter::new(store.clone(), config.clone()),
@@ -46,4 +53,41 @@ impl AppState {
             config,
         })
     }
+}
+
+/// Number-check vendors follow `[number_checks]`, account vendors `[accounts]`.
+fn breakers(config: &Config, store: Store) -> Breakers {
+    let checks = Policy {
+        failures: config.number_checks.circuit_failures,
+        cooldown: config.number_checks.circuit_cooldown,
+    };
+    let accounts = Policy {
+        failures: config.accounts.circuit_failures,
+        cooldown: config.accounts.circuit_cooldown,
+    };
+    // The longest guarded operation is a one-number lookup asking again while the vendor works,
+    // or a result download.
+    let probe_ttl = longest_vendor_call(config)
+        + crate::number_checks::intake::LOOKUP_DEADLINE
+        + Duration::from_secs(5);
+    ProviderId::NUMBER_CHECKERS.into_iter().fold(
+        Breakers::new(store, probe_ttl)
+            .with_policy(ProviderId::WscrmAccounts, accounts)
+            .with_policy(ProviderId::Nxcloud, accounts),
+        |breakers, provider| breakers.with_policy(provider, checks),
+    )
+}
+
+/// The longest one vendor call may take, from the configured timeouts.
+fn longest_vendor_call(config: &Config) -> Duration {
+    let vendors = &config.vendors;
+    let calls = [
+        vendors.wscrm.as_ref().map(|v| v.timeout_ms),
+        vendors.ekycpro.as_ref().map(|v| v.timeout_ms),
+        vendors.accuauth.as_ref().map(|v| v.timeout_ms),
+        vendors.nxcloud.as_ref().map(|v| v.timeout_ms),
+    ];
+    let call = Duration::from_millis(calls.into_iter().flatten().max().unwrap_or(0));
+    let download = vendors.download.connect_timeout() + vendors.download.timeout();
+    call.max(download).max(config.limits.outbound_timeout)
 }

@@ -956,6 +956,150 @@ async fn the_vendor_registration_webhook_completes_the_registration() {
     assert_eq!(other.status(), 404);
 }
 
+// ---- circuit breakers ------------------------------------------------------------------------
+
+fn failing(vendor: &str, operation: &str) -> vendor_sim::FaultSpec {
+    vendor_sim::FaultSpec::new(vendor_sim::FaultKind::ServerError)
+        .vendor(vendor)
+        .operation(operation)
+}
+
+/// The `Retry-After` of a refusal by an open circuit, checked to be a cool-down in seconds.
+async fn refused_by_circuit(resp: reqwest::Response, cooldown_s: u64) -> Value {
+    let wait: u64 = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After");
+    assert!((1..=cooldown_s).contains(&wait), "{wait}");
+    let problem = expect_problem(resp, 503, "vendor_unavailable").await;
+    assert_eq!(problem["retry_after"], wait, "{problem}");
+    problem
+}
+
+#[tokio::test]
+async fn an_open_wscrm_circuit_refuses_account_calls_without_vendor_calls() {
+    const PAIR_TARGETS: &str = "wscrm.qr_code.select_pair_target";
+    let sim = sim(1000).await;
+    sim.set_fault(failing("wscrm", PAIR_TARGETS))
+        .expect("fault");
+    let mut config = gateway_config(&sim, dev::NXCLOUD_ACCESS_SECRET);
+    config["accounts"]["circuit_failures"] = json!(2);
+    let app = spawn_app_with(config).await;
+    for _ in 0..2 {
+        let resp = call(&app, "GET", "/v1/pairing-targets", None).await;
+        expect_problem(resp, 503, "vendor_unavailable").await;
+    }
+    assert_eq!(sim.ledger().requests("wscrm", PAIR_TARGETS), 2);
+    for _ in 0..5 {
+        let resp = call(&app, "GET", "/v1/pairing-targets", None).await;
+        let problem = refused_by_circuit(resp, 60).await;
+        assert_eq!(problem["provider"], "wscrm_accounts", "{problem}");
+    }
+    // Every operation of the vendor is refused while its circuit is open.
+    refused_by_circuit(call(&app, "GET", "/v1/ports", None).await, 60).await;
+    refused_by_circuit(
+        call(
+            &app,
+            "POST",
+            "/v1/sessions",
+            Some(json!({"port_type": "pc"})),
+        )
+        .await,
+        60,
+    )
+    .await;
+    let ledger = sim.ledger();
+    assert_eq!(ledger.requests("wscrm", PAIR_TARGETS), 2);
+    assert_eq!(
+        ledger.requests("wscrm", "wscrm.qr_code.select_cloud_port"),
+        0
+    );
+    assert_eq!(ledger.requests("wscrm", "wscrm.qr_code.pre_generate"), 0);
+    // NxCloud has a breaker of its own.
+    ok_json(call(&app, "GET", "/v1/business-phones", None).await, 200).await;
+}
+
+#[tokio::test]
+async fn chat_actions_wait_for_an_open_circuit_instead_of_calling_the_vendor() {
+    const SEND: &str = "wscrm.action.batch_add";
+    let sim = sim(1000).await;
+    sim.set_fault(failing("wscrm", "wscrm.qr_code.select_pair_target"))
+        .expect("fault");
+    let mut config = gateway_config(&sim, dev::NXCLOUD_ACCESS_SECRET);
+    config["accounts"]["circuit_failures"] = json!(1);
+    config["accounts"]["circuit_cooldown"] = json!("2s");
+    let app = spawn_app_with(config).await;
+    let resp = call(&app, "GET", "/v1/pairing-targets", None).await;
+    expect_problem(resp, 503, "vendor_unavailable").await;
+
+    let action = json!({"agent_account": "agent01", "whatsapp": "+8613800138020", "friend": "+8613900139000"});
+    let accepted = ok_json(
+        call(
+            &app,
+            "POST",
+            "/v1/chat-actions",
+            Some(json!({"actions": [action]})),
+        )
+        .await,
+        202,
+    )
+    .await;
+    let id = accepted["actions"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    assert_eq!(
+        sim.ledger().requests("wscrm", SEND),
+        0,
+        "not sent while open"
+    );
+    let pending = ok_json(
+        call(&app, "GET", &format!("/v1/chat-actions/{id}"), None).await,
+        200,
+    )
+    .await;
+    assert_eq!(pending["status"], "pending", "{pending}");
+
+    // After the cool-down the action itself is the probe, sent once.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while sim.ledger().requests("wscrm", SEND) == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "never sent");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(sim.ledger().requests("wscrm", SEND), 1);
+}
+
+#[tokio::test]
+async fn an_open_nxcloud_circuit_refuses_business_phones_until_a_probe_succeeds() {
+    let sim = sim(1000).await;
+    sim.set_fault(failing("nxcloud", "nxcloud.get_phone"))
+        .expect("fault");
+    let mut config = gateway_config(&sim, dev::NXCLOUD_ACCESS_SECRET);
+    config["accounts"]["business_phones_cache_ttl"] = json!("0s");
+    config["accounts"]["circuit_failures"] = json!(1);
+    config["accounts"]["circuit_cooldown"] = json!("2s");
+    let app = spawn_app_with(config).await;
+    let resp = call(&app, "GET", "/v1/business-phones", None).await;
+    expect_problem(resp, 503, "vendor_unavailable").await;
+    for _ in 0..5 {
+        let resp = call(&app, "GET", "/v1/business-phones", None).await;
+        let problem = refused_by_circuit(resp, 2).await;
+        assert_eq!(problem["provider"], "nxcloud", "{problem}");
+    }
+    assert_eq!(sim.ledger().requests("nxcloud", "nxcloud.get_phone"), 1);
+
+    sim.clear_faults();
+    tokio::time::sleep(Duration::from_millis(2_200)).await;
+    for _ in 0..2 {
+        ok_json(call(&app, "GET", "/v1/business-phones", None).await, 200).await;
+    }
+    assert_eq!(sim.ledger().requests("nxcloud", "nxcloud.get_phone"), 3);
+}
+
 /// The values of an enum schema in the gateway's OpenAPI document.
 fn documented_enum(schema: &str) -> Vec<Value> {
     let document = serde_json::to_value(gateway_api::openapi::document()).expect("openapi");

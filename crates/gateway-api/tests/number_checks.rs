@@ -675,3 +675,293 @@ async fn a_stopping_replica_hands_its_job_lease_back_at_once() {
     );
     assert!(sim.ledger().duplicate_orders("wscrm").is_empty());
 }
+
+// ---- circuit breakers and exact budgets -------------------------------------------------------
+
+fn server_error(vendor: &str, operation: &str) -> vendor_sim::FaultSpec {
+    vendor_sim::FaultSpec::new(vendor_sim::FaultKind::ServerError)
+        .vendor(vendor)
+        .operation(operation)
+}
+
+/// `/v1/numbers/...` of the `i`-th Peru mobile number (the single-number vendor's region).
+fn peru(i: u32) -> String {
+    format!("/v1/numbers/%2B5191234{i:04}?checks=registered")
+}
+
+fn retry_after(resp: &reqwest::Response) -> Option<u64> {
+    resp.headers()
+        .get("retry-after")?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// A problem saying the vendor failed (the status is checked where a test is about it).
+async fn vendor_failed(resp: reqwest::Response) {
+    assert!(resp.status().is_server_error(), "{}", resp.status());
+    let problem: Value = resp.json().await.expect("problem");
+    assert_eq!(problem["code"], "vendor_unavailable", "{problem}");
+}
+
+async fn job_id(resp: reqwest::Response) -> String {
+    assert_eq!(resp.status().as_u16(), 202);
+    resp.json::<Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn an_open_circuit_refuses_single_lookups_without_calling_the_vendor() {
+    let sim = start_sim(21, 0).await;
+    sim.set_fault(server_error("accuauth", "accuauth.check"))
+        .expect("fault");
+    let app = spawn_app_with(config(&sim, json!({"circuit_failures": 3}))).await;
+    let t = token("acme", SCOPES);
+    for i in 0..3 {
+        vendor_failed(app.get(&peru(i), &t).await).await;
+    }
+    assert_eq!(sim.ledger().requests("accuauth", "accuauth.check"), 3);
+    for i in 3..40 {
+        let resp = app.get(&peru(i), &t).await;
+        let wait = retry_after(&resp).expect("Retry-After while the circuit is open");
+        assert!((1..=60).contains(&wait), "{wait}");
+        let problem = expect_problem(resp, 503, "vendor_unavailable").await;
+        assert_eq!(problem["provider"], "accuauth", "{problem}");
+        assert_eq!(problem["retry_after"], wait, "{problem}");
+    }
+    assert_eq!(
+        sim.ledger().requests("accuauth", "accuauth.check"),
+        3,
+        "no vendor call while the circuit is open"
+    );
+}
+
+#[tokio::test]
+async fn after_the_cooldown_one_probe_across_replicas_decides() {
+    let sim = start_sim(22, 0).await;
+    sim.set_fault(server_error("accuauth", "accuauth.check"))
+        .expect("fault");
+    let app = spawn_app_with(config(
+        &sim,
+        json!({"circuit_failures": 1, "circuit_cooldown": "2s"}),
+    ))
+    .await;
+    let sibling = spawn_sibling(&app).await;
+    let t = token("acme", SCOPES);
+    vendor_failed(app.get(&peru(0), &t).await).await;
+    let refused = sibling.get(&peru(1), &t).await;
+    assert!(
+        retry_after(&refused).is_some(),
+        "the sibling sees the open circuit"
+    );
+    assert_eq!(sim.ledger().requests("accuauth", "accuauth.check"), 1);
+
+    // Cool-down over, vendor still failing: of many calls on both replicas, one reaches it.
+    tokio::time::sleep(Duration::from_millis(2_200)).await;
+    let paths: Vec<String> = (0..20).map(|i| peru(100 + i)).collect();
+    let calls = paths.iter().enumerate().map(|(i, path)| {
+        let replica = if i % 2 == 0 { &app } else { &sibling };
+        replica.get(path, &t)
+    });
+    for resp in futures_util::future::join_all(calls).await {
+        expect_problem(resp, 503, "vendor_unavailable").await;
+    }
+    assert_eq!(
+        sim.ledger().requests("accuauth", "accuauth.check"),
+        2,
+        "exactly one half-open probe"
+    );
+    let reopened = app.get(&peru(200), &t).await;
+    assert!(
+        retry_after(&reopened).is_some(),
+        "the failed probe reopened it"
+    );
+    assert_eq!(sim.ledger().requests("accuauth", "accuauth.check"), 2);
+
+    // Vendor healthy again: after the next cool-down the probe succeeds and closes the circuit.
+    sim.clear_faults();
+    tokio::time::sleep(Duration::from_millis(2_200)).await;
+    let probe = sibling.get(&peru(300), &t).await;
+    assert_eq!(probe.status().as_u16(), 200, "{:?}", probe.text().await);
+    let after = app.get(&peru(301), &t).await;
+    assert_eq!(after.status().as_u16(), 200, "{:?}", after.text().await);
+}
+
+#[tokio::test]
+async fn failed_lookups_give_their_budget_back_and_unknown_ones_are_unconfirmed() {
+    let sim = start_sim(23, 0).await;
+    sim.set_fault(server_error("accuauth", "accuauth.check"))
+        .expect("fault");
+    let app = spawn_app_with(config(
+        &sim,
+        json!({"budgets": {"frugal": 3}, "circuit_failures": 100}),
+    ))
+    .await;
+    let t = token("frugal", SCOPES);
+    for i in 0..3 {
+        vendor_failed(app.get(&peru(i), &t).await).await;
+    }
+    assert_eq!(sim.ledger().numbers_billed("accuauth"), 0);
+    sim.clear_faults();
+    let fourth = app.get(&peru(3), &t).await;
+    assert_eq!(fourth.status().as_u16(), 200, "{:?}", fourth.text().await);
+    let usage: Value = app.get("/v1/usage", &t).await.json().await.expect("usage");
+    assert_eq!(usage["billed_total"], 1, "{usage}");
+    assert_eq!(usage["budget"]["committed"], 1, "{usage}");
+    assert_eq!(usage["budget"]["remaining"], 2, "{usage}");
+
+    // A lookup whose answer never arrives may have been billed: its reservation stays and it
+    // is counted as unconfirmed.
+    sim.set_fault(
+        vendor_sim::FaultSpec::new(vendor_sim::FaultKind::Hang)
+            .vendor("accuauth")
+            .operation("accuauth.check")
+            .latency_ms(5_000),
+    )
+    .expect("fault");
+    let mut overrides = config(
+        &sim,
+        json!({"budgets": {"frugal": 3}, "circuit_failures": 100}),
+    );
+    overrides["store"] = json!({"key_prefix": app.config.store.key_prefix.clone()});
+    overrides["vendors"]["accuauth"]["timeout_ms"] = json!(300);
+    let impatient = spawn_app_with(overrides).await;
+    expect_problem(impatient.get(&peru(4), &t).await, 504, "vendor_timeout").await;
+    let usage: Value = app.get("/v1/usage", &t).await.json().await.expect("usage");
+    assert_eq!(usage["unconfirmed"]["accuauth"], 1, "{usage}");
+    assert_eq!(usage["unconfirmed_total"], 1, "{usage}");
+    assert_eq!(usage["budget"]["committed"], 2, "{usage}");
+}
+
+#[tokio::test]
+async fn a_job_whose_every_provider_fails_submits_once_per_provider() {
+    let sim = start_sim(24, 0).await;
+    sim.set_fault(server_error("wscrm", "screening.submit"))
+        .expect("fault");
+    sim.set_fault(server_error("ekycpro", "ekycpro.create_task"))
+        .expect("fault");
+    // Default breaker settings: five failures per vendor before a circuit opens.
+    let app = spawn_app_with(config(&sim, json!({}))).await;
+    let t = token("acme", SCOPES);
+    // Two screening orders (one per region), each of which ekycpro could also take.
+    let mut numbers = indian(1_000, 0);
+    numbers.extend(us(600));
+    let id = job_id(post_job(&app, &t, &registered(numbers)).await).await;
+    let job = wait_done(&app, &t, &id).await;
+    assert_eq!(job["status"], "failed", "{job}");
+    let ledger = sim.ledger();
+    assert_eq!(ledger.requests("wscrm", "screening.submit"), 1, "{job}");
+    assert_eq!(
+        ledger.requests("ekycpro", "ekycpro.create_task"),
+        1,
+        "{job}"
+    );
+    for sub in job["sub_orders"].as_array().expect("sub_orders") {
+        assert_eq!(sub["state"], "failed", "{sub}");
+        assert_eq!(sub["error"]["code"], "vendor_unavailable", "{sub}");
+    }
+    assert_eq!(job["progress"]["failed"], 1_600, "{job}");
+}
+
+#[tokio::test]
+async fn while_every_circuit_is_open_a_job_makes_no_vendor_call() {
+    let sim = start_sim(25, 0).await;
+    sim.set_fault(server_error("wscrm", "screening.submit"))
+        .expect("fault");
+    sim.set_fault(server_error("ekycpro", "ekycpro.create_task"))
+        .expect("fault");
+    let app = spawn_app_with(config(&sim, json!({"circuit_failures": 1}))).await;
+    let t = token("acme", SCOPES);
+    let mut numbers = indian(1_000, 0);
+    numbers.extend(us(600));
+    let id = job_id(post_job(&app, &t, &registered(numbers)).await).await;
+    let job = wait_done(&app, &t, &id).await;
+    assert_eq!(job["status"], "failed", "{job}");
+    let submits = |ledger: &vendor_sim::Ledger| {
+        (
+            ledger.requests("wscrm", "screening.submit"),
+            ledger.requests("ekycpro", "ekycpro.create_task"),
+        )
+    };
+    assert_eq!(submits(&sim.ledger()), (1, 1), "{job}");
+
+    // Both circuits are open now: the next job is accepted, sends nothing, and says why.
+    let id = job_id(post_job(&app, &t, &registered(indian(1_000, 50_000))).await).await;
+    let job = wait_done(&app, &t, &id).await;
+    assert_eq!(submits(&sim.ledger()), (1, 1), "no vendor call: {job}");
+    assert_eq!(job["status"], "failed", "{job}");
+    let sub = &job["sub_orders"][0];
+    assert_eq!(sub["state"], "failed", "{sub}");
+    assert_eq!(sub["error"]["code"], "vendor_unavailable", "{sub}");
+    let message = sub["error"]["message"].as_str().expect("message");
+    assert!(message.contains("circuit is open"), "{message}");
+    assert_eq!(job["cost"]["numbers_billed"], 0, "{job}");
+}
+
+#[tokio::test]
+async fn a_chosen_provider_with_an_open_circuit_is_refused_at_once() {
+    let sim = start_sim(26, 0).await;
+    sim.set_fault(server_error("wscrm", "screening.submit"))
+        .expect("fault");
+    let app = spawn_app_with(config(
+        &sim,
+        json!({"circuit_failures": 1, "budgets": {"acme": 10_000}}),
+    ))
+    .await;
+    let t = token("acme", SCOPES);
+    let mut body = registered(indian(1_000, 0));
+    body["provider"] = json!("wscrm_screening");
+    let id = job_id(post_job(&app, &t, &body).await).await;
+    let job = wait_done(&app, &t, &id).await;
+    assert_eq!(job["sub_orders"][0]["state"], "failed", "{job}");
+
+    let mut again = registered(indian(1_000, 20_000));
+    again["provider"] = json!("wscrm_screening");
+    let resp = post_job(&app, &t, &again).await;
+    let wait = retry_after(&resp).expect("Retry-After");
+    assert!((1..=60).contains(&wait), "{wait}");
+    let problem = expect_problem(resp, 503, "vendor_unavailable").await;
+    assert_eq!(problem["provider"], "wscrm_screening", "{problem}");
+    assert_eq!(sim.ledger().requests("wscrm", "screening.submit"), 1);
+    let usage: Value = app.get("/v1/usage", &t).await.json().await.expect("usage");
+    assert_eq!(usage["budget"]["committed"], 0, "nothing reserved: {usage}");
+}
+
+#[tokio::test]
+async fn a_submit_with_an_unknown_outcome_counts_as_unconfirmed_usage() {
+    let sim = start_sim(27, 0).await;
+    // The vendor accepts (and bills) the order, but its answer is cut off.
+    sim.set_fault(
+        vendor_sim::FaultSpec::new(vendor_sim::FaultKind::TruncatedBody)
+            .vendor("wscrm")
+            .operation("screening.submit"),
+    )
+    .expect("fault");
+    let app = spawn_app_with(config(&sim, json!({"budgets": {"acme": 5_000}}))).await;
+    let t = token("acme", SCOPES);
+    let id = job_id(post_job(&app, &t, &registered(indian(1_000, 0))).await).await;
+    let job = wait_done(&app, &t, &id).await;
+    let sub = &job["sub_orders"][0];
+    assert_eq!(sub["state"], "unknown", "{job}");
+    assert_eq!(job["cost"]["numbers_unconfirmed"], 1_000, "{job}");
+    assert_eq!(
+        sim.ledger().numbers_billed("wscrm"),
+        1_000,
+        "the vendor billed it"
+    );
+    let usage: Value = app.get("/v1/usage", &t).await.json().await.expect("usage");
+    assert_eq!(usage["unconfirmed"]["wscrm_screening"], 1_000, "{usage}");
+    assert_eq!(usage["unconfirmed_total"], 1_000, "{usage}");
+    assert_eq!(
+        usage["budget"]["committed"], 1_000,
+        "kept reserved: {usage}"
+    );
+    assert_eq!(
+        sim.ledger().requests("wscrm", "screening.submit"),
+        1,
+        "not sent again"
+    );
+}

@@ -71,6 +71,15 @@ async fn process_with_running_job(
     file: &tempfile_path::TempToml,
     prefix: &str,
 ) -> (GatewayProcess, String) {
+    process_with_job_in(file, prefix, "running").await
+}
+
+/// Like [`process_with_running_job`], waiting until every sub-order is in `state`.
+async fn process_with_job_in(
+    file: &tempfile_path::TempToml,
+    prefix: &str,
+    state: &str,
+) -> (GatewayProcess, String) {
     let env = [
         ("GATEWAY_CONFIG", file.0.display().to_string()),
         ("GATEWAY_AUTH__ALLOW_DEV_SECRET", "true".to_owned()),
@@ -112,13 +121,13 @@ async fn process_with_running_job(
             .expect("json");
         if job["sub_orders"]
             .as_array()
-            .is_some_and(|s| !s.is_empty() && s.iter().all(|s| s["state"] == "running"))
+            .is_some_and(|s| !s.is_empty() && s.iter().all(|s| s["state"] == state))
         {
             break;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "the order never ran: {job}"
+            "the order never reached `{state}`: {job}"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -181,4 +190,49 @@ async fn a_killed_replica_loses_its_job_only_until_the_lease_expires() {
     assert_eq!(job["status"], "completed", "{job}");
     assert_eq!(job["progress"]["answered"], 1_000);
     assert_ordered_once(&sim);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_whose_replica_was_killed_mid_submit_counts_as_unconfirmed_usage() {
+    let sim = start_sim(13, 0).await;
+    // The vendor takes its time to accept the order: the replica is killed while it waits.
+    sim.set_fault(
+        vendor_sim::FaultSpec::new(vendor_sim::FaultKind::Latency)
+            .vendor("wscrm")
+            .operation("screening.submit")
+            .latency_ms(3_000),
+    )
+    .expect("fault");
+    let prefix = random_prefix();
+    let file = config_file(&sim, "3s");
+    let (mut gateway, id) = process_with_job_in(&file, &prefix, "submitting").await;
+    gateway.child.kill().expect("SIGKILL");
+    let _ = gateway.child.wait();
+    let mut overrides = config(&sim, json!({"lease_ttl": "3s"}));
+    overrides["store"] = json!({"key_prefix": prefix});
+    let second = spawn_app_with(overrides).await;
+
+    let t = token("acme", SCOPES);
+    let job = wait_done(&second, &t, &id).await;
+    assert_eq!(job["sub_orders"][0]["state"], "unknown", "{job}");
+    let usage: Value = second
+        .get("/v1/usage", &t)
+        .await
+        .json()
+        .await
+        .expect("usage");
+    assert_eq!(usage["unconfirmed"]["wscrm_screening"], 1_000, "{usage}");
+    let ledger = sim.ledger();
+    let reported = usage["billed_total"].as_u64().unwrap_or(0)
+        + usage["unconfirmed_total"].as_u64().unwrap_or(0);
+    assert!(
+        reported >= ledger.numbers_billed("wscrm"),
+        "usage {usage} under-reports the vendor's {}",
+        ledger.numbers_billed("wscrm")
+    );
+    assert_eq!(
+        ledger.requests("wscrm", "screening.submit"),
+        1,
+        "not sent again"
+    );
 }

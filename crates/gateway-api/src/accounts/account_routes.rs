@@ -16,7 +16,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::docs::{ListErrors, ReadErrors, WriteErrors};
 use super::{
     claim_owner, illegal, load_owned, number_digits, owner_key, owns, record_key, save,
-    tenant_settings, vendor, vendor_error,
+    tenant_settings, vendor, vendor_error, wscrm,
 };
 use crate::auth::{Auth, scope};
 use crate::error::{ApiError, ErrorCode, FieldError};
@@ -231,7 +231,9 @@ pub async fn import_accounts(
             ));
         }
     }
-    vendor.import_accounts(&creds).await.map_err(vendor_error)?;
+    wscrm(&state, vendor.import_accounts(&creds))
+        .await?
+        .map_err(vendor_error)?;
     Ok(HttpResponse::Created().json(NumbersAccepted {
         numbers: creds
             .iter()
@@ -256,7 +258,9 @@ pub async fn list_accounts(
 ) -> Result<web::Json<AccountList>, ApiError> {
     tenant_settings(&state, &auth.principal)?;
     let vendor = vendor(&state)?;
-    let all = vendor.account_states().await.map_err(vendor_error)?;
+    let all = wscrm(&state, vendor.account_states())
+        .await?
+        .map_err(vendor_error)?;
     let keys: Vec<String> = all
         .iter()
         .map(|a| owner_key("account", a.number.trim_start_matches('+')))
@@ -315,10 +319,12 @@ pub async fn bring_online(
         )
         .map_err(illegal)?;
     }
-    vendor
-        .bring_accounts_online(&creds, body.override_existing)
-        .await
-        .map_err(vendor_error)?;
+    wscrm(
+        &state,
+        vendor.bring_accounts_online(&creds, body.override_existing),
+    )
+    .await?
+    .map_err(vendor_error)?;
     Ok(HttpResponse::Accepted().json(NumbersAccepted {
         numbers: digits.iter().map(|d| domain::plus_number(d)).collect(),
     }))
@@ -341,9 +347,8 @@ pub async fn recycle(
     let vendor = vendor(&state)?;
     let digits = digits_of(&body.numbers)?;
     require_owned(&state, &auth.principal.tenant, &digits).await?;
-    vendor
-        .recycle_accounts(&digits)
-        .await
+    wscrm(&state, vendor.recycle_accounts(&digits))
+        .await?
         .map_err(vendor_error)?;
     for d in &digits {
         state.store.delete(&record_key("account", d)).await?;
@@ -416,15 +421,17 @@ pub async fn update_profile(
     for d in &digits {
         check_account_move(known_state(&state, d).await?.as_ref(), mv).map_err(illegal)?;
     }
-    vendor
-        .update_avatar_or_nickname(
+    wscrm(
+        &state,
+        vendor.update_avatar_or_nickname(
             body.channel,
             &digits,
             avatar.as_deref(),
             nickname.as_deref(),
-        )
-        .await
-        .map_err(vendor_error)?;
+        ),
+    )
+    .await?
+    .map_err(vendor_error)?;
     Ok(web::Json(NumbersAccepted {
         numbers: digits.iter().map(|d| domain::plus_number(d)).collect(),
     }))
@@ -561,7 +568,9 @@ pub async fn create_registration(
             "this number is held by another tenant",
         ));
     }
-    let task = vendor.submit_phone(&request).await.map_err(vendor_error)?;
+    let task = wscrm(&state, vendor.submit_phone(&request))
+        .await?
+        .map_err(vendor_error)?;
     let now = Utc::now();
     let id = uuid::Uuid::now_v7().to_string();
     let registration = Registration {
@@ -647,10 +656,12 @@ pub async fn submit_code(
     }
     let national = r.vendor.get("national").cloned().unwrap_or_default();
     let area = r.vendor.get("area_code").cloned().unwrap_or_default();
-    vendor
-        .submit_verification_code(&national, &area, code)
-        .await
-        .map_err(vendor_error)?;
+    wscrm(
+        &state,
+        vendor.submit_verification_code(&national, &area, code),
+    )
+    .await?
+    .map_err(vendor_error)?;
     r.status = RegistrationStatus::CodeSubmitted;
     r.updated_at = Utc::now();
     save(&state, "registration", &id, &r).await?;

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, TimeZone, Utc};
-use domain::{ActionStatus, ChatActionRequest, ChatPlatform, ProviderErrorKind};
+use domain::{ActionStatus, ChatActionRequest, ChatPlatform, ProviderErrorKind, ProviderId};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
@@ -22,9 +22,10 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::docs::{ReadErrors, WriteErrors};
 use super::{
     claim_owner, load_owned, now_ms, record_key, reported_digits, save, tenant_settings, vendor,
-    vendor_error,
+    vendor_error, wscrm,
 };
 use crate::auth::{Auth, scope};
+use crate::breaker::Refused;
 use crate::error::{ApiError, FieldError};
 use crate::state::AppState;
 use crate::workers::Workers;
@@ -340,10 +341,13 @@ pub async fn get_action(
     if r.phase == Phase::Sent
         && let Some(vendor_id) = r.vendor_action_id.clone()
     {
-        let reports = vendor(&state)?
-            .chat_action_results(r.vendor_tenant_id, std::slice::from_ref(&vendor_id))
-            .await
-            .map_err(vendor_error)?;
+        let reports = wscrm(
+            &state,
+            vendor(&state)?
+                .chat_action_results(r.vendor_tenant_id, std::slice::from_ref(&vendor_id)),
+        )
+        .await?
+        .map_err(vendor_error)?;
         if let Some(report) = reports.into_iter().find(|x| x.vendor_id == vendor_id) {
             r.status = report.status;
             r.executed_at = report.executed_at;
@@ -446,9 +450,23 @@ async fn process(state: &AppState, id: &str) -> Result<(), ApiError> {
     let Some(vendor) = state.providers.account_operations() else {
         return Ok(());
     };
+    // An open circuit: nothing is sent; the action waits for the cool-down, its attempts untouched.
+    let permit = match state.breakers.admit(ProviderId::WscrmAccounts).await {
+        Ok(permit) => permit,
+        Err(Refused::Open { retry_after, .. }) => {
+            state.store.delete(&lock).await?;
+            let at = now_ms() + i64::try_from(retry_after.as_millis()).unwrap_or(i64::MAX / 2);
+            state.store.zadd(DUE, id, at as f64).await?;
+            return Ok(());
+        }
+        Err(Refused::Store(e)) => return Err(e.into()),
+    };
     r.phase = Phase::Sending;
     r.attempts += 1;
-    save(state, "action", id, &r).await?;
+    if let Err(e) = save(state, "action", id, &r).await {
+        state.breakers.abandon(permit).await;
+        return Err(e);
+    }
     let request = ChatActionRequest {
         vendor_tenant_id: r.vendor_tenant_id,
         agent_account: r.agent_account.clone(),
@@ -460,10 +478,11 @@ async fn process(state: &AppState, id: &str) -> Result<(), ApiError> {
         platform: r.platform,
         message: r.message.clone(),
     };
-    match vendor
+    let sent = vendor
         .submit_chat_actions(std::slice::from_ref(&request))
-        .await
-    {
+        .await;
+    state.breakers.settle(permit, sent.as_ref().err()).await;
+    match sent {
         Ok(ids) => {
             r.phase = Phase::Sent;
             r.sent_at = Some(Utc::now());

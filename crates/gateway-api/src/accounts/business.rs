@@ -99,7 +99,11 @@ pub async fn business_phones(
         return Ok(web::Json(cached));
     }
     let list = BusinessPhoneList {
-        phones: phones.list(&numbers).await.map_err(vendor_error)?,
+        phones: state
+            .breakers
+            .call(phones.provider(), phones.list(&numbers))
+            .await?
+            .map_err(vendor_error)?,
     };
     if !ttl.is_zero() {
         state.store.set_json(&key, &list, Some(ttl)).await?;

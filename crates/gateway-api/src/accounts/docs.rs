@@ -3,8 +3,9 @@
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
+use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::response::{Response, ResponseBuilder};
-use utoipa::openapi::{ContentBuilder, Ref, RefOr};
+use utoipa::openapi::{ContentBuilder, Object, Ref, RefOr, Type};
 
 fn problem(code: &str, status: u16, title: &str, detail: &str, extra: Value) -> Value {
     let mut v = json!({
@@ -62,7 +63,7 @@ fn common() -> Vec<(String, RefOr<Response>)> {
         ),
         entry(
             502,
-            "The vendor refused the gateway's credentials or could not answer",
+            "The vendor refused the gateway's credentials (`vendor_auth_failed`)",
             problem(
                 "vendor_auth_failed",
                 502,
@@ -71,11 +72,7 @@ fn common() -> Vec<(String, RefOr<Response>)> {
                 json!({"vendor_code": "401"}),
             ),
         ),
-        entry(
-            503,
-            "The store or the vendor configuration is unavailable",
-            crate::openapi::examples::store_unavailable(),
-        ),
+        unavailable(),
         entry(
             504,
             "The vendor did not answer in time",
@@ -88,6 +85,41 @@ fn common() -> Vec<(String, RefOr<Response>)> {
             ),
         ),
     ]
+}
+
+/// 503: the vendor's circuit is open (with `Retry-After`), the vendor failed, or the store or
+/// the vendor configuration is unavailable.
+fn unavailable() -> (String, RefOr<Response>) {
+    let content = ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name("Problem")))
+        .example(Some(problem(
+            "vendor_unavailable",
+            503,
+            "The vendor is unavailable",
+            "wscrm_accounts is failing; the gateway is not calling it for 42 s",
+            json!({"provider": "wscrm_accounts", "retry_after": 42}),
+        )))
+        .build();
+    let retry_after = HeaderBuilder::new()
+        .schema(Some(Object::with_type(Type::Integer)))
+        .description(Some(
+            "Seconds to wait: the circuit's remaining cool-down (1 for the store)",
+        ))
+        .build();
+    (
+        "503".to_owned(),
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(
+                    "The vendor is unavailable (`vendor_unavailable`): it failed, or its circuit is open after \
+                     repeated failures and the gateway does not call it for the rest of the cool-down, given in \
+                     `Retry-After`. Or the store or the vendor configuration is unavailable.",
+                )
+                .header("Retry-After", retry_after)
+                .content("application/problem+json", content)
+                .build(),
+        ),
+    )
 }
 
 fn not_found() -> (String, RefOr<Response>) {

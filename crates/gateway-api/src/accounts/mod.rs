@@ -54,6 +54,12 @@ pub struct AccountsConfig {
     pub risk_reads_per_window: u32,
     #[serde(with = "humantime_serde")]
     pub risk_window: Duration,
+    /// Consecutive failures (unavailable, timeout) of wscrm account management or NxCloud
+    /// that open the vendor's circuit.
+    pub circuit_failures: u32,
+    /// How long an open circuit refuses calls to that vendor before one probe goes through.
+    #[serde(with = "humantime_serde")]
+    pub circuit_cooldown: Duration,
 }
 
 impl Default for AccountsConfig {
@@ -66,6 +72,8 @@ impl Default for AccountsConfig {
             business_phones_cache_ttl: Duration::from_secs(60),
             risk_reads_per_window: 10,
             risk_window: Duration::from_secs(60),
+            circuit_failures: 5,
+            circuit_cooldown: Duration::from_secs(60),
         }
     }
 }
@@ -118,6 +126,16 @@ fn vendor(state: &AppState) -> Result<std::sync::Arc<dyn providers::AccountOpera
             "account operations are not configured (vendors.wscrm.dispatch_api_base_url)",
         )
     })
+}
+
+/// A wscrm account-management call behind the vendor's circuit breaker: while the circuit is
+/// open it is not made at all and the route answers 503 `vendor_unavailable` with `Retry-After`.
+/// The inner result is the vendor's answer.
+async fn wscrm<T>(
+    state: &AppState,
+    call: impl std::future::Future<Output = Result<T, ProviderError>>,
+) -> Result<Result<T, ProviderError>, ApiError> {
+    Ok(state.breakers.call(ProviderId::WscrmAccounts, call).await?)
 }
 
 fn owner_key(kind: &str, id: &str) -> String {

@@ -15,7 +15,7 @@ use super::docs::{ListErrors, ReadErrors, WriteErrors};
 use super::qr::{self, Format};
 use super::{
     claim_owner, illegal, load_owned, number_digits, owner_key, reported_digits, save,
-    tenant_settings, vendor, vendor_error,
+    tenant_settings, vendor, vendor_error, wscrm,
 };
 use crate::auth::{Auth, Principal, scope};
 use crate::error::{ApiError, ErrorCode};
@@ -187,7 +187,9 @@ pub async fn pairing_targets(
     state: web::Data<AppState>,
 ) -> Result<web::Json<PairTargets>, ApiError> {
     tenant_settings(&state, &auth.principal)?;
-    let targets = vendor(&state)?.pair_targets().await.map_err(vendor_error)?;
+    let targets = wscrm(&state, vendor(&state)?.pair_targets())
+        .await?
+        .map_err(vendor_error)?;
     Ok(web::Json(PairTargets { targets }))
 }
 
@@ -219,10 +221,12 @@ pub async fn create_session(
     if let Some(p) = &body.proxy {
         check_proxy(p)?;
     }
-    let id = vendor
-        .reserve_port(body.port_type, target.as_deref())
-        .await
-        .map_err(vendor_error)?;
+    let id = wscrm(
+        &state,
+        vendor.reserve_port(body.port_type, target.as_deref()),
+    )
+    .await?
+    .map_err(vendor_error)?;
     claim_owner(&state, "session", &id, &auth.principal.tenant).await?;
     let now = Utc::now();
     let session = Session {
@@ -260,7 +264,7 @@ pub async fn get_session(
         return Ok(web::Json(s.public()));
     }
     let vendor = vendor(&state)?;
-    let reports = match vendor.session_report(&s.id).await {
+    let reports = match wscrm(&state, vendor.session_report(&s.id)).await? {
         Ok(r) => r,
         Err(e) => return Err(session_failed(&state, s, e).await),
     };
@@ -291,7 +295,7 @@ async fn fetch_qr(state: &AppState, p: &Principal, id: &str) -> Result<String, A
     let s = load_session(state, p, id).await?;
     let next = s.state.apply(SessionMove::FetchCode).map_err(illegal)?;
     let vendor = vendor(state)?;
-    match vendor.session_qr_code(&s.id, s.proxy.as_deref()).await {
+    match wscrm(state, vendor.session_qr_code(&s.id, s.proxy.as_deref())).await? {
         Ok(code) => {
             set_state(state, s, next).await?;
             Ok(code)
@@ -373,9 +377,11 @@ pub async fn pair_code(
     let digits = number_digits("number", &body.number)?;
     let next = s.state.apply(SessionMove::FetchCode).map_err(illegal)?;
     let vendor = vendor(&state)?;
-    match vendor
-        .session_pair_code(&s.id, &digits, s.proxy.as_deref(), body.mode)
-        .await
+    match wscrm(
+        &state,
+        vendor.session_pair_code(&s.id, &digits, s.proxy.as_deref(), body.mode),
+    )
+    .await?
     {
         Ok(codes) => {
             set_state(&state, s, next).await?;
@@ -395,9 +401,11 @@ async fn session_move(
     let next = s.state.apply(mv).map_err(illegal)?;
     let vendor = vendor(state)?;
     let result = match mv {
-        SessionMove::BringOnline => vendor.session_online(&s.id, s.proxy.as_deref()).await,
-        SessionMove::TakeOffline => vendor.session_offline(&s.id).await,
-        _ => vendor.session_log_out(&s.id).await,
+        SessionMove::BringOnline => {
+            wscrm(state, vendor.session_online(&s.id, s.proxy.as_deref())).await?
+        }
+        SessionMove::TakeOffline => wscrm(state, vendor.session_offline(&s.id)).await?,
+        _ => wscrm(state, vendor.session_log_out(&s.id)).await?,
     };
     match result {
         Ok(()) => set_state(state, s, next).await,
@@ -502,7 +510,7 @@ pub async fn contacts(
 ) -> Result<web::Json<ContactList>, ApiError> {
     let s = load_session(&state, &auth.principal, &id).await?;
     risk_guard(&state, &s).await?;
-    match vendor(&state)?.contacts(&s.id).await {
+    match wscrm(&state, vendor(&state)?.contacts(&s.id)).await? {
         Ok(contacts) => Ok(web::Json(ContactList { contacts })),
         Err(e) => Err(session_failed(&state, s, e).await),
     }
@@ -525,7 +533,7 @@ pub async fn contact(
     let s = load_session(&state, &auth.principal, &id).await?;
     let digits = reported_digits("number", &number)?;
     risk_guard(&state, &s).await?;
-    match vendor(&state)?.contact(&s.id, &digits).await {
+    match wscrm(&state, vendor(&state)?.contact(&s.id, &digits)).await? {
         Ok(c) => Ok(web::Json(c)),
         Err(e) => Err(session_failed(&state, s, e).await),
     }
@@ -546,7 +554,7 @@ pub async fn profile(
 ) -> Result<web::Json<Profile>, ApiError> {
     let s = load_session(&state, &auth.principal, &id).await?;
     risk_guard(&state, &s).await?;
-    match vendor(&state)?.profile(&s.id).await {
+    match wscrm(&state, vendor(&state)?.profile(&s.id)).await? {
         Ok(p) => Ok(web::Json(p)),
         Err(e) => Err(session_failed(&state, s, e).await),
     }
@@ -566,8 +574,11 @@ pub async fn ports(
 ) -> Result<web::Json<Ports>, ApiError> {
     tenant_settings(&state, &auth.principal)?;
     let vendor = vendor(&state)?;
-    let (quota, details) = futures_util::try_join!(vendor.port_quota(), vendor.port_details())
-        .map_err(vendor_error)?;
+    let (quota, details) = wscrm(&state, async {
+        futures_util::try_join!(vendor.port_quota(), vendor.port_details())
+    })
+    .await?
+    .map_err(vendor_error)?;
     let keys: Vec<String> = details
         .iter()
         .map(|p| {
@@ -646,10 +657,12 @@ pub async fn create_scan_task(
         }
         _ => {}
     }
-    let id = vendor
-        .create_scan_task(body.allocation, body.agent_id)
-        .await
-        .map_err(vendor_error)?;
+    let id = wscrm(
+        &state,
+        vendor.create_scan_task(body.allocation, body.agent_id),
+    )
+    .await?
+    .map_err(vendor_error)?;
     claim_owner(&state, "scan_task", &id, &auth.principal.tenant).await?;
     let now = Utc::now();
     let task = ScanTask {
@@ -695,9 +708,8 @@ pub async fn get_scan_task(
 async fn fetch_task_qr(state: &AppState, p: &Principal, id: &str) -> Result<String, ApiError> {
     tenant_settings(state, p)?;
     let mut task: ScanTask = load_owned(state, "scan_task", id, &p.tenant, "scan task").await?;
-    let code = vendor(state)?
-        .scan_task_qr_code(&task.id)
-        .await
+    let code = wscrm(state, vendor(state)?.scan_task_qr_code(&task.id))
+        .await?
         .map_err(vendor_error)?;
     if task.state == "created" {
         task.state = "waiting".into();

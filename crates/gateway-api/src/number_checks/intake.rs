@@ -10,16 +10,19 @@ use domain::{
 use providers::{PollPolicy, SingleCheck};
 
 use super::cache::Cache;
-use super::circuit::Circuit;
 use super::jobs::{self, Counts, DUE, Job, SubOrder};
 use super::model::{CreateNumberCheck, InvalidItem, JobError, JobStatus, SubOrderState};
 use super::planner::{self, Candidate};
 use super::{usage, worker};
+use crate::breaker::Refused;
 use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::state::AppState;
 
 /// Invalid items kept in the job document (all are counted).
 const MAX_INVALID_LISTED: usize = 1_000;
+
+/// How long a one-number lookup asks again while the vendor answers "pending".
+pub const LOOKUP_DEADLINE: Duration = Duration::from_secs(20);
 
 #[derive(Debug)]
 pub struct Accepted {
@@ -125,23 +128,23 @@ pub async fn create(
     let found = cache.lookup(&batch.numbers, &checks, max_age, now).await?;
     let looked_up = started.elapsed();
 
-    let circuit = Circuit::new(
-        store.clone(),
-        config.circuit_failures,
-        config.circuit_cooldown,
-    );
     let mut candidates = Vec::new();
+    let mut cooling_down = Vec::new();
     for provider in candidates_from {
         let Some(checker) = state.providers.bulk(provider) else {
             continue;
         };
+        let cooldown = state.breakers.cooling_down(provider).await?;
+        if let Some(left) = cooldown {
+            cooling_down.push((provider, left));
+        }
         candidates.push(Candidate {
             provider,
             checks: checker.checks(),
             limits: checker.limits(),
             one_region_per_order: checker.one_region_per_order(),
             groups: checker.order_groups(&checks),
-            healthy: !circuit.is_open(provider).await?,
+            healthy: cooldown.is_none(),
         });
     }
     let misses = found.misses;
@@ -159,6 +162,19 @@ pub async fn create(
             "unsupported",
             "no configured provider answers these checks",
         ));
+    }
+
+    // The caller chose one provider and it is failing: say so now rather than accept a job
+    // that cannot be sent. (With `auto` the plan already routed around open circuits.)
+    if req.provider.provider().is_some()
+        && !plan.orders.is_empty()
+        && let Some((provider, retry_after)) = cooling_down.first().copied()
+    {
+        return Err(Refused::Open {
+            provider,
+            retry_after,
+        }
+        .into());
     }
 
     let month = usage::month_of(now);
@@ -212,6 +228,7 @@ pub async fn create(
             state: SubOrderState::Pending,
             vendor_order_id: None,
             rerouted_from: None,
+            tried: Vec::new(),
             billed: false,
             answered: 0,
             submitted_at: None,
@@ -255,6 +272,7 @@ pub async fn create(
             })
             .collect(),
         errors,
+        failed_providers: Vec::new(),
     };
 
     let planned = started.elapsed();
@@ -354,29 +372,51 @@ pub async fn lookup_one(
                 "no single-number provider serves this number's region for these checks; use POST /v1/number-checks",
             )
         })?;
-    if let Some(budget) = config.budgets.get(tenant).copied()
-        && let Err(remaining) = usage::reserve(store, tenant, &month, 1, budget).await?
-    {
-        return Err(
-            ApiError::new(ErrorCode::BudgetExceeded, "this month's budget is used up")
-                .with_extension("remaining_budget", remaining),
-        );
-    }
     let provider = checker.provider();
+    // An open circuit refuses at once: no vendor call, nothing reserved.
+    let permit = state.breakers.admit(provider).await?;
+    let reserved = match reserve_one(state, tenant, &month).await {
+        Ok(reserved) => reserved,
+        Err(refused) => {
+            state.breakers.abandon(permit).await;
+            return Err(refused);
+        }
+    };
     let started = std::time::Instant::now();
     let policy = PollPolicy {
-        deadline: Duration::from_secs(20),
+        deadline: LOOKUP_DEADLINE,
         ..PollPolicy::default()
     };
     let answer = providers::check_until_done(checker.as_ref(), &number, &checks, policy).await;
     metrics::histogram!("vendor_request_duration_seconds", "provider" => provider.as_str(), "operation" => "check")
         .record(started.elapsed().as_secs_f64());
-    match answer {
-        Ok(SingleCheck::Done(result)) => {
-            cache.store(std::slice::from_ref(&result), &checks).await?;
+    match &answer {
+        Ok(SingleCheck::Unsupported(_)) => state.breakers.abandon(permit).await,
+        other => state.breakers.settle(permit, other.as_ref().err()).await,
+    }
+    // The vendor bills an answer; a refusal, an error or "still pending" is not billed, so the
+    // reservation goes back. Whether a timed-out or unreadable call was billed is unknown: the
+    // reservation stays and the number is counted as unconfirmed.
+    let billing = match &answer {
+        Ok(SingleCheck::Done(_)) => Billing::Billed,
+        Err(e) if outcome_unknown(e) => Billing::Unknown,
+        _ => Billing::NotBilled,
+    };
+    match billing {
+        Billing::Billed => {
             usage::record_billed(store, tenant, &month, provider, 1).await?;
             state.usage_tally.add(tenant, &month, 1, 0);
             metrics::counter!("number_checks_numbers_billed_total", "provider" => provider.as_str()).increment(1);
+        }
+        Billing::Unknown => {
+            usage::record_unconfirmed(store, tenant, &month, provider, 1).await?;
+        }
+        Billing::NotBilled if reserved => usage::release(store, tenant, &month, 1).await?,
+        Billing::NotBilled => {}
+    }
+    match answer {
+        Ok(SingleCheck::Done(result)) => {
+            cache.store(std::slice::from_ref(&result), &checks).await?;
             Ok((result, false))
         }
         Ok(SingleCheck::Pending { retry_after }) => Err(ApiError::new(
@@ -393,6 +433,36 @@ pub async fn lookup_one(
                 .increment(1);
             Err(provider_error(e))
         }
+    }
+}
+
+enum Billing {
+    Billed,
+    NotBilled,
+    Unknown,
+}
+
+/// Whether a failed vendor call may still have been carried out (and billed): it timed out, or
+/// its answer could not be read.
+pub fn outcome_unknown(e: &ProviderError) -> bool {
+    matches!(
+        e.kind,
+        ProviderErrorKind::Timeout | ProviderErrorKind::MalformedAnswer
+    )
+}
+
+/// Reserves one number of the tenant's budget; false when the tenant has no budget.
+async fn reserve_one(state: &AppState, tenant: &str, month: &str) -> Result<bool, ApiError> {
+    let Some(budget) = state.config.number_checks.budgets.get(tenant).copied() else {
+        return Ok(false);
+    };
+    match usage::reserve(&state.store, tenant, month, 1, budget).await? {
+        Ok(()) => Ok(true),
+        Err(remaining) => Err(ApiError::new(
+            ErrorCode::BudgetExceeded,
+            "this month's budget is used up",
+        )
+        .with_extension("remaining_budget", remaining)),
     }
 }
 

@@ -57,6 +57,10 @@ pub struct SubOrder {
     pub state: SubOrderState,
     pub vendor_order_id: Option<String>,
     pub rerouted_from: Option<ProviderId>,
+    /// Providers this order was moved away from (refused, failed or circuit open): it is never
+    /// moved back to one of them.
+    #[serde(default)]
+    pub tried: Vec<ProviderId>,
     /// Whether the vendor accepted (and so billed) the order.
     pub billed: bool,
     pub answered: u64,
@@ -90,6 +94,17 @@ pub struct Job {
     pub sub_orders: Vec<SubOrder>,
     pub invalid: Vec<InvalidItem>,
     pub errors: Vec<JobError>,
+    /// Providers that refused or failed a submit of this job: no further order of the job goes
+    /// to them, so a job whose every provider fails makes at most one submit per provider.
+    #[serde(default)]
+    pub failed_providers: Vec<FailedProvider>,
+}
+
+/// A provider that failed a submit of a job, with the error's code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedProvider {
+    pub provider: ProviderId,
+    pub code: String,
 }
 
 impl Job {

@@ -5,12 +5,11 @@
 //! - [`cache`]: per (number, check) answers with their check time.
 //! - [`jobs`]: persisted jobs, sub-orders and result lists; [`worker`]: the background loop
 //!   that submits, polls and downloads; [`callbacks`]: signed, retried job-end callbacks.
-//! - [`circuit`]: per-vendor circuit breaker shared by all replicas; [`usage`]: spend ledger and
-//!   monthly budgets.
+//! - [`usage`]: spend ledger and monthly budgets. Every vendor call goes through the vendor's
+//!   circuit breaker ([`crate::breaker`]).
 
 pub mod cache;
 pub mod callbacks;
-pub mod circuit;
 pub mod intake;
 pub mod jobs;
 pub mod model;
@@ -75,9 +74,10 @@ pub struct NumberChecksConfig {
     /// `result_download_failed`. The vendor has billed the order by then, so giving up early
     /// loses paid answers.
     pub download_max_attempts: u32,
-    /// Consecutive transient vendor failures that open a vendor's circuit.
+    /// Consecutive failures (unavailable, timeout) of a number-check vendor that open its circuit.
     pub circuit_failures: u32,
-    /// How long an open circuit keeps a vendor out of routing.
+    /// How long an open circuit keeps a vendor out of routing and refuses calls to it, before
+    /// one probe call goes through.
     #[serde(with = "humantime_serde")]
     pub circuit_cooldown: Duration,
     /// Where job callbacks may go: outbound URL policy entries (`https://hooks.example.com/wa`,

@@ -151,6 +151,8 @@ pub struct Cost {
     /// Numbers answered from the cache, not billed.
     pub numbers_from_cache: u64,
     pub billed_by_provider: BTreeMap<ProviderId, u64>,
+    /// Numbers of sub-orders ending `unknown`: the vendor may have billed them.
+    pub numbers_unconfirmed: u64,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -203,7 +205,7 @@ impl From<&SubOrder> for SubOrderView {
     "created_at": "2026-11-22T03:00:00Z",
     "updated_at": "2026-11-22T03:00:05Z",
     "progress": {"total": 45000, "from_cache": 0, "answered": 15000, "failed": 0, "pending": 30000, "invalid": 1, "duplicates": 0},
-    "cost": {"numbers_billed": 45000, "numbers_from_cache": 0, "billed_by_provider": {"wscrm_screening": 45000}},
+    "cost": {"numbers_billed": 45000, "numbers_from_cache": 0, "billed_by_provider": {"wscrm_screening": 45000}, "numbers_unconfirmed": 0},
     "sub_orders": [{"index": 0, "provider": "wscrm_screening", "checks": ["registered"], "numbers": 15000,
                     "state": "completed", "vendor_order_id": "1812345678901234567", "answered": 15000}],
     "invalid_numbers": [{"index": 7, "input": "12ab", "reason": "not_a_number"}],
@@ -256,6 +258,12 @@ impl From<&Job> for JobView {
                 numbers_billed: billed_by_provider.values().sum(),
                 numbers_from_cache: c.from_cache,
                 billed_by_provider,
+                numbers_unconfirmed: job
+                    .sub_orders
+                    .iter()
+                    .filter(|s| s.state == SubOrderState::Unknown)
+                    .map(|s| s.len as u64)
+                    .sum(),
             },
             sub_orders: job.sub_orders.iter().map(SubOrderView::from).collect(),
             invalid_numbers: job.invalid.clone(),
@@ -331,7 +339,8 @@ pub struct UsageQuery {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BudgetView {
     pub limit: u64,
-    /// Numbers reserved by accepted jobs this month.
+    /// Numbers reserved this month: billed, possibly billed (unconfirmed), and reserved by jobs
+    /// still running. A vendor call that failed without billing gives its reservation back.
     pub committed: u64,
     pub remaining: u64,
 }
@@ -341,8 +350,9 @@ pub struct BudgetView {
 #[schema(example = json!({
     "tenant": "acme", "month": "2026-11",
     "billed": {"wscrm_screening": 45000, "ekycpro": 120}, "billed_total": 45120,
-    "saved_by_cache": 45000, "requested": 90120,
-    "budget": {"limit": 100000, "committed": 45120, "remaining": 54880}
+    "unconfirmed": {"wscrm_screening": 1200}, "unconfirmed_total": 1200,
+    "saved_by_cache": 45000, "requested": 91320,
+    "budget": {"limit": 100000, "committed": 46320, "remaining": 53680}
 }))]
 pub struct UsageView {
     pub tenant: String,
@@ -350,6 +360,11 @@ pub struct UsageView {
     /// Numbers billed per provider.
     pub billed: BTreeMap<String, u64>,
     pub billed_total: u64,
+    /// Numbers a provider may have billed although the gateway never saw the outcome (a timeout,
+    /// an unreadable answer, a crash while submitting: sub-orders ending `unknown`). Not in
+    /// `billed`; `billed_total + unconfirmed_total` is the most the vendors may charge.
+    pub unconfirmed: BTreeMap<String, u64>,
+    pub unconfirmed_total: u64,
     /// Numbers answered from the cache instead of being bought.
     pub saved_by_cache: u64,
     /// Valid numbers asked for.
@@ -423,12 +438,38 @@ pub mod examples {
     }
 
     pub fn vendor_unavailable() -> Value {
-        problem(
+        let mut value = problem(
             "vendor_unavailable",
+            503,
+            "The vendor is unavailable",
+            "accuauth is failing; the gateway is not calling it for 42 s",
+        );
+        value["provider"] = json!("accuauth");
+        value["retry_after"] = json!(42);
+        value
+    }
+
+    pub fn vendor_unavailable_bulk() -> Value {
+        let mut value = problem(
+            "vendor_unavailable",
+            503,
+            "The vendor is unavailable",
+            "wscrm_screening is failing; the gateway is not calling it for 42 s",
+        );
+        value["provider"] = json!("wscrm_screening");
+        value["retry_after"] = json!(42);
+        value
+    }
+
+    pub fn vendor_auth_failed() -> Value {
+        let mut value = problem(
+            "vendor_auth_failed",
             502,
-            "The vendor could not answer",
-            "the single-number provider is unavailable; retry later",
-        )
+            "The gateway's vendor credentials were refused",
+            "accuauth could not answer (vendor_auth_failed)",
+        );
+        value["provider"] = json!("accuauth");
+        value
     }
 
     pub fn vendor_timeout() -> Value {

@@ -58,8 +58,13 @@ pub fn configure(cfg: &mut ServiceConfig) {
          )),
         (status = 429, description = "Rate limited", body = crate::error::Problem, content_type = "application/problem+json",
          example = json!(crate::openapi::examples::rate_limited())),
-        (status = 503, description = "Store unavailable", body = crate::error::Problem, content_type = "application/problem+json",
-         example = json!(crate::openapi::examples::store_unavailable())),
+        (status = 503, description = "The `provider` asked for has an open circuit (`vendor_unavailable`: it failed repeatedly, \
+and the gateway does not call it for the rest of its cool-down, given in `Retry-After`), or the store is unavailable \
+(`store_unavailable`). With `provider: auto` the job is accepted and routed around open circuits; an order no provider \
+can take fails with a per-sub-order `vendor_unavailable` error, without a vendor call.",
+         body = crate::error::Problem, content_type = "application/problem+json",
+         headers(("Retry-After" = u64, description = "Seconds to wait: the circuit's remaining cool-down (1 for the store)")),
+         example = json!(super::model::examples::vendor_unavailable_bulk())),
     )
 )]
 #[post("/v1/number-checks")]
@@ -272,10 +277,14 @@ fn csv_line(r: &NumberResult) -> String {
          example = json!(crate::openapi::examples::forbidden())),
         (status = 422, description = "Not a number, or no single-number provider serves it", body = crate::error::Problem, content_type = "application/problem+json",
          example = json!(super::model::examples::invalid_numbers())),
-        (status = 502, description = "The provider failed", body = crate::error::Problem, content_type = "application/problem+json",
+        (status = 502, description = "The provider refused the gateway's credentials", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(super::model::examples::vendor_auth_failed())),
+        (status = 503, description = "The provider is unavailable (`vendor_unavailable`): it failed, or its circuit is open \
+after repeated failures and the gateway does not call it for the rest of the cool-down, given in `Retry-After`; \
+nothing is billed or reserved. Or the store is unavailable (`store_unavailable`).",
+         body = crate::error::Problem, content_type = "application/problem+json",
+         headers(("Retry-After" = u64, description = "Seconds to wait: the circuit's remaining cool-down (1 for the store)")),
          example = json!(super::model::examples::vendor_unavailable())),
-        (status = 503, description = "Store unavailable", body = crate::error::Problem, content_type = "application/problem+json",
-         example = json!(crate::openapi::examples::store_unavailable())),
         (status = 504, description = "The provider is still working", body = crate::error::Problem, content_type = "application/problem+json",
          example = json!(super::model::examples::vendor_timeout())),
     )
@@ -308,8 +317,9 @@ pub async fn get_number(
     Ok(web::Json(NumberLookup { result, from_cache }))
 }
 
-/// Spend of the calling tenant in a month: numbers billed per provider, numbers saved by the
-/// cache, and the budget when one is configured.
+/// Spend of the calling tenant in a month: numbers billed per provider, numbers possibly billed
+/// (outcome unknown to the gateway), numbers saved by the cache, and the budget when one is
+/// configured.
 #[utoipa::path(
     tag = "number-checks",
     security(("bearer" = ["numbers:read"])),
@@ -361,6 +371,8 @@ pub async fn get_usage(
         month,
         billed_total: used.billed.values().sum(),
         billed: used.billed,
+        unconfirmed_total: used.unconfirmed.values().sum(),
+        unconfirmed: used.unconfirmed,
         saved_by_cache: used.from_cache,
         requested: used.requested,
         budget,

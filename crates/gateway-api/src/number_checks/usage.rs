@@ -1,5 +1,10 @@
-//! Spend ledger per tenant and month: numbers billed per vendor, numbers saved by the cache,
-//! and the budget reservation that refuses a job before any vendor call.
+//! Spend ledger per tenant and month: numbers billed per vendor, numbers a vendor may have
+//! billed without the gateway knowing (unconfirmed), numbers saved by the cache, and the budget
+//! reservation that refuses a job before any vendor call.
+//!
+//! A reservation is given back when a vendor call fails without billing; it is kept when the
+//! outcome is unknown (a timeout, an unreadable answer, a crash mid-submit), and those numbers
+//! are counted as unconfirmed, so usage never shows less than a vendor may charge.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -20,6 +25,8 @@ fn key(tenant: &str, month: &str) -> String {
 const COMMITTED: &str = "committed";
 const FROM_CACHE: &str = "from_cache";
 const REQUESTED: &str = "requested";
+const BILLED: &str = "billed:";
+const UNCONFIRMED: &str = "unconfirmed:";
 
 pub async fn record_billed(
     store: &Store,
@@ -31,7 +38,25 @@ pub async fn record_billed(
     store
         .hincr(
             &key(tenant, month),
-            &format!("billed:{provider}"),
+            &format!("{BILLED}{provider}"),
+            numbers as i64,
+        )
+        .await?;
+    Ok(())
+}
+
+/// Numbers a vendor may have billed: the call's outcome is unknown.
+pub async fn record_unconfirmed(
+    store: &Store,
+    tenant: &str,
+    month: &str,
+    provider: ProviderId,
+    numbers: u64,
+) -> Result<(), StoreError> {
+    store
+        .hincr(
+            &key(tenant, month),
+            &format!("{UNCONFIRMED}{provider}"),
             numbers as i64,
         )
         .await?;
@@ -113,7 +138,7 @@ pub async fn reserve(
     Ok(Ok(()))
 }
 
-/// Gives back a reservation that was not spent (orders that were never submitted).
+/// Gives back a reservation that was not spent (nothing billed, nor possibly billed).
 pub async fn release(
     store: &Store,
     tenant: &str,
@@ -131,6 +156,7 @@ pub async fn release(
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Usage {
     pub billed: BTreeMap<String, u64>,
+    pub unconfirmed: BTreeMap<String, u64>,
     pub from_cache: u64,
     pub requested: u64,
     pub committed: u64,
@@ -149,8 +175,10 @@ pub async fn read(store: &Store, tenant: &str, month: &str) -> Result<Usage, Sto
             REQUESTED => usage.requested = value,
             COMMITTED => usage.committed = value,
             other => {
-                if let Some(provider) = other.strip_prefix("billed:") {
+                if let Some(provider) = other.strip_prefix(BILLED) {
                     usage.billed.insert(provider.to_owned(), value);
+                } else if let Some(provider) = other.strip_prefix(UNCONFIRMED) {
+                    usage.unconfirmed.insert(provider.to_owned(), value);
                 }
             }
         }
@@ -214,8 +242,12 @@ mod tests {
         record_billed(&store, "a", "2026-11", ProviderId::Ekycpro, 7)
             .await
             .unwrap();
+        record_unconfirmed(&store, "a", "2026-11", ProviderId::Ekycpro, 3)
+            .await
+            .unwrap();
         let usage = read(&store, "a", "2026-11").await.unwrap();
         assert_eq!(usage.billed.get("ekycpro"), Some(&7));
+        assert_eq!(usage.unconfirmed.get("ekycpro"), Some(&3));
         assert_eq!(usage.committed, 1_000);
     }
 }

@@ -8,21 +8,27 @@
 //! still `submitting` cannot know whether the vendor accepted it (a crash between the two
 //! writes), so it marks it `unknown` and fails it instead of sending (and paying for) it again.
 //! Likewise a submit that timed out or got an unreadable answer is `unknown`, never retried.
+//! An `unknown` sub-order keeps its budget reservation and is counted as unconfirmed usage.
+//!
+//! Every vendor call goes through the vendor's circuit breaker. A submit refused by an open
+//! circuit, or refused/failed by the vendor, moves the sub-order to another provider that
+//! answers its checks, at most once per provider; a provider that failed a submit gets no other
+//! order of the same job. Polls and downloads refused by an open circuit wait for the cool-down.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use domain::{NumberResult, ProviderError, ProviderErrorKind, ProviderId};
+use domain::{CheckSet, E164, NumberResult, ProviderError, ProviderErrorKind, ProviderId};
 use egress::{EgressClient, UrlPolicy};
-use providers::{BulkNumberChecker, OrderProgress, VendorOrderId};
+use providers::{OrderProgress, VendorOrderId};
 
 use super::callbacks::{self, Delivery};
-use super::circuit::Circuit;
-use super::jobs::{self, DUE, Job};
+use super::jobs::{self, DUE, FailedProvider, Job};
 use super::model::{JobError, JobView, SubOrderState};
-use super::{NumberChecksConfig, cache::Cache, usage};
+use super::{NumberChecksConfig, cache::Cache, intake, usage};
+use crate::breaker::Refused;
 use crate::state::AppState;
 use crate::store::StoreError;
 use crate::workers::{Shutdown, Workers};
@@ -177,19 +183,16 @@ async fn advance(
         match job.sub_orders[i].state {
             SubOrderState::Pending => submit(state, &mut job, i).await?,
             SubOrderState::Submitting => {
-                let sub = &mut job.sub_orders[i];
                 tracing::warn!(job = %id, sub_order = i, "found a submission in flight after a restart; not resubmitting");
-                sub.state = SubOrderState::Unknown;
-                sub.finished_at = Some(Utc::now());
-                sub.error = Some(JobError {
-                    code: "submission_outcome_unknown".into(),
-                    message: "the gateway stopped between sending this order and recording the vendor's answer; \
-                              it was not sent again to avoid paying twice"
+                mark_unknown(
+                    store,
+                    &mut job,
+                    i,
+                    "the gateway stopped between sending this order and recording the vendor's answer; \
+                     it was not sent again to avoid paying twice"
                         .into(),
-                    sub_order: Some(i),
-                    numbers: sub.len as u64,
-                });
-                job.counts.failed += sub.len as u64;
+                )
+                .await?;
                 jobs::save(store, &job, config.job_ttl).await?;
             }
             SubOrderState::Running => {
@@ -281,19 +284,46 @@ fn public_message(e: &ProviderError) -> String {
     }
 }
 
-/// Another configured, healthy provider answering all of `sub`'s checks within its limits.
+/// The sub-order's outcome is unknown: the vendor may have accepted (and billed) it. Counted as
+/// unconfirmed usage before the job is saved: a crash in between may count it twice, never not
+/// at all.
+async fn mark_unknown(
+    store: &crate::store::Store,
+    job: &mut Job,
+    i: usize,
+    message: String,
+) -> Result<(), StoreError> {
+    let sub = &job.sub_orders[i];
+    usage::record_unconfirmed(store, &job.tenant, &job.month, sub.provider, sub.len as u64).await?;
+    let sub = &mut job.sub_orders[i];
+    sub.state = SubOrderState::Unknown;
+    sub.finished_at = Some(Utc::now());
+    sub.error = Some(JobError {
+        code: "submission_outcome_unknown".into(),
+        message,
+        sub_order: Some(i),
+        numbers: sub.len as u64,
+    });
+    job.counts.failed += sub.len as u64;
+    Ok(())
+}
+
+/// Another configured provider answering all of `sub`'s checks within its limits, which this
+/// order has not tried, no order of this job failed at, and whose circuit is not cooling down.
 async fn alternative(
     state: &AppState,
-    circuit: &Circuit,
     job: &Job,
     i: usize,
-) -> Result<Option<(Arc<dyn BulkNumberChecker>, domain::CheckSet)>, StoreError> {
+) -> Result<Option<(ProviderId, CheckSet)>, StoreError> {
     let sub = &job.sub_orders[i];
     if job.provider.provider().is_some() {
         return Ok(None);
     }
     for provider in &state.config.number_checks.routing {
-        if *provider == sub.provider {
+        if *provider == sub.provider
+            || sub.tried.contains(provider)
+            || job.failed_providers.iter().any(|f| f.provider == *provider)
+        {
             continue;
         }
         let Some(checker) = state.providers.bulk(*provider) else {
@@ -303,30 +333,45 @@ async fn alternative(
         if !sub.checks.is_subset(&checker.checks())
             || sub.len < limits.min
             || sub.len > limits.max
-            || circuit.is_open(*provider).await?
+            || state.breakers.cooling_down(*provider).await?.is_some()
         {
             continue;
         }
         let groups = checker.order_groups(&sub.checks);
         if groups.len() == 1 {
-            return Ok(Some((checker, groups[0])));
+            return Ok(Some((*provider, groups[0])));
         }
     }
     Ok(None)
 }
 
-fn circuit_of(config: &NumberChecksConfig, state: &AppState) -> Circuit {
-    Circuit::new(
-        state.store.clone(),
-        config.circuit_failures,
-        config.circuit_cooldown,
-    )
+/// Moves sub-order `i` to an [`alternative`], or fails it with `code` when none is left.
+async fn move_on(
+    state: &AppState,
+    job: &mut Job,
+    i: usize,
+    code: &str,
+    message: String,
+) -> Result<(), StoreError> {
+    match alternative(state, job, i).await? {
+        Some((to, checks)) => reroute(job, i, to, checks),
+        None => {
+            let tried = &job.sub_orders[i].tried;
+            let message = if tried.is_empty() {
+                message
+            } else {
+                let names: Vec<&str> = tried.iter().map(|p| p.as_str()).collect();
+                format!("{message} (tried before: {})", names.join(", "))
+            };
+            fail(job, i, code, message);
+        }
+    }
+    Ok(())
 }
 
 async fn submit(state: &AppState, job: &mut Job, i: usize) -> Result<(), StepError> {
     let config = &state.config.number_checks;
     let store = &state.store;
-    let circuit = circuit_of(config, state);
     let provider = job.sub_orders[i].provider;
     let Some(checker) = state.providers.bulk(provider) else {
         fail(
@@ -337,28 +382,45 @@ async fn submit(state: &AppState, job: &mut Job, i: usize) -> Result<(), StepErr
         );
         return Ok(());
     };
-    if circuit.is_open(provider).await?
-        && let Some((alt, checks)) = alternative(state, &circuit, job, i).await?
+    if let Some(earlier) = job
+        .failed_providers
+        .iter()
+        .find(|f| f.provider == provider)
+        .cloned()
     {
-        reroute(job, i, alt.provider(), checks);
+        let message = format!(
+            "{provider} failed an earlier order of this job ({}); this order was not sent to it",
+            earlier.code
+        );
+        move_on(state, job, i, &earlier.code, message).await?;
         return Ok(());
     }
-    let numbers = jobs::read_numbers(
-        store,
-        &job.id,
-        job.sub_orders[i].start,
-        job.sub_orders[i].len,
-    )
-    .await?;
-    // Intent first: if this replica dies during the call, the next one sees `submitting`.
-    job.sub_orders[i].state = SubOrderState::Submitting;
-    job.updated_at = Utc::now();
-    jobs::save(store, job, config.job_ttl).await?;
+    let permit = match state.breakers.admit(provider).await {
+        Ok(permit) => permit,
+        Err(Refused::Open { retry_after, .. }) => {
+            let message = format!(
+                "{provider} is unavailable: its circuit is open after repeated failures \
+                 (for {} s more), so this order was not sent",
+                retry_after.as_secs()
+            );
+            move_on(state, job, i, "vendor_unavailable", message).await?;
+            return Ok(());
+        }
+        Err(Refused::Store(e)) => return Err(e.into()),
+    };
+    let numbers = match prepare_submit(state, job, i).await {
+        Ok(numbers) => numbers,
+        Err(e) => {
+            state.breakers.abandon(permit).await;
+            return Err(e.into());
+        }
+    };
 
     let started = Instant::now();
     let checks = job.sub_orders[i].checks;
     let answer = checker.submit(&numbers, &checks).await;
     observe(provider, "submit", started, answer.as_ref().err());
+    state.breakers.settle(permit, answer.as_ref().err()).await;
     let now = Utc::now();
     match answer {
         Ok(order) => {
@@ -378,34 +440,22 @@ async fn submit(state: &AppState, job: &mut Job, i: usize) -> Result<(), StepErr
             let len = numbers.len() as u64;
             metrics::counter!("number_checks_numbers_billed_total", "provider" => provider.as_str()).increment(len);
             usage::record_billed(store, &job.tenant, &usage::month_of(now), provider, len).await?;
-            circuit.record_success(provider).await?;
         }
         Err(e) => {
             tracing::warn!(job = %job.id, sub_order = i, error = %e, "vendor order not accepted");
-            if e.kind.is_transient() {
-                circuit.record_failure(provider).await?;
-            }
-            match e.kind {
+            if intake::outcome_unknown(&e) {
                 // The vendor may have created (and billed) the order without us seeing its id.
-                ProviderErrorKind::Timeout | ProviderErrorKind::MalformedAnswer => {
-                    let sub = &mut job.sub_orders[i];
-                    sub.state = SubOrderState::Unknown;
-                    sub.finished_at = Some(now);
-                    sub.error = Some(JobError {
-                        code: "submission_outcome_unknown".into(),
-                        message: format!(
-                            "{}; whether the order was accepted is unknown, so it was not sent again",
-                            public_message(&e)
-                        ),
-                        sub_order: Some(i),
-                        numbers: sub.len as u64,
-                    });
-                    job.counts.failed += sub.len as u64;
-                }
-                _ => match alternative(state, &circuit, job, i).await? {
-                    Some((alt, checks)) => reroute(job, i, alt.provider(), checks),
-                    None => fail(job, i, e.kind.code(), public_message(&e)),
-                },
+                let message = format!(
+                    "{}; whether the order was accepted is unknown, so it was not sent again",
+                    public_message(&e)
+                );
+                mark_unknown(store, job, i, message).await?;
+            } else {
+                job.failed_providers.push(FailedProvider {
+                    provider,
+                    code: e.kind.code().to_owned(),
+                });
+                move_on(state, job, i, e.kind.code(), public_message(&e)).await?;
             }
             jobs::save(store, job, config.job_ttl).await?;
         }
@@ -413,13 +463,36 @@ async fn submit(state: &AppState, job: &mut Job, i: usize) -> Result<(), StepErr
     Ok(())
 }
 
-fn reroute(job: &mut Job, i: usize, to: ProviderId, checks: domain::CheckSet) {
+/// Reads the order's numbers and records the intent first: if this replica dies during the
+/// vendor call, the next one sees `submitting`.
+async fn prepare_submit(
+    state: &AppState,
+    job: &mut Job,
+    i: usize,
+) -> Result<Vec<E164>, StoreError> {
+    let store = &state.store;
+    let sub = &job.sub_orders[i];
+    let numbers = jobs::read_numbers(store, &job.id, sub.start, sub.len).await?;
+    job.sub_orders[i].state = SubOrderState::Submitting;
+    job.updated_at = Utc::now();
+    jobs::save(store, job, state.config.number_checks.job_ttl).await?;
+    Ok(numbers)
+}
+
+fn reroute(job: &mut Job, i: usize, to: ProviderId, checks: CheckSet) {
     let sub = &mut job.sub_orders[i];
     tracing::info!(job = %job.id, sub_order = i, from = %sub.provider, to = %to, "sub-order rerouted");
     sub.rerouted_from.get_or_insert(sub.provider);
+    sub.tried.push(sub.provider);
     sub.provider = to;
     sub.checks = checks;
     sub.state = SubOrderState::Pending;
+}
+
+/// Leaves a running sub-order alone until its vendor's circuit lets calls through again.
+fn wait_for_circuit(job: &mut Job, i: usize, retry_after: Duration) {
+    job.sub_orders[i].next_poll_at =
+        Some(Utc::now() + chrono::Duration::from_std(retry_after).unwrap_or_default());
 }
 
 async fn poll(state: &AppState, job: &mut Job, i: usize) -> Result<(), StepError> {
@@ -448,7 +521,14 @@ async fn poll(state: &AppState, job: &mut Job, i: usize) -> Result<(), StepError
         return Ok(());
     };
     let started = Instant::now();
-    let progress = checker.poll(&order).await;
+    let progress = match state.breakers.call(provider, checker.poll(&order)).await {
+        Ok(progress) => progress,
+        Err(Refused::Open { retry_after, .. }) => {
+            wait_for_circuit(job, i, retry_after);
+            return Ok(());
+        }
+        Err(Refused::Store(e)) => return Err(e.into()),
+    };
     observe(provider, "poll", started, progress.as_ref().err());
     let location = match progress {
         Ok(OrderProgress::Running { .. }) => {
@@ -462,7 +542,18 @@ async fn poll(state: &AppState, job: &mut Job, i: usize) -> Result<(), StepError
         }
     };
     let started = Instant::now();
-    let fetched = checker.fetch_results(&order, &location).await;
+    let fetched = match state
+        .breakers
+        .call(provider, checker.fetch_results(&order, &location))
+        .await
+    {
+        Ok(fetched) => fetched,
+        Err(Refused::Open { retry_after, .. }) => {
+            wait_for_circuit(job, i, retry_after);
+            return Ok(());
+        }
+        Err(Refused::Store(e)) => return Err(e.into()),
+    };
     observe(provider, "download", started, fetched.as_ref().err());
     match fetched {
         Ok(records) => record_results(state, job, i, records).await?,
@@ -585,10 +676,11 @@ pub async fn finish(state: &AppState, job: &mut Job, now: DateTime<Utc>) -> Resu
         }
     }
     if job.reserved > 0 {
+        // Billed orders, and those the vendor may have billed, keep their reservation.
         let spent: u64 = job
             .sub_orders
             .iter()
-            .filter(|s| s.billed)
+            .filter(|s| s.billed || s.state == SubOrderState::Unknown)
             .map(|s| s.len as u64)
             .sum();
         usage::release(
