@@ -399,7 +399,8 @@ impl SessionState {
 pub enum AccountMove {
     BringOnline,
     Recycle,
-    /// Avatar/nickname on a cloud port: the account must be online.
+    /// Avatar/nickname on a cloud port: the account must not be banned; whether its cloud port is
+    /// online is [`check_cloud_port_online`]'s question.
     UpdateProfileOnCloudPort,
     UpdateProfileOnDevice,
 }
@@ -412,9 +413,7 @@ pub fn check_account_move(
     let Some(state) = state else { return Ok(()) };
     let refused = match mv {
         AccountMove::BringOnline => state.status == AccountStatus::Banned,
-        AccountMove::UpdateProfileOnCloudPort => {
-            state.status == AccountStatus::Banned || state.online_status != OnlineStatus::Online
-        }
+        AccountMove::UpdateProfileOnCloudPort => state.status == AccountStatus::Banned,
         AccountMove::Recycle | AccountMove::UpdateProfileOnDevice => false,
     };
     if refused {
@@ -435,6 +434,27 @@ pub fn check_account_move(
         });
     }
     Ok(())
+}
+
+/// Port detail `status` of a cloud port whose number is online (20: disconnected).
+pub const PORT_ONLINE: i64 = 10;
+
+/// Document 001 runs an avatar/nickname change on a cloud port only while that port is online.
+/// The account's own online status does not tell: an account brought online with its keys
+/// (`batchOnline`) holds no cloud port. So `number` (`+` and digits) must hold one of the
+/// vendor's ports, with status online.
+pub fn check_cloud_port_online(ports: &[PortDetail], number: &str) -> Result<(), IllegalMove> {
+    let mut held = ports.iter().filter(|p| p.number.as_deref() == Some(number));
+    let current = match held.clone().next() {
+        None => "not_on_cloud_port",
+        Some(_) if held.any(|p| p.status == Some(PORT_ONLINE)) => return Ok(()),
+        Some(_) => "cloud_port_disconnected",
+    };
+    Err(IllegalMove {
+        subject: "account",
+        action: "changing avatar or nickname on a cloud port",
+        current: current.to_owned(),
+    })
 }
 
 /// `+` and the digits.
@@ -487,9 +507,31 @@ mod tests {
         assert!(check_account_move(None, AccountMove::BringOnline).is_ok());
         let offline = AccountState {
             status: AccountStatus::Normal,
-            ..banned
+            ..banned.clone()
         };
-        assert!(check_account_move(Some(&offline), AccountMove::UpdateProfileOnCloudPort).is_err());
+        assert!(check_account_move(Some(&offline), AccountMove::UpdateProfileOnCloudPort).is_ok());
+        assert!(check_account_move(Some(&banned), AccountMove::UpdateProfileOnCloudPort).is_err());
         assert_eq!(plus_number("86138"), "+86138");
+    }
+
+    #[test]
+    fn avatar_changes_on_a_cloud_port_need_the_port_online() {
+        let port = |number: &str, status| PortDetail {
+            id: "1".into(),
+            number: Some(number.into()),
+            status,
+            created_at: None,
+        };
+        let ports = [
+            port("+8613800138000", Some(PORT_ONLINE)),
+            port("+8613800138001", Some(20)),
+            port("+8613800138002", None),
+        ];
+        assert!(check_cloud_port_online(&ports, "+8613800138000").is_ok());
+        let e = check_cloud_port_online(&ports, "+8613800138001").expect_err("disconnected");
+        assert_eq!(e.current, "cloud_port_disconnected");
+        assert!(check_cloud_port_online(&ports, "+8613800138002").is_err());
+        let e = check_cloud_port_online(&ports, "+8613900139000").expect_err("no port");
+        assert_eq!(e.current, "not_on_cloud_port");
     }
 }
