@@ -38,7 +38,8 @@ pub struct AccountsConfig {
     /// Tenant → its wscrm settings. A tenant not listed cannot use account operations.
     pub tenants: BTreeMap<String, TenantAccounts>,
     /// Minimum time between two chat actions of one (agent account, WhatsApp account) pair
-    /// (the vendor's rule is 10 s).
+    /// (the vendor's rule is 10 s); an action that leaves the account to the vendor keeps it to
+    /// every action of its agent.
     #[serde(with = "humantime_serde")]
     pub action_spacing: Duration,
     /// Added to the spacing between two sends, for network jitter.
