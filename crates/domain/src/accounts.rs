@@ -423,7 +423,8 @@ impl SessionState {
 pub enum AccountMove {
     BringOnline,
     Recycle,
-    /// Avatar/nickname on a cloud port: the account must be online.
+    /// Avatar/nickname on a cloud port: the account must not be banned; whether its cloud port is
+    /// online is [`check_cloud_port_online`]'s question.
     UpdateProfileOnCloudPort,
     UpdateProfileOnDevice,
 }
@@ -436,9 +437,7 @@ pub fn check_account_move(
     let Some(state) = state else { return Ok(()) };
     let refused = match mv {
         AccountMove::BringOnline => state.status == AccountStatus::Banned,
-        AccountMove::UpdateProfileOnCloudPort => {
-            state.status == AccountStatus::Banned || state.online_status != OnlineStatus::Online
-        }
+        AccountMove::UpdateProfileOnCloudPort => state.status == AccountStatus::Banned,
         AccountMove::Recycle | AccountMove::UpdateProfileOnDevice => false,
     };
     if refused {
@@ -459,6 +458,24 @@ pub fn check_account_move(
         });
     }
     Ok(())
+}
+
+/// Document 001 runs an avatar/nickname change on a cloud port only while that port is online.
+/// The account's own online status does not tell: an account brought online with its keys
+/// (`batchOnline`) holds no cloud port. So `number` (`+` and digits) must hold one of the
+/// vendor's ports, with status online.
+pub fn check_cloud_port_online(ports: &[PortDetail], number: &str) -> Result<(), IllegalMove> {
+    let mut held = ports.iter().filter(|p| p.number.as_deref() == Some(number));
+    let current = match held.clone().next() {
+        None => "not_on_cloud_port",
+        Some(_) if held.any(|p| p.status == PortStatus::Online) => return Ok(()),
+        Some(_) => "cloud_port_disconnected",
+    };
+    Err(IllegalMove {
+        subject: "account",
+        action: "changing avatar or nickname on a cloud port",
+        current: current.to_owned(),
+    })
 }
 
 /// `+` and the digits.
@@ -524,9 +541,31 @@ mod tests {
         assert!(check_account_move(None, AccountMove::BringOnline).is_ok());
         let offline = AccountState {
             status: AccountStatus::Normal,
-            ..banned
+            ..banned.clone()
         };
-        assert!(check_account_move(Some(&offline), AccountMove::UpdateProfileOnCloudPort).is_err());
+        assert!(check_account_move(Some(&offline), AccountMove::UpdateProfileOnCloudPort).is_ok());
+        assert!(check_account_move(Some(&banned), AccountMove::UpdateProfileOnCloudPort).is_err());
         assert_eq!(plus_number("86138"), "+86138");
+    }
+
+    #[test]
+    fn avatar_changes_on_a_cloud_port_need_the_port_online() {
+        let port = |number: &str, status| PortDetail {
+            id: "1".into(),
+            number: Some(number.into()),
+            status,
+            created_at: None,
+        };
+        let ports = [
+            port("+8613800138000", PortStatus::Online),
+            port("+8613800138001", PortStatus::Disconnected),
+            port("+8613800138002", PortStatus::Unknown),
+        ];
+        assert!(check_cloud_port_online(&ports, "+8613800138000").is_ok());
+        let e = check_cloud_port_online(&ports, "+8613800138001").expect_err("disconnected");
+        assert_eq!(e.current, "cloud_port_disconnected");
+        assert!(check_cloud_port_online(&ports, "+8613800138002").is_err());
+        let e = check_cloud_port_online(&ports, "+8613900139000").expect_err("no port");
+        assert_eq!(e.current, "not_on_cloud_port");
     }
 }

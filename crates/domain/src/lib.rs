@@ -1,7 +1,9 @@
 //! Models and rules of the gateway. No I/O lives here.
 #![forbid(unsafe_code)]
 
+pub mod account_numbers;
 pub mod accounts;
+pub mod action_spacing;
 pub mod business_phone;
 pub mod checks;
 pub mod events;
@@ -10,13 +12,15 @@ pub mod phone;
 pub mod provider_error;
 pub mod vendor_time;
 
+pub use account_numbers::{account_digits, vendor_number};
 pub use accounts::{
     AccountCredentials, AccountKeys, AccountMove, AccountState, AccountStatus, AccountType,
     ActionReport, ActionStatus, ChatActionRequest, ChatPlatform, Contact, IllegalMove, LoginCodes,
     OnlineStatus, PairCodeMode, PairTarget, PortDetail, PortQuota, PortStatus, PortType, Profile,
     ProfileChannel, RegistrationRequest, ScanAllocation, SessionMove, SessionReport, SessionState,
-    VerificationType, check_account_move, plus_number,
+    VerificationType, check_account_move, check_cloud_port_online, plus_number,
 };
+pub use action_spacing::AgentSpacing;
 pub use business_phone::{
     BusinessPhone, BusinessPhoneStatus, CodeVerificationStatus, MessagingLimit, NameStatus,
     QualityRating,

@@ -956,6 +956,354 @@ async fn the_vendor_registration_webhook_completes_the_registration() {
     assert_eq!(other.status(), 404);
 }
 
+/// Reserves a session, fetches its QR code and lets the simulated phone of `digits` scan it as
+/// `agent`; the session as the gateway then reports it.
+async fn scanned_session(sim: &RunningSim, app: &TestApp, digits: &str, agent: &str) -> Value {
+    let s = ok_json(
+        call(
+            app,
+            "POST",
+            "/v1/sessions",
+            Some(json!({"port_type": "pc"})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let id = s["id"].as_str().expect("id").to_owned();
+    ok_json(
+        call(app, "GET", &format!("/v1/sessions/{id}/qr-code"), None).await,
+        200,
+    )
+    .await;
+    sim_admin(
+        sim,
+        &format!("/_sim/accounts/sessions/{id}/scan"),
+        json!({"success": true, "whatsapp": digits, "userName": agent}),
+    )
+    .await;
+    ok_json(
+        call(app, "GET", &format!("/v1/sessions/{id}"), None).await,
+        200,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn cloud_pc_sessions_send_the_pairing_target_the_vendor_listed() {
+    let (sim, app) = setup(1000).await;
+    let targets = ok_json(call(&app, "GET", "/v1/pairing-targets", None).await, 200).await;
+    let target = targets["targets"][0]["id"].as_str().expect("target id");
+    let s = ok_json(
+        call(
+            &app,
+            "POST",
+            "/v1/sessions",
+            Some(json!({"port_type": "cloud_pc", "target": target})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!(s["target"], target, "{s}");
+    let id = s["id"].as_str().expect("id");
+    assert_eq!(
+        sim.accounts().state_json()["sessions"][id]["target"].as_i64(),
+        target.parse::<i64>().ok(),
+        "the vendor took the target as its int"
+    );
+
+    let before = sim.ledger().requests("wscrm", "wscrm.qr_code.pre_generate");
+    let resp = call(
+        &app,
+        "POST",
+        "/v1/sessions",
+        Some(json!({"port_type": "cloud_pc", "target": "team-a"})),
+    )
+    .await;
+    let problem = expect_problem(resp, 422, "validation_failed").await;
+    assert_eq!(problem["errors"][0]["field"], "target", "{problem}");
+    assert_eq!(
+        sim.ledger().requests("wscrm", "wscrm.qr_code.pre_generate"),
+        before,
+        "refused without a vendor call"
+    );
+}
+
+#[tokio::test]
+async fn a_socks5_proxy_reaches_the_vendor_without_its_scheme() {
+    let (sim, app) = setup(1000).await;
+    let s = ok_json(
+        call(
+            &app,
+            "POST",
+            "/v1/sessions",
+            Some(json!({"port_type": "pc", "proxy": "socks5://1.2.3.4:1080"})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert!(s.get("proxy").is_none(), "{s}");
+    let id = s["id"].as_str().expect("id");
+    ok_json(
+        call(&app, "GET", &format!("/v1/sessions/{id}/qr-code"), None).await,
+        200,
+    )
+    .await;
+    ok_json(
+        call(
+            &app,
+            "POST",
+            &format!("/v1/sessions/{id}/pair-code"),
+            Some(json!({"number": "+8613800138040"})),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        sim.accounts().state_json()["sessions"][id]["ipConfig"],
+        "1.2.3.4:1080"
+    );
+    let resp = call(
+        &app,
+        "POST",
+        "/v1/sessions",
+        Some(json!({"port_type": "pc", "proxy": "http://1.2.3.4:1080"})),
+    )
+    .await;
+    expect_problem(resp, 422, "validation_failed").await;
+}
+
+#[tokio::test]
+async fn avatar_changes_on_a_cloud_port_need_the_number_online_on_one() {
+    let (sim, app) = setup(1000).await;
+    let updates = || {
+        sim.ledger()
+            .requests("wscrm", "wscrm.channel_info.update_avatar_or_nickname")
+    };
+    let cloud = |number: &str| json!({"numbers": [number], "channel": "cloud_port", "nickname": "Help desk"});
+
+    // Online with its keys, but on no cloud port.
+    ok_json(
+        call(
+            &app,
+            "POST",
+            "/v1/accounts",
+            Some(json!({"accounts": [account("+8613800138050")]})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    ok_json(
+        call(
+            &app,
+            "POST",
+            "/v1/accounts/online",
+            Some(json!({"accounts": [account("+8613800138050")]})),
+        )
+        .await,
+        202,
+    )
+    .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let list = ok_json(
+            call(&app, "GET", "/v1/accounts?online_status=online", None).await,
+            200,
+        )
+        .await;
+        if list["accounts"][0]["number"] == "+8613800138050" {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{list}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let before = updates();
+    let resp = call(
+        &app,
+        "POST",
+        "/v1/accounts/profile",
+        Some(cloud("+8613800138050")),
+    )
+    .await;
+    let problem = expect_problem(resp, 409, "illegal_state").await;
+    assert_eq!(problem["current_state"], "not_on_cloud_port", "{problem}");
+    assert_eq!(updates(), before, "not sent to the vendor");
+
+    // Logged in on a cloud port that is online: sent.
+    let s = scanned_session(&sim, &app, "8613800138051", "agent01").await;
+    let id = s["id"].as_str().expect("id").to_owned();
+    ok_json(
+        call(
+            &app,
+            "POST",
+            "/v1/accounts/profile",
+            Some(cloud("+8613800138051")),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(updates(), before + 1);
+    assert_eq!(
+        sim.accounts().state_json()["accounts"]["8613800138051"]["nickname"],
+        "Help desk"
+    );
+
+    // The port taken offline: refused again.
+    ok_json(
+        call(&app, "POST", &format!("/v1/sessions/{id}/offline"), None).await,
+        200,
+    )
+    .await;
+    let resp = call(
+        &app,
+        "POST",
+        "/v1/accounts/profile",
+        Some(cloud("+8613800138051")),
+    )
+    .await;
+    let problem = expect_problem(resp, 409, "illegal_state").await;
+    assert_eq!(problem["current_state"], "cloud_port_disconnected");
+    assert_eq!(updates(), before + 1);
+}
+
+#[tokio::test]
+async fn an_action_without_an_account_keeps_the_gap_to_the_agents_other_actions() {
+    let (sim, app) = setup(1000).await;
+    let s = scanned_session(&sim, &app, "8613800138060", "agent01").await;
+    assert_eq!(s["state"], "online", "{s}");
+    let friend = "+8613900139001";
+    let accepted = ok_json(
+        call(
+            &app,
+            "POST",
+            "/v1/chat-actions",
+            Some(json!({"actions": [
+                {"agent_account": "agent01", "friend": friend},
+                {"agent_account": "agent01", "whatsapp": "+8613800138060", "friend": friend},
+            ]})),
+        )
+        .await,
+        202,
+    )
+    .await;
+    let ids: Vec<String> = accepted["actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .map(|a| a["id"].as_str().expect("id").to_owned())
+        .collect();
+    for id in &ids {
+        let done = wait_action(&app, id, Duration::from_secs(10)).await;
+        assert_eq!(done["status"], "succeeded", "{done}");
+    }
+    let state = sim.accounts().state_json();
+    let mut sent: Vec<chrono::DateTime<chrono::Utc>> = state["actions"]
+        .as_object()
+        .expect("actions")
+        .values()
+        .map(|a| {
+            a["createdAt"]
+                .as_str()
+                .expect("time")
+                .parse()
+                .expect("time")
+        })
+        .collect();
+    sent.sort();
+    assert_eq!(sent.len(), 2);
+    assert!(
+        sent[1] - sent[0] >= chrono::Duration::milliseconds(1000),
+        "the vendor picked the same account: {sent:?}"
+    );
+}
+
+#[tokio::test]
+async fn every_number_the_gateway_reports_is_accepted_back() {
+    let (sim, app) = setup(1000).await;
+    // A real account number that numbering-plan checks call invalid.
+    let s = scanned_session(&sim, &app, "8612248863574", "agent01").await;
+    assert_eq!(s["number"], "+8612248863574", "{s}");
+    let id = s["id"].as_str().expect("id").to_owned();
+    ok_json(
+        call(
+            &app,
+            "POST",
+            "/v1/accounts/profile",
+            Some(
+                json!({"numbers": ["+8612248863574"], "channel": "cloud_port", "nickname": "Desk"}),
+            ),
+        )
+        .await,
+        200,
+    )
+    .await;
+
+    // Every number in every answer of the account routes.
+    let mut reported = vec![s["number"].clone()];
+    let accounts = ok_json(call(&app, "GET", "/v1/accounts", None).await, 200).await;
+    reported.extend(
+        accounts["accounts"]
+            .as_array()
+            .expect("accounts")
+            .iter()
+            .map(|a| a["number"].clone()),
+    );
+    let ports = ok_json(call(&app, "GET", "/v1/ports", None).await, 200).await;
+    reported.extend(
+        ports["ports"]
+            .as_array()
+            .expect("ports")
+            .iter()
+            .map(|p| p["number"].clone()),
+    );
+    let contacts = ok_json(
+        call(&app, "GET", &format!("/v1/sessions/{id}/contacts"), None).await,
+        200,
+    )
+    .await;
+    reported.extend(
+        contacts["contacts"]
+            .as_array()
+            .expect("contacts")
+            .iter()
+            .map(|c| c["number"].clone()),
+    );
+    let profile = ok_json(
+        call(&app, "GET", &format!("/v1/sessions/{id}/profile"), None).await,
+        200,
+    )
+    .await;
+    reported.push(profile["number"].clone());
+    assert!(reported.len() > 5, "{reported:?}");
+    for number in reported {
+        let number = number.as_str().expect("a number").to_owned();
+        // Not this tenant's account (404) or accepted (200), never refused as a number.
+        let resp = call(
+            &app,
+            "POST",
+            "/v1/accounts/profile",
+            Some(json!({"numbers": [number], "channel": "device", "nickname": "Desk"})),
+        )
+        .await;
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("body");
+        assert!(matches!(status, 200 | 404), "{number}: {status} {text}");
+        let resp = call(
+            &app,
+            "POST",
+            "/v1/chat-actions",
+            Some(json!({"actions": [{"agent_account": "agent01", "whatsapp": number, "friend": number}]})),
+        )
+        .await;
+        assert_eq!(resp.status(), 202, "{number}");
+    }
+}
+
 // ---- circuit breakers ------------------------------------------------------------------------
 
 fn failing(vendor: &str, operation: &str) -> vendor_sim::FaultSpec {

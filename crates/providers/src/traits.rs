@@ -254,11 +254,11 @@ pub trait Registrations: Send + Sync + fmt::Debug {
 pub trait LoginSessions: Send + Sync + fmt::Debug {
     async fn pair_targets(&self) -> Result<Vec<PairTarget>, ProviderError>;
 
-    /// Reserves a port; the session id.
+    /// Reserves a port; the session id. `target` is a pairing target id of [`Self::pair_targets`].
     async fn reserve_port(
         &self,
         port_type: PortType,
-        target: Option<&str>,
+        target: Option<i64>,
     ) -> Result<String, ProviderError>;
 
     async fn session_qr_code(

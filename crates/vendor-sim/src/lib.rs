@@ -12,6 +12,7 @@ pub mod accounts;
 
 mod admin;
 pub mod config;
+pub mod contract;
 mod fault_responses;
 pub mod faults;
 pub mod files;

@@ -127,17 +127,34 @@ mod accounts {
             .unwrap()
             .remove("override");
         error(&post!(app, ONLINE, no_override), 400);
-        // The lower-case spelling of the blank-named field and a string `override` are read too.
-        let mut tolerant = online_example();
-        let obj = tolerant["whatsAppList"][0].as_object_mut().unwrap();
-        obj.remove("whatsApp");
-        obj.insert("whatsapp".into(), json!("861821726233"));
-        obj.insert("override".into(), json!("true"));
-        assert_eq!(data(&post!(app, ONLINE, tolerant)), json!(""));
+        // The table's types and names only: a string `override`, an int `whatsappType` sent as a
+        // string, a number as a JSON number, the other spelling of the blank-named field, or a
+        // field the table does not have are refused.
+        for (key, value) in [
+            ("override", json!("true")),
+            ("whatsappType", json!("1")),
+            ("whatsApp", json!(861821726233_u64)),
+            ("whatsapp", json!("861821726233")),
+            ("remark", json!("")),
+        ] {
+            let mut strict = online_example();
+            strict["whatsAppList"][0][key] = value;
+            let res = post!(app, ONLINE, strict);
+            error(&res, 400);
+            assert!(res["message"].as_str().unwrap().contains(key), "{res}");
+        }
+        let mut other = online_example();
+        other["whatsAppList"][0]["whatsApp"] = json!("861821726233");
+        assert_eq!(data(&post!(app, ONLINE, other)), json!(""));
         error(&post!(app, RECYCLE, json!({"whatsAppList": [{}]})), 400);
+        error(
+            &post!(app, RECYCLE, json!({"whatsAppList": [861821726233_u64]})),
+            400,
+        );
         // No list: nothing recycled.
         assert_eq!(data(&post!(app, RECYCLE, json!({}))), json!(""));
         assert_eq!(data(&get!(app, QUERY)).as_array().unwrap().len(), 1);
+        error(&get!(app, &format!("{QUERY}?page=1")), 400);
     }
 
     #[actix_web::test]
@@ -167,11 +184,22 @@ mod accounts {
             ),
             404,
         );
+        // Ints as the table declares them; the strings a tolerant reader would take are refused.
+        error(
+            &post!(
+                app,
+                SUBMIT_PHONE,
+                json!({
+                    "phone": "1821726232", "verifyType": "0", "accountType": "1", "areaCode": "+86", "countryCode": "CN"
+                })
+            ),
+            400,
+        );
         let second = data(&post!(
             app,
             SUBMIT_PHONE,
             json!({
-                "phone": "1821726232", "verifyType": "0", "accountType": "1", "areaCode": "+86", "countryCode": "CN"
+                "phone": "1821726232", "verifyType": 0, "accountType": 1, "areaCode": "+86", "countryCode": "CN"
             })
         ));
         assert_eq!(second.as_i64(), task.as_i64().map(|t| t + 1));

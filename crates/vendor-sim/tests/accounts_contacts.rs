@@ -279,10 +279,18 @@ mod accounts {
         assert_eq!(ports[0]["phone"], json!("86166666666"));
 
         // Random allocation; a timed-out task frees its port.
+        error(
+            &post!(
+                app,
+                "/wscrm-bus-api/qrCodeTask/create",
+                json!({"allocationRole": "1"})
+            ),
+            400,
+        );
         let t2 = data(&post!(
             app,
             "/wscrm-bus-api/qrCodeTask/create",
-            json!({"allocationRole": "1"})
+            json!({"allocationRole": 1})
         ));
         let t2 = t2.as_str().unwrap();
         let (s, _) = admin!(

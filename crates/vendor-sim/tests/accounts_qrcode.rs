@@ -59,10 +59,27 @@ mod accounts {
         );
         error(&post!(app, &p("preGenerate"), pre(2)), 1004);
         error(&post!(app, &p("preGenerate"), json!({})), 400);
+        // `target` is an int in the table and in the example: a string is refused.
+        error(
+            &post!(
+                app,
+                &p("preGenerate"),
+                json!({"type": 2, "target": "10086"})
+            ),
+            400,
+        );
+        error(
+            &post!(
+                app,
+                &p("preGenerate"),
+                json!({"type": "2", "target": 10086})
+            ),
+            400,
+        );
         data(&post!(
             app,
             &p("preGenerate"),
-            json!({"type": "2", "target": "10086"})
+            json!({"type": 2, "target": 10086})
         ));
         error(&post!(app, &p("preGenerate"), pre(1)), 1001);
         error(

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use domain::{
     AccountCredentials, AccountKeys, AccountMove, AccountState, AccountStatus, AccountType,
     OnlineStatus, ProfileChannel, RegistrationRequest, VerificationType, check_account_move,
+    check_cloud_port_online,
 };
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -112,7 +113,7 @@ pub struct NumberBatch {
 #[schema(example = json!({"numbers": ["+8613800138000"], "channel": "cloud_port", "avatar_url": "https://cdn.example.com/a.png", "nickname": "Support"}))]
 pub struct ProfileUpdate {
     pub numbers: Vec<String>,
-    /// `cloud_port` needs the accounts online.
+    /// `cloud_port` needs each number logged in on a cloud port that is online.
     pub channel: ProfileChannel,
     /// An `https://` (or `http://`) URL of the image.
     pub avatar_url: Option<String>,
@@ -373,8 +374,26 @@ fn check_avatar(url: &str) -> Result<(), ApiError> {
     }
 }
 
-/// Sets the avatar and/or nickname of accounts, on their device or on the cloud port (which
-/// needs the accounts online: otherwise 409 `illegal_state` without a vendor call).
+/// 409 unless every number is on a cloud port that is online now, as the vendor lists its ports:
+/// the only state in which document 001 runs a cloud-port avatar/nickname change.
+async fn require_online_cloud_ports(
+    state: &AppState,
+    vendor: &dyn providers::AccountOperations,
+    digits: &[String],
+) -> Result<(), ApiError> {
+    let ports = wscrm(state, vendor.port_details())
+        .await?
+        .map_err(vendor_error)?;
+    for d in digits {
+        check_cloud_port_online(&ports, &domain::plus_number(d)).map_err(illegal)?;
+    }
+    Ok(())
+}
+
+/// Sets the avatar and/or nickname of accounts, on their device or on the cloud port. On a cloud
+/// port each number must be logged in on a cloud port that is online now (the vendor's port list
+/// says so); otherwise 409 `illegal_state` (`current_state` `not_on_cloud_port` or
+/// `cloud_port_disconnected`, or `banned`) and the change is not sent.
 #[utoipa::path(
     tag = "accounts",
     security(("bearer" = ["accounts:write"])),
@@ -420,6 +439,9 @@ pub async fn update_profile(
     };
     for d in &digits {
         check_account_move(known_state(&state, d).await?.as_ref(), mv).map_err(illegal)?;
+    }
+    if body.channel == ProfileChannel::CloudPort {
+        require_online_cloud_ports(&state, vendor.as_ref(), &digits).await?;
     }
     wscrm(
         &state,

@@ -1,19 +1,26 @@
 //! Chat actions ("open friend conversation", optionally with a first message).
 //!
-//! A batch is accepted at once, one id per item. Each item gets a send time from a per-pair
-//! reservation (`accounts:pair:{pair}:next`, compare-and-set), so the vendor calls of one (agent
-//! account, WhatsApp account) pair are at least `action_spacing + action_spacing_margin` apart
-//! while other pairs are not delayed. Items wait in the sorted set `accounts:actions:due`; any
-//! replica's worker claims due items with `zclaim_due`, takes the pair's send lock
-//! (`accounts:pair:{pair}:lock`, held for the gap) and sends one vendor call per item. The record
-//! is marked `sending` before the call and `sent` after, so an item is never sent twice: one found
-//! `sending` after a crash is failed as "outcome unknown" rather than repeated.
+//! A batch is accepted at once, one id per item. The vendor wants actions of one agent account and
+//! WhatsApp account 10 s apart; an action without a WhatsApp account may land on any of the
+//! agent's accounts, so it is spaced against every action of the agent, and actions with an
+//! account against the agent's actions without one (`domain::AgentSpacing`). Each item gets a send
+//! time from the agent's reservation (`accounts:agent:{agent}:schedule`, compare-and-set), so
+//! conflicting vendor calls are at least `action_spacing + action_spacing_margin` apart while
+//! other agents and other accounts are not delayed. Items wait in the sorted set
+//! `accounts:actions:due`; any replica's worker claims due items with `zclaim_due` and, just
+//! before the vendor call, records the send in the agent's send state
+//! (`accounts:agent:{agent}:sent`, compare-and-set with the same rule), so late or retried items
+//! cannot close the gap either: one that would is put back until it may go. The record is marked
+//! `sending` before the call and `sent` after, so an item is never sent twice: one found `sending`
+//! after a crash is failed as "outcome unknown" rather than repeated.
 
 use std::time::Duration;
 
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, TimeZone, Utc};
-use domain::{ActionStatus, ChatActionRequest, ChatPlatform, ProviderErrorKind, ProviderId};
+use domain::{
+    ActionStatus, AgentSpacing, ChatActionRequest, ChatPlatform, ProviderErrorKind, ProviderId,
+};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
@@ -21,7 +28,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::docs::{ReadErrors, WriteErrors};
 use super::{
-    claim_owner, load_owned, now_ms, record_key, reported_digits, save, tenant_settings, vendor,
+    claim_owner, load_owned, now_ms, number_digits, record_key, save, tenant_settings, vendor,
     vendor_error, wscrm,
 };
 use crate::auth::{Auth, scope};
@@ -82,7 +89,6 @@ enum Phase {
 struct ActionRecord {
     id: String,
     vendor_tenant_id: i64,
-    pair: String,
     agent_account: String,
     whatsapp: Option<String>,
     friend: String,
@@ -157,11 +163,9 @@ fn gap_ms(state: &AppState) -> i64 {
     i64::try_from((c.action_spacing + c.action_spacing_margin).as_millis()).unwrap_or(i64::MAX)
 }
 
-fn pair_of(vendor_tenant: i64, agent: &str, whatsapp: Option<&str>) -> String {
-    let digest = Sha256::digest(format!(
-        "{vendor_tenant}\n{agent}\n{}",
-        whatsapp.unwrap_or("*")
-    ));
+/// The key of one agent's spacing state: the vendor tenant and the agent account.
+fn agent_of(vendor_tenant: i64, agent: &str) -> String {
+    let digest = Sha256::digest(format!("{vendor_tenant}\n{agent}"));
     hex::encode(&digest[..12])
 }
 
@@ -171,40 +175,79 @@ fn ms_to_time(ms: i64) -> DateTime<Utc> {
         .unwrap_or_else(Utc::now)
 }
 
-/// Reserves the next send time of `pair`: now, or one gap after the pair's last reservation.
-async fn reserve_slot(state: &AppState, pair: &str) -> Result<i64, ApiError> {
-    let key = format!("accounts:pair:{pair}:next");
-    let gap = gap_ms(state);
+/// Applies `step` to the spacing state stored under `key` (compare-and-set, retried on a race);
+/// `step` gets the state and the current time and says whether it changed the state.
+async fn with_spacing<T>(
+    state: &AppState,
+    key: &str,
+    mut step: impl FnMut(&mut AgentSpacing, i64) -> (T, bool),
+) -> Result<T, ApiError> {
     loop {
-        let current = state.store.get(&key).await?;
-        let last = current
+        let current = state.store.get(key).await?;
+        let mut spacing: AgentSpacing = current
             .as_deref()
-            .and_then(|b| std::str::from_utf8(b).ok())
-            .and_then(|s| s.parse::<i64>().ok());
+            .and_then(|b| serde_json::from_slice(b).ok())
+            .unwrap_or_default();
         let now = now_ms();
-        let slot = last.map_or(now, |l| l.max(now));
-        let next = slot.saturating_add(gap);
-        let ttl =
-            Duration::from_millis(u64::try_from(next - now).unwrap_or(0)) + Duration::from_secs(60);
+        let (answer, changed) = step(&mut spacing, now);
+        if !changed {
+            return Ok(answer);
+        }
+        let ttl = Duration::from_millis(u64::try_from(spacing.horizon() - now).unwrap_or(0))
+            + Duration::from_secs(60);
+        let bytes = serde_json::to_vec(&spacing).unwrap_or_default();
         if state
             .store
-            .compare_and_set(
-                &key,
-                current.as_deref(),
-                next.to_string().as_bytes(),
-                Some(ttl),
-            )
+            .compare_and_set(key, current.as_deref(), &bytes, Some(ttl))
             .await?
         {
-            return Ok(slot);
+            return Ok(answer);
         }
     }
 }
 
+/// Reserves the send time of an action of `agent` from `account` (`None`: the vendor picks).
+async fn reserve_slot(
+    state: &AppState,
+    agent: &str,
+    account: Option<&str>,
+) -> Result<i64, ApiError> {
+    let gap = gap_ms(state);
+    with_spacing(
+        state,
+        &format!("accounts:agent:{agent}:schedule"),
+        |s, now| (s.reserve(now, gap, account), true),
+    )
+    .await
+}
+
+/// Records that an action of `agent` from `account` goes out now, unless that would come closer
+/// than the gap to one sent before: then the instant it may go.
+async fn clear_to_send(
+    state: &AppState,
+    agent: &str,
+    account: Option<&str>,
+) -> Result<Result<(), i64>, ApiError> {
+    let gap = gap_ms(state);
+    with_spacing(state, &format!("accounts:agent:{agent}:sent"), |s, now| {
+        s.forget_before(now);
+        match s.earliest(account) {
+            at if at > now => (Err(at), false),
+            _ => {
+                s.take(now, gap, account);
+                (Ok(()), true)
+            }
+        }
+    })
+    .await
+}
+
 /// Accepts a batch of "open friend conversation" actions and answers at once with one id per
 /// item. The gateway spaces the vendor calls of one (agent account, WhatsApp account) pair
-/// `accounts.action_spacing` apart (the vendor fails closer ones); other pairs are not delayed.
-/// The schedule is durable (it survives restarts and is shared by replicas).
+/// `accounts.action_spacing` apart (the vendor fails closer ones); an action without `whatsapp`
+/// may run on any of the agent's accounts, so it is spaced against all of the agent's actions.
+/// Other agents, and other accounts named explicitly, are not delayed. The schedule is durable
+/// (it survives restarts and is shared by replicas).
 #[utoipa::path(
     tag = "chat actions",
     security(("bearer" = ["actions:write"])),
@@ -249,12 +292,12 @@ pub async fn submit_actions(
                 message: "at most 4096 characters".into(),
             });
         }
-        let friend = reported_digits("", &item.friend);
+        let friend = number_digits("", &item.friend);
         let whatsapp = item
             .whatsapp
             .as_deref()
             .filter(|w| !w.trim().is_empty())
-            .map(|w| reported_digits("", w))
+            .map(|w| number_digits("", w))
             .transpose();
         match (friend, whatsapp) {
             (Ok(f), Ok(w)) => parsed.push((
@@ -287,13 +330,12 @@ pub async fn submit_actions(
     }
     let mut accepted = Vec::with_capacity(parsed.len());
     for (agent, whatsapp, friend, platform, message) in parsed {
-        let pair = pair_of(settings.wscrm_tenant_id, &agent, whatsapp.as_deref());
-        let slot = reserve_slot(&state, &pair).await?;
+        let agent_key = agent_of(settings.wscrm_tenant_id, &agent);
+        let slot = reserve_slot(&state, &agent_key, whatsapp.as_deref()).await?;
         let id = uuid::Uuid::now_v7().to_string();
         let record = ActionRecord {
             id: id.clone(),
             vendor_tenant_id: settings.wscrm_tenant_id,
-            pair,
             agent_account: agent,
             whatsapp: whatsapp.map(|w| domain::plus_number(&w)),
             friend: domain::plus_number(&friend),
@@ -435,32 +477,34 @@ async fn process(state: &AppState, id: &str) -> Result<(), ApiError> {
         }
         Phase::Scheduled => {}
     }
-    let gap = Duration::from_millis(u64::try_from(gap_ms(state)).unwrap_or(0));
-    let lock = format!("accounts:pair:{}:lock", r.pair);
-    if !state.store.set_nx(&lock, id.as_bytes(), Some(gap)).await? {
-        let wait = state
-            .store
-            .ttl(&lock)
-            .await?
-            .unwrap_or(Duration::from_millis(100));
-        let at = now_ms() + i64::try_from(wait.as_millis()).unwrap_or(0);
-        state.store.zadd(DUE, id, at as f64).await?;
-        return Ok(());
-    }
     let Some(vendor) = state.providers.account_operations() else {
         return Ok(());
     };
-    // An open circuit: nothing is sent; the action waits for the cool-down, its attempts untouched.
+    // An open circuit: nothing is sent and no spacing slot is taken; the action waits for the
+    // cool-down, its attempts untouched.
     let permit = match state.breakers.admit(ProviderId::WscrmAccounts).await {
         Ok(permit) => permit,
         Err(Refused::Open { retry_after, .. }) => {
-            state.store.delete(&lock).await?;
             let at = now_ms() + i64::try_from(retry_after.as_millis()).unwrap_or(i64::MAX / 2);
             state.store.zadd(DUE, id, at as f64).await?;
             return Ok(());
         }
         Err(Refused::Store(e)) => return Err(e.into()),
     };
+    let agent = agent_of(r.vendor_tenant_id, &r.agent_account);
+    let account = r.whatsapp.as_deref().map(|w| w.trim_start_matches('+'));
+    let cleared = match clear_to_send(state, &agent, account).await {
+        Ok(cleared) => cleared,
+        Err(e) => {
+            state.breakers.abandon(permit).await;
+            return Err(e);
+        }
+    };
+    if let Err(at) = cleared {
+        state.breakers.abandon(permit).await;
+        state.store.zadd(DUE, id, at as f64).await?;
+        return Ok(());
+    }
     r.phase = Phase::Sending;
     r.attempts += 1;
     if let Err(e) = save(state, "action", id, &r).await {
@@ -491,7 +535,8 @@ async fn process(state: &AppState, id: &str) -> Result<(), ApiError> {
             state.store.zrem(DUE, id).await?;
             tracing::info!(action = %id, "chat action sent");
         }
-        // Refused before the vendor saw it: safe to try again.
+        // Refused before the vendor saw it: safe to try again. The send stays recorded, so the
+        // retry keeps the gap too (the vendor may have seen a call that answered 5xx).
         Err(e)
             if matches!(
                 e.kind,
@@ -500,7 +545,6 @@ async fn process(state: &AppState, id: &str) -> Result<(), ApiError> {
         {
             r.phase = Phase::Scheduled;
             save(state, "action", id, &r).await?;
-            state.store.delete(&lock).await?;
             let backoff = 1000_i64 << r.attempts.min(6);
             state
                 .store

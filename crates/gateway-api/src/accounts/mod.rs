@@ -38,7 +38,8 @@ pub struct AccountsConfig {
     /// Tenant → its wscrm settings. A tenant not listed cannot use account operations.
     pub tenants: BTreeMap<String, TenantAccounts>,
     /// Minimum time between two chat actions of one (agent account, WhatsApp account) pair
-    /// (the vendor's rule is 10 s).
+    /// (the vendor's rule is 10 s); an action that leaves the account to the vendor keeps it to
+    /// every action of its agent.
     #[serde(with = "humantime_serde")]
     pub action_spacing: Duration,
     /// Added to the spacing between two sends, for network jitter.
@@ -257,37 +258,18 @@ fn vendor_error(e: ProviderError) -> ApiError {
     error.with_source(e)
 }
 
-/// A number given by a caller, as vendor digits (country code, no `+`).
+/// An account, contact or friend number given by a caller, as vendor digits (country code, no
+/// `+`). Read by its shape, not against numbering plans: every number the gateway reports (the
+/// vendor's own data does not always pass them) must be accepted back (see
+/// `domain::account_numbers`).
 fn number_digits(field: &str, input: &str) -> Result<String, ApiError> {
-    domain::normalize(input, None)
-        .map(|n| n.digits())
-        .map_err(|_| {
-            ApiError::field(
-                field,
-                "invalid_number",
-                "an international number with country code, e.g. +8613800138000",
-            )
-        })
-}
-
-/// A number the vendor reported (contacts, friends): `+` optional, 6 to 15 digits, not checked
-/// against numbering plans (the vendor's own data does not always pass them).
-fn reported_digits(field: &str, input: &str) -> Result<String, ApiError> {
-    let d: String = input
-        .trim()
-        .trim_start_matches('+')
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '-'))
-        .collect();
-    if (6..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()) && !d.starts_with('0') {
-        Ok(d)
-    } else {
-        Err(ApiError::field(
+    domain::account_digits(input).ok_or_else(|| {
+        ApiError::field(
             field,
             "invalid_number",
             "an international number with country code, e.g. +8613800138000",
-        ))
-    }
+        )
+    })
 }
 
 fn now_ms() -> i64 {

@@ -14,8 +14,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::docs::{ListErrors, ReadErrors, WriteErrors};
 use super::qr::{self, Format};
 use super::{
-    claim_owner, illegal, load_owned, number_digits, owner_key, reported_digits, save,
-    tenant_settings, vendor, vendor_error, wscrm,
+    claim_owner, illegal, load_owned, number_digits, owner_key, save, tenant_settings, vendor,
+    vendor_error, wscrm,
 };
 use crate::auth::{Auth, Principal, scope};
 use crate::error::{ApiError, ErrorCode};
@@ -80,7 +80,8 @@ pub struct NewSession {
     pub port_type: PortType,
     /// Pairing target id (from `GET /v1/pairing-targets`); required for `cloud_pc`.
     pub target: Option<String>,
-    /// SOCKS5 proxy for the port: `host:port` or `host:port:user:pass`.
+    /// SOCKS5 proxy for the port: `host:port` or `host:port:user:pass` (a `socks5://` prefix is
+    /// accepted and dropped).
     pub proxy: Option<String>,
 }
 
@@ -160,12 +161,19 @@ async fn set_state(
     Ok(s)
 }
 
-fn check_proxy(proxy: &str) -> Result<(), ApiError> {
-    let rest = proxy.strip_prefix("socks5://").unwrap_or(proxy);
+/// The proxy as document 001's `ipConfig` takes it: `host:port` or `host:port:user:pass`. A
+/// `socks5://` prefix is accepted from callers (the only kind the vendor supports) and dropped.
+fn check_proxy(proxy: &str) -> Result<String, ApiError> {
+    let proxy = proxy.trim();
+    let rest = match proxy.get(..9) {
+        Some(scheme) if scheme.eq_ignore_ascii_case("socks5://") => &proxy[9..],
+        _ => proxy,
+    };
     let parts: Vec<&str> = rest.split(':').collect();
     let port_ok = parts.get(1).is_some_and(|p| p.parse::<u16>().is_ok());
-    if (parts.len() == 2 || parts.len() == 4) && !parts[0].is_empty() && port_ok {
-        Ok(())
+    let filled = parts.iter().all(|p| !p.is_empty());
+    if (parts.len() == 2 || parts.len() == 4) && filled && port_ok {
+        Ok(rest.to_owned())
     } else {
         Err(ApiError::field(
             "proxy",
@@ -173,6 +181,22 @@ fn check_proxy(proxy: &str) -> Result<(), ApiError> {
             "a SOCKS5 proxy as host:port or host:port:user:pass",
         ))
     }
+}
+
+/// A pairing target id as `GET /v1/pairing-targets` lists it; the vendor takes it as an int.
+fn pairing_target(target: &str) -> Result<i64, ApiError> {
+    target
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|t| *t > 0)
+        .ok_or_else(|| {
+            ApiError::field(
+                "target",
+                "invalid_pairing_target",
+                "a pairing target id from GET /v1/pairing-targets, e.g. \"10085\"",
+            )
+        })
 }
 
 /// Pairing targets a cloud PC session can be created for.
@@ -218,15 +242,11 @@ pub async fn create_session(
             "a cloud_pc session needs a target from GET /v1/pairing-targets",
         ));
     }
-    if let Some(p) = &body.proxy {
-        check_proxy(p)?;
-    }
-    let id = wscrm(
-        &state,
-        vendor.reserve_port(body.port_type, target.as_deref()),
-    )
-    .await?
-    .map_err(vendor_error)?;
+    let target_id = target.as_deref().map(pairing_target).transpose()?;
+    let proxy = body.proxy.as_deref().map(check_proxy).transpose()?;
+    let id = wscrm(&state, vendor.reserve_port(body.port_type, target_id))
+        .await?
+        .map_err(vendor_error)?;
     claim_owner(&state, "session", &id, &auth.principal.tenant).await?;
     let now = Utc::now();
     let session = Session {
@@ -238,7 +258,7 @@ pub async fn create_session(
         agent: None,
         created_at: now,
         updated_at: now,
-        proxy: body.proxy,
+        proxy,
     };
     save(&state, "session", &id, &session).await?;
     Ok(HttpResponse::Created()
@@ -531,7 +551,7 @@ pub async fn contact(
 ) -> Result<web::Json<Contact>, ApiError> {
     let (id, number) = path.into_inner();
     let s = load_session(&state, &auth.principal, &id).await?;
-    let digits = reported_digits("number", &number)?;
+    let digits = number_digits("number", &number)?;
     risk_guard(&state, &s).await?;
     match wscrm(&state, vendor(&state)?.contact(&s.id, &digits)).await? {
         Ok(c) => Ok(web::Json(c)),

@@ -25,14 +25,14 @@ use domain::{
     Contact, LoginCodes, OnlineStatus, PairCodeMode, PairTarget, PortDetail, PortQuota, PortStatus,
     PortType, Profile, ProfileChannel, ProviderError, ProviderErrorKind, ProviderId,
     RegistrationRequest, ScanAllocation, SessionReport, UtcOffset, is_unset_vendor_time,
-    parse_vendor_datetime, plus_number,
+    parse_vendor_datetime,
 };
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use secrecy::ExposeSecret;
 use serde_json::{Map, Value};
 
 use self::client::{Client, Prefix};
-use self::wire::{NUMBER, as_string, boolean, int, objects, text};
+use self::wire::{NUMBER, as_string, boolean, int, ip_config, number, objects, text};
 use crate::config::WscrmConfig;
 use crate::http::Op;
 use crate::registry::ConfigError;
@@ -146,7 +146,7 @@ fn entries<'a>(
 
 fn contact(obj: &Map<String, Value>) -> Option<Contact> {
     Some(Contact {
-        number: plus_number(&text(obj, NUMBER)?),
+        number: number(obj, NUMBER)?,
         push_name: text(obj, &["pushName"]),
         is_friend: boolean(obj, &["isFriend"]),
         first_name: text(obj, &["firstName"]),
@@ -173,7 +173,7 @@ impl Accounts for WscrmAccounts {
         let mut out = Vec::new();
         for obj in list(&op, &data)? {
             let (Some(number), Some(status), Some(online)) = (
-                text(obj, NUMBER),
+                number(obj, NUMBER),
                 int(obj, &["status"]).and_then(AccountStatus::from_vendor),
                 int(obj, &["onlineStatus"]).and_then(OnlineStatus::from_vendor),
             ) else {
@@ -181,7 +181,7 @@ impl Accounts for WscrmAccounts {
                 continue;
             };
             out.push(AccountState {
-                number: plus_number(&number),
+                number,
                 status,
                 online_status: online,
             });
@@ -291,7 +291,7 @@ impl LoginSessions for WscrmAccounts {
     async fn reserve_port(
         &self,
         port_type: PortType,
-        target: Option<&str>,
+        target: Option<i64>,
     ) -> Result<String, ProviderError> {
         let op = Op::new(PROVIDER, "reserve_port");
         let body = wire::PreGenerate {
@@ -314,7 +314,7 @@ impl LoginSessions for WscrmAccounts {
         let op = Op::new(PROVIDER, "session_qr_code");
         let body = wire::SessionCall {
             id: session,
-            ip_config: proxy,
+            ip_config: ip_config(proxy),
         };
         let data = self
             .dispatch(&op, &["qrCode", "getQrCode"], Some(&body))
@@ -335,7 +335,7 @@ impl LoginSessions for WscrmAccounts {
         let body = wire::PairCodeCall {
             id: session,
             phone: phone_digits,
-            ip_config: proxy,
+            ip_config: ip_config(proxy),
             is_easy: mode.vendor_code(),
         };
         let data = self
@@ -364,7 +364,7 @@ impl LoginSessions for WscrmAccounts {
             .map(|obj| SessionReport {
                 logged_in: int(obj, &["status"]) == Some(1),
                 agent: text(obj, &["userName"]),
-                number: text(obj, NUMBER).map(|n| plus_number(&n)),
+                number: number(obj, NUMBER),
             })
             .collect())
     }
@@ -377,7 +377,7 @@ impl LoginSessions for WscrmAccounts {
         let op = Op::new(PROVIDER, "session_online");
         let body = wire::SessionCall {
             id: session,
-            ip_config: proxy,
+            ip_config: ip_config(proxy),
         };
         self.dispatch(&op, &["qrCode", "onLine"], Some(&body))
             .await?;
@@ -436,11 +436,11 @@ impl Ports for WscrmAccounts {
         Ok(list(&op, &data)?
             .into_iter()
             .filter_map(|obj| {
-                let number = text(obj, &["phone"]).map(|n| plus_number(&n));
+                let phone = number(obj, &["phone"]);
                 Some(PortDetail {
                     id: text(obj, &["id"])?,
-                    status: PortStatus::from_vendor(int(obj, &["status"]), number.is_some()),
-                    number,
+                    status: PortStatus::from_vendor(int(obj, &["status"]), phone.is_some()),
+                    number: phone,
                     created_at: self.vendor_time(obj.get("createTime")),
                 })
             })
@@ -492,7 +492,7 @@ impl Contacts for WscrmAccounts {
             .as_object()
             .ok_or_else(|| malformed(&op, "an object"))?;
         Ok(Profile {
-            number: plus_number(&text(obj, NUMBER).ok_or_else(|| malformed(&op, "whatsapp"))?),
+            number: number(obj, NUMBER).ok_or_else(|| malformed(&op, "whatsapp"))?,
             is_business: boolean(obj, &["isBusiness"]),
             business_name: text(obj, &["businessName"]),
             avatar_url: text(obj, &["avatar"]),

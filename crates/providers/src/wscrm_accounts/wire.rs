@@ -88,11 +88,12 @@ pub(super) struct SubmitCode<'a> {
 }
 
 #[derive(Serialize)]
-pub(super) struct PreGenerate<'a> {
+pub(super) struct PreGenerate {
     #[serde(rename = "type")]
     pub kind: i64,
+    /// An int in the table and the example, like `selectPairTarget`'s `targetTenantId`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub target: Option<&'a str>,
+    pub target: Option<i64>,
 }
 
 #[derive(Serialize)]
@@ -161,6 +162,18 @@ pub(super) struct ActionIds<'a> {
     pub data: &'a [String],
 }
 
+/// `ipConfig` as document 001 writes it: `ip:port` or `ip:port:user:pass`, no scheme (the vendor
+/// only speaks SOCKS5, so the scheme says nothing and the vendor refuses it). A `socks5://` kept
+/// with a session from before is dropped here.
+pub(super) fn ip_config(proxy: Option<&str>) -> Option<&str> {
+    let p = proxy?.trim();
+    let bare = match p.get(..9) {
+        Some(scheme) if scheme.eq_ignore_ascii_case("socks5://") => &p[9..],
+        _ => p,
+    };
+    (!bare.is_empty()).then_some(bare)
+}
+
 // ---- tolerant readers ------------------------------------------------------------------------
 
 /// An int as a JSON number or a numeric string (or a boolean).
@@ -215,6 +228,13 @@ pub(super) fn boolean(obj: &Map<String, Value>, names: &[&str]) -> Option<bool> 
 
 /// The number field, blank in the tables: `whatsApp` or `whatsapp`.
 pub(super) const NUMBER: &[&str] = &["whatsApp", "whatsapp"];
+
+/// A number the vendor reported, as the gateway reports it (`+` and digits); `None` when the field
+/// is absent or holds no number. Every such value is accepted back as input
+/// ([`domain::account_digits`]).
+pub(super) fn number(obj: &Map<String, Value>, names: &[&str]) -> Option<String> {
+    text(obj, names).and_then(|n| domain::vendor_number(&n))
+}
 
 /// The objects of an array answer (non-objects skipped); `None` if `v` is not an array.
 pub(super) fn objects(v: &Value) -> Option<Vec<&Map<String, Value>>> {

@@ -8,6 +8,8 @@ use domain::{CheckSet, E164, ProviderErrorKind};
 use providers::{BulkNumberChecker, OrderProgress, ProvidersConfig, Registry};
 use wiremock::MockServer;
 
+pub mod contract;
+
 pub enum Cell<'a> {
     S(&'a str),
     N(f64),

@@ -18,6 +18,7 @@ mod routes_qrcode;
 mod routes_register;
 mod routes_scan_task;
 pub mod state;
+mod tables;
 pub mod webhooks;
 pub mod wire;
 

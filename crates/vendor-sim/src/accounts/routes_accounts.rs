@@ -3,12 +3,13 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
 
 use super::AccountsSim;
 use super::lifecycle::DETAIL_ACCOUNT_CLOSED;
 use super::state::{Account, ONLINE_OFFLINE, STATUS_BANNED, SessionState};
+use super::tables;
 use super::wire::{self, ApiError, ApiResult, Fields, MSG_LOWER};
 
 /// Accounts per batch; the document sets no limit.
@@ -45,9 +46,14 @@ struct Entry {
     override_: bool,
 }
 
-/// Reads `whatsAppList`; the blank-named number field is `whatsApp` (`whatsapp` also accepted).
+/// Reads `whatsAppList`; the blank-named number field is `whatsApp`, as the example spells it.
 fn read_entries(body: &[u8], online: bool) -> Result<Vec<Entry>, ApiError> {
-    let map = wire::object(body)?;
+    let table = if online {
+        tables::BATCH_ONLINE
+    } else {
+        tables::BATCH_INSERT
+    };
+    let map = wire::checked(body, table)?;
     let items = Fields::new(&map).list_req(&["whatsAppList"])?;
     if items.is_empty() || items.len() > MAX_BATCH {
         return Err(ApiError::bad(format!(
@@ -75,10 +81,7 @@ fn read_entries(body: &[u8], online: bool) -> Result<Vec<Entry>, ApiError> {
 
 fn read_entry(obj: &Map<String, Value>, ctx: &str, online: bool) -> Result<Entry, ApiError> {
     let f = Fields::with_ctx(obj, ctx);
-    let whatsapp = wire::phone(
-        &f.text_req(&["whatsApp", "whatsapp"])?,
-        &format!("{ctx}whatsApp"),
-    )?;
+    let whatsapp = wire::phone(&f.text_req(&["whatsApp"])?, &format!("{ctx}whatsApp"))?;
     // Key fields are required by the tables but the examples send them blank: present is enough.
     let mut required: Vec<&str> = KEY_FIELDS.to_vec();
     if !online {
@@ -159,7 +162,10 @@ fn batch_insert_inner(sim: &AccountsSim, body: &[u8]) -> ApiResult {
     })
 }
 
-async fn query_status(sim: web::Data<AccountsSim>) -> HttpResponse {
+async fn query_status(sim: web::Data<AccountsSim>, req: HttpRequest) -> HttpResponse {
+    if let Err(e) = wire::checked_query(req.query_string(), &[]) {
+        return wire::fail(&e);
+    }
     let rows = sim.tx(|tx| {
         tx.st
             .accounts
@@ -230,7 +236,7 @@ async fn batch_recycle(sim: web::Data<AccountsSim>, body: web::Bytes) -> HttpRes
 /// Recycled accounts are logged out (their ports released) and forgotten; unknown numbers are
 /// ignored, and a missing list recycles nothing.
 fn batch_recycle_inner(sim: &AccountsSim, body: &[u8]) -> ApiResult {
-    let map = wire::object(body)?;
+    let map = wire::checked(body, tables::BATCH_RECYCLE)?;
     let list = Fields::new(&map).list_opt(&["whatsAppList"])?;
     let phones = wire::phone_list(list.map(Vec::as_slice).unwrap_or_default(), "whatsAppList")?;
     sim.tx(|tx| {

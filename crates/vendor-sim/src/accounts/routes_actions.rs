@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use super::AccountsSim;
 use super::clock::{NOT_EXECUTED, vendor_time};
 use super::state::{Action, EXEC_FAILED, EXEC_PENDING};
+use super::tables;
 use super::wire::{self, ApiError, ApiResult, Fields, MSG_UPPER};
 
 /// Items per `batchAdd`; the document sets no limit, this one keeps a single request bounded.
@@ -45,7 +46,7 @@ fn read_tenant(f: &Fields<'_>) -> Result<i64, ApiError> {
 }
 
 fn read_actions(body: &[u8]) -> Result<(i64, Vec<NewAction>), ApiError> {
-    let map = wire::object(body)?;
+    let map = wire::checked(body, tables::BATCH_ADD)?;
     let f = Fields::new(&map);
     let tenant = read_tenant(&f)?;
     let items = f.list_req(&["data"])?;
@@ -166,7 +167,7 @@ async fn callback_result(sim: web::Data<AccountsSim>, body: web::Bytes) -> HttpR
 }
 
 fn callback_result_inner(sim: &AccountsSim, body: &[u8]) -> ApiResult {
-    let map = wire::object(body)?;
+    let map = wire::checked(body, tables::CALLBACK_RESULT)?;
     let f = Fields::new(&map);
     let tenant = read_tenant(&f)?;
     let ids = f.list_req(&["data"])?;

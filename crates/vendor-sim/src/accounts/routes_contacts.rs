@@ -10,6 +10,7 @@ use super::fake::{self, Contact};
 use super::lifecycle::Tx;
 use super::routes_qrcode::logged_in_session;
 use super::state::{Account, SessionState};
+use super::tables;
 use super::wire::{self, ApiError, ApiResult, Fields, MSG_UPPER};
 
 /// WhatsApp's limit on a push name.
@@ -59,6 +60,9 @@ struct ContactQuery {
 
 async fn select_contact(sim: web::Data<AccountsSim>, req: HttpRequest) -> HttpResponse {
     // Parsed by hand so that a malformed query string still gets the vendor envelope.
+    if let Err(e) = wire::checked_query(req.query_string(), tables::SELECT_CONTACT_QUERY) {
+        return wire::fail(&e);
+    }
     match web::Query::<ContactQuery>::from_query(req.query_string()) {
         Ok(q) => wire::reply(select_contact_inner(&sim, q.into_inner().id), MSG_UPPER),
         Err(e) => wire::fail(&ApiError::bad(format!("bad query string: {e}"))),
@@ -100,7 +104,7 @@ async fn contact_info(sim: web::Data<AccountsSim>, body: web::Bytes) -> HttpResp
 }
 
 fn contact_info_inner(sim: &AccountsSim, body: &[u8]) -> ApiResult {
-    let map = wire::object(body)?;
+    let map = wire::checked(body, tables::CONTACT_INFO)?;
     let f = Fields::new(&map);
     let id = f.text_req(&["id"])?;
     let phone = wire::phone(&f.text_req(&["phone"])?, "phone")?;
@@ -121,7 +125,7 @@ async fn profile(sim: web::Data<AccountsSim>, body: web::Bytes) -> HttpResponse 
 
 /// Invented profile data with the account's own data and `updateAvatarOrNickname` on top.
 fn profile_inner(sim: &AccountsSim, body: &[u8]) -> ApiResult {
-    let map = wire::object(body)?;
+    let map = wire::checked(body, tables::ID_ONLY)?;
     let id = Fields::new(&map).text_req(&["id"])?;
     sim.tx(|tx| {
         let owner = online_owner(tx, &id)?;
@@ -171,10 +175,11 @@ async fn update_avatar_or_nickname(sim: web::Data<AccountsSim>, body: web::Bytes
     wire::reply(update_inner(&sim, &body), MSG_UPPER)
 }
 
-/// `type` 0 (physical device) or 1 (cloud port, which must be online: 409 otherwise); every number
-/// must be a known account (404); at least one of `avatar` (an http(s) URL) and `nickname`.
+/// `type` 0 (physical device) or 1 (cloud port: each number logged in on a cloud port that is
+/// online, 409 otherwise); every number must be a known account (404); at least one of `avatar`
+/// (an http(s) URL) and `nickname`.
 fn update_inner(sim: &AccountsSim, body: &[u8]) -> ApiResult {
-    let map = wire::object(body)?;
+    let map = wire::checked(body, tables::UPDATE_PROFILE)?;
     let f = Fields::new(&map);
     let kind = f.int_req(&["type"])?;
     if !matches!(kind, 0 | 1) {
@@ -216,15 +221,17 @@ fn update_inner(sim: &AccountsSim, body: &[u8]) -> ApiResult {
                 unknown.join(",")
             )));
         }
+        // "Cloud port must be online to execute": an online account is not enough, it must be
+        // logged in on one of the tenant's cloud ports (a QR login or a scan task).
         if kind == 1 {
             let offline: Vec<&str> = phones
                 .iter()
-                .filter(|p| !tx.st.accounts.get(*p).is_some_and(Account::is_online))
+                .filter(|p| !tx.st.on_online_cloud_port(p))
                 .map(String::as_str)
                 .collect();
             if !offline.is_empty() {
                 return Err(ApiError::conflict(format!(
-                    "cloud port accounts not online: {}",
+                    "not online on a cloud port: {}",
                     offline.join(",")
                 )));
             }

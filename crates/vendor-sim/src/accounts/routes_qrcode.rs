@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 use super::AccountsSim;
@@ -13,10 +13,12 @@ use super::lifecycle::{DETAIL_ACCOUNT_CLOSED, DETAIL_CLIENT_CLOSED, REASON_LOGGE
 use super::state::{
     ONLINE_OFFLINE, PORT_DISCONNECTED, PORT_ONLINE, STATUS_BANNED, Session, SessionState, State,
 };
+use super::tables;
 use super::wire::{
     self, ApiError, ApiResult, CODE_NO_PAIR_TARGET, CODE_QUOTA, CODE_UNSUPPORTED_TYPE, Fields,
     MSG_UPPER,
 };
+use crate::contract::Field;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(
@@ -74,7 +76,10 @@ pub fn logged_in_session<'a>(st: &'a State, id: &str) -> Result<&'a Session, Api
     Ok(s)
 }
 
-async fn select_pair_target(sim: web::Data<AccountsSim>) -> HttpResponse {
+async fn select_pair_target(sim: web::Data<AccountsSim>, req: HttpRequest) -> HttpResponse {
+    if let Err(e) = wire::checked_query(req.query_string(), &[]) {
+        return wire::fail(&e);
+    }
     wire::ok(json!(fake::pair_targets(sim.config.seed)), MSG_UPPER)
 }
 
@@ -85,7 +90,7 @@ async fn pre_generate(sim: web::Data<AccountsSim>, body: web::Bytes) -> HttpResp
 /// `type` 1 (PC) or 2 (cloud PC), else 1003; cloud PC needs a pairing target, and a target must be
 /// one of `selectPairTarget`'s, else 1004; no free port, 1001.
 fn pre_generate_inner(sim: &AccountsSim, body: &[u8]) -> ApiResult {
-    let map = wire::object(body)?;
+    let map = wire::checked(body, tables::PRE_GENERATE)?;
     let f = Fields::new(&map);
     let kind = f.int_req(&["type"])?;
     if !matches!(kind, 1 | 2) {
@@ -166,7 +171,7 @@ async fn get_qr_code(sim: web::Data<AccountsSim>, body: web::Bytes) -> HttpRespo
 
 /// Without `id`, the most recently pre-generated session that is still waiting is used.
 fn get_qr_code_inner(sim: &Arc<AccountsSim>, body: &[u8]) -> ApiResult {
-    let map = wire::object(body)?;
+    let map = wire::checked(body, tables::GET_QR_CODE)?;
     let f = Fields::new(&map);
     let id = f.text_opt(&["id"])?.filter(|s| !s.is_empty());
     let ip = wire::ip_config(f.text_opt(&["ipConfig"])?)?;
@@ -201,7 +206,7 @@ async fn get_qr_code_v2(sim: web::Data<AccountsSim>, body: web::Bytes) -> HttpRe
 /// QR code and pair code for `phone`; `isEasy` absent or `b` gives `88888888`, `y` gives
 /// `PPPP-1111`, `n` WhatsApp's own code (`ABCD_EFGH`, as the example prints it).
 fn get_qr_code_v2_inner(sim: &Arc<AccountsSim>, body: &[u8]) -> ApiResult {
-    let map = wire::object(body)?;
+    let map = wire::checked(body, tables::GET_QR_CODE_V2)?;
     let f = Fields::new(&map);
     let id = f.text_req(&["id"])?;
     let phone = wire::phone(&f.text_req(&["phone"])?, "phone")?;
@@ -237,14 +242,14 @@ async fn get_qr_code_info(sim: web::Data<AccountsSim>, body: web::Bytes) -> Http
     wire::reply(get_qr_code_info_inner(&sim, &body), MSG_UPPER)
 }
 
-/// Sessions by `id`, by number (`whatsapp` or `whatsApp`), or all. The answer's number field is
+/// Sessions by `id`, by number (`whatsapp`), or all. The answer's number field is
 /// `whatsApp`, as in the document's example.
 fn get_qr_code_info_inner(sim: &AccountsSim, body: &[u8]) -> ApiResult {
-    let map = wire::object(body)?;
+    let map = wire::checked(body, tables::GET_QR_CODE_INFO)?;
     let f = Fields::new(&map);
     let id = f.text_opt(&["id"])?.filter(|s| !s.is_empty());
     let phone = f
-        .text_opt(&["whatsapp", "whatsApp"])?
+        .text_opt(&["whatsapp"])?
         .filter(|s| !s.is_empty())
         .map(|p| wire::phone(&p, "whatsapp"))
         .transpose()?;
@@ -276,8 +281,8 @@ fn get_qr_code_info_inner(sim: &AccountsSim, body: &[u8]) -> ApiResult {
     })
 }
 
-fn read_id(body: &[u8]) -> Result<(String, Option<String>), ApiError> {
-    let map = wire::object(body)?;
+fn read_id(body: &[u8], table: &[Field]) -> Result<(String, Option<String>), ApiError> {
+    let map = wire::checked(body, table)?;
     let f = Fields::new(&map);
     let id = f.text_req(&["id"])?;
     let ip = wire::ip_config(f.text_opt(&["ipConfig"])?)?;
@@ -292,7 +297,7 @@ async fn on_line(sim: web::Data<AccountsSim>, body: web::Bytes) -> HttpResponse 
 /// Brings a logged-in session's account back online (logging in, then online after
 /// `login_after`). Never logged in: 409; banned: 409; already online: nothing to do.
 fn on_line_inner(sim: &Arc<AccountsSim>, body: &[u8]) -> ApiResult {
-    let (id, ip) = read_id(body)?;
+    let (id, ip) = read_id(body, tables::ON_LINE)?;
     let start = sim.tx(|tx| {
         let phone = logged_in_session(tx.st, &id)?
             .whatsapp
@@ -329,7 +334,7 @@ async fn offline(sim: web::Data<AccountsSim>, body: web::Bytes) -> HttpResponse 
 
 /// Takes the account offline but keeps the port (and the login) for a later `onLine`.
 fn offline_inner(sim: &AccountsSim, body: &[u8]) -> ApiResult {
-    let (id, _) = read_id(body)?;
+    let (id, _) = read_id(body, tables::ID_ONLY)?;
     sim.tx(|tx| {
         let phone = logged_in_session(tx.st, &id)?
             .whatsapp
@@ -353,7 +358,7 @@ async fn log_out(sim: web::Data<AccountsSim>, body: web::Bytes) -> HttpResponse 
 
 /// Ends the session and releases its port; a logged-in account goes offline with reason 1004.
 fn log_out_inner(sim: &AccountsSim, body: &[u8]) -> ApiResult {
-    let (id, _) = read_id(body)?;
+    let (id, _) = read_id(body, tables::ID_ONLY)?;
     sim.tx(|tx| {
         let s = live_session(tx.st, &id)?;
         let phone = s
@@ -376,12 +381,18 @@ fn log_out_inner(sim: &AccountsSim, body: &[u8]) -> ApiResult {
     })
 }
 
-async fn select_cloud_port(sim: web::Data<AccountsSim>) -> HttpResponse {
+async fn select_cloud_port(sim: web::Data<AccountsSim>, req: HttpRequest) -> HttpResponse {
+    if let Err(e) = wire::checked_query(req.query_string(), &[]) {
+        return wire::fail(&e);
+    }
     let data = sim.tx(|tx| json!({"currentPort": tx.st.used_ports(), "maxPort": tx.st.max_ports}));
     wire::ok(data, MSG_UPPER)
 }
 
-async fn select_cloud_port_detail(sim: web::Data<AccountsSim>) -> HttpResponse {
+async fn select_cloud_port_detail(sim: web::Data<AccountsSim>, req: HttpRequest) -> HttpResponse {
+    if let Err(e) = wire::checked_query(req.query_string(), &[]) {
+        return wire::fail(&e);
+    }
     let offset = sim.config.vendor_utc_offset_secs;
     let numeric = sim.config.example_types;
     let rows = sim.tx(|tx| {
@@ -390,19 +401,7 @@ async fn select_cloud_port_detail(sim: web::Data<AccountsSim>) -> HttpResponse {
         ports
             .into_iter()
             .map(|p| {
-                let from_session = p
-                    .session_id
-                    .as_ref()
-                    .and_then(|s| tx.st.sessions.get(s))
-                    .filter(|s| s.state == SessionState::LoggedIn)
-                    .and_then(|s| s.whatsapp.clone());
-                let from_task = p
-                    .scan_task_id
-                    .as_ref()
-                    .and_then(|t| tx.st.scan_tasks.get(t))
-                    .filter(|t| t.task_status == Some(80))
-                    .and_then(|t| t.whatsapp.clone());
-                let phone = from_session.or(from_task);
+                let phone = tx.st.port_phone(p);
                 let status = phone.as_ref().map(|w| {
                     if tx.st.accounts.get(w).is_some_and(|a| a.is_online()) {
                         PORT_ONLINE

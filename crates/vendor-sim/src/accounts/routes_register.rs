@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::AccountsSim;
 use super::state::{Registration, RegistrationState};
+use super::tables;
 use super::wire::{self, ApiError, ApiResult, Fields, MSG_LOWER};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -46,7 +47,7 @@ async fn submit_phone(sim: web::Data<AccountsSim>, body: web::Bytes) -> HttpResp
 /// A number the vendor already holds, or one whose code is being checked, is refused (409).
 /// Submitting again while waiting for the code re-sends it under a new task id.
 fn submit_phone_inner(sim: &AccountsSim, body: &[u8]) -> ApiResult {
-    let map = wire::object(body)?;
+    let map = wire::checked(body, tables::SUBMIT_PHONE)?;
     let f = Fields::new(&map);
     let (phone, local, area) = full_phone(&f)?;
     let verify_type = f.int_req(&["verifyType"])?;
@@ -112,7 +113,7 @@ async fn submit_code(sim: web::Data<AccountsSim>, body: web::Bytes) -> HttpRespo
 /// The code must be 4 to 8 digits; the result follows after `registration_after` (success unless
 /// the code is `failing_verify_code`), or when the admin call decides it.
 fn submit_code_inner(sim: &Arc<AccountsSim>, body: &[u8]) -> ApiResult {
-    let map = wire::object(body)?;
+    let map = wire::checked(body, tables::SUBMIT_CODE)?;
     let f = Fields::new(&map);
     let (phone, _, _) = full_phone(&f)?;
     let code = f.text_req(&["verifyCode"])?;

@@ -7,6 +7,7 @@ use serde_json::json;
 use super::AccountsSim;
 use super::fake::{self, Draw};
 use super::state::ScanTask;
+use super::tables;
 use super::wire::{self, ApiError, ApiResult, CODE_QUOTA, Fields, MSG_UPPER};
 
 /// Agent ids of the simulated tenant, for tasks that let the vendor pick one (`allocationRole` 1).
@@ -26,7 +27,7 @@ async fn create(sim: web::Data<AccountsSim>, body: web::Bytes) -> HttpResponse {
 
 /// `allocationRole` 1 (random agent) or 3 (the given `userId`); no free port: 1001.
 fn create_inner(sim: &AccountsSim, body: &[u8]) -> ApiResult {
-    let map = wire::object(body)?;
+    let map = wire::checked(body, tables::SCAN_TASK_CREATE)?;
     let f = Fields::new(&map);
     let role = f.int_req(&["allocationRole"])?;
     if !matches!(role, 1 | 3) {
@@ -86,7 +87,7 @@ async fn get_qr_code(sim: web::Data<AccountsSim>, body: web::Bytes) -> HttpRespo
 /// Served until the scan succeeds (status 70) or the task ends (409); a task whose port was
 /// released for lack of use answers 1002.
 fn get_qr_code_inner(sim: &AccountsSim, body: &[u8]) -> ApiResult {
-    let map = wire::object(body)?;
+    let map = wire::checked(body, tables::SCAN_TASK_QR)?;
     let task_id = Fields::new(&map).text_req(&["taskId"])?;
     sim.tx(|tx| {
         let seed = tx.seed();

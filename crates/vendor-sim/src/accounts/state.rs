@@ -320,6 +320,35 @@ impl State {
         self.release_port(port);
     }
 
+    /// The number logged in on `port`: through its session, or through the scan task that logged
+    /// it in.
+    pub fn port_phone(&self, port: &Port) -> Option<String> {
+        let from_session = port
+            .session_id
+            .as_ref()
+            .and_then(|s| self.sessions.get(s))
+            .filter(|s| s.state == SessionState::LoggedIn)
+            .and_then(|s| s.whatsapp.clone());
+        let from_task = || {
+            port.scan_task_id
+                .as_ref()
+                .and_then(|t| self.scan_tasks.get(t))
+                .filter(|t| t.task_status == Some(80))
+                .and_then(|t| t.whatsapp.clone())
+        };
+        from_session.or_else(from_task)
+    }
+
+    /// Whether `phone` is logged in on a cloud port that is online (port detail status 10): what
+    /// a cloud-port avatar/nickname change needs.
+    pub fn on_online_cloud_port(&self, phone: &str) -> bool {
+        let on_port = self
+            .ports
+            .values()
+            .any(|p| self.port_phone(p).as_deref() == Some(phone));
+        on_port && self.accounts.get(phone).is_some_and(Account::is_online)
+    }
+
     pub fn agent_online(&self, agent: &str) -> bool {
         !self.agents_offline.contains(agent)
     }

@@ -1,8 +1,10 @@
-//! The vendor envelope, the error codes the simulator answers with, and tolerant reading of request
-//! fields whose JSON type drifts between the document's tables and its examples.
+//! The vendor envelope, the error codes the simulator answers with, the document's request tables
+//! enforced on every body ([`checked`]), and reading of the fields once they passed.
 
 use actix_web::HttpResponse;
 use serde_json::{Map, Value, json};
+
+use crate::contract::{self, Field};
 
 /// Bad input: unreadable JSON, a missing field, a field of the wrong type or an invalid value.
 pub const CODE_BAD_REQUEST: i64 = 400;
@@ -86,6 +88,19 @@ pub fn object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
             "request body is not valid JSON: {e}"
         ))),
     }
+}
+
+/// The request body as a JSON object that uses only the fields of the document's `table`, each
+/// with the table's JSON type (see [`crate::contract`]).
+pub fn checked(body: &[u8], table: &[Field]) -> Result<Map<String, Value>, ApiError> {
+    let map = object(body)?;
+    contract::check(&map, table).map_err(ApiError::bad)?;
+    Ok(map)
+}
+
+/// Query parameters other than `names` are refused, like undocumented body fields.
+pub fn checked_query(query: &str, names: &[&str]) -> Result<(), ApiError> {
+    contract::check_query(query, names).map_err(ApiError::bad)
 }
 
 /// Field access on one JSON object; `ctx` prefixes field names in messages (`data[2].`).
@@ -220,22 +235,20 @@ pub fn phone_list(items: &[Value], field: &str) -> Result<Vec<String>, ApiError>
         .collect()
 }
 
-/// `ipConfig` is a SOCKS5 proxy: `host:port` or `host:port:user:pass`, optionally `socks5://`-prefixed.
-/// The parts are not checked further: the document's own example is the placeholder
+/// `ipConfig` is a SOCKS5 proxy written `ip:port` or `ip:port:user:pass`, as the document's example
+/// shows, without a scheme (the vendor only speaks SOCKS5; `socks5://...` is refused like any other
+/// scheme). The parts are not checked further: the example itself is the placeholder
 /// `ip:port:user:pass`, and the simulator never connects anywhere.
 pub fn ip_config(value: Option<String>) -> Result<Option<String>, ApiError> {
     let Some(raw) = value.filter(|s| !s.is_empty()) else {
         return Ok(None);
     };
-    let lower = raw.to_ascii_lowercase();
-    let rest = if let Some(r) = lower.strip_prefix("socks5://") {
-        r
-    } else if lower.contains("://") {
-        return Err(ApiError::bad("ipConfig: only SOCKS5 proxies are supported"));
-    } else {
-        lower.as_str()
-    };
-    let parts: Vec<&str> = rest.split(':').collect();
+    if raw.contains("://") {
+        return Err(ApiError::bad(
+            "ipConfig must be ip:port or ip:port:user:pass, without a scheme (only SOCKS5 is supported)",
+        ));
+    }
+    let parts: Vec<&str> = raw.split(':').collect();
     if (parts.len() == 2 || parts.len() == 4) && parts.iter().all(|p| !p.is_empty()) {
         Ok(Some(raw))
     } else {
@@ -301,7 +314,8 @@ mod tests {
         assert!(ip_config(Some("1.2.3.4".into())).is_err());
         assert!(ip_config(Some("1.2.3.4::u:p".into())).is_err());
         assert!(ip_config(Some("1.2.3.4:1080:u:p".into())).is_ok_and(|v| v.is_some()));
-        assert!(ip_config(Some("socks5://1.2.3.4:1080".into())).is_ok());
+        assert!(ip_config(Some("socks5://1.2.3.4:1080".into())).is_err());
+        assert!(ip_config(Some("SOCKS5://1.2.3.4:1080:u:p".into())).is_err());
         assert!(ip_config(Some("http://1.2.3.4:1080".into())).is_err());
         assert_eq!(ip_config(None), Ok(None));
     }

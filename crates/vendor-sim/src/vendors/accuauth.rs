@@ -13,6 +13,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::contract::{self, Field, Ty, field};
 use crate::json_value;
 use crate::ledger::numbers_digest;
 use crate::operations::ACCUAUTH;
@@ -116,14 +117,20 @@ fn authenticate(state: &SimState, req: &HttpRequest) -> Result<(), Box<HttpRespo
     Ok(())
 }
 
+/// 2.2 Request Body: `number` (string) and `callback` (string, "not supported yet").
+const BODY: &[Field] = &[field("number", Ty::Str), field("callback", Ty::Str)];
+
 pub async fn check(state: web::Data<SimState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     if let Err(r) = authenticate(&state, &req) {
         return *r;
     }
     let invalid = |reason: &str| error(&state, StatusCode::BAD_REQUEST, "INVALID_ARGUMENT", reason);
-    let Ok(v) = serde_json::from_slice::<Value>(&body) else {
+    let Ok(Value::Object(v)) = serde_json::from_slice::<Value>(&body) else {
         return invalid("request body must be a JSON object");
     };
+    if let Err(reason) = contract::check(&v, BODY) {
+        return invalid(&format!("argument {reason}"));
+    }
     let Some(number) = v.get("number").and_then(json_value::text) else {
         return invalid("argument 'number': not found");
     };

@@ -14,6 +14,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::contract;
 use crate::files::{FileSource, IssuedUrl};
 use crate::ledger::numbers_digest;
 use crate::multipart;
@@ -220,6 +221,13 @@ pub async fn create_task(
         Ok(p) => p,
         Err(e) => return bad_request(e),
     };
+    // Upload file request parameters: `user_id` and `file`, nothing else.
+    if let Some(p) = parts
+        .iter()
+        .find(|p| !matches!(p.name.as_str(), "user_id" | "file"))
+    {
+        return bad_request(format!("{} is not a parameter of this API", p.name));
+    }
     let user_field = parts
         .iter()
         .find(|p| p.name == "user_id")
@@ -285,6 +293,9 @@ pub async fn get_task(
         return *r;
     }
     // Parsed here rather than by an extractor so that a bad query gets this vendor's error shape.
+    if let Err(e) = contract::check_query(req.query_string(), &["user_id"]) {
+        return bad_request(e);
+    }
     let Ok(query) = web::Query::<TaskQuery>::from_query(req.query_string()) else {
         return bad_request("invalid query string");
     };

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::config::NxCloudConfig;
+use crate::contract::{self, Field, Ty, field};
 use crate::state::SimState;
 use crate::truth::hash64;
 
@@ -210,6 +211,13 @@ fn authenticate(state: &SimState, req: &HttpRequest, body: &[u8]) -> Result<(), 
     Ok(())
 }
 
+/// Body Parameters: three strings.
+const BODY: &[Field] = &[
+    field("appkey", Ty::Str),
+    field("business_phones", Ty::Str),
+    field("messaging_product", Ty::Str),
+];
+
 pub async fn get_phone(
     state: web::Data<SimState>,
     req: HttpRequest,
@@ -218,9 +226,12 @@ pub async fn get_phone(
     if let Err((code, message)) = authenticate(&state, &req, &body) {
         return failure(code, message);
     }
-    let Ok(v) = serde_json::from_slice::<Value>(&body) else {
+    let Ok(Value::Object(v)) = serde_json::from_slice::<Value>(&body) else {
         return failure(9000, "body must be a JSON object");
     };
+    if let Err(message) = contract::check(&v, BODY) {
+        return failure(9000, message);
+    }
     let field = |name: &str| {
         v.get(name)
             .and_then(Value::as_str)

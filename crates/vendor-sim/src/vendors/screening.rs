@@ -14,6 +14,7 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::contract::{self, Field, Ty, field};
 use crate::files::FileSource;
 use crate::json_value;
 use crate::ledger::numbers_digest;
@@ -115,9 +116,22 @@ struct Accepted {
     country: String,
 }
 
+/// The request table of the screening interface: `data` numbers as strings (the example's form),
+/// `type` and `activeType` ints, `country` a string.
+const SCREEN: &[Field] = &[
+    field("data", Ty::StrList),
+    field("type", Ty::Int),
+    field("activeType", Ty::Int),
+    field("country", Ty::Str),
+];
+
 fn validate(state: &SimState, body: &[u8]) -> Result<Accepted, String> {
     let v: Value =
         serde_json::from_slice(body).map_err(|e| format!("request body is not valid JSON: {e}"))?;
+    contract::check(
+        v.as_object().ok_or("request body must be a JSON object")?,
+        SCREEN,
+    )?;
     let data = v
         .get("data")
         .and_then(Value::as_array)
@@ -193,14 +207,39 @@ pub async fn submit(state: web::Data<SimState>, body: web::Bytes) -> HttpRespons
     success(id)
 }
 
-pub async fn status(state: web::Data<SimState>, order_id: web::Path<String>) -> HttpResponse {
+/// The order queries document only the order id, in the path: a body with parameters is refused.
+fn no_parameters(body: &[u8]) -> Result<(), String> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) => contract::check(&m, &[]),
+        _ => Err("this API takes no request body".to_owned()),
+    }
+}
+
+pub async fn status(
+    state: web::Data<SimState>,
+    order_id: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    if let Err(message) = no_parameters(&body) {
+        return failure(400, message);
+    }
     match state.screening.get(&order_id) {
         None => failure(404, "order not found"),
         Some(o) => success(u8::from(o.completed())),
     }
 }
 
-pub async fn details(state: web::Data<SimState>, order_id: web::Path<String>) -> HttpResponse {
+pub async fn details(
+    state: web::Data<SimState>,
+    order_id: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    if let Err(message) = no_parameters(&body) {
+        return failure(400, message);
+    }
     match state.screening.get(&order_id) {
         None => failure(404, "order not found"),
         Some(o) if !o.completed() => failure(409, "screening task is not completed"),

@@ -7,4 +7,5 @@ mod accuauth;
 mod contract;
 mod ekycpro;
 mod nxcloud;
+mod refusals;
 mod screening;

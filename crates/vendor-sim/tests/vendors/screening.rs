@@ -94,7 +94,7 @@ async fn an_order_of_500_completes_and_its_xlsx_follows_the_truth() {
     let v = submit(
         &c,
         &sim,
-        &json!({"data": nums, "type": "1", "activeType": 0, "country": "BR"}),
+        &json!({"data": nums, "type": 1, "activeType": 0, "country": "BR"}),
     )
     .await;
     assert_eq!(v["code"], 200, "{v}");
