@@ -1,8 +1,8 @@
 //! One error type for every vendor failure.
 //!
-//! Routes look only at [`ProviderErrorKind`] (via [`ProviderErrorKind::http_status`] and
-//! [`ProviderErrorKind::code`]); `vendor_code` and `message` are for logs and never carry
-//! credentials or unmasked numbers.
+//! Adapters translate each vendor's codes into a [`ProviderErrorKind`] (our vocabulary, with a
+//! stable [`ProviderErrorKind::code`]); the gateway maps kinds to HTTP answers in one place.
+//! `vendor_code` and `message` are for logs only and never carry credentials or unmasked numbers.
 
 use std::fmt;
 use std::time::Duration;
@@ -18,8 +18,19 @@ pub enum ProviderErrorKind {
     QuotaExhausted,
     /// The vendor asks us to slow down; `retry_after` when it said for how long.
     RateLimited { retry_after: Option<Duration> },
-    /// The vendor rejected the request as malformed (an adapter or contract problem).
+    /// The vendor rejected the request as malformed: an adapter or contract problem, never the
+    /// caller's to fix.
     BadRequest,
+    /// The vendor refused a value the caller chose; `field` names the caller's field when known.
+    InvalidInput { field: Option<&'static str> },
+    /// Account operations: the cloud-port quota is used up.
+    PortQuotaExhausted,
+    /// Account operations: the cloud port does not exist (any more) or was released.
+    PortReleased,
+    /// Account operations: a cloud-PC login needs a pairing target.
+    PairingTargetRequired,
+    /// The vendor refused the call in the object's current state.
+    Conflict,
     /// A business number is not bound to the vendor application (caller-fixable).
     NumberNotBound,
     /// The order, task or endpoint does not exist (or a result link expired).
@@ -47,7 +58,12 @@ impl ProviderErrorKind {
             Self::Auth => "vendor_auth_failed",
             Self::QuotaExhausted => "vendor_quota_exhausted",
             Self::RateLimited { .. } => "vendor_rate_limited",
-            Self::BadRequest => "vendor_bad_request",
+            Self::BadRequest => "vendor_rejected_request",
+            Self::InvalidInput { .. } => "vendor_rejected_input",
+            Self::PortQuotaExhausted => "port_quota_exhausted",
+            Self::PortReleased => "session_released",
+            Self::PairingTargetRequired => "pairing_target_required",
+            Self::Conflict => "vendor_conflict",
             Self::NumberNotBound => "number_not_bound",
             Self::NotFound => "vendor_not_found",
             Self::Unsupported => "unsupported_by_provider",
@@ -57,26 +73,6 @@ impl ProviderErrorKind {
             Self::ForbiddenHost => "vendor_forbidden_host",
             Self::TooLarge => "vendor_result_too_large",
             Self::Config => "vendor_misconfigured",
-        }
-    }
-
-    /// The HTTP status a route should answer with.
-    ///
-    /// Vendor-side credential, contract and content problems are `502` (the caller cannot fix
-    /// them); capacity problems are `503`/`429`; only caller-fixable ones are `4xx`.
-    pub fn http_status(&self) -> u16 {
-        match self {
-            Self::RateLimited { .. } => 429,
-            Self::NumberNotBound | Self::Unsupported => 422,
-            Self::QuotaExhausted | Self::Unavailable => 503,
-            Self::Timeout => 504,
-            Self::Config => 500,
-            Self::Auth
-            | Self::BadRequest
-            | Self::NotFound
-            | Self::MalformedAnswer
-            | Self::ForbiddenHost
-            | Self::TooLarge => 502,
         }
     }
 
@@ -148,12 +144,9 @@ mod tests {
         let rl = ProviderErrorKind::RateLimited {
             retry_after: Some(Duration::from_secs(3)),
         };
-        assert_eq!(rl.http_status(), 429);
         assert_eq!(rl.retry_after(), Some(Duration::from_secs(3)));
-        assert_eq!(ProviderErrorKind::Timeout.http_status(), 504);
-        assert_eq!(ProviderErrorKind::Unavailable.http_status(), 503);
-        assert_eq!(ProviderErrorKind::MalformedAnswer.http_status(), 502);
-        assert_eq!(ProviderErrorKind::NumberNotBound.http_status(), 422);
+        assert!(rl.is_transient());
+        assert!(!ProviderErrorKind::BadRequest.is_transient());
         let e = ProviderError::new(
             ProviderErrorKind::Auth,
             ProviderId::Nxcloud,

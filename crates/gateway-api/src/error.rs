@@ -66,7 +66,9 @@ error_codes! {
     VendorTimeout => ("vendor_timeout", 504, "The vendor did not answer in time"),
     VendorRateLimited => ("vendor_rate_limited", 429, "The vendor's rate limit was reached"),
     VendorAuthFailed => ("vendor_auth_failed", 502, "The gateway's vendor credentials were refused"),
-    VendorRejected => ("vendor_rejected", 422, "The vendor refused the request"),
+    VendorRejected => ("vendor_rejected", 422, "The vendor refused a value of the request"),
+    VendorRejectedRequest => ("vendor_rejected_request", 500, "The vendor refused the gateway's request"),
+    VendorInvalidAnswer => ("vendor_invalid_answer", 502, "The vendor's answer could not be used"),
     VendorQuotaExhausted => ("vendor_quota_exhausted", 429, "The vendor quota is exhausted"),
     IllegalState => ("illegal_state", 409, "The current state does not allow this; see `current_state`"),
     PortQuotaExhausted => ("port_quota_exhausted", 409, "The vendor's cloud-port quota is used up"),
@@ -121,7 +123,7 @@ pub struct Problem {
     pub request_id: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
-    /// Extension members (e.g. `retry_after`, `vendor_code`, `current_state`).
+    /// Extension members (e.g. `retry_after`, `provider`, `current_state`).
     #[serde(flatten)]
     #[schema(value_type = Object)]
     pub extensions: Map<String, Value>,
@@ -210,6 +212,14 @@ impl ApiError {
 
     pub fn not_found(what: &str) -> Self {
         Self::new(ErrorCode::NotFound, format!("{what} not found"))
+    }
+
+    /// A field-level refusal under another code than `validation_failed`.
+    pub fn validation_with(code: ErrorCode, errors: Vec<FieldError>) -> Self {
+        Self {
+            code,
+            ..Self::validation(errors)
+        }
     }
 
     pub fn validation(errors: Vec<FieldError>) -> Self {

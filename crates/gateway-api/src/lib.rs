@@ -18,4 +18,5 @@ pub mod startup;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod vendor_errors;
 pub mod workers;

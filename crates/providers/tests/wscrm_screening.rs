@@ -340,7 +340,6 @@ async fn http_errors_map_to_kinds() {
             retry_after: Some(Duration::from_secs(5))
         }
     );
-    assert_eq!(e.kind.http_status(), 429);
     assert_eq!(
         submit_error(ResponseTemplate::new(503)).await.kind,
         ProviderErrorKind::Unavailable
@@ -374,7 +373,6 @@ async fn malformed_and_truncated_answers() {
 async fn slow_vendor_times_out() {
     let e = submit_error(env(json!(ORDER)).set_delay(Duration::from_secs(3))).await;
     assert_eq!(e.kind, ProviderErrorKind::Timeout);
-    assert_eq!(e.kind.http_status(), 504);
 }
 
 #[tokio::test]

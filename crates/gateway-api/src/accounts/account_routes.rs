@@ -17,7 +17,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::docs::{ListErrors, ReadErrors, WriteErrors};
 use super::{
     claim_owner, illegal, load_owned, number_digits, owner_key, owns, record_key, save,
-    tenant_settings, vendor, vendor_error, wscrm,
+    tenant_settings, vendor, wscrm,
 };
 use crate::auth::{Auth, scope};
 use crate::error::{ApiError, ErrorCode, FieldError};
@@ -234,7 +234,7 @@ pub async fn import_accounts(
     }
     wscrm(&state, vendor.import_accounts(&creds))
         .await?
-        .map_err(vendor_error)?;
+        .map_err(ApiError::from)?;
     Ok(HttpResponse::Created().json(NumbersAccepted {
         numbers: creds
             .iter()
@@ -261,7 +261,7 @@ pub async fn list_accounts(
     let vendor = vendor(&state)?;
     let all = wscrm(&state, vendor.account_states())
         .await?
-        .map_err(vendor_error)?;
+        .map_err(ApiError::from)?;
     let keys: Vec<String> = all
         .iter()
         .map(|a| owner_key("account", a.number.trim_start_matches('+')))
@@ -325,7 +325,7 @@ pub async fn bring_online(
         vendor.bring_accounts_online(&creds, body.override_existing),
     )
     .await?
-    .map_err(vendor_error)?;
+    .map_err(ApiError::from)?;
     Ok(HttpResponse::Accepted().json(NumbersAccepted {
         numbers: digits.iter().map(|d| domain::plus_number(d)).collect(),
     }))
@@ -350,7 +350,7 @@ pub async fn recycle(
     require_owned(&state, &auth.principal.tenant, &digits).await?;
     wscrm(&state, vendor.recycle_accounts(&digits))
         .await?
-        .map_err(vendor_error)?;
+        .map_err(ApiError::from)?;
     for d in &digits {
         state.store.delete(&record_key("account", d)).await?;
     }
@@ -383,7 +383,7 @@ async fn require_online_cloud_ports(
 ) -> Result<(), ApiError> {
     let ports = wscrm(state, vendor.port_details())
         .await?
-        .map_err(vendor_error)?;
+        .map_err(ApiError::from)?;
     for d in digits {
         check_cloud_port_online(&ports, &domain::plus_number(d)).map_err(illegal)?;
     }
@@ -453,7 +453,7 @@ pub async fn update_profile(
         ),
     )
     .await?
-    .map_err(vendor_error)?;
+    .map_err(ApiError::from)?;
     Ok(web::Json(NumbersAccepted {
         numbers: digits.iter().map(|d| domain::plus_number(d)).collect(),
     }))
@@ -592,7 +592,7 @@ pub async fn create_registration(
     }
     let task = wscrm(&state, vendor.submit_phone(&request))
         .await?
-        .map_err(vendor_error)?;
+        .map_err(ApiError::from)?;
     let now = Utc::now();
     let id = uuid::Uuid::now_v7().to_string();
     let registration = Registration {
@@ -683,7 +683,7 @@ pub async fn submit_code(
         vendor.submit_verification_code(&national, &area, code),
     )
     .await?
-    .map_err(vendor_error)?;
+    .map_err(ApiError::from)?;
     r.status = RegistrationStatus::CodeSubmitted;
     r.updated_at = Utc::now();
     save(&state, "registration", &id, &r).await?;

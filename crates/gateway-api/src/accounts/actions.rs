@@ -29,7 +29,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::docs::{ReadErrors, WriteErrors};
 use super::{
     claim_owner, load_owned, now_ms, number_digits, record_key, save, tenant_settings, vendor,
-    vendor_error, wscrm,
+    wscrm,
 };
 use crate::auth::{Auth, scope};
 use crate::breaker::Refused;
@@ -389,7 +389,7 @@ pub async fn get_action(
                 .chat_action_results(r.vendor_tenant_id, std::slice::from_ref(&vendor_id)),
         )
         .await?
-        .map_err(vendor_error)?;
+        .map_err(ApiError::from)?;
         if let Some(report) = reports.into_iter().find(|x| x.vendor_id == vendor_id) {
             r.status = report.status;
             r.executed_at = report.executed_at;

@@ -9,7 +9,6 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::docs::ListErrors;
-use super::vendor_error;
 use crate::auth::{Auth, scope};
 use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::state::AppState;
@@ -103,7 +102,7 @@ pub async fn business_phones(
             .breakers
             .call(phones.provider(), phones.list(&numbers))
             .await?
-            .map_err(vendor_error)?,
+            .map_err(ApiError::from)?,
     };
     if !ttl.is_zero() {
         state.store.set_json(&key, &list, Some(ttl)).await?;

@@ -62,14 +62,27 @@ fn common() -> Vec<(String, RefOr<Response>)> {
             crate::openapi::examples::rate_limited(),
         ),
         entry(
+            500,
+            "The vendor refused the gateway's own request (`vendor_rejected_request`: the gateway's fault, \
+             logged with the request id), or an internal error",
+            problem(
+                "vendor_rejected_request",
+                500,
+                "The vendor refused the gateway's request",
+                "wscrm_accounts refused the gateway's request; this is the gateway's fault, quote the request id",
+                json!({"provider": "wscrm_accounts"}),
+            ),
+        ),
+        entry(
             502,
-            "The vendor refused the gateway's credentials (`vendor_auth_failed`)",
+            "The vendor refused the gateway's credentials (`vendor_auth_failed`) or answered something \
+             unusable (`vendor_invalid_answer`)",
             problem(
                 "vendor_auth_failed",
                 502,
                 "The gateway's vendor credentials were refused",
-                "the vendor refused the gateway's credentials",
-                json!({"vendor_code": "401"}),
+                "wscrm_accounts refused the gateway's credentials",
+                json!({"provider": "wscrm_accounts"}),
             ),
         ),
         unavailable(),
@@ -161,7 +174,7 @@ fn gone() -> (String, RefOr<Response>) {
             410,
             "The session's cloud port was released",
             "the vendor released this session's cloud port (or does not know the session)",
-            json!({"vendor_code": "1002"}),
+            json!({"provider": "wscrm_accounts"}),
         ),
     )
 }

@@ -21,7 +21,7 @@ mod sessions;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use domain::{IllegalMove, ProviderError, ProviderErrorKind, ProviderId};
+use domain::{IllegalMove, ProviderError, ProviderId};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -200,62 +200,6 @@ async fn save<T: Serialize>(
 /// 409 with the current state, for a move the lifecycle does not allow.
 fn illegal(e: IllegalMove) -> ApiError {
     ApiError::new(ErrorCode::IllegalState, e.to_string()).with_extension("current_state", e.current)
-}
-
-/// A vendor failure as a problem with a stable code; the vendor's own code is kept in
-/// `vendor_code`. Vendor messages are not echoed (they may hold numbers of other tenants).
-fn vendor_error(e: ProviderError) -> ApiError {
-    use ProviderErrorKind as K;
-    let vendor_code = e.vendor_code.clone();
-    let wscrm = e.provider == ProviderId::WscrmAccounts;
-    let (code, detail) = match (wscrm, vendor_code.as_deref(), e.kind) {
-        (true, Some("1001"), _) => (
-            ErrorCode::PortQuotaExhausted,
-            "the cloud-port quota is used up; log out or release a session first",
-        ),
-        (true, Some("1002"), _) => (
-            ErrorCode::SessionReleased,
-            "the vendor released this session's cloud port (or does not know the session)",
-        ),
-        (true, Some("1003" | "1004"), _) => (
-            ErrorCode::PairingTargetRequired,
-            "a cloud PC session needs a pairing target listed by GET /v1/pairing-targets",
-        ),
-        (true, Some("409"), _) => (
-            ErrorCode::VendorConflict,
-            "the vendor refused this in the account's or session's current state",
-        ),
-        (true, Some("404"), _) => (ErrorCode::NotFound, "the vendor does not know this object"),
-        (_, _, K::Auth) => (
-            ErrorCode::VendorAuthFailed,
-            "the vendor refused the gateway's credentials",
-        ),
-        (_, _, K::NumberNotBound) => (
-            ErrorCode::NumberNotBound,
-            "a number is not bound to the vendor application",
-        ),
-        (_, _, K::RateLimited { .. }) => {
-            (ErrorCode::VendorRateLimited, "the vendor asks to slow down")
-        }
-        (_, _, K::QuotaExhausted) => (
-            ErrorCode::VendorQuotaExhausted,
-            "the vendor quota is used up",
-        ),
-        (_, _, K::Timeout) => (
-            ErrorCode::VendorTimeout,
-            "the vendor did not answer in time",
-        ),
-        (_, _, K::Config) => (ErrorCode::Internal, "the vendor adapter is misconfigured"),
-        _ => (ErrorCode::VendorUnavailable, "the vendor could not answer"),
-    };
-    let mut error = ApiError::new(code, detail);
-    if let Some(vc) = vendor_code {
-        error = error.with_extension("vendor_code", vc);
-    }
-    if let Some(retry) = e.kind.retry_after() {
-        error = error.with_retry_after(retry.as_secs());
-    }
-    error.with_source(e)
 }
 
 /// An account, contact or friend number given by a caller, as vendor digits (country code, no

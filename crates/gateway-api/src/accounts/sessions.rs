@@ -15,7 +15,7 @@ use super::docs::{ListErrors, ReadErrors, WriteErrors};
 use super::qr::{self, Format};
 use super::{
     claim_owner, illegal, load_owned, number_digits, owner_key, save, tenant_settings, vendor,
-    vendor_error, wscrm,
+    wscrm,
 };
 use crate::auth::{Auth, Principal, scope};
 use crate::error::{ApiError, ErrorCode};
@@ -142,12 +142,12 @@ async fn load_session(state: &AppState, p: &Principal, id: &str) -> Result<Sessi
 
 /// Records a session the vendor no longer knows, then maps the error.
 async fn session_failed(state: &AppState, mut s: Session, e: ProviderError) -> ApiError {
-    if e.vendor_code.as_deref() == Some("1002") {
+    if e.kind == domain::ProviderErrorKind::PortReleased {
         s.state = SessionState::Released;
         s.updated_at = Utc::now();
         let _ = save(state, "session", &s.id.clone(), &s).await;
     }
-    vendor_error(e)
+    ApiError::from(e)
 }
 
 async fn set_state(
@@ -213,7 +213,7 @@ pub async fn pairing_targets(
     tenant_settings(&state, &auth.principal)?;
     let targets = wscrm(&state, vendor(&state)?.pair_targets())
         .await?
-        .map_err(vendor_error)?;
+        .map_err(ApiError::from)?;
     Ok(web::Json(PairTargets { targets }))
 }
 
@@ -246,7 +246,7 @@ pub async fn create_session(
     let proxy = body.proxy.as_deref().map(check_proxy).transpose()?;
     let id = wscrm(&state, vendor.reserve_port(body.port_type, target_id))
         .await?
-        .map_err(vendor_error)?;
+        .map_err(ApiError::from)?;
     claim_owner(&state, "session", &id, &auth.principal.tenant).await?;
     let now = Utc::now();
     let session = Session {
@@ -598,7 +598,7 @@ pub async fn ports(
         futures_util::try_join!(vendor.port_quota(), vendor.port_details())
     })
     .await?
-    .map_err(vendor_error)?;
+    .map_err(ApiError::from)?;
     let keys: Vec<String> = details
         .iter()
         .map(|p| {
@@ -682,7 +682,7 @@ pub async fn create_scan_task(
         vendor.create_scan_task(body.allocation, body.agent_id),
     )
     .await?
-    .map_err(vendor_error)?;
+    .map_err(ApiError::from)?;
     claim_owner(&state, "scan_task", &id, &auth.principal.tenant).await?;
     let now = Utc::now();
     let task = ScanTask {
@@ -730,7 +730,7 @@ async fn fetch_task_qr(state: &AppState, p: &Principal, id: &str) -> Result<Stri
     let mut task: ScanTask = load_owned(state, "scan_task", id, &p.tenant, "scan task").await?;
     let code = wscrm(state, vendor(state)?.scan_task_qr_code(&task.id))
         .await?
-        .map_err(vendor_error)?;
+        .map_err(ApiError::from)?;
     if task.state == "created" {
         task.state = "waiting".into();
         task.updated_at = Utc::now();

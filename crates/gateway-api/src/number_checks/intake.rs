@@ -431,7 +431,7 @@ pub async fn lookup_one(
         Err(e) => {
             metrics::counter!("vendor_errors_total", "provider" => provider.as_str(), "operation" => "check", "code" => e.kind.code())
                 .increment(1);
-            Err(provider_error(e))
+            Err(ApiError::from(e))
         }
     }
 }
@@ -464,30 +464,4 @@ async fn reserve_one(state: &AppState, tenant: &str, month: &str) -> Result<bool
         )
         .with_extension("remaining_budget", remaining)),
     }
-}
-
-/// A vendor failure as a problem: the kind decides; the vendor's text goes to the logs only.
-pub fn provider_error(e: ProviderError) -> ApiError {
-    let code = match e.kind {
-        ProviderErrorKind::RateLimited { .. } => ErrorCode::VendorRateLimited,
-        ProviderErrorKind::Timeout => ErrorCode::VendorTimeout,
-        ProviderErrorKind::Auth => ErrorCode::VendorAuthFailed,
-        ProviderErrorKind::QuotaExhausted => ErrorCode::VendorQuotaExhausted,
-        ProviderErrorKind::Unsupported | ProviderErrorKind::NumberNotBound => {
-            ErrorCode::VendorRejected
-        }
-        ProviderErrorKind::Config => ErrorCode::Internal,
-        _ => ErrorCode::VendorUnavailable,
-    };
-    let retry = e.kind.retry_after();
-    let mut error = ApiError::new(
-        code,
-        format!("{} could not answer ({})", e.provider, e.kind.code()),
-    )
-    .with_extension("provider", e.provider.as_str())
-    .with_source(e);
-    if let Some(retry) = retry {
-        error = error.with_retry_after(retry.as_secs());
-    }
-    error
 }

@@ -260,30 +260,6 @@ fn observe(
     }
 }
 
-/// A message safe to show the client: the kind, never the vendor's text (except the refused host).
-fn public_message(e: &ProviderError) -> String {
-    match e.kind {
-        ProviderErrorKind::ForbiddenHost => format!(
-            "the result file is not on a configured host of {}; it was not downloaded ({})",
-            e.provider, e.message
-        ),
-        ProviderErrorKind::Unavailable => format!("{} is unavailable", e.provider),
-        ProviderErrorKind::Timeout => format!("{} did not answer in time", e.provider),
-        ProviderErrorKind::RateLimited { .. } => format!("{} rate limit reached", e.provider),
-        ProviderErrorKind::QuotaExhausted => format!("the quota at {} is used up", e.provider),
-        ProviderErrorKind::Auth => format!("{} refused the gateway's credentials", e.provider),
-        ProviderErrorKind::NotFound => {
-            format!("{} no longer knows this order or its result", e.provider)
-        }
-        ProviderErrorKind::TooLarge => "the result file exceeds the configured size limit".into(),
-        _ => format!(
-            "{} could not handle the order ({})",
-            e.provider,
-            e.kind.code()
-        ),
-    }
-}
-
 /// The sub-order's outcome is unknown: the vendor may have accepted (and billed) it. Counted as
 /// unconfirmed usage before the job is saved: a crash in between may count it twice, never not
 /// at all.
@@ -447,7 +423,7 @@ async fn submit(state: &AppState, job: &mut Job, i: usize) -> Result<(), StepErr
                 // The vendor may have created (and billed) the order without us seeing its id.
                 let message = format!(
                     "{}; whether the order was accepted is unknown, so it was not sent again",
-                    public_message(&e)
+                    crate::vendor_errors::job_error_message(&e)
                 );
                 mark_unknown(store, job, i, message).await?;
             } else {
@@ -455,7 +431,14 @@ async fn submit(state: &AppState, job: &mut Job, i: usize) -> Result<(), StepErr
                     provider,
                     code: e.kind.code().to_owned(),
                 });
-                move_on(state, job, i, e.kind.code(), public_message(&e)).await?;
+                move_on(
+                    state,
+                    job,
+                    i,
+                    e.kind.code(),
+                    crate::vendor_errors::job_error_message(&e),
+                )
+                .await?;
             }
             jobs::save(store, job, config.job_ttl).await?;
         }
@@ -571,7 +554,12 @@ fn download_error(config: &NumberChecksConfig, job: &mut Job, i: usize, e: &Prov
         ProviderErrorKind::ForbiddenHost | ProviderErrorKind::TooLarge | ProviderErrorKind::Config
     ) {
         tracing::warn!(job = %job.id, sub_order = i, error = %e, "result file refused");
-        fail(job, i, e.kind.code(), public_message(e));
+        fail(
+            job,
+            i,
+            e.kind.code(),
+            crate::vendor_errors::job_error_message(e),
+        );
         return;
     }
     let sub = &mut job.sub_orders[i];
@@ -621,7 +609,12 @@ fn poll_error(config: &NumberChecksConfig, job: &mut Job, i: usize, e: &Provider
     if !e.kind.is_transient() && e.kind != ProviderErrorKind::NotFound
         || sub.poll_errors >= config.max_poll_errors
     {
-        fail(job, i, e.kind.code(), public_message(e));
+        fail(
+            job,
+            i,
+            e.kind.code(),
+            crate::vendor_errors::job_error_message(e),
+        );
     } else {
         backoff(config, sub, true);
     }

@@ -83,15 +83,21 @@ impl Client {
     }
 }
 
-/// Envelope codes: HTTP-like values and the "QR Code Error Information" table (1001 quota used
-/// up, 1002 session unknown or port released, 1003 unsupported type, 1004 no pairing target).
-/// Routes refine 409/1001/1002/1004 through `vendor_code`.
+/// Envelope codes: HTTP-like values and document 001's "QR Code Error Information" table
+/// (1001 quota used up, 1002 port unknown or released, 1003 unsupported type, 1004 no pairing
+/// target), in our words. The raw code stays on the error for the logs.
 fn envelope_kind(code: Option<i64>) -> ProviderErrorKind {
     match code {
         Some(401 | 403) => ProviderErrorKind::Auth,
-        Some(404 | 1002) => ProviderErrorKind::NotFound,
+        Some(404) => ProviderErrorKind::NotFound,
+        Some(409) => ProviderErrorKind::Conflict,
         Some(429) => ProviderErrorKind::RateLimited { retry_after: None },
-        Some(1001) => ProviderErrorKind::QuotaExhausted,
+        Some(1001) => ProviderErrorKind::PortQuotaExhausted,
+        Some(1002) => ProviderErrorKind::PortReleased,
+        Some(1003) => ProviderErrorKind::InvalidInput {
+            field: Some("port_type"),
+        },
+        Some(1004) => ProviderErrorKind::PairingTargetRequired,
         Some(c) if (500..600).contains(&c) => ProviderErrorKind::Unavailable,
         Some(_) => ProviderErrorKind::BadRequest,
         None => ProviderErrorKind::MalformedAnswer,

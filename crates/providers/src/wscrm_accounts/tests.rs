@@ -101,10 +101,10 @@ async fn qr_errors_keep_the_vendor_code() {
         .await;
     let a = adapter(&server).await;
     let e = a.reserve_port(PortType::Pc, None).await.unwrap_err();
-    assert_eq!(e.kind, ProviderErrorKind::QuotaExhausted);
+    assert_eq!(e.kind, ProviderErrorKind::PortQuotaExhausted);
     assert_eq!(e.vendor_code.as_deref(), Some("1001"));
     let e = a.session_qr_code("abc", None).await.unwrap_err();
-    assert_eq!(e.kind, ProviderErrorKind::NotFound);
+    assert_eq!(e.kind, ProviderErrorKind::PortReleased);
     assert_eq!(e.vendor_code.as_deref(), Some("1002"));
 }
 
