@@ -39,8 +39,14 @@ impl fmt::Display for OwnedKind {
     }
 }
 
-fn key(kind: OwnedKind, id: &str) -> String {
+/// The store key of an owner record.
+pub fn key(kind: OwnedKind, id: &str) -> String {
     format!("owner:{}:{}", kind.as_str(), id)
+}
+
+/// Chat actions were once claimed under `owner:action:{id}`; they are still honoured.
+fn legacy_key(kind: OwnedKind, id: &str) -> Option<String> {
+    (kind == OwnedKind::ChatAction).then(|| format!("owner:action:{id}"))
 }
 
 /// Records that `tenant` owns the object. The first owner wins: a second tenant claiming the
@@ -62,10 +68,13 @@ pub async fn claim(
 
 /// The owning tenant, if any.
 pub async fn owner(store: &Store, kind: OwnedKind, id: &str) -> Result<Option<String>, StoreError> {
-    Ok(store
-        .get(&key(kind, id))
-        .await?
-        .and_then(|bytes| String::from_utf8(bytes).ok()))
+    let mut found = store.get(&key(kind, id)).await?;
+    if found.is_none()
+        && let Some(legacy) = legacy_key(kind, id)
+    {
+        found = store.get(&legacy).await?;
+    }
+    Ok(found.and_then(|bytes| String::from_utf8(bytes).ok()))
 }
 
 /// True when `tenant` owns the object.

@@ -21,6 +21,7 @@ use super::{
 };
 use crate::auth::{Auth, scope};
 use crate::error::{ApiError, ErrorCode, FieldError};
+use crate::ownership::OwnedKind;
 use crate::state::AppState;
 
 const MAX_BATCH: usize = 100;
@@ -194,7 +195,7 @@ fn digits_of(numbers: &[String]) -> Result<Vec<String>, ApiError> {
 /// 404 unless every number belongs to the tenant.
 async fn require_owned(state: &AppState, tenant: &str, digits: &[String]) -> Result<(), ApiError> {
     for d in digits {
-        if !owns(state, "account", d, tenant).await? {
+        if !owns(state, OwnedKind::Account, d, tenant).await? {
             return Err(ApiError::not_found(&format!("account +{d}")));
         }
     }
@@ -202,7 +203,10 @@ async fn require_owned(state: &AppState, tenant: &str, digits: &[String]) -> Res
 }
 
 async fn known_state(state: &AppState, digits: &str) -> Result<Option<AccountState>, ApiError> {
-    Ok(state.store.get_json(&record_key("account", digits)).await?)
+    Ok(state
+        .store
+        .get_json(&record_key(OwnedKind::Account, digits))
+        .await?)
 }
 
 /// Imports accounts with their key material. The keys are passed to the vendor and forgotten:
@@ -225,7 +229,14 @@ pub async fn import_accounts(
     batch_len(&body.accounts, "accounts")?;
     let creds = credentials(body.accounts)?;
     for c in &creds {
-        if !claim_owner(&state, "account", &c.number_digits, &auth.principal.tenant).await? {
+        if !claim_owner(
+            &state,
+            OwnedKind::Account,
+            &c.number_digits,
+            &auth.principal.tenant,
+        )
+        .await?
+        {
             return Err(ApiError::new(
                 ErrorCode::Conflict,
                 format!("+{} is held by another tenant", c.number_digits),
@@ -264,7 +275,7 @@ pub async fn list_accounts(
         .map_err(ApiError::from)?;
     let keys: Vec<String> = all
         .iter()
-        .map(|a| owner_key("account", a.number.trim_start_matches('+')))
+        .map(|a| owner_key(OwnedKind::Account, a.number.trim_start_matches('+')))
         .collect();
     let owners = state.store.mget(&keys).await?;
     let tenant = auth.principal.tenant.as_bytes();
@@ -275,7 +286,7 @@ pub async fn list_accounts(
         }
         save(
             &state,
-            "account",
+            OwnedKind::Account,
             account.number.trim_start_matches('+'),
             &account,
         )
@@ -352,7 +363,10 @@ pub async fn recycle(
         .await?
         .map_err(ApiError::from)?;
     for d in &digits {
-        state.store.delete(&record_key("account", d)).await?;
+        state
+            .store
+            .delete(&record_key(OwnedKind::Account, d))
+            .await?;
     }
     Ok(web::Json(NumbersAccepted {
         numbers: digits.iter().map(|d| domain::plus_number(d)).collect(),
@@ -584,7 +598,7 @@ pub async fn create_registration(
         request.area_code.trim_start_matches('+'),
         request.national_digits
     );
-    if !claim_owner(&state, "account", &digits, &auth.principal.tenant).await? {
+    if !claim_owner(&state, OwnedKind::Account, &digits, &auth.principal.tenant).await? {
         return Err(ApiError::new(
             ErrorCode::Conflict,
             "this number is held by another tenant",
@@ -609,7 +623,7 @@ pub async fn create_registration(
             ("area_code".to_owned(), request.area_code.clone()),
         ]),
     };
-    claim_owner(&state, "registration", &id, &auth.principal.tenant).await?;
+    claim_owner(&state, OwnedKind::Registration, &id, &auth.principal.tenant).await?;
     // The vendor's registration webhook names the number only: route its events to this tenant.
     crate::ownership::claim(
         &state.store,
@@ -618,7 +632,7 @@ pub async fn create_registration(
         &auth.principal.tenant,
     )
     .await?;
-    save(&state, "registration", &id, &registration).await?;
+    save(&state, OwnedKind::Registration, &id, &registration).await?;
     // The vendor's webhook names the number only: let the events capability find the id.
     state
         .store
@@ -662,7 +676,7 @@ pub async fn submit_code(
     }
     let mut r: Registration = load_owned(
         &state,
-        "registration",
+        OwnedKind::Registration,
         &id,
         &auth.principal.tenant,
         "registration",
@@ -686,7 +700,7 @@ pub async fn submit_code(
     .map_err(ApiError::from)?;
     r.status = RegistrationStatus::CodeSubmitted;
     r.updated_at = Utc::now();
-    save(&state, "registration", &id, &r).await?;
+    save(&state, OwnedKind::Registration, &id, &r).await?;
     Ok(web::Json(public(r)))
 }
 
@@ -707,7 +721,7 @@ pub async fn get_registration(
     tenant_settings(&state, &auth.principal)?;
     let r: Registration = load_owned(
         &state,
-        "registration",
+        OwnedKind::Registration,
         &id,
         &auth.principal.tenant,
         "registration",

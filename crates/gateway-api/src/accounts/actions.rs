@@ -34,6 +34,7 @@ use super::{
 use crate::auth::{Auth, scope};
 use crate::breaker::Refused;
 use crate::error::{ApiError, FieldError};
+use crate::ownership::OwnedKind;
 use crate::state::AppState;
 use crate::workers::Workers;
 
@@ -351,8 +352,8 @@ pub async fn submit_actions(
             vendor_action_id: None,
             error: None,
         };
-        claim_owner(&state, "action", &id, &auth.principal.tenant).await?;
-        save(&state, "action", &id, &record).await?;
+        claim_owner(&state, OwnedKind::ChatAction, &id, &auth.principal.tenant).await?;
+        save(&state, OwnedKind::ChatAction, &id, &record).await?;
         state.store.zadd(DUE, &id, slot as f64).await?;
         accepted.push(AcceptedAction {
             id,
@@ -378,8 +379,14 @@ pub async fn get_action(
     id: web::Path<String>,
 ) -> Result<web::Json<ChatAction>, ApiError> {
     tenant_settings(&state, &auth.principal)?;
-    let mut r: ActionRecord =
-        load_owned(&state, "action", &id, &auth.principal.tenant, "chat action").await?;
+    let mut r: ActionRecord = load_owned(
+        &state,
+        OwnedKind::ChatAction,
+        &id,
+        &auth.principal.tenant,
+        "chat action",
+    )
+    .await?;
     if r.phase == Phase::Sent
         && let Some(vendor_id) = r.vendor_action_id.clone()
     {
@@ -395,7 +402,7 @@ pub async fn get_action(
             r.executed_at = report.executed_at;
             if report.status != ActionStatus::Pending {
                 r.phase = Phase::Done;
-                save(&state, "action", &id, &r).await?;
+                save(&state, OwnedKind::ChatAction, &id, &r).await?;
                 crate::events::publish(
                     &state,
                     &auth.principal.tenant,
@@ -456,7 +463,7 @@ pub fn spawn_worker(state: &AppState, workers: &mut Workers) {
 }
 
 async fn process(state: &AppState, id: &str) -> Result<(), ApiError> {
-    let key = record_key("action", id);
+    let key = record_key(OwnedKind::ChatAction, id);
     let Some(mut r) = state.store.get_json::<ActionRecord>(&key).await? else {
         state.store.zrem(DUE, id).await?;
         return Ok(());
@@ -471,7 +478,7 @@ async fn process(state: &AppState, id: &str) -> Result<(), ApiError> {
             r.phase = Phase::Done;
             r.status = ActionStatus::Failed;
             r.error = Some("outcome_unknown".into());
-            save(state, "action", id, &r).await?;
+            save(state, OwnedKind::ChatAction, id, &r).await?;
             state.store.zrem(DUE, id).await?;
             return Ok(());
         }
@@ -507,7 +514,7 @@ async fn process(state: &AppState, id: &str) -> Result<(), ApiError> {
     }
     r.phase = Phase::Sending;
     r.attempts += 1;
-    if let Err(e) = save(state, "action", id, &r).await {
+    if let Err(e) = save(state, OwnedKind::ChatAction, id, &r).await {
         state.breakers.abandon(permit).await;
         return Err(e);
     }
@@ -531,7 +538,7 @@ async fn process(state: &AppState, id: &str) -> Result<(), ApiError> {
             r.phase = Phase::Sent;
             r.sent_at = Some(Utc::now());
             r.vendor_action_id = ids.into_iter().next();
-            save(state, "action", id, &r).await?;
+            save(state, OwnedKind::ChatAction, id, &r).await?;
             state.store.zrem(DUE, id).await?;
             tracing::info!(action = %id, "chat action sent");
         }
@@ -544,7 +551,7 @@ async fn process(state: &AppState, id: &str) -> Result<(), ApiError> {
             ) && r.attempts < MAX_ATTEMPTS =>
         {
             r.phase = Phase::Scheduled;
-            save(state, "action", id, &r).await?;
+            save(state, OwnedKind::ChatAction, id, &r).await?;
             let backoff = 1000_i64 << r.attempts.min(6);
             state
                 .store
@@ -555,7 +562,7 @@ async fn process(state: &AppState, id: &str) -> Result<(), ApiError> {
             r.phase = Phase::Done;
             r.status = ActionStatus::Failed;
             r.error = Some(e.kind.code().to_owned());
-            save(state, "action", id, &r).await?;
+            save(state, OwnedKind::ChatAction, id, &r).await?;
             state.store.zrem(DUE, id).await?;
         }
     }

@@ -28,6 +28,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ErrorCode};
+use crate::ownership::{self, OwnedKind};
 use crate::state::AppState;
 use crate::workers::Workers;
 
@@ -139,33 +140,30 @@ async fn wscrm<T>(
     Ok(state.breakers.call(ProviderId::WscrmAccounts, call).await?)
 }
 
-fn owner_key(kind: &str, id: &str) -> String {
-    format!("owner:{kind}:{id}")
+/// The store key of `id`'s owner record: the one the events capability reads too.
+fn owner_key(kind: OwnedKind, id: &str) -> String {
+    ownership::key(kind, id)
 }
 
 /// Records that `id` belongs to `tenant`; false if another tenant already owns it.
 async fn claim_owner(
     state: &AppState,
-    kind: &str,
+    kind: OwnedKind,
     id: &str,
     tenant: &str,
 ) -> Result<bool, ApiError> {
-    let key = owner_key(kind, id);
-    if state.store.set_nx(&key, tenant.as_bytes(), None).await? {
-        return Ok(true);
-    }
-    Ok(state.store.get(&key).await?.as_deref() == Some(tenant.as_bytes()))
+    Ok(ownership::claim(&state.store, kind, id, tenant).await?)
 }
 
 /// Whether `tenant` owns `id`.
-async fn owns(state: &AppState, kind: &str, id: &str, tenant: &str) -> Result<bool, ApiError> {
-    Ok(state.store.get(&owner_key(kind, id)).await?.as_deref() == Some(tenant.as_bytes()))
+async fn owns(state: &AppState, kind: OwnedKind, id: &str, tenant: &str) -> Result<bool, ApiError> {
+    Ok(ownership::owns(&state.store, kind, id, tenant).await?)
 }
 
 /// Loads a tenant's object, 404 for unknown ids and for other tenants' objects alike.
 async fn load_owned<T: DeserializeOwned>(
     state: &AppState,
-    kind: &str,
+    kind: OwnedKind,
     id: &str,
     tenant: &str,
     what: &str,
@@ -180,13 +178,19 @@ async fn load_owned<T: DeserializeOwned>(
         .ok_or_else(|| ApiError::not_found(what))
 }
 
-fn record_key(kind: &str, id: &str) -> String {
-    format!("accounts:{kind}:{id}")
+/// Where the accounts capability keeps its own record of an object (names kept from before
+/// the owner records were unified, so stored records stay readable).
+fn record_key(kind: OwnedKind, id: &str) -> String {
+    let name = match kind {
+        OwnedKind::ChatAction => "action",
+        other => other.as_str(),
+    };
+    format!("accounts:{name}:{id}")
 }
 
 async fn save<T: Serialize>(
     state: &AppState,
-    kind: &str,
+    kind: OwnedKind,
     id: &str,
     value: &T,
 ) -> Result<(), ApiError> {

@@ -19,6 +19,7 @@ use super::{
 };
 use crate::auth::{Auth, Principal, scope};
 use crate::error::{ApiError, ErrorCode};
+use crate::ownership::OwnedKind;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -137,7 +138,7 @@ pub struct ContactList {
 
 async fn load_session(state: &AppState, p: &Principal, id: &str) -> Result<Session, ApiError> {
     tenant_settings(state, p)?;
-    load_owned(state, "session", id, &p.tenant, "session").await
+    load_owned(state, OwnedKind::Session, id, &p.tenant, "session").await
 }
 
 /// Records a session the vendor no longer knows, then maps the error.
@@ -145,7 +146,7 @@ async fn session_failed(state: &AppState, mut s: Session, e: ProviderError) -> A
     if e.kind == domain::ProviderErrorKind::PortReleased {
         s.state = SessionState::Released;
         s.updated_at = Utc::now();
-        let _ = save(state, "session", &s.id.clone(), &s).await;
+        let _ = save(state, OwnedKind::Session, &s.id.clone(), &s).await;
     }
     ApiError::from(e)
 }
@@ -157,7 +158,7 @@ async fn set_state(
 ) -> Result<Session, ApiError> {
     s.state = next;
     s.updated_at = Utc::now();
-    save(state, "session", &s.id.clone(), &s).await?;
+    save(state, OwnedKind::Session, &s.id.clone(), &s).await?;
     Ok(s)
 }
 
@@ -247,7 +248,7 @@ pub async fn create_session(
     let id = wscrm(&state, vendor.reserve_port(body.port_type, target_id))
         .await?
         .map_err(ApiError::from)?;
-    claim_owner(&state, "session", &id, &auth.principal.tenant).await?;
+    claim_owner(&state, OwnedKind::Session, &id, &auth.principal.tenant).await?;
     let now = Utc::now();
     let session = Session {
         id: id.clone(),
@@ -260,7 +261,7 @@ pub async fn create_session(
         updated_at: now,
         proxy,
     };
-    save(&state, "session", &id, &session).await?;
+    save(&state, OwnedKind::Session, &id, &session).await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/v1/sessions/{id}")))
         .json(session.public()))
@@ -297,7 +298,7 @@ pub async fn get_session(
         if let Some(n) = r.number.filter(|n| n.len() > 1) {
             claim_owner(
                 &state,
-                "account",
+                OwnedKind::Account,
                 n.trim_start_matches('+'),
                 &auth.principal.tenant,
             )
@@ -306,7 +307,7 @@ pub async fn get_session(
         }
         s.agent = r.agent.or(s.agent);
         s.updated_at = Utc::now();
-        save(&state, "session", &s.id.clone(), &s).await?;
+        save(&state, OwnedKind::Session, &s.id.clone(), &s).await?;
     }
     Ok(web::Json(s.public()))
 }
@@ -603,7 +604,7 @@ pub async fn ports(
         .iter()
         .map(|p| {
             owner_key(
-                "account",
+                OwnedKind::Account,
                 p.number.as_deref().unwrap_or("").trim_start_matches('+'),
             )
         })
@@ -683,7 +684,7 @@ pub async fn create_scan_task(
     )
     .await?
     .map_err(ApiError::from)?;
-    claim_owner(&state, "scan_task", &id, &auth.principal.tenant).await?;
+    claim_owner(&state, OwnedKind::ScanTask, &id, &auth.principal.tenant).await?;
     let now = Utc::now();
     let task = ScanTask {
         id: id.clone(),
@@ -693,7 +694,7 @@ pub async fn create_scan_task(
         created_at: now,
         updated_at: now,
     };
-    save(&state, "scan_task", &id, &task).await?;
+    save(&state, OwnedKind::ScanTask, &id, &task).await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/v1/scan-tasks/{id}")))
         .json(task))
@@ -716,7 +717,7 @@ pub async fn get_scan_task(
     Ok(web::Json(
         load_owned(
             &state,
-            "scan_task",
+            OwnedKind::ScanTask,
             &id,
             &auth.principal.tenant,
             "scan task",
@@ -727,14 +728,15 @@ pub async fn get_scan_task(
 
 async fn fetch_task_qr(state: &AppState, p: &Principal, id: &str) -> Result<String, ApiError> {
     tenant_settings(state, p)?;
-    let mut task: ScanTask = load_owned(state, "scan_task", id, &p.tenant, "scan task").await?;
+    let mut task: ScanTask =
+        load_owned(state, OwnedKind::ScanTask, id, &p.tenant, "scan task").await?;
     let code = wscrm(state, vendor(state)?.scan_task_qr_code(&task.id))
         .await?
         .map_err(ApiError::from)?;
     if task.state == "created" {
         task.state = "waiting".into();
         task.updated_at = Utc::now();
-        save(state, "scan_task", id, &task).await?;
+        save(state, OwnedKind::ScanTask, id, &task).await?;
     }
     Ok(code)
 }
