@@ -427,7 +427,7 @@ appkey = "{NX_APPKEY}"
         if status not in (200, 202):
             raise RuntimeError(f"seeding job refused: {status} {job}")
         deadline = time.monotonic() + 300
-        while job.get("status") not in ("completed", "partially_failed", "failed"):
+        while job.get("status") not in ("completed", "completed_with_errors", "failed"):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"seeding job did not finish: {job}")
             time.sleep(0.2)

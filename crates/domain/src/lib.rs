@@ -27,7 +27,9 @@ pub use business_phone::{
 };
 pub use checks::{Check, CheckSet};
 pub use events::{DomainEvent, Event, EventType, Subject, SubjectKind};
-pub use number_result::{Gender, NumberResult, ProviderId, parse_vendor_bool};
+pub use number_result::{
+    CheckOutcome, CheckStatus, Gender, NumberResult, ProviderId, parse_vendor_bool,
+};
 pub use phone::{
     BatchInputs, DefaultCountry, E164, InvalidNumber, InvalidReason, NormalizedBatch, NumberList,
     mask, normalize, normalize_batch, normalize_with, split_by_country,

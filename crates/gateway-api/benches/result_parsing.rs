@@ -3,7 +3,8 @@
 //!
 //! - `parse_and_store_20000`: the wscrm screening adapter's `fetch_results` (download of the
 //!   vendor's xlsx, parse into `NumberResult`s), then what the worker's `record_results` does
-//!   with them: `jobs::put_sub_order_results` and `Cache::store` into the Redis store.
+//!   with them: statuses per check (`NumberResult::settle`), `jobs::merge_records` (one merged
+//!   record per number) and `Cache::store` into the Redis store.
 //! - `calamine_read_20000`: `calamine` opening the same bytes and visiting every cell.
 //!
 //! The file is genuine: one 20,000-number order is submitted through the adapter to the vendor
@@ -170,9 +171,19 @@ async fn parse_and_store(f: &Fixture) -> usize {
     records.len()
 }
 
+/// The records as the worker merges them: each with its checks' statuses.
+fn settled(records: &[NumberResult]) -> Vec<NumberResult> {
+    let mut out = records.to_vec();
+    for record in &mut out {
+        record.settle(&checks());
+    }
+    out
+}
+
 async fn store(f: &Fixture, records: &[NumberResult]) {
     let config = &f.state.config.number_checks;
-    jobs::put_sub_order_results(&f.state.store, JOB_ID, 0, records, config.job_ttl)
+    let records = &settled(records);
+    jobs::merge_records(&f.state.store, JOB_ID, records, config.job_ttl)
         .await
         .expect("the sub-order results are stored");
     Cache::new(
@@ -251,7 +262,8 @@ async fn split(f: &Fixture, sim_location: &ResultLocation) {
 
         let config = &f.state.config.number_checks;
         let started = Instant::now();
-        jobs::put_sub_order_results(&f.state.store, JOB_ID, 0, &records, config.job_ttl)
+        let records = settled(&records);
+        jobs::merge_records(&f.state.store, JOB_ID, &records, config.job_ttl)
             .await
             .expect("the sub-order results are stored");
         let put = started.elapsed();
@@ -295,7 +307,7 @@ async fn split(f: &Fixture, sim_location: &ResultLocation) {
             "  of which parse (fetch_results - download)",
             fetch - download,
         ),
-        ("jobs::put_sub_order_results", put),
+        ("jobs::merge_records", put),
         ("Cache::store", cache),
         ("calamine open + read every cell", calamine),
     ] {

@@ -579,6 +579,10 @@ async fn one_number_is_answered_by_a_single_number_provider_then_from_cache() {
         .expect("json");
     assert_eq!(first["from_cache"], false, "{first}");
     assert_eq!(first["result"]["provider"], "accuauth");
+    let outcome = &first["result"]["checks"]["registered"];
+    assert_eq!(outcome["status"], "answered", "{first}");
+    assert_eq!(outcome["provider"], "accuauth", "{first}");
+    assert!(outcome["checked_at"].is_string(), "{first}");
     let second: Value = app
         .get("/v1/numbers/%2B51912345678?checks=registered", &t)
         .await
@@ -586,6 +590,10 @@ async fn one_number_is_answered_by_a_single_number_provider_then_from_cache() {
         .await
         .expect("json");
     assert_eq!(second["from_cache"], true, "{second}");
+    assert_eq!(
+        second["result"]["checks"], first["result"]["checks"],
+        "{second}"
+    );
     assert_eq!(sim.ledger().numbers_billed("accuauth"), 1);
     // Lookups are counted in memory and reach the store within about a second, without
     // anyone reading the usage in between.
@@ -964,4 +972,224 @@ async fn a_submit_with_an_unknown_outcome_counts_as_unconfirmed_usage() {
         1,
         "not sent again"
     );
+}
+
+fn checks_body(numbers: Vec<String>, checks: &[&str]) -> Value {
+    json!({"numbers": numbers, "default_country": "IN", "checks": checks})
+}
+
+/// Every record of a job, read as JSON pages of `limit`.
+async fn paged_results(app: &support::TestApp, t: &str, id: &str, limit: usize) -> Vec<Value> {
+    let mut cursor: Option<String> = None;
+    let mut items = Vec::new();
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/number-checks/{id}/results?limit={limit}&cursor={c}"),
+            None => format!("/v1/number-checks/{id}/results?limit={limit}"),
+        };
+        let page: Value = app.get(&path, t).await.json().await.expect("page");
+        items.extend(page["items"].as_array().expect("items").iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return items,
+        }
+    }
+}
+
+/// One record per number, every asked check with a status of the expected provider; numbers
+/// without WhatsApp say so.
+fn assert_one_answered_record_per_number(
+    seed: u64,
+    records: &[Value],
+    expected: usize,
+    providers: &[(&str, &str)],
+) {
+    let distinct: std::collections::HashSet<&str> = records
+        .iter()
+        .map(|r| r["number"].as_str().expect("number"))
+        .collect();
+    assert_eq!((records.len(), distinct.len()), (expected, expected));
+    for record in records {
+        let truth = vendor_sim::truth::profile(seed, record["number"].as_str().expect("number"));
+        assert_eq!(record["registered"], json!(truth.registered), "{record}");
+        let answered = if truth.registered {
+            "answered"
+        } else {
+            "not_registered"
+        };
+        for (check, provider) in providers {
+            let outcome = &record["checks"][check];
+            assert_eq!(outcome["status"], answered, "{check}: {record}");
+            assert_eq!(outcome["provider"], *provider, "{check}: {record}");
+            assert!(outcome["checked_at"].is_string(), "{check}: {record}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn two_screening_orders_for_one_number_give_one_merged_record() {
+    let sim = start_sim(21, 0).await;
+    let app = spawn_app_with(config(&sim, json!({}))).await;
+    let t = token("acme", SCOPES);
+    let body = checks_body(indian(600, 0), &["activity", "demographics"]);
+    let id = job_id(post_job(&app, &t, &body).await).await;
+    let job = wait_done(&app, &t, &id).await;
+    assert_eq!(job["status"], "completed", "{job}");
+    assert_eq!(
+        job["sub_orders"].as_array().expect("subs").len(),
+        2,
+        "{job}"
+    );
+    assert_eq!(job["progress"]["total"], 600, "{job}");
+    assert_eq!(job["progress"]["answered"], 600, "{job}");
+    assert_eq!(job["progress"]["pending"], 0, "{job}");
+    let expected = [
+        ("activity", "wscrm_screening"),
+        ("demographics", "wscrm_screening"),
+    ];
+
+    let exported = all_results(&app, &t, &id).await;
+    assert_one_answered_record_per_number(21, &exported, 600, &expected);
+    let registered = exported
+        .iter()
+        .find(|r| r["registered"] == true)
+        .expect("a registered number");
+    let truth = vendor_sim::truth::profile(21, registered["number"].as_str().expect("number"));
+    // Fields of both orders in the one record.
+    assert_eq!(registered["age"], json!(truth.age), "{registered}");
+    assert!(
+        registered["last_active_at"].is_string() == truth.last_active.is_some(),
+        "{registered}"
+    );
+    assert!(
+        exported.iter().any(|r| r["registered"] == false),
+        "some numbers are not on WhatsApp"
+    );
+
+    let paged = paged_results(&app, &t, &id, 250).await;
+    assert_eq!(paged, exported);
+
+    let csv = app
+        .get(&format!("/v1/number-checks/{id}/results?format=csv"), &t)
+        .await
+        .text()
+        .await
+        .expect("csv");
+    assert_eq!(csv.lines().count(), 601);
+    let header: Vec<&str> = csv.lines().next().expect("header").split(',').collect();
+    let status_col = header
+        .iter()
+        .position(|h| *h == "activity_status")
+        .expect("activity_status column");
+    assert!(
+        csv.lines().skip(1).all(|l| matches!(
+            l.split(',').nth(status_col),
+            Some("answered" | "not_registered")
+        )),
+        "{csv}"
+    );
+}
+
+#[tokio::test]
+async fn checks_of_two_providers_are_both_ordered_and_merged() {
+    let sim = start_sim(22, 0).await;
+    let app = spawn_app_with(config(&sim, json!({}))).await;
+    let t = token("acme", SCOPES);
+    let body = checks_body(indian(600, 0), &["activity", "profile"]);
+    let resp = post_job(&app, &t, &body).await;
+    assert_eq!(resp.status().as_u16(), 202);
+    let accepted: Value = resp.json().await.expect("json");
+    assert_eq!(accepted["warnings"], json!([]), "{accepted}");
+    let id = accepted["id"].as_str().expect("id").to_owned();
+    let job = wait_done(&app, &t, &id).await;
+    assert_eq!(job["status"], "completed", "{job}");
+    let orders: Vec<(Value, Value)> = job["sub_orders"]
+        .as_array()
+        .expect("subs")
+        .iter()
+        .map(|s| (s["provider"].clone(), s["checks"].clone()))
+        .collect();
+    assert_eq!(
+        orders,
+        vec![
+            (json!("wscrm_screening"), json!(["activity"])),
+            (json!("ekycpro"), json!(["profile"])),
+        ]
+    );
+    assert_eq!(job["progress"]["answered"], 600, "{job}");
+    let records = all_results(&app, &t, &id).await;
+    assert_one_answered_record_per_number(
+        22,
+        &records,
+        600,
+        &[("activity", "wscrm_screening"), ("profile", "ekycpro")],
+    );
+}
+
+#[tokio::test]
+async fn numbers_no_provider_takes_have_a_record_with_the_reason() {
+    let sim = start_sim(23, 0).await;
+    let app = spawn_app_with(config(&sim, json!({}))).await;
+    let t = token("acme", SCOPES);
+    // Below screening's minimum, and only screening answers activity.
+    let body = checks_body(indian(3, 0), &["activity"]);
+    let resp = post_job(&app, &t, &body).await;
+    assert_eq!(resp.status().as_u16(), 200);
+    let job: Value = resp.json().await.expect("json");
+    assert_eq!(job["status"], "failed", "{job}");
+    assert_eq!(job["warnings"][0]["code"], "no_provider", "{job}");
+    assert_eq!(job["warnings"][0]["checks"], json!(["activity"]), "{job}");
+    assert_eq!(job["warnings"][0]["numbers"], 3, "{job}");
+    assert_eq!(job["progress"]["failed"], 3, "{job}");
+    let id = job["id"].as_str().expect("id");
+    let records = paged_results(&app, &t, id, 1000).await;
+    assert_eq!(records.len(), 3, "{records:?}");
+    for record in &records {
+        let outcome = &record["checks"]["activity"];
+        assert_eq!(outcome["status"], "unavailable", "{record}");
+        assert_eq!(outcome["reason"], "no_provider", "{record}");
+    }
+}
+
+#[tokio::test]
+async fn a_partly_answerable_job_warns_at_once_and_ends_completed_with_errors() {
+    let sim = start_sim(24, 0).await;
+    let app = spawn_app_with(config(&sim, json!({}))).await;
+    let t = token("acme", SCOPES);
+    // 120 numbers: ekycpro answers `registered`; only screening (minimum 500) answers activity.
+    let body = checks_body(indian(120, 0), &["registered", "activity"]);
+    let resp = post_job(&app, &t, &body).await;
+    assert_eq!(resp.status().as_u16(), 202);
+    let accepted: Value = resp.json().await.expect("json");
+    assert_eq!(accepted["warnings"][0]["code"], "no_provider", "{accepted}");
+    assert_eq!(
+        accepted["warnings"][0]["checks"],
+        json!(["activity"]),
+        "{accepted}"
+    );
+    let id = accepted["id"].as_str().expect("id").to_owned();
+    let job = wait_done(&app, &t, &id).await;
+    assert_eq!(job["status"], "completed_with_errors", "{job}");
+    assert_eq!(job["progress"]["answered"], 120, "{job}");
+    let records = all_results(&app, &t, &id).await;
+    assert_eq!(records.len(), 120);
+    for record in &records {
+        assert!(record["registered"].is_boolean(), "{record}");
+        assert_eq!(
+            record["checks"]["registered"]["status"], "answered",
+            "{record}"
+        );
+        assert_eq!(
+            record["checks"]["registered"]["provider"], "ekycpro",
+            "{record}"
+        );
+        assert_eq!(
+            record["checks"]["activity"]["status"], "unavailable",
+            "{record}"
+        );
+        assert_eq!(
+            record["checks"]["activity"]["reason"], "no_provider",
+            "{record}"
+        );
+    }
 }

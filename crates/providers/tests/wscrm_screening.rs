@@ -185,7 +185,7 @@ async fn end_to_end_fields_and_utc_times() {
     assert_eq!(first.has_avatar, Some(true));
     assert_eq!(first.gender, Some(Gender::Male));
     assert_eq!(first.age, Some(22));
-    assert_eq!(first.provider, ProviderId::WscrmScreening);
+    assert_eq!(first.provider, Some(ProviderId::WscrmScreening));
 
     let second = &results[1];
     assert_eq!(second.registered, Some(false));

@@ -79,16 +79,17 @@ impl Cache {
         while let Some(reply) = replies.next().await {
             let (chunk, values) = reply?;
             for (number, answers) in chunk.iter().zip(values.chunks(checks.len())) {
-                match merge_fresh(answers, checks, oldest) {
-                    Some(record) if record.number == *number => out.hits.push(record),
-                    _ => out.misses.push(*number),
+                match merge_fresh(*number, answers, checks, oldest) {
+                    Some(record) => out.hits.push(record),
+                    None => out.misses.push(*number),
                 }
             }
         }
         Ok(out)
     }
 
-    /// Caches `results` as the answer to each of `checks`.
+    /// Caches `results` as the answer to each of `checks` it answers (a check without an answer
+    /// in the record, `failed` say, is not cached).
     pub async fn store(
         &self,
         results: &[NumberResult],
@@ -100,7 +101,10 @@ impl Cache {
                 let Ok(bytes) = serde_json::to_vec(record) else {
                     continue;
                 };
-                for check in checks.iter() {
+                for check in checks
+                    .iter()
+                    .filter(|c| record.status(*c).is_none_or(domain::CheckStatus::is_answer))
+                {
                     entries.push((self.key(&record.number, check), bytes.clone()));
                 }
             }
@@ -110,48 +114,29 @@ impl Cache {
     }
 }
 
-/// One record answering every check, if each check's answer is present and fresh.
+/// One record answering every check, if each check's answer is present and fresh; only the
+/// asked checks' fields are taken from the cached records.
 fn merge_fresh(
+    number: E164,
     answers: &[Option<Vec<u8>>],
     checks: &[Check],
     oldest: DateTime<Utc>,
 ) -> Option<NumberResult> {
-    let mut merged: Option<NumberResult> = None;
+    let mut merged = NumberResult::unanswered(number);
     for (answer, check) in answers.iter().zip(checks) {
-        let record: NumberResult = serde_json::from_slice(answer.as_deref()?).ok()?;
-        if record.checked_at < oldest {
+        let mut record: NumberResult = serde_json::from_slice(answer.as_deref()?).ok()?;
+        if record.number != number {
             return None;
         }
-        match &mut merged {
-            None => merged = Some(record),
-            Some(target) => merge_check(target, &record, *check),
+        // Entries written before records carried statuses are answers of their provider.
+        record.settle(&CheckSet::of(&[*check]));
+        let outcome = record.checks.get(check)?;
+        if !outcome.status.is_answer() || outcome.checked_at.is_none_or(|at| at < oldest) {
+            return None;
         }
+        merged.absorb_check(&record, *check);
     }
-    merged
-}
-
-/// Copies the fields `check` fills from `source` into `target`; the older check time wins.
-pub fn merge_check(target: &mut NumberResult, source: &NumberResult, check: Check) {
-    match check {
-        Check::Registered => target.registered = source.registered,
-        Check::Business => target.business = source.business,
-        Check::Activity => {
-            target.last_active_at = source.last_active_at;
-            target.active_hour = source.active_hour;
-        }
-        Check::Profile => {
-            target.about.clone_from(&source.about);
-            target.status_updated_on = source.status_updated_on;
-            target.has_avatar = target.has_avatar.or(source.has_avatar);
-        }
-        Check::Demographics => {
-            target.avatar_url.clone_from(&source.avatar_url);
-            target.has_avatar = source.has_avatar.or(target.has_avatar);
-            target.gender = source.gender;
-            target.age = source.age;
-        }
-    }
-    target.checked_at = target.checked_at.min(source.checked_at);
+    Some(merged)
 }
 
 #[cfg(test)]
@@ -169,6 +154,7 @@ mod tests {
         let b: E164 = "+919800000002".parse().unwrap();
         let mut fresh = NumberResult::empty(a, ProviderId::Ekycpro, now);
         fresh.registered = Some(true);
+        fresh.settle(&CheckSet::of(&[Check::Registered]));
         let stale = NumberResult::empty(b, ProviderId::Ekycpro, now - chrono::Duration::hours(2));
         let registered = CheckSet::of(&[Check::Registered]);
         cache

@@ -5,13 +5,14 @@ use std::time::Duration;
 
 use chrono::Utc;
 use domain::{
-    Check, CheckSet, E164, NumberResult, ProviderError, ProviderErrorKind, normalize_batch,
+    Check, CheckOutcome, CheckSet, CheckStatus, E164, NumberResult, ProviderError,
+    ProviderErrorKind, normalize_batch,
 };
 use providers::{PollPolicy, SingleCheck};
 
 use super::cache::Cache;
 use super::jobs::{self, Counts, DUE, Job, SubOrder};
-use super::model::{CreateNumberCheck, InvalidItem, JobError, JobStatus, SubOrderState};
+use super::model::{CreateNumberCheck, InvalidItem, JobStatus, JobWarning, SubOrderState};
 use super::planner::{self, Candidate};
 use super::{usage, worker};
 use crate::breaker::Refused;
@@ -148,6 +149,7 @@ pub async fn create(
         });
     }
     let misses = found.misses;
+    let open_numbers = misses.clone();
     let plan = if misses.is_empty() {
         planner::Plan::default()
     } else {
@@ -156,7 +158,7 @@ pub async fn create(
             .await
             .map_err(ApiError::internal)?
     };
-    if !plan.unplanned.is_empty() && plan.unanswerable == checks {
+    if !open_numbers.is_empty() && plan.unanswerable == checks {
         return Err(ApiError::field(
             "checks",
             "unsupported",
@@ -195,26 +197,7 @@ pub async fn create(
     }
 
     let id = format!("nc_{}", uuid::Uuid::now_v7().simple());
-    let mut errors = Vec::new();
-    if !plan.unplanned.is_empty() {
-        errors.push(JobError {
-            code: "no_provider".into(),
-            message: "no configured provider takes these numbers for these checks (e.g. fewer than a vendor's minimum order)".into(),
-            sub_order: None,
-            numbers: plan.unplanned.len() as u64,
-        });
-    }
-    if !plan.unanswerable.is_empty() && plan.unanswerable != checks {
-        errors.push(JobError {
-            code: "checks_unanswered".into(),
-            message: format!(
-                "no configured provider answers {:?} together with the other checks; those fields stay empty",
-                plan.unanswerable
-            ),
-            sub_order: None,
-            numbers: 0,
-        });
-    }
+    let warnings = warnings(&plan, open_numbers.len() as u64);
     let sub_orders = plan
         .orders
         .iter()
@@ -238,6 +221,7 @@ pub async fn create(
             poll_errors: 0,
             download_errors: 0,
             error: None,
+            failure_recorded: false,
         })
         .collect::<Vec<_>>();
     let mut job = Job {
@@ -256,7 +240,7 @@ pub async fn create(
             total: batch.numbers.len() as u64,
             from_cache: found.hits.len() as u64,
             answered: 0,
-            failed: plan.unplanned.len() as u64,
+            failed: plan.unplanned_numbers(&checks),
             invalid: batch.invalid.len() as u64,
             duplicates: batch.duplicates as u64,
         },
@@ -271,7 +255,9 @@ pub async fn create(
                 reason: bad.reason,
             })
             .collect(),
-        errors,
+        errors: Vec::new(),
+        warnings,
+        unanswerable: plan.unanswerable,
         failed_providers: Vec::new(),
     };
 
@@ -279,6 +265,17 @@ pub async fn create(
     let ttl = config.job_ttl;
     jobs::put_numbers(store, &id, &plan.numbers, ttl).await?;
     jobs::put_cached_results(store, &id, &found.hits, ttl).await?;
+    jobs::put_open_numbers(store, &id, &open_numbers, ttl).await?;
+    for unplanned in &plan.unplanned {
+        let records = jobs::unanswered(
+            &unplanned.numbers,
+            &unplanned.checks,
+            CheckStatus::Unavailable,
+            "no_provider",
+            None,
+        );
+        jobs::merge_records(store, &id, &records, ttl).await?;
+    }
     let persisted = started.elapsed();
     let requested = job.counts.total;
     metrics::counter!("number_checks_numbers_requested_total").increment(requested);
@@ -311,6 +308,43 @@ pub async fn create(
         job,
         finished: false,
     })
+}
+
+/// The job-level warnings of a plan: asked checks some numbers will not get.
+fn warnings(plan: &planner::Plan, open_numbers: u64) -> Vec<JobWarning> {
+    let mut out = Vec::new();
+    if !plan.unanswerable.is_empty() {
+        out.push(JobWarning {
+            code: "checks_unanswered".into(),
+            message: format!(
+                "no configured provider answers {}; those checks are `unavailable` in every record",
+                names(&plan.unanswerable)
+            ),
+            checks: plan.unanswerable,
+            numbers: open_numbers,
+        });
+    }
+    for unplanned in &plan.unplanned {
+        out.push(JobWarning {
+            code: "no_provider".into(),
+            message: format!(
+                "no configured provider takes these numbers for {} (e.g. fewer than a vendor's minimum order); \
+                 those checks are `unavailable` in their records",
+                names(&unplanned.checks)
+            ),
+            checks: unplanned.checks,
+            numbers: unplanned.numbers.len() as u64,
+        });
+    }
+    out
+}
+
+fn names(checks: &CheckSet) -> String {
+    checks
+        .iter()
+        .map(Check::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn truncate(input: &str) -> String {
@@ -415,7 +449,15 @@ pub async fn lookup_one(
         Billing::NotBilled => {}
     }
     match answer {
-        Ok(SingleCheck::Done(result)) => {
+        Ok(SingleCheck::Done(mut result)) => {
+            let answerable = checks.intersection(&checker.checks());
+            result.settle(&answerable);
+            for check in checks.difference(&answerable).iter() {
+                result.checks.insert(
+                    check,
+                    CheckOutcome::unanswered(CheckStatus::Unavailable, "checks_unanswered"),
+                );
+            }
             cache.store(std::slice::from_ref(&result), &checks).await?;
             Ok((result, false))
         }

@@ -1,14 +1,19 @@
 //! Persisted jobs: one JSON document per job (state, counts, sub-orders), the numbers to send
-//! as a list, and results as lists (cached answers first, then one list per sub-order) written
-//! in chunks. Only the replica holding a job's lease writes its document after creation.
+//! as a list, and results. Only the replica holding a job's lease writes after creation.
+//!
+//! Results are one record per number: cached answers as a list (written once, at creation),
+//! then the job's other numbers as a list in a fixed order, each with a per-number record under
+//! its own key. Every sub-order's answers (and failures, and the checks no provider takes) are
+//! merged into those records when written, so a number asked of two vendor orders has one
+//! record, and pages are stable (positions in two fixed lists).
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use domain::{CheckSet, E164, NumberResult, ProviderId};
+use domain::{CheckOutcome, CheckSet, CheckStatus, E164, NumberResult, ProviderId};
 use serde::{Deserialize, Serialize};
 
-use super::model::{InvalidItem, JobError, JobStatus, ProviderChoice, SubOrderState};
+use super::model::{InvalidItem, JobError, JobStatus, JobWarning, ProviderChoice, SubOrderState};
 use crate::store::{Store, StoreError};
 
 /// Items per `lrange` (and page of an export).
@@ -31,16 +36,30 @@ fn numbers_key(id: &str) -> String {
     format!("nc:job:{id}:numbers")
 }
 
-/// Result list `n`: 0 holds cached answers, `i + 1` the answers of sub-order `i`.
-fn results_key(id: &str, list: usize) -> String {
-    format!("nc:job:{id}:results:{list}")
+/// The cached answers, complete records.
+fn cached_key(id: &str) -> String {
+    format!("nc:job:{id}:results:0")
 }
 
+/// The job's numbers not answered from cache, distinct, in result order.
+fn open_numbers_key(id: &str) -> String {
+    format!("nc:job:{id}:open")
+}
+
+/// The merged record of one of the job's open numbers.
+fn record_key(id: &str, number: &E164) -> String {
+    format!("nc:job:{id}:record:{}", number.as_u64())
+}
+
+/// Counts of numbers, never of records or orders.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Counts {
     pub total: u64,
     pub from_cache: u64,
+    /// Numbers with at least one check answered by a vendor for this job.
     pub answered: u64,
+    /// Numbers without any answer: no provider for them (known at creation), or, once the job
+    /// is finished, every order for them failed.
     pub failed: u64,
     pub invalid: u64,
     pub duplicates: u64,
@@ -73,6 +92,9 @@ pub struct SubOrder {
     #[serde(default)]
     pub download_errors: u32,
     pub error: Option<JobError>,
+    /// Whether a failure of this order is written into its numbers' records.
+    #[serde(default)]
+    pub failure_recorded: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -94,6 +116,12 @@ pub struct Job {
     pub sub_orders: Vec<SubOrder>,
     pub invalid: Vec<InvalidItem>,
     pub errors: Vec<JobError>,
+    /// Asked checks that cannot be answered for some or all numbers, known at creation.
+    #[serde(default)]
+    pub warnings: Vec<JobWarning>,
+    /// Asked checks no configured provider answers (for any number).
+    #[serde(default)]
+    pub unanswerable: CheckSet,
     /// Providers that refused or failed a submit of this job: no further order of the job goes
     /// to them, so a job whose every provider fails makes at most one submit per provider.
     #[serde(default)]
@@ -112,18 +140,25 @@ impl Job {
         self.sub_orders.iter().all(|s| s.state.is_terminal())
     }
 
-    /// Sets the final status from the counts.
+    /// Sets the final status: `completed` only when every asked check of every number has its
+    /// answer; `failed` when no number has any; `completed_with_errors` otherwise.
     pub fn finish(&mut self, now: DateTime<Utc>) {
-        let answered = self.counts.answered + self.counts.from_cache;
-        let any_failed = self.counts.failed > 0
+        let c = &mut self.counts;
+        c.failed = c.total.saturating_sub(c.from_cache + c.answered);
+        let answered = c.answered + c.from_cache;
+        let incomplete = c.failed > 0
+            || !self.warnings.is_empty()
+            || !self.errors.is_empty()
             || self
                 .sub_orders
                 .iter()
                 .any(|s| matches!(s.state, SubOrderState::Failed | SubOrderState::Unknown));
-        self.status = match (any_failed, answered > 0) {
-            (false, _) => JobStatus::Completed,
-            (true, true) => JobStatus::PartiallyFailed,
-            (true, false) => JobStatus::Failed,
+        self.status = if answered == 0 {
+            JobStatus::Failed
+        } else if incomplete {
+            JobStatus::CompletedWithErrors
+        } else {
+            JobStatus::Completed
         };
         self.finished_at = Some(now);
         self.updated_at = now;
@@ -197,30 +232,90 @@ pub async fn read_numbers(
     Ok(out)
 }
 
-/// Writes the cached answers (list 0).
+/// Writes the cached answers (complete records).
 pub async fn put_cached_results(
     store: &Store,
     id: &str,
     results: &[NumberResult],
     ttl: Duration,
 ) -> Result<(), StoreError> {
-    push_json(store, &results_key(id, 0), results, ttl).await
+    push_json(store, &cached_key(id), results, ttl).await
 }
 
-/// Writes a sub-order's answers, replacing any earlier write (a retry after a crash).
-pub async fn put_sub_order_results(
+/// Writes the numbers that are not answered from cache, in result order.
+pub async fn put_open_numbers(
     store: &Store,
     id: &str,
-    index: usize,
-    results: &[NumberResult],
+    numbers: &[E164],
     ttl: Duration,
 ) -> Result<(), StoreError> {
-    let key = results_key(id, index + 1);
-    store.delete(&key).await?;
-    push_json(store, &key, results, ttl).await
+    push_json(store, &open_numbers_key(id), numbers, ttl).await
 }
 
-/// A position in a job's results: list and offset, rendered `list.offset`.
+/// What merging partial records changed.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Merged {
+    /// Numbers that had no answered check before and have one now.
+    pub newly_answered: u64,
+}
+
+/// Merges `partials` (records of open numbers, each with statuses for the checks it speaks
+/// of) into the numbers' records. Idempotent: writing the same partials again changes nothing.
+pub async fn merge_records(
+    store: &Store,
+    id: &str,
+    partials: &[NumberResult],
+    ttl: Duration,
+) -> Result<Merged, StoreError> {
+    let mut merged = Merged::default();
+    for chunk in partials.chunks(CHUNK) {
+        let keys: Vec<String> = chunk.iter().map(|r| record_key(id, &r.number)).collect();
+        let existing = store.mget(&keys).await?;
+        let mut entries = Vec::with_capacity(chunk.len());
+        for ((key, partial), old) in keys.into_iter().zip(chunk).zip(existing) {
+            let mut record = old
+                .and_then(|bytes| serde_json::from_slice::<NumberResult>(&bytes).ok())
+                .unwrap_or_else(|| NumberResult::unanswered(partial.number));
+            let had_answer = record.has_answer();
+            record.absorb(partial);
+            if !had_answer && record.has_answer() {
+                merged.newly_answered += 1;
+            }
+            if let Ok(bytes) = serde_json::to_vec(&record) {
+                entries.push((key, bytes));
+            }
+        }
+        store.mset(&entries, Some(ttl)).await?;
+    }
+    Ok(merged)
+}
+
+/// Partial records saying `checks` of `numbers` have no answer, with `status` and `reason`.
+pub fn unanswered(
+    numbers: &[E164],
+    checks: &CheckSet,
+    status: CheckStatus,
+    reason: &str,
+    provider: Option<ProviderId>,
+) -> Vec<NumberResult> {
+    let outcome = CheckOutcome {
+        provider,
+        ..CheckOutcome::unanswered(status, reason)
+    };
+    numbers
+        .iter()
+        .map(|n| {
+            let mut record = NumberResult::unanswered(*n);
+            for check in checks.iter() {
+                record.checks.insert(check, outcome.clone());
+            }
+            record
+        })
+        .collect()
+}
+
+/// A position in a job's results: list (0 cached answers, 1 the other numbers) and offset,
+/// rendered `list.offset`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Cursor {
     pub list: usize,
@@ -243,26 +338,22 @@ impl std::fmt::Display for Cursor {
     }
 }
 
-/// Up to `limit` raw result records from `cursor`, and where the next page starts.
+const LISTS: usize = 2;
+
+/// Up to `limit` records (one per number) from `cursor`, and where the next page starts.
 pub async fn read_results(
     store: &Store,
     job: &Job,
     mut cursor: Cursor,
     limit: usize,
-) -> Result<(Vec<Vec<u8>>, Option<Cursor>), StoreError> {
-    let lists = job.sub_orders.len() + 1;
+) -> Result<(Vec<NumberResult>, Option<Cursor>), StoreError> {
     let mut out = Vec::new();
-    while cursor.list < lists && out.len() < limit {
+    while cursor.list < LISTS && out.len() < limit {
         let want = limit - out.len();
-        let items = store
-            .lrange(
-                &results_key(&job.id, cursor.list),
-                cursor.offset as i64,
-                (cursor.offset + want) as i64 - 1,
-            )
-            .await?;
-        let got = items.len();
-        out.extend(items);
+        let got = match cursor.list {
+            0 => read_cached(store, job, cursor.offset, want, &mut out).await?,
+            _ => read_open(store, job, cursor.offset, want, &mut out).await?,
+        };
         if got < want {
             cursor = Cursor {
                 list: cursor.list + 1,
@@ -272,15 +363,99 @@ pub async fn read_results(
             cursor.offset += got;
         }
     }
-    // Skip empty lists so the last page reports no next cursor.
-    while cursor.list < lists
-        && store.llen(&results_key(&job.id, cursor.list)).await? <= cursor.offset as u64
-    {
+    // Skip exhausted lists so the last page reports no next cursor.
+    while cursor.list < LISTS && list_len(store, job, cursor.list).await? <= cursor.offset as u64 {
         cursor = Cursor {
             list: cursor.list + 1,
             offset: 0,
         };
     }
-    let next = (cursor.list < lists).then_some(cursor);
+    let next = (cursor.list < LISTS).then_some(cursor);
     Ok((out, next))
+}
+
+async fn list_len(store: &Store, job: &Job, list: usize) -> Result<u64, StoreError> {
+    match list {
+        0 => store.llen(&cached_key(&job.id)).await,
+        _ => store.llen(&open_numbers_key(&job.id)).await,
+    }
+}
+
+async fn read_cached(
+    store: &Store,
+    job: &Job,
+    offset: usize,
+    want: usize,
+    out: &mut Vec<NumberResult>,
+) -> Result<usize, StoreError> {
+    let raw = store
+        .lrange(
+            &cached_key(&job.id),
+            offset as i64,
+            (offset + want) as i64 - 1,
+        )
+        .await?;
+    let got = raw.len();
+    out.extend(
+        raw.iter()
+            .filter_map(|r| serde_json::from_slice::<NumberResult>(r).ok()),
+    );
+    Ok(got)
+}
+
+async fn read_open(
+    store: &Store,
+    job: &Job,
+    offset: usize,
+    want: usize,
+    out: &mut Vec<NumberResult>,
+) -> Result<usize, StoreError> {
+    let raw = store
+        .lrange(
+            &open_numbers_key(&job.id),
+            offset as i64,
+            (offset + want) as i64 - 1,
+        )
+        .await?;
+    let numbers: Vec<E164> = raw
+        .iter()
+        .filter_map(|r| serde_json::from_slice(r).ok())
+        .collect();
+    let keys: Vec<String> = numbers.iter().map(|n| record_key(&job.id, n)).collect();
+    let records = if keys.is_empty() {
+        Vec::new()
+    } else {
+        store.mget(&keys).await?
+    };
+    for (number, record) in numbers.into_iter().zip(records) {
+        let mut record = record
+            .and_then(|bytes| serde_json::from_slice::<NumberResult>(&bytes).ok())
+            .unwrap_or_else(|| NumberResult::unanswered(number));
+        complete(&mut record, job);
+        out.push(record);
+    }
+    Ok(raw.len())
+}
+
+/// Gives every asked check without a status one: `unavailable` when no provider answers it,
+/// else `pending` while the job runs (`failed` after, which a finished job should not have).
+fn complete(record: &mut NumberResult, job: &Job) {
+    for check in job.checks.iter() {
+        if record.checks.contains_key(&check) {
+            continue;
+        }
+        let outcome = if job.unanswerable.contains(check) {
+            CheckOutcome::unanswered(CheckStatus::Unavailable, "checks_unanswered")
+        } else if job.status.is_terminal() {
+            CheckOutcome::unanswered(CheckStatus::Failed, "no_answer")
+        } else {
+            CheckOutcome {
+                status: CheckStatus::Pending,
+                provider: None,
+                checked_at: None,
+                reason: None,
+            }
+        };
+        record.checks.insert(check, outcome);
+    }
 }

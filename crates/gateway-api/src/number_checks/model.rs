@@ -61,19 +61,37 @@ pub struct CreateNumberCheck {
     pub callback_url: Option<String>,
 }
 
+/// Where a job is; the last three are final:
+/// - `queued`: accepted, no vendor order sent yet;
+/// - `running`: vendor orders are being sent, polled and read;
+/// - `completed`: every asked check of every number has its answer (`answered` or
+///   `not_registered` in the records);
+/// - `completed_with_errors`: finished, but some checks of some numbers have no answer
+///   (`unavailable` or `failed` in their records; the reasons are in `warnings` and `errors`);
+/// - `failed`: finished without a single answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JobStatus {
+    /// Accepted; no vendor order sent yet.
     Queued,
+    /// Vendor orders are being sent, polled and read.
     Running,
+    /// Every asked check of every number has its answer (`answered` or `not_registered`).
     Completed,
-    PartiallyFailed,
+    /// Finished, but some checks of some numbers have no answer (`unavailable` or `failed` in
+    /// their records; the reasons are in `warnings` and `errors`).
+    #[serde(alias = "partially_failed")]
+    CompletedWithErrors,
+    /// Finished without a single answer.
     Failed,
 }
 
 impl JobStatus {
     pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Completed | Self::PartiallyFailed | Self::Failed)
+        matches!(
+            self,
+            Self::Completed | Self::CompletedWithErrors | Self::Failed
+        )
     }
 
     pub fn as_str(self) -> &'static str {
@@ -81,7 +99,7 @@ impl JobStatus {
             Self::Queued => "queued",
             Self::Running => "running",
             Self::Completed => "completed",
-            Self::PartiallyFailed => "partially_failed",
+            Self::CompletedWithErrors => "completed_with_errors",
             Self::Failed => "failed",
         }
     }
@@ -131,13 +149,31 @@ pub struct JobError {
     pub numbers: u64,
 }
 
+/// Asked checks that cannot be answered for some numbers, known when the job is accepted; those
+/// numbers' records say `unavailable` for them, with this code as `reason`. Nothing is billed for
+/// them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct JobWarning {
+    /// `checks_unanswered` (no configured provider answers these checks) or `no_provider` (no
+    /// provider takes these numbers for these checks, e.g. fewer than a vendor's minimum order).
+    #[schema(example = "no_provider")]
+    pub code: String,
+    pub message: String,
+    pub checks: CheckSet,
+    /// Numbers affected.
+    pub numbers: u64,
+}
+
+/// Counts of numbers (never of records or vendor orders).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Progress {
     /// Valid, distinct numbers in the job.
     pub total: u64,
     pub from_cache: u64,
-    /// Numbers answered by a vendor for this job.
+    /// Numbers with at least one check answered by a vendor for this job.
     pub answered: u64,
+    /// Numbers without any answer: no provider takes them, or (final once the job is finished)
+    /// every vendor order for them failed.
     pub failed: u64,
     pub pending: u64,
     pub invalid: u64,
@@ -210,6 +246,7 @@ impl From<&SubOrder> for SubOrderView {
                     "state": "completed", "vendor_order_id": "1812345678901234567", "answered": 15000}],
     "invalid_numbers": [{"index": 7, "input": "12ab", "reason": "not_a_number"}],
     "errors": [],
+    "warnings": [],
     "results_url": "/v1/number-checks/nc_0192f0a46f7c7a399b1e2b7c8f1f4d21/results"
 }))]
 pub struct JobView {
@@ -227,6 +264,8 @@ pub struct JobView {
     /// Invalid inputs (the first 1,000; `progress.invalid` counts all).
     pub invalid_numbers: Vec<InvalidItem>,
     pub errors: Vec<JobError>,
+    /// Asked checks some numbers cannot get, known at acceptance.
+    pub warnings: Vec<JobWarning>,
     pub results_url: String,
 }
 
@@ -268,6 +307,7 @@ impl From<&Job> for JobView {
             sub_orders: job.sub_orders.iter().map(SubOrderView::from).collect(),
             invalid_numbers: job.invalid.clone(),
             errors: job.errors.clone(),
+            warnings: job.warnings.clone(),
             results_url: format!("/v1/number-checks/{}/results", job.id),
         }
     }
@@ -299,7 +339,7 @@ pub struct ResultsQuery {
     pub format: Option<ExportFormat>,
 }
 
-/// A page of results.
+/// A page of results: one record per number.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ResultsPage {
     pub items: Vec<NumberResult>,

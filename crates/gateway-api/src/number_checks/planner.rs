@@ -1,15 +1,21 @@
-//! Routing and splitting: which provider gets which numbers, in orders of which size. Pure.
+//! Routing and splitting: which provider gets which numbers for which checks, in orders of which
+//! size. Pure.
 //!
 //! Policy (for `provider: auto`):
-//! 1. Among the candidates (configured providers, in the configured preference order, those whose
-//!    circuit is closed first), only those answering the most of the asked checks are eligible.
+//! 1. Every asked check is planned, for every number, or reported as not plannable: nothing is
+//!    dropped. The checks are covered in rounds: each round takes the first candidate (configured
+//!    preference order, those whose circuit is closed first) answering the most of the checks
+//!    still to plan, and plans exactly the checks it answers (its *target*) with the candidates
+//!    answering all of them. The remaining checks go to the next round (e.g. `activity` to
+//!    screening, then `profile` to ekycpro).
 //! 2. Numbers go to the first eligible provider whose order limits they fit: a vendor taking one
 //!    region per order gets one group per region. A group of at least the vendor's minimum is
 //!    split into the fewest orders of at most its maximum, sized evenly (45,000 → 3 × 15,000),
 //!    so no order is over the maximum nor under the minimum.
 //! 3. A group below a vendor's minimum (e.g. under 500 for screening) is not padded or held back
 //!    for other callers: it goes to the next eligible provider without that minimum (ekycpro).
-//!    If none is left, those numbers are reported as not checked.
+//!    If none is left, its checks are planned again with the providers not tried yet (which may
+//!    answer only some of them); what no provider takes is [`Plan::unplanned`].
 
 use domain::{CheckSet, E164, ProviderId, split_by_country};
 use providers::BatchLimits;
@@ -27,6 +33,17 @@ pub struct Candidate {
     pub healthy: bool,
 }
 
+impl Candidate {
+    /// The order groups answering `target` (a subset of the asked checks).
+    fn groups_for(&self, target: &CheckSet) -> Vec<CheckSet> {
+        self.groups
+            .iter()
+            .map(|g| g.intersection(target))
+            .filter(|g| !g.is_empty())
+            .collect()
+    }
+}
+
 /// One vendor order to make: `numbers[start..start + len]` of [`Plan::numbers`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedOrder {
@@ -36,14 +53,23 @@ pub struct PlannedOrder {
     pub len: usize,
 }
 
+/// Numbers no candidate takes for `checks` (below every minimum, or no provider left).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unplanned {
+    pub checks: CheckSet,
+    pub numbers: Vec<E164>,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Plan {
-    /// The numbers to send, ordered so each order is a contiguous range.
+    /// The numbers to send, ordered so each order is a contiguous range. A number asked for
+    /// checks of two providers appears once per provider.
     pub numbers: Vec<E164>,
     pub orders: Vec<PlannedOrder>,
-    /// Numbers no provider could take (below every minimum, or no provider at all).
-    pub unplanned: Vec<E164>,
-    /// Asked checks no eligible provider answers.
+    /// (Numbers, checks) no provider could take; every asked check not in an order, in
+    /// `unanswerable` or here is planned.
+    pub unplanned: Vec<Unplanned>,
+    /// Asked checks no candidate answers at all (for no number).
     pub unanswerable: CheckSet,
 }
 
@@ -51,6 +77,22 @@ impl Plan {
     /// Numbers that will be billed (a number in two orders is billed twice).
     pub fn billed(&self) -> u64 {
         self.orders.iter().map(|o| o.len as u64).sum()
+    }
+
+    /// Numbers for which no asked check at all can be answered.
+    pub fn unplanned_numbers(&self, asked: &CheckSet) -> u64 {
+        let answerable = asked.difference(&self.unanswerable);
+        let mut missing: std::collections::HashMap<E164, CheckSet> = Default::default();
+        for u in &self.unplanned {
+            for n in &u.numbers {
+                let entry = missing.entry(*n).or_default();
+                *entry = entry.union(&u.checks);
+            }
+        }
+        missing
+            .values()
+            .filter(|checks| answerable.is_subset(checks))
+            .count() as u64
     }
 }
 
@@ -67,37 +109,62 @@ pub fn split_sizes(n: usize, max: usize) -> Vec<usize> {
 
 pub fn plan(numbers: Vec<E164>, asked: &CheckSet, candidates: &[Candidate]) -> Plan {
     let mut plan = Plan::default();
+    let mut ordered: Vec<&Candidate> = candidates.iter().filter(|c| !c.groups.is_empty()).collect();
+    // Stable: keeps the preference order within healthy and within open-circuit providers.
+    ordered.sort_by_key(|c| !c.healthy);
+    let answerable = ordered
+        .iter()
+        .fold(CheckSet::empty(), |acc, c| acc.union(&c.checks));
+    plan.unanswerable = asked.difference(&answerable);
     if numbers.is_empty() {
         return plan;
     }
-    let coverage = |c: &Candidate| c.checks.intersection(asked).len();
-    let best = candidates
-        .iter()
-        .filter(|c| !c.groups.is_empty())
-        .map(coverage)
-        .max()
-        .unwrap_or(0);
-    if best == 0 {
-        plan.unanswerable = *asked;
-        plan.unplanned = numbers;
-        return plan;
-    }
-    let mut eligible: Vec<&Candidate> = candidates
-        .iter()
-        .filter(|c| !c.groups.is_empty() && coverage(c) == best)
-        .collect();
-    // Stable: keeps the preference order within healthy and within open-circuit providers.
-    eligible.sort_by_key(|c| !c.healthy);
-    let answered = eligible
-        .iter()
-        .fold(CheckSet::empty(), |acc, c| acc.union(&c.checks));
-    plan.unanswerable = asked.difference(&answered);
+    plan_checks(
+        &mut plan,
+        numbers,
+        asked.intersection(&answerable),
+        &ordered,
+    );
+    plan
+}
 
+/// Plans `todo` for `numbers` with `candidates`, round by round (see the module policy).
+fn plan_checks(plan: &mut Plan, numbers: Vec<E164>, todo: CheckSet, candidates: &[&Candidate]) {
+    if numbers.is_empty() || todo.is_empty() {
+        return;
+    }
+    let coverage = |c: &&Candidate| c.checks.intersection(&todo).len();
+    let best = candidates.iter().map(coverage).max().unwrap_or(0);
+    let Some(first) = candidates.iter().find(|c| best > 0 && coverage(c) == best) else {
+        plan.unplanned.push(Unplanned {
+            checks: todo,
+            numbers,
+        });
+        return;
+    };
+    let target = first.checks.intersection(&todo);
+    let (eligible, others): (Vec<&Candidate>, Vec<&Candidate>) =
+        candidates.iter().partition(|c| target.is_subset(&c.checks));
+    let leftover = assign(plan, numbers.clone(), &target, &eligible);
+    // Numbers no eligible provider took: the providers not tried may answer part of the target.
+    plan_checks(plan, leftover, target, &others);
+    plan_checks(plan, numbers, todo.difference(&target), candidates);
+}
+
+/// Puts `numbers` into orders of the first eligible provider whose limits they fit; returns the
+/// numbers none took.
+fn assign(
+    plan: &mut Plan,
+    numbers: Vec<E164>,
+    target: &CheckSet,
+    eligible: &[&Candidate],
+) -> Vec<E164> {
     let mut remaining = numbers;
     for candidate in eligible {
         if remaining.is_empty() {
             break;
         }
+        let order_groups = candidate.groups_for(target);
         let groups: Vec<Vec<E164>> = if candidate.one_region_per_order {
             split_by_country(&remaining).into_values().collect()
         } else {
@@ -115,7 +182,7 @@ pub fn plan(numbers: Vec<E164>, asked: &CheckSet, candidates: &[Candidate]) -> P
                 plan.numbers
                     .extend_from_slice(&group[offset..offset + size]);
                 offset += size;
-                for checks in &candidate.groups {
+                for checks in &order_groups {
                     plan.orders.push(PlannedOrder {
                         provider: candidate.provider,
                         checks: *checks,
@@ -127,8 +194,7 @@ pub fn plan(numbers: Vec<E164>, asked: &CheckSet, candidates: &[Candidate]) -> P
         }
         remaining = leftover;
     }
-    plan.unplanned = remaining;
-    plan
+    remaining
 }
 
 #[cfg(test)]
@@ -218,6 +284,7 @@ mod tests {
         );
         assert_eq!(plan.billed(), 45_000);
         assert!(plan.unplanned.is_empty());
+        assert!(plan.unanswerable.is_empty());
     }
 
     #[test]
@@ -261,13 +328,64 @@ mod tests {
         let cands = [screening(true, &asked), ekycpro(&asked)];
         let small = plan(indian(120, 0), &asked, &cands);
         assert!(small.orders.is_empty());
-        assert_eq!(small.unplanned.len(), 120);
+        assert_eq!(small.unplanned.len(), 1);
+        assert_eq!(small.unplanned[0].checks, asked);
+        assert_eq!(small.unplanned[0].numbers.len(), 120);
+        assert_eq!(small.unplanned_numbers(&asked), 120);
         let nothing = plan(
             indian(10, 0),
             &CheckSet::of(&[Check::Profile]),
             &[screening(true, &CheckSet::of(&[Check::Profile]))],
         );
         assert_eq!(nothing.unanswerable, CheckSet::of(&[Check::Profile]));
-        assert_eq!(nothing.unplanned.len(), 10);
+        assert!(nothing.orders.is_empty());
+    }
+
+    #[test]
+    fn checks_of_two_providers_are_both_planned() {
+        let asked = CheckSet::of(&[Check::Activity, Check::Profile]);
+        let both = plan(
+            indian(600, 0),
+            &asked,
+            &[screening(true, &asked), ekycpro(&asked)],
+        );
+        let planned: Vec<(ProviderId, CheckSet, usize)> = both
+            .orders
+            .iter()
+            .map(|o| (o.provider, o.checks, o.len))
+            .collect();
+        assert_eq!(
+            planned,
+            vec![
+                (
+                    ProviderId::WscrmScreening,
+                    CheckSet::of(&[Check::Activity]),
+                    600
+                ),
+                (ProviderId::Ekycpro, CheckSet::of(&[Check::Profile]), 600),
+            ]
+        );
+        assert!(both.unplanned.is_empty() && both.unanswerable.is_empty());
+    }
+
+    #[test]
+    fn numbers_below_a_minimum_keep_the_checks_another_provider_answers() {
+        let asked = CheckSet::of(&[Check::Registered, Check::Activity]);
+        let small = plan(
+            indian(120, 0),
+            &asked,
+            &[screening(true, &asked), ekycpro(&asked)],
+        );
+        assert_eq!(small.orders.len(), 1);
+        assert_eq!(small.orders[0].provider, ProviderId::Ekycpro);
+        assert_eq!(small.orders[0].checks, CheckSet::of(&[Check::Registered]));
+        assert_eq!(
+            small.unplanned,
+            vec![Unplanned {
+                checks: CheckSet::of(&[Check::Activity]),
+                numbers: indian(120, 0),
+            }]
+        );
+        assert_eq!(small.unplanned_numbers(&asked), 0);
     }
 }

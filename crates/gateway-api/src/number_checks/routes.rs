@@ -6,7 +6,7 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, get, post, web};
 use bytes::Bytes;
 use chrono::Utc;
-use domain::{NumberResult, normalize};
+use domain::{Check, NumberResult, normalize};
 use futures_util::StreamExt;
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -117,8 +117,11 @@ pub async fn get_job(
     Ok(web::Json(JobView::from(&job)))
 }
 
-/// A job's results: one record per number, cached answers first. JSON pages by default;
-/// `format=ndjson` or `format=csv` streams every result from the cursor on.
+/// A job's results: one record per number (whichever vendor orders answered it), cached answers
+/// first. Every asked check is in the record's `checks` with its status (`answered`,
+/// `not_registered`, `unavailable`, `failed`, or `pending` while the job runs). JSON pages by
+/// default; `format=ndjson` or `format=csv` streams every result from the cursor on (CSV: the
+/// fields, then status, provider, check time and reason per check).
 #[utoipa::path(
     tag = "number-checks",
     security(("bearer" = ["numbers:read"])),
@@ -164,21 +167,14 @@ pub async fn get_results(
                 "`limit`: between 1 and 10000",
             ));
         }
-        let (raw, next) = jobs::read_results(&state.store, &job, cursor, limit).await?;
-        let items = raw
-            .iter()
-            .filter_map(|r| serde_json::from_slice::<NumberResult>(r).ok())
-            .collect();
+        let (items, next) = jobs::read_results(&state.store, &job, cursor, limit).await?;
         return Ok(HttpResponse::Ok().json(ResultsPage {
             items,
             next_cursor: next.map(|c| c.to_string()),
         }));
     }
     let (content_type, head) = match format {
-        ExportFormat::Csv => (
-            "text/csv; charset=utf-8",
-            Some(Bytes::from_static(CSV_HEADER.as_bytes())),
-        ),
+        ExportFormat::Csv => ("text/csv; charset=utf-8", Some(Bytes::from(csv_header()))),
         _ => ("application/x-ndjson", None),
     };
     let store = state.store.clone();
@@ -189,7 +185,7 @@ pub async fn get_results(
         async move {
             let cursor = cursor?;
             match jobs::read_results(&store, &job, cursor, CHUNK).await {
-                Ok((raw, next)) => Some((Ok(render(&raw, format)), next)),
+                Ok((records, next)) => Some((Ok(render(&records, format)), next)),
                 Err(e) => {
                     tracing::error!(error = %e, "results export interrupted");
                     Some((
@@ -208,18 +204,27 @@ pub async fn get_results(
         .streaming(head.chain(body)))
 }
 
-const CSV_HEADER: &str = "number,registered,business,last_active_at,active_hour,avatar_url,has_avatar,about,status_updated_on,gender,age,provider,checked_at\n";
+const CSV_FIELDS: &str = "number,registered,business,last_active_at,active_hour,avatar_url,has_avatar,about,status_updated_on,gender,age,provider,checked_at";
 
-fn render(raw: &[Vec<u8>], format: ExportFormat) -> Bytes {
-    let mut out = Vec::with_capacity(raw.len() * 160);
-    for item in raw {
+/// The fields, then per check (in `Check::ALL` order) its status, provider, check time and reason.
+fn csv_header() -> String {
+    let mut header = CSV_FIELDS.to_owned();
+    for check in Check::ALL {
+        for part in ["status", "provider", "checked_at", "reason"] {
+            header.push_str(&format!(",{check}_{part}"));
+        }
+    }
+    header.push('\n');
+    header
+}
+
+fn render(records: &[NumberResult], format: ExportFormat) -> Bytes {
+    let mut out = Vec::with_capacity(records.len() * 200);
+    for record in records {
         if format == ExportFormat::Csv {
-            let Ok(r) = serde_json::from_slice::<NumberResult>(item) else {
-                continue;
-            };
-            out.extend_from_slice(csv_line(&r).as_bytes());
-        } else {
-            out.extend_from_slice(item);
+            out.extend_from_slice(csv_line(record).as_bytes());
+        } else if let Ok(line) = serde_json::to_vec(record) {
+            out.extend_from_slice(&line);
             out.push(b'\n');
         }
     }
@@ -237,13 +242,14 @@ fn csv_line(r: &NumberResult) -> String {
             s.to_owned()
         }
     }
-    let gender = r
-        .gender
-        .and_then(|g| serde_json::to_value(g).ok())
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
-    format!(
-        "{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+    fn name<T: serde::Serialize>(v: &T) -> String {
+        serde_json::to_value(v)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+    let mut line = format!(
+        "{},{},{},{},{},{},{},{},{},{},{},{},{}",
         r.number,
         opt(&r.registered),
         opt(&r.business),
@@ -253,11 +259,33 @@ fn csv_line(r: &NumberResult) -> String {
         opt(&r.has_avatar),
         quoted(r.about.as_deref().unwrap_or_default()),
         opt(&r.status_updated_on),
-        gender,
+        r.gender.as_ref().map(name).unwrap_or_default(),
         opt(&r.age),
-        r.provider,
-        r.checked_at.to_rfc3339(),
-    )
+        opt(&r.provider),
+        r.checked_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+    );
+    for check in Check::ALL {
+        let outcome = r.checks.get(&check);
+        line.push_str(&format!(
+            ",{},{},{},{}",
+            outcome.map(|o| name(&o.status)).unwrap_or_default(),
+            outcome
+                .and_then(|o| o.provider)
+                .map(|p| p.to_string())
+                .unwrap_or_default(),
+            outcome
+                .and_then(|o| o.checked_at)
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_default(),
+            quoted(
+                outcome
+                    .and_then(|o| o.reason.as_deref())
+                    .unwrap_or_default()
+            ),
+        ));
+    }
+    line.push('\n');
+    line
 }
 
 /// One number now: a fresh cached answer, else a single-number provider (billed).

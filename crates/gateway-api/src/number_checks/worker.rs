@@ -15,12 +15,15 @@
 //! answers its checks, at most once per provider; a provider that failed a submit gets no other
 //! order of the same job. Polls and downloads refused by an open circuit wait for the cool-down.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use domain::{CheckSet, E164, NumberResult, ProviderError, ProviderErrorKind, ProviderId};
+use domain::{
+    Check, CheckSet, CheckStatus, E164, NumberResult, ProviderError, ProviderErrorKind, ProviderId,
+};
 use egress::{EgressClient, UrlPolicy};
 use providers::{OrderProgress, VendorOrderId};
 
@@ -210,6 +213,7 @@ async fn advance(
             _ => {}
         }
     }
+    record_failures(state, &mut job).await?;
     let now = Utc::now();
     if job.all_sub_orders_done() {
         finish(state, &mut job, now).await?;
@@ -243,7 +247,6 @@ fn fail(job: &mut Job, i: usize, code: &str, message: String) {
         sub_order: Some(i),
         numbers: unanswered,
     });
-    job.counts.failed += unanswered;
 }
 
 fn observe(
@@ -280,7 +283,6 @@ async fn mark_unknown(
         sub_order: Some(i),
         numbers: sub.len as u64,
     });
-    job.counts.failed += sub.len as u64;
     Ok(())
 }
 
@@ -620,6 +622,8 @@ fn poll_error(config: &NumberChecksConfig, job: &mut Job, i: usize, e: &Provider
     }
 }
 
+/// Writes a sub-order's answers into its numbers' records: one per number of the order,
+/// numbers the result file lacks as `failed`. Also caches the answers.
 async fn record_results(
     state: &AppState,
     job: &mut Job,
@@ -629,29 +633,98 @@ async fn record_results(
     let config = &state.config.number_checks;
     let store = &state.store;
     let sub = &job.sub_orders[i];
-    jobs::put_sub_order_results(store, &job.id, i, &records, config.job_ttl).await?;
+    let (provider, checks) = (sub.provider, sub.checks);
+    let numbers = jobs::read_numbers(store, &job.id, sub.start, sub.len).await?;
+    let mut by_number: HashMap<E164, NumberResult> =
+        records.into_iter().map(|r| (r.number, r)).collect();
+    let mut answers = Vec::with_capacity(numbers.len());
+    let mut missing = Vec::new();
+    let mut registered_blank = 0u64;
+    for number in &numbers {
+        match by_number.remove(number) {
+            Some(mut record) => {
+                record.settle(&checks);
+                if record.status(Check::Registered) == Some(CheckStatus::Failed) {
+                    registered_blank += 1;
+                }
+                answers.push(record);
+            }
+            None => missing.push(*number),
+        }
+    }
+    let gaps = jobs::unanswered(
+        &missing,
+        &checks,
+        CheckStatus::Failed,
+        "numbers_missing_from_result",
+        Some(provider),
+    );
+    let merged = jobs::merge_records(store, &job.id, &answers, config.job_ttl).await?;
+    jobs::merge_records(store, &job.id, &gaps, config.job_ttl).await?;
     let cache = Cache::new(
         store.clone(),
         config.cache_scope,
         &job.tenant,
         config.cache_ttl,
     );
-    cache.store(&records, &sub.checks).await?;
-    let answered = (records.len() as u64).min(sub.len as u64);
-    let missing = sub.len as u64 - answered;
+    cache.store(&answers, &checks).await?;
     let sub = &mut job.sub_orders[i];
-    sub.answered = answered;
+    sub.answered = answers.len() as u64;
     sub.state = SubOrderState::Completed;
     sub.finished_at = Some(Utc::now());
-    job.counts.answered += answered;
-    if missing > 0 {
-        job.counts.failed += missing;
+    job.counts.answered += merged.newly_answered;
+    if !missing.is_empty() {
         job.errors.push(JobError {
             code: "numbers_missing_from_result".into(),
-            message: format!("the result file of sub-order {i} lacks {missing} numbers"),
+            message: format!(
+                "the result file of sub-order {i} lacks {} numbers",
+                missing.len()
+            ),
             sub_order: Some(i),
-            numbers: missing,
+            numbers: missing.len() as u64,
         });
+    }
+    if registered_blank > 0 {
+        job.errors.push(JobError {
+            code: "registered_missing_from_result".into(),
+            message: format!(
+                "the result file of sub-order {i} does not say whether {registered_blank} numbers have WhatsApp"
+            ),
+            sub_order: Some(i),
+            numbers: registered_blank,
+        });
+    }
+    Ok(())
+}
+
+/// Writes each failed (or unknown) sub-order's checks as `failed` into its numbers' records,
+/// with the order's error code as reason; answers another order gave are kept.
+async fn record_failures(state: &AppState, job: &mut Job) -> Result<(), StoreError> {
+    let store = &state.store;
+    let ttl = state.config.number_checks.job_ttl;
+    for i in 0..job.sub_orders.len() {
+        let sub = &job.sub_orders[i];
+        if sub.failure_recorded
+            || !matches!(sub.state, SubOrderState::Failed | SubOrderState::Unknown)
+        {
+            continue;
+        }
+        let reason = sub
+            .error
+            .as_ref()
+            .map_or("failed", |e| e.code.as_str())
+            .to_owned();
+        let numbers = jobs::read_numbers(store, &job.id, sub.start, sub.len).await?;
+        let failures = jobs::unanswered(
+            &numbers,
+            &sub.checks,
+            CheckStatus::Failed,
+            &reason,
+            Some(sub.provider),
+        );
+        jobs::merge_records(store, &job.id, &failures, ttl).await?;
+        job.sub_orders[i].failure_recorded = true;
+        jobs::save(store, job, ttl).await?;
     }
     Ok(())
 }

@@ -98,7 +98,10 @@ pub async fn wait_done(app: &TestApp, token: &str, id: &str) -> Value {
             .await
             .expect("job json");
         let status = job["status"].as_str().unwrap_or_default().to_owned();
-        if matches!(status.as_str(), "completed" | "partially_failed" | "failed") {
+        if matches!(
+            status.as_str(),
+            "completed" | "completed_with_errors" | "failed"
+        ) {
             return job;
         }
         assert!(
