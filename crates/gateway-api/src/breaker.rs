@@ -172,6 +172,17 @@ impl Breakers {
             .lease_acquire(&Self::probe_key(provider), &owner, self.probe_ttl)
             .await?
         {
+            // A probe that failed a moment ago re-opened the circuit before freeing the slot:
+            // read the circuit again, or a call that saw the old cool-down would probe twice.
+            if let Some(until) = self.open_until(provider).await?
+                && until > now_ms()
+            {
+                let _ = self
+                    .store
+                    .lease_release(&Self::probe_key(provider), &owner)
+                    .await;
+                return Err(self.refuse(provider, ceil_secs(until - now_ms())));
+            }
             tracing::info!(%provider, "vendor circuit half-open: probing");
             return Ok(Permit {
                 provider,

@@ -230,9 +230,10 @@ async fn an_order_whose_replica_was_killed_mid_submit_counts_as_unconfirmed_usag
         "usage {usage} under-reports the vendor's {}",
         ledger.numbers_billed("wscrm")
     );
-    assert_eq!(
-        ledger.requests("wscrm", "screening.submit"),
-        1,
+    // The kill may land just before or just after the request left: at most the one order,
+    // never a second.
+    assert!(
+        ledger.requests("wscrm", "screening.submit") <= 1,
         "not sent again"
     );
 }
