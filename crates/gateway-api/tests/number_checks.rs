@@ -68,8 +68,9 @@ async fn large_batch_is_split_into_screening_orders_then_served_from_cache() {
 
     // The same numbers again within max_age: answered from cache, nothing billed.
     let again = post_job(&app, &t, &body).await;
-    assert_eq!(again.status().as_u16(), 200);
+    let status = again.status().as_u16();
     let again: Value = again.json().await.expect("json");
+    assert_eq!(status, 200, "{again}");
     assert_eq!(again["status"], "completed");
     assert_eq!(again["cost"]["numbers_from_cache"], 45_000);
     assert_eq!(again["cost"]["numbers_billed"], 0);

@@ -19,7 +19,7 @@ use crate::store::{Store, StoreError};
 /// Items per `lrange` (and page of an export).
 pub const CHUNK: usize = 5_000;
 /// Items encoded and handed to one `rpush` (the Redis store pipelines them in one round trip).
-const PUSH_CHUNK: usize = 20_000;
+const PUSH_CHUNK: usize = 5_000;
 
 /// Jobs due for work, scored by when (unix seconds).
 pub const DUE: &str = "nc:jobs:due";
