@@ -3,8 +3,41 @@
 //! and every read checks them so another tenant gets 404.
 
 use std::fmt;
+use std::future::Future;
 
+use crate::error::ApiError;
+use crate::state::AppState;
 use crate::store::{Store, StoreError};
+
+/// A record that belongs to one tenant and is addressed by an id in the path: accounts'
+/// sessions, scan tasks, registrations and chat actions, number-check jobs, subscriptions.
+/// Implementations say how to read it for a tenant; [`load`] (and the `Owned` extractor built
+/// on it) is the one way every route answers 404 for unknown ids and other tenants' records alike.
+pub trait TenantRecord: Sized + 'static {
+    /// Named in the 404 ("session not found").
+    const WHAT: &'static str;
+
+    /// The record when `tenant` owns it; `None` when it does not exist or is another tenant's.
+    fn load_for(
+        state: &AppState,
+        tenant: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<Self>, ApiError>>;
+}
+
+/// `tenant`'s record `id`, or 404.
+pub async fn load<T: TenantRecord>(
+    state: &AppState,
+    tenant: &str,
+    id: &str,
+) -> Result<T, ApiError> {
+    if id.is_empty() || id.len() > 128 {
+        return Err(ApiError::not_found(T::WHAT));
+    }
+    T::load_for(state, tenant, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(T::WHAT))
+}
 
 /// The kinds of vendor objects a tenant can own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

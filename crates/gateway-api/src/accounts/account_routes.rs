@@ -16,11 +16,12 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::docs::{ListErrors, ReadErrors, WriteErrors};
 use super::{
-    claim_owner, illegal, load_owned, number_digits, owner_key, owns, record_key, save,
-    tenant_settings, vendor, wscrm,
+    claim_owner, illegal, number_digits, owner_key, owns, record_key, save, tenant_settings,
+    vendor, wscrm,
 };
 use crate::auth::{Auth, scope};
 use crate::error::{ApiError, ErrorCode, FieldError};
+use crate::http::owned::Owned;
 use crate::ownership::OwnedKind;
 use crate::state::AppState;
 
@@ -528,6 +529,8 @@ pub struct Registration {
     pub vendor: HashMap<String, String>,
 }
 
+super::accounts_record!(Registration, OwnedKind::Registration, "registration");
+
 fn registration_request(body: &NewRegistration) -> Result<RegistrationRequest, ApiError> {
     let area = body.area_code.trim().trim_start_matches('+');
     if area.is_empty() || area.len() > 4 || !area.bytes().all(|b| b.is_ascii_digit()) {
@@ -674,14 +677,7 @@ pub async fn submit_code(
     if !(4..=8).contains(&code.len()) || !code.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ApiError::field("code", "invalid_code", "4 to 8 digits"));
     }
-    let mut r: Registration = load_owned(
-        &state,
-        OwnedKind::Registration,
-        &id,
-        &auth.principal.tenant,
-        "registration",
-    )
-    .await?;
+    let mut r: Registration = crate::ownership::load(&state, &auth.principal.tenant, &id).await?;
     if r.status != RegistrationStatus::CodeRequested {
         let current = serde_json::to_value(r.status).unwrap_or_default();
         return Err(ApiError::new(
@@ -714,20 +710,12 @@ pub async fn submit_code(
 )]
 #[get("/v1/registrations/{id}")]
 pub async fn get_registration(
-    auth: Auth<scope::AccountsRead>,
+    owned: Owned<scope::AccountsRead, Registration>,
     state: web::Data<AppState>,
-    id: web::Path<String>,
 ) -> Result<web::Json<Registration>, ApiError> {
-    tenant_settings(&state, &auth.principal)?;
-    let r: Registration = load_owned(
-        &state,
-        OwnedKind::Registration,
-        &id,
-        &auth.principal.tenant,
-        "registration",
-    )
-    .await?;
-    Ok(web::Json(public(with_vendor_result(&state, r).await?)))
+    Ok(web::Json(public(
+        with_vendor_result(&state, owned.record).await?,
+    )))
 }
 
 /// The vendor reports a registration's outcome only by webhook; the events capability keeps the

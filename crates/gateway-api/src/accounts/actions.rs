@@ -27,13 +27,11 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::docs::{ReadErrors, WriteErrors};
-use super::{
-    claim_owner, load_owned, now_ms, number_digits, record_key, save, tenant_settings, vendor,
-    wscrm,
-};
+use super::{claim_owner, now_ms, number_digits, record_key, save, tenant_settings, vendor, wscrm};
 use crate::auth::{Auth, scope};
 use crate::breaker::Refused;
 use crate::error::{ApiError, FieldError};
+use crate::http::owned::Owned;
 use crate::ownership::OwnedKind;
 use crate::state::AppState;
 use crate::workers::Workers;
@@ -87,7 +85,8 @@ enum Phase {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct ActionRecord {
+/// A chat action as the gateway keeps it.
+pub struct ActionRecord {
     id: String,
     vendor_tenant_id: i64,
     agent_account: String,
@@ -105,6 +104,8 @@ struct ActionRecord {
     vendor_action_id: Option<String>,
     error: Option<String>,
 }
+
+super::accounts_record!(ActionRecord, OwnedKind::ChatAction, "chat action");
 
 /// A chat action and its result.
 #[derive(Debug, Serialize, ToSchema)]
@@ -374,19 +375,11 @@ pub async fn submit_actions(
 )]
 #[get("/v1/chat-actions/{id}")]
 pub async fn get_action(
-    auth: Auth<scope::AccountsRead>,
+    owned: Owned<scope::AccountsRead, ActionRecord>,
     state: web::Data<AppState>,
-    id: web::Path<String>,
 ) -> Result<web::Json<ChatAction>, ApiError> {
-    tenant_settings(&state, &auth.principal)?;
-    let mut r: ActionRecord = load_owned(
-        &state,
-        OwnedKind::ChatAction,
-        &id,
-        &auth.principal.tenant,
-        "chat action",
-    )
-    .await?;
+    let mut r = owned.record;
+    let id = r.id.clone();
     if r.phase == Phase::Sent
         && let Some(vendor_id) = r.vendor_action_id.clone()
     {
@@ -405,7 +398,7 @@ pub async fn get_action(
                 save(&state, OwnedKind::ChatAction, &id, &r).await?;
                 crate::events::publish(
                     &state,
-                    &auth.principal.tenant,
+                    &owned.auth.principal.tenant,
                     domain::DomainEvent::ChatActionCompleted(domain::events::ChatActionCompleted {
                         action_id: id.to_string(),
                         succeeded: report.status == ActionStatus::Succeeded,

@@ -107,17 +107,16 @@ fn tenant_settings<'a>(
     state: &'a AppState,
     principal: &Principal,
 ) -> Result<&'a TenantAccounts, ApiError> {
-    state
-        .config
-        .accounts
-        .tenants
-        .get(&principal.tenant)
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::TenantNotConfigured,
-                "this tenant has no account-management vendor configured",
-            )
-        })
+    settings_of(state, &principal.tenant)
+}
+
+fn settings_of<'a>(state: &'a AppState, tenant: &str) -> Result<&'a TenantAccounts, ApiError> {
+    state.config.accounts.tenants.get(tenant).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::TenantNotConfigured,
+            "this tenant has no account-management vendor configured",
+        )
+    })
 }
 
 /// The account-management adapter, or 503 when the vendor is not configured.
@@ -160,23 +159,38 @@ async fn owns(state: &AppState, kind: OwnedKind, id: &str, tenant: &str) -> Resu
     Ok(ownership::owns(&state.store, kind, id, tenant).await?)
 }
 
-/// Loads a tenant's object, 404 for unknown ids and for other tenants' objects alike.
-async fn load_owned<T: DeserializeOwned>(
+/// An accounts record of `tenant` (for [`ownership::TenantRecord`]): 403 when the tenant is not
+/// configured for account operations, `None` for unknown ids and other tenants' records alike.
+async fn load_for_tenant<T: DeserializeOwned>(
     state: &AppState,
     kind: OwnedKind,
-    id: &str,
     tenant: &str,
-    what: &str,
-) -> Result<T, ApiError> {
-    if id.len() > 128 || !owns(state, kind, id, tenant).await? {
-        return Err(ApiError::not_found(what));
+    id: &str,
+) -> Result<Option<T>, ApiError> {
+    settings_of(state, tenant)?;
+    if !owns(state, kind, id, tenant).await? {
+        return Ok(None);
     }
-    state
-        .store
-        .get_json(&record_key(kind, id))
-        .await?
-        .ok_or_else(|| ApiError::not_found(what))
+    Ok(state.store.get_json(&record_key(kind, id)).await?)
 }
+
+/// Implements [`ownership::TenantRecord`] for an accounts record kept under `record_key`.
+macro_rules! accounts_record {
+    ($ty:ty, $kind:expr, $what:literal) => {
+        impl crate::ownership::TenantRecord for $ty {
+            const WHAT: &'static str = $what;
+
+            async fn load_for(
+                state: &crate::state::AppState,
+                tenant: &str,
+                id: &str,
+            ) -> Result<Option<Self>, crate::error::ApiError> {
+                super::load_for_tenant(state, $kind, tenant, id).await
+            }
+        }
+    };
+}
+use accounts_record;
 
 /// Where the accounts capability keeps its own record of an object (names kept from before
 /// the owner records were unified, so stored records stay readable).

@@ -13,12 +13,10 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::docs::{ListErrors, ReadErrors, WriteErrors};
 use super::qr::{self, Format};
-use super::{
-    claim_owner, illegal, load_owned, number_digits, owner_key, save, tenant_settings, vendor,
-    wscrm,
-};
+use super::{claim_owner, illegal, number_digits, owner_key, save, tenant_settings, vendor, wscrm};
 use crate::auth::{Auth, Principal, scope};
 use crate::error::{ApiError, ErrorCode};
+use crate::http::owned::Owned;
 use crate::ownership::OwnedKind;
 use crate::state::AppState;
 
@@ -136,9 +134,11 @@ pub struct ContactList {
     pub contacts: Vec<Contact>,
 }
 
+super::accounts_record!(Session, OwnedKind::Session, "session");
+super::accounts_record!(ScanTask, OwnedKind::ScanTask, "scan task");
+
 async fn load_session(state: &AppState, p: &Principal, id: &str) -> Result<Session, ApiError> {
-    tenant_settings(state, p)?;
-    load_owned(state, OwnedKind::Session, id, &p.tenant, "session").await
+    crate::ownership::load(state, &p.tenant, id).await
 }
 
 /// Records a session the vendor no longer knows, then maps the error.
@@ -276,11 +276,10 @@ pub async fn create_session(
 )]
 #[get("/v1/sessions/{id}")]
 pub async fn get_session(
-    auth: Auth<scope::AccountsRead>,
+    owned: Owned<scope::AccountsRead, Session>,
     state: web::Data<AppState>,
-    id: web::Path<String>,
 ) -> Result<web::Json<Session>, ApiError> {
-    let mut s = load_session(&state, &auth.principal, &id).await?;
+    let mut s = owned.record;
     if !s.state.holds_port() {
         return Ok(web::Json(s.public()));
     }
@@ -300,7 +299,7 @@ pub async fn get_session(
                 &state,
                 OwnedKind::Account,
                 n.trim_start_matches('+'),
-                &auth.principal.tenant,
+                &owned.auth.principal.tenant,
             )
             .await?;
             s.number = Some(n);
@@ -389,12 +388,11 @@ pub async fn session_qr_svg(
 )]
 #[post("/v1/sessions/{id}/pair-code")]
 pub async fn pair_code(
-    auth: Auth<scope::SessionsWrite>,
+    owned: Owned<scope::SessionsWrite, Session>,
     state: web::Data<AppState>,
-    id: web::Path<String>,
     body: web::Json<PairCodeRequest>,
 ) -> Result<web::Json<Codes>, ApiError> {
-    let s = load_session(&state, &auth.principal, &id).await?;
+    let s = owned.record;
     let digits = number_digits("number", &body.number)?;
     let next = s.state.apply(SessionMove::FetchCode).map_err(illegal)?;
     let vendor = vendor(&state)?;
@@ -525,11 +523,10 @@ async fn risk_guard(state: &AppState, s: &Session) -> Result<(), ApiError> {
 )]
 #[get("/v1/sessions/{id}/contacts")]
 pub async fn contacts(
-    auth: Auth<scope::AccountsRead>,
+    owned: Owned<scope::AccountsRead, Session>,
     state: web::Data<AppState>,
-    id: web::Path<String>,
 ) -> Result<web::Json<ContactList>, ApiError> {
-    let s = load_session(&state, &auth.principal, &id).await?;
+    let s = owned.record;
     risk_guard(&state, &s).await?;
     match wscrm(&state, vendor(&state)?.contacts(&s.id)).await? {
         Ok(contacts) => Ok(web::Json(ContactList { contacts })),
@@ -569,11 +566,10 @@ pub async fn contact(
 )]
 #[get("/v1/sessions/{id}/profile")]
 pub async fn profile(
-    auth: Auth<scope::AccountsRead>,
+    owned: Owned<scope::AccountsRead, Session>,
     state: web::Data<AppState>,
-    id: web::Path<String>,
 ) -> Result<web::Json<Profile>, ApiError> {
-    let s = load_session(&state, &auth.principal, &id).await?;
+    let s = owned.record;
     risk_guard(&state, &s).await?;
     match wscrm(&state, vendor(&state)?.profile(&s.id)).await? {
         Ok(p) => Ok(web::Json(p)),
@@ -709,27 +705,13 @@ pub async fn create_scan_task(
 )]
 #[get("/v1/scan-tasks/{id}")]
 pub async fn get_scan_task(
-    auth: Auth<scope::AccountsRead>,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
+    owned: Owned<scope::AccountsRead, ScanTask>,
 ) -> Result<web::Json<ScanTask>, ApiError> {
-    tenant_settings(&state, &auth.principal)?;
-    Ok(web::Json(
-        load_owned(
-            &state,
-            OwnedKind::ScanTask,
-            &id,
-            &auth.principal.tenant,
-            "scan task",
-        )
-        .await?,
-    ))
+    Ok(web::Json(owned.record))
 }
 
 async fn fetch_task_qr(state: &AppState, p: &Principal, id: &str) -> Result<String, ApiError> {
-    tenant_settings(state, p)?;
-    let mut task: ScanTask =
-        load_owned(state, OwnedKind::ScanTask, id, &p.tenant, "scan task").await?;
+    let mut task: ScanTask = crate::ownership::load(state, &p.tenant, id).await?;
     let code = wscrm(state, vendor(state)?.scan_task_qr_code(&task.id))
         .await?
         .map_err(ApiError::from)?;

@@ -16,6 +16,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::delivery::{self, Delivery};
 use crate::auth::{Auth, scope};
 use crate::error::ApiError;
+use crate::http::owned::Owned;
+use crate::ownership::TenantRecord;
 use crate::state::AppState;
 use crate::store::StoreError;
 
@@ -39,7 +41,7 @@ fn index_key(tenant: &str) -> String {
 
 /// What is stored. The secret is kept to sign deliveries and never shown after creation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct StoredSubscription {
+pub struct StoredSubscription {
     pub id: String,
     pub tenant: String,
     pub url: String,
@@ -162,10 +164,11 @@ pub(crate) async fn list_stored(
         .collect())
 }
 
-async fn owned(state: &AppState, tenant: &str, id: &str) -> Result<StoredSubscription, ApiError> {
-    match load(state, id).await? {
-        Some(sub) if sub.tenant == tenant => Ok(sub),
-        _ => Err(ApiError::not_found("subscription")),
+impl TenantRecord for StoredSubscription {
+    const WHAT: &'static str = "subscription";
+
+    async fn load_for(state: &AppState, tenant: &str, id: &str) -> Result<Option<Self>, ApiError> {
+        Ok(load(state, id).await?.filter(|sub| sub.tenant == tenant))
     }
 }
 
@@ -299,11 +302,10 @@ pub async fn list_subscriptions(
 )]
 #[delete("/v1/subscriptions/{id}")]
 pub async fn delete_subscription(
-    auth: Auth<scope::EventsRead>,
+    owned: Owned<scope::EventsRead, StoredSubscription>,
     state: web::Data<AppState>,
-    path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let sub = owned(&state, &auth.principal.tenant, &path).await?;
+    let sub = owned.record;
     state.store.delete(&key(&sub.id)).await?;
     state.store.zrem(&index_key(&sub.tenant), &sub.id).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -328,11 +330,10 @@ pub async fn delete_subscription(
 )]
 #[get("/v1/subscriptions/{id}/deliveries")]
 pub async fn list_deliveries(
-    auth: Auth<scope::EventsRead>,
+    owned: Owned<scope::EventsRead, StoredSubscription>,
     state: web::Data<AppState>,
-    path: web::Path<String>,
 ) -> Result<web::Json<DeliveryList>, ApiError> {
-    let sub = owned(&state, &auth.principal.tenant, &path).await?;
+    let sub = owned.record;
     let ids = state
         .store
         .lrange(&delivery::log_key(&sub.id), 0, -1)
@@ -376,12 +377,12 @@ pub async fn list_deliveries(
 )]
 #[post("/v1/subscriptions/{id}/deliveries/{delivery_id}/retry")]
 pub async fn retry_delivery(
-    auth: Auth<scope::EventsRead>,
+    owned: Owned<scope::EventsRead, StoredSubscription>,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, delivery_id) = path.into_inner();
-    let sub = owned(&state, &auth.principal.tenant, &id).await?;
+    let (_, delivery_id) = path.into_inner();
+    let sub = owned.record;
     let stored = match delivery::load(&state, &delivery_id).await? {
         Some(d) if d.delivery.subscription_id == sub.id => d,
         _ => return Err(ApiError::not_found("delivery")),

@@ -6,5 +6,6 @@ pub mod extractors;
 pub mod fallback;
 pub mod idempotency;
 pub mod metrics;
+pub mod owned;
 pub mod rate_limit;
 pub mod request_id;

@@ -19,6 +19,8 @@ use super::model::{
 use super::usage;
 use crate::auth::{Auth, scope};
 use crate::error::{ApiError, ErrorCode};
+use crate::http::owned::Owned;
+use crate::ownership::TenantRecord;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -83,10 +85,13 @@ pub async fn create_job(
         .json(view))
 }
 
-async fn load_own(state: &AppState, tenant: &str, id: &str) -> Result<Job, ApiError> {
-    match jobs::load(&state.store, id).await? {
-        Some(job) if job.tenant == tenant => Ok(job),
-        _ => Err(ApiError::not_found("number-check job")),
+impl TenantRecord for Job {
+    const WHAT: &'static str = "number-check job";
+
+    async fn load_for(state: &AppState, tenant: &str, id: &str) -> Result<Option<Job>, ApiError> {
+        Ok(jobs::load(&state.store, id)
+            .await?
+            .filter(|job| job.tenant == tenant))
     }
 }
 
@@ -109,12 +114,9 @@ async fn load_own(state: &AppState, tenant: &str, id: &str) -> Result<Job, ApiEr
 )]
 #[get("/v1/number-checks/{id}")]
 pub async fn get_job(
-    auth: Auth<scope::NumbersRead>,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
+    owned: Owned<scope::NumbersRead, Job>,
 ) -> Result<web::Json<JobView>, ApiError> {
-    let job = load_own(&state, &auth.principal.tenant, &id).await?;
-    Ok(web::Json(JobView::from(&job)))
+    Ok(web::Json(JobView::from(&owned.record)))
 }
 
 /// A job's results: one record per number (whichever vendor orders answered it), cached answers
@@ -143,12 +145,11 @@ pub async fn get_job(
 )]
 #[get("/v1/number-checks/{id}/results")]
 pub async fn get_results(
-    auth: Auth<scope::NumbersRead>,
+    owned: Owned<scope::NumbersRead, Job>,
     state: web::Data<AppState>,
-    id: web::Path<String>,
     query: web::Query<ResultsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let job = load_own(&state, &auth.principal.tenant, &id).await?;
+    let job = owned.record;
     let cursor = match &query.cursor {
         None => Cursor::default(),
         Some(text) => Cursor::parse(text).ok_or_else(|| {
