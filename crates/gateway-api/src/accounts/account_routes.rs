@@ -16,10 +16,9 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::docs::{ListErrors, ReadErrors, WriteErrors};
 use super::{
-    claim_owner, illegal, number_digits, owner_key, owns, record_key, save, tenant_settings,
-    vendor, wscrm,
+    AccountsCtx, claim_owner, illegal, number_digits, owner_key, owns, record_key, save, wscrm,
 };
-use crate::auth::{Auth, scope};
+use crate::auth::scope;
 use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::http::owned::Owned;
 use crate::ownership::OwnedKind;
@@ -220,12 +219,11 @@ async fn known_state(state: &AppState, digits: &str) -> Result<Option<AccountSta
 )]
 #[post("/v1/accounts")]
 pub async fn import_accounts(
-    auth: Auth<scope::AccountsWrite>,
+    ctx: AccountsCtx<scope::AccountsWrite>,
     state: web::Data<AppState>,
     body: web::Json<ImportAccounts>,
 ) -> Result<HttpResponse, ApiError> {
-    tenant_settings(&state, &auth.principal)?;
-    let vendor = vendor(&state)?;
+    let vendor = ctx.vendor.clone();
     let body = body.into_inner();
     batch_len(&body.accounts, "accounts")?;
     let creds = credentials(body.accounts)?;
@@ -234,7 +232,7 @@ pub async fn import_accounts(
             &state,
             OwnedKind::Account,
             &c.number_digits,
-            &auth.principal.tenant,
+            &ctx.auth.principal.tenant,
         )
         .await?
         {
@@ -265,12 +263,11 @@ pub async fn import_accounts(
 )]
 #[get("/v1/accounts")]
 pub async fn list_accounts(
-    auth: Auth<scope::AccountsRead>,
+    ctx: AccountsCtx<scope::AccountsRead>,
     state: web::Data<AppState>,
     filter: web::Query<AccountFilter>,
 ) -> Result<web::Json<AccountList>, ApiError> {
-    tenant_settings(&state, &auth.principal)?;
-    let vendor = vendor(&state)?;
+    let vendor = ctx.vendor.clone();
     let all = wscrm(&state, vendor.account_states())
         .await?
         .map_err(ApiError::from)?;
@@ -279,7 +276,7 @@ pub async fn list_accounts(
         .map(|a| owner_key(OwnedKind::Account, a.number.trim_start_matches('+')))
         .collect();
     let owners = state.store.mget(&keys).await?;
-    let tenant = auth.principal.tenant.as_bytes();
+    let tenant = ctx.auth.principal.tenant.as_bytes();
     let mut accounts = Vec::new();
     for (account, owner) in all.into_iter().zip(owners) {
         if owner.as_deref() != Some(tenant) {
@@ -314,17 +311,16 @@ pub async fn list_accounts(
 )]
 #[post("/v1/accounts/online")]
 pub async fn bring_online(
-    auth: Auth<scope::AccountsWrite>,
+    ctx: AccountsCtx<scope::AccountsWrite>,
     state: web::Data<AppState>,
     body: web::Json<BringOnline>,
 ) -> Result<HttpResponse, ApiError> {
-    tenant_settings(&state, &auth.principal)?;
-    let vendor = vendor(&state)?;
+    let vendor = ctx.vendor.clone();
     let body = body.into_inner();
     batch_len(&body.accounts, "accounts")?;
     let creds = credentials(body.accounts)?;
     let digits: Vec<String> = creds.iter().map(|c| c.number_digits.clone()).collect();
-    require_owned(&state, &auth.principal.tenant, &digits).await?;
+    require_owned(&state, &ctx.auth.principal.tenant, &digits).await?;
     for d in &digits {
         check_account_move(
             known_state(&state, d).await?.as_ref(),
@@ -352,14 +348,13 @@ pub async fn bring_online(
 )]
 #[post("/v1/accounts/recycle")]
 pub async fn recycle(
-    auth: Auth<scope::AccountsWrite>,
+    ctx: AccountsCtx<scope::AccountsWrite>,
     state: web::Data<AppState>,
     body: web::Json<NumberBatch>,
 ) -> Result<web::Json<NumbersAccepted>, ApiError> {
-    tenant_settings(&state, &auth.principal)?;
-    let vendor = vendor(&state)?;
+    let vendor = ctx.vendor.clone();
     let digits = digits_of(&body.numbers)?;
-    require_owned(&state, &auth.principal.tenant, &digits).await?;
+    require_owned(&state, &ctx.auth.principal.tenant, &digits).await?;
     wscrm(&state, vendor.recycle_accounts(&digits))
         .await?
         .map_err(ApiError::from)?;
@@ -417,12 +412,11 @@ async fn require_online_cloud_ports(
 )]
 #[post("/v1/accounts/profile")]
 pub async fn update_profile(
-    auth: Auth<scope::AccountsWrite>,
+    ctx: AccountsCtx<scope::AccountsWrite>,
     state: web::Data<AppState>,
     body: web::Json<ProfileUpdate>,
 ) -> Result<web::Json<NumbersAccepted>, ApiError> {
-    tenant_settings(&state, &auth.principal)?;
-    let vendor = vendor(&state)?;
+    let vendor = ctx.vendor.clone();
     let body = body.into_inner();
     let avatar = body.avatar_url.filter(|s| !s.trim().is_empty());
     let nickname = body.nickname.filter(|s| !s.trim().is_empty());
@@ -447,7 +441,7 @@ pub async fn update_profile(
         ));
     }
     let digits = digits_of(&body.numbers)?;
-    require_owned(&state, &auth.principal.tenant, &digits).await?;
+    require_owned(&state, &ctx.auth.principal.tenant, &digits).await?;
     let mv = match body.channel {
         ProfileChannel::CloudPort => AccountMove::UpdateProfileOnCloudPort,
         ProfileChannel::Device => AccountMove::UpdateProfileOnDevice,
@@ -589,19 +583,25 @@ fn registration_request(body: &NewRegistration) -> Result<RegistrationRequest, A
 )]
 #[post("/v1/registrations")]
 pub async fn create_registration(
-    auth: Auth<scope::AccountsWrite>,
+    ctx: AccountsCtx<scope::AccountsWrite>,
     state: web::Data<AppState>,
     body: web::Json<NewRegistration>,
 ) -> Result<HttpResponse, ApiError> {
-    tenant_settings(&state, &auth.principal)?;
-    let vendor = vendor(&state)?;
+    let vendor = ctx.vendor.clone();
     let request = registration_request(&body)?;
     let digits = format!(
         "{}{}",
         request.area_code.trim_start_matches('+'),
         request.national_digits
     );
-    if !claim_owner(&state, OwnedKind::Account, &digits, &auth.principal.tenant).await? {
+    if !claim_owner(
+        &state,
+        OwnedKind::Account,
+        &digits,
+        &ctx.auth.principal.tenant,
+    )
+    .await?
+    {
         return Err(ApiError::new(
             ErrorCode::Conflict,
             "this number is held by another tenant",
@@ -626,13 +626,19 @@ pub async fn create_registration(
             ("area_code".to_owned(), request.area_code.clone()),
         ]),
     };
-    claim_owner(&state, OwnedKind::Registration, &id, &auth.principal.tenant).await?;
+    claim_owner(
+        &state,
+        OwnedKind::Registration,
+        &id,
+        &ctx.auth.principal.tenant,
+    )
+    .await?;
     // The vendor's registration webhook names the number only: route its events to this tenant.
     crate::ownership::claim(
         &state.store,
         crate::ownership::OwnedKind::Registration,
         &digits,
-        &auth.principal.tenant,
+        &ctx.auth.principal.tenant,
     )
     .await?;
     save(&state, OwnedKind::Registration, &id, &registration).await?;
@@ -666,18 +672,18 @@ fn public(mut r: Registration) -> Registration {
 )]
 #[post("/v1/registrations/{id}/verification-code")]
 pub async fn submit_code(
-    auth: Auth<scope::AccountsWrite>,
+    ctx: AccountsCtx<scope::AccountsWrite>,
     state: web::Data<AppState>,
     id: web::Path<String>,
     body: web::Json<VerificationCode>,
 ) -> Result<web::Json<Registration>, ApiError> {
-    tenant_settings(&state, &auth.principal)?;
-    let vendor = vendor(&state)?;
+    let vendor = ctx.vendor.clone();
     let code = body.code.trim();
     if !(4..=8).contains(&code.len()) || !code.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ApiError::field("code", "invalid_code", "4 to 8 digits"));
     }
-    let mut r: Registration = crate::ownership::load(&state, &auth.principal.tenant, &id).await?;
+    let mut r: Registration =
+        crate::ownership::load(&state, &ctx.auth.principal.tenant, &id).await?;
     if r.status != RegistrationStatus::CodeRequested {
         let current = serde_json::to_value(r.status).unwrap_or_default();
         return Err(ApiError::new(

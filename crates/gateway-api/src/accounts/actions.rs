@@ -26,9 +26,10 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use super::AccountsCtx;
 use super::docs::{ReadErrors, WriteErrors};
-use super::{claim_owner, now_ms, number_digits, record_key, save, tenant_settings, vendor, wscrm};
-use crate::auth::{Auth, scope};
+use super::{claim_owner, now_ms, number_digits, record_key, save, vendor, wscrm};
+use crate::auth::scope;
 use crate::breaker::Refused;
 use crate::error::{ApiError, FieldError};
 use crate::http::owned::Owned;
@@ -258,12 +259,12 @@ async fn clear_to_send(
 )]
 #[post("/v1/chat-actions")]
 pub async fn submit_actions(
-    auth: Auth<scope::ActionsWrite>,
+    ctx: AccountsCtx<scope::ActionsWrite>,
     state: web::Data<AppState>,
     body: web::Json<SubmitActions>,
 ) -> Result<HttpResponse, ApiError> {
-    let settings = tenant_settings(&state, &auth.principal)?;
-    vendor(&state)?;
+    let settings = &ctx.settings;
+    ctx.vendor;
     let items = body.into_inner().actions;
     if items.is_empty() || items.len() > MAX_ITEMS {
         return Err(ApiError::field(
@@ -353,7 +354,13 @@ pub async fn submit_actions(
             vendor_action_id: None,
             error: None,
         };
-        claim_owner(&state, OwnedKind::ChatAction, &id, &auth.principal.tenant).await?;
+        claim_owner(
+            &state,
+            OwnedKind::ChatAction,
+            &id,
+            &ctx.auth.principal.tenant,
+        )
+        .await?;
         save(&state, OwnedKind::ChatAction, &id, &record).await?;
         state.store.zadd(DUE, &id, slot as f64).await?;
         accepted.push(AcceptedAction {

@@ -26,7 +26,13 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::auth::Principal;
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, web};
+
+use crate::auth::{Auth, Principal, RequiredScope};
 use crate::error::{ApiError, ErrorCode};
 use crate::ownership::{self, OwnedKind};
 use crate::state::AppState;
@@ -127,6 +133,47 @@ fn vendor(state: &AppState) -> Result<std::sync::Arc<dyn providers::AccountOpera
             "account operations are not configured (vendors.wscrm.dispatch_api_base_url)",
         )
     })
+}
+
+/// What every account route that calls the vendor needs: the caller (scope `S`), their tenant's
+/// settings (403 `tenant_not_configured` otherwise) and the vendor client (503 when account
+/// operations are not configured), in that order.
+pub struct AccountsCtx<S: RequiredScope> {
+    pub auth: Auth<S>,
+    pub settings: TenantAccounts,
+    pub vendor: std::sync::Arc<dyn providers::AccountOperations>,
+}
+
+impl<S: RequiredScope> std::fmt::Debug for AccountsCtx<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountsCtx")
+            .field("tenant", &self.auth.principal.tenant)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: RequiredScope> FromRequest for AccountsCtx<S> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let auth = Auth::<S>::from_request(&req, &mut Payload::None).await?;
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .cloned()
+                .ok_or_else(|| ApiError::internal("AppState is not registered"))?;
+            let settings = tenant_settings(&state, &auth.principal)?.clone();
+            let vendor = vendor(&state)?;
+            Ok(AccountsCtx {
+                auth,
+                settings,
+                vendor,
+            })
+        })
+    }
 }
 
 /// A wscrm account-management call behind the vendor's circuit breaker: while the circuit is

@@ -11,9 +11,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use super::AccountsCtx;
 use super::docs::{ListErrors, ReadErrors, WriteErrors};
 use super::qr::{self, Format};
-use super::{claim_owner, illegal, number_digits, owner_key, save, tenant_settings, vendor, wscrm};
+use super::{claim_owner, illegal, number_digits, owner_key, save, vendor, wscrm};
 use crate::auth::{Auth, Principal, scope};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::owned::Owned;
@@ -208,11 +209,10 @@ fn pairing_target(target: &str) -> Result<i64, ApiError> {
 )]
 #[get("/v1/pairing-targets")]
 pub async fn pairing_targets(
-    auth: Auth<scope::AccountsRead>,
+    ctx: AccountsCtx<scope::AccountsRead>,
     state: web::Data<AppState>,
 ) -> Result<web::Json<PairTargets>, ApiError> {
-    tenant_settings(&state, &auth.principal)?;
-    let targets = wscrm(&state, vendor(&state)?.pair_targets())
+    let targets = wscrm(&state, ctx.vendor.pair_targets())
         .await?
         .map_err(ApiError::from)?;
     Ok(web::Json(PairTargets { targets }))
@@ -229,12 +229,11 @@ pub async fn pairing_targets(
 )]
 #[post("/v1/sessions")]
 pub async fn create_session(
-    auth: Auth<scope::SessionsWrite>,
+    ctx: AccountsCtx<scope::SessionsWrite>,
     state: web::Data<AppState>,
     body: web::Json<NewSession>,
 ) -> Result<HttpResponse, ApiError> {
-    tenant_settings(&state, &auth.principal)?;
-    let vendor = vendor(&state)?;
+    let vendor = ctx.vendor.clone();
     let body = body.into_inner();
     let target = body.target.filter(|t| !t.trim().is_empty());
     if body.port_type == PortType::CloudPc && target.is_none() {
@@ -248,7 +247,7 @@ pub async fn create_session(
     let id = wscrm(&state, vendor.reserve_port(body.port_type, target_id))
         .await?
         .map_err(ApiError::from)?;
-    claim_owner(&state, OwnedKind::Session, &id, &auth.principal.tenant).await?;
+    claim_owner(&state, OwnedKind::Session, &id, &ctx.auth.principal.tenant).await?;
     let now = Utc::now();
     let session = Session {
         id: id.clone(),
@@ -586,11 +585,10 @@ pub async fn profile(
 )]
 #[get("/v1/ports")]
 pub async fn ports(
-    auth: Auth<scope::AccountsRead>,
+    ctx: AccountsCtx<scope::AccountsRead>,
     state: web::Data<AppState>,
 ) -> Result<web::Json<Ports>, ApiError> {
-    tenant_settings(&state, &auth.principal)?;
-    let vendor = vendor(&state)?;
+    let vendor = ctx.vendor.clone();
     let (quota, details) = wscrm(&state, async {
         futures_util::try_join!(vendor.port_quota(), vendor.port_details())
     })
@@ -606,7 +604,7 @@ pub async fn ports(
         })
         .collect();
     let owners = state.store.mget(&keys).await?;
-    let tenant = auth.principal.tenant.as_bytes();
+    let tenant = ctx.auth.principal.tenant.as_bytes();
     let ports = details
         .into_iter()
         .zip(owners)
@@ -655,12 +653,11 @@ pub struct ScanTask {
 )]
 #[post("/v1/scan-tasks")]
 pub async fn create_scan_task(
-    auth: Auth<scope::SessionsWrite>,
+    ctx: AccountsCtx<scope::SessionsWrite>,
     state: web::Data<AppState>,
     body: web::Json<NewScanTask>,
 ) -> Result<HttpResponse, ApiError> {
-    tenant_settings(&state, &auth.principal)?;
-    let vendor = vendor(&state)?;
+    let vendor = ctx.vendor.clone();
     match (body.allocation, body.agent_id) {
         (ScanAllocation::Specified, None) => {
             return Err(ApiError::field(
@@ -680,7 +677,7 @@ pub async fn create_scan_task(
     )
     .await?
     .map_err(ApiError::from)?;
-    claim_owner(&state, OwnedKind::ScanTask, &id, &auth.principal.tenant).await?;
+    claim_owner(&state, OwnedKind::ScanTask, &id, &ctx.auth.principal.tenant).await?;
     let now = Utc::now();
     let task = ScanTask {
         id: id.clone(),
