@@ -264,7 +264,6 @@ pub async fn submit_actions(
     body: web::Json<SubmitActions>,
 ) -> Result<HttpResponse, ApiError> {
     let settings = &ctx.settings;
-    ctx.vendor;
     let items = body.into_inner().actions;
     if items.is_empty() || items.len() > MAX_ITEMS {
         return Err(ApiError::field(
