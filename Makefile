@@ -30,7 +30,7 @@ openapi: ## Regenerate openapi/openapi.json from the code
 
 token: ## Print a development token with every scope (tenant "demo")
 	GATEWAY_AUTH__ALLOW_DEV_SECRET=true $(CARGO) run --quiet --locked -p gateway-api -- token --tenant demo \
-	  --scope "numbers:read numbers:check accounts:read accounts:write sessions:write actions:write business:read events:read admin" --ttl 12h
+	  --scope "numbers:read numbers:check accounts:read accounts:write sessions:write actions:write business:read events:read events:write admin" --ttl 12h
 
 BENCH_ARGS ?=
 bench: ## Benchmarks vs nginx, haproxy, redis-benchmark (installs them if missing; release build); writes docs/benchmarks.md

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 cargo build --quiet --locked -p gateway-api -p vendor-sim
 bin=target/debug
 config=config/demo.toml
-scopes="numbers:read numbers:check accounts:read accounts:write sessions:write actions:write business:read events:read admin"
+scopes="numbers:read numbers:check accounts:read accounts:write sessions:write actions:write business:read events:read events:write admin"
 
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }

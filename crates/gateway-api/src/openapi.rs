@@ -168,6 +168,14 @@ pub mod examples {
             "this route requires the `events:read` scope",
         )
     }
+    pub fn events_write_forbidden() -> Value {
+        problem(
+            "insufficient_scope",
+            403,
+            "The token lacks the scope this route requires",
+            "this route requires the `events:write` scope",
+        )
+    }
     /// A callback or subscription URL refused by the outbound URL policy.
     pub fn url_not_allowed(field: &str) -> Value {
         let mut value = problem(

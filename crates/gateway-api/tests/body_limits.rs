@@ -105,7 +105,7 @@ async fn json_routes_and_idempotent_posts_refuse_oversized_bodies_with_a_problem
     let numbers: Vec<String> = (0..400).map(|i| format!("+1415555{i:04}")).collect();
     let body = json!({"numbers": numbers, "checks": ["registered"]}).to_string();
     assert!(body.len() > LIMIT);
-    let t = token("acme", "numbers:check events:read");
+    let t = token("acme", "numbers:check events:write");
     let plain = app
         .client
         .post(app.url("/v1/number-checks"))

@@ -98,7 +98,7 @@ async fn feed(app: &TestApp, tenant: &str, query: &str) -> Value {
     let response = app
         .get(
             &format!("/v1/events{query}"),
-            &app.token(tenant, "events:read"),
+            &app.token(tenant, "events:read events:write"),
         )
         .await;
     assert_eq!(response.status(), 200);
@@ -144,7 +144,7 @@ impl Sse {
         let mut request = app
             .client
             .get(app.url("/v1/events/stream"))
-            .bearer_auth(app.token(tenant, "events:read"));
+            .bearer_auth(app.token(tenant, "events:read events:write"));
         if let Some(id) = last_event_id {
             request = request.header("Last-Event-ID", id);
         }
@@ -360,7 +360,7 @@ async fn each_vendor_webhook_becomes_an_event_in_the_feed_the_stream_and_the_pro
         types_of(&only),
         ["registration.completed", "scan_task.updated"]
     );
-    let token = app.token(TENANT, "events:read");
+    let token = app.token(TENANT, "events:read events:write");
     expect_problem(
         app.get("/v1/events?types=nope", &token).await,
         400,
@@ -491,7 +491,7 @@ async fn subscribe(app: &TestApp, url: &str, types: Value) -> Value {
     let response = app
         .client
         .post(app.url("/v1/subscriptions"))
-        .bearer_auth(app.token(TENANT, "events:read"))
+        .bearer_auth(app.token(TENANT, "events:read events:write"))
         .json(&json!({"url": url, "event_types": types}))
         .send()
         .await
@@ -534,7 +534,7 @@ fn verify(secret: &str, request: &wiremock::Request) -> Value {
 async fn deliveries(app: &TestApp, subscription: &str) -> Value {
     app.get(
         &format!("/v1/subscriptions/{subscription}/deliveries"),
-        &app.token(TENANT, "events:read"),
+        &app.token(TENANT, "events:read events:write"),
     )
     .await
     .json()
@@ -610,7 +610,10 @@ async fn a_subscriber_failing_three_times_gets_the_event_once_signed() {
 
     // The secret is never shown again.
     let listed = app
-        .get("/v1/subscriptions", &app.token(TENANT, "events:read"))
+        .get(
+            "/v1/subscriptions",
+            &app.token(TENANT, "events:read events:write"),
+        )
         .await
         .text()
         .await
@@ -627,7 +630,7 @@ async fn a_subscriber_failing_three_times_gets_the_event_once_signed() {
         .post(app.url(&format!(
             "/v1/subscriptions/{sub_id}/deliveries/{delivery_id}/retry"
         )))
-        .bearer_auth(app.token(TENANT, "events:read"))
+        .bearer_auth(app.token(TENANT, "events:read events:write"))
         .send()
         .await
         .expect("retry");
@@ -679,7 +682,7 @@ async fn a_subscriber_answering_410_is_not_retried() {
     let response = app
         .client
         .post(app.url("/v1/subscriptions"))
-        .bearer_auth(app.token(TENANT, "events:read"))
+        .bearer_auth(app.token(TENANT, "events:read events:write"))
         .json(&json!({"url": "https://elsewhere.example.com/hook"}))
         .send()
         .await
@@ -692,13 +695,16 @@ async fn a_subscriber_answering_410_is_not_retried() {
     let response = app
         .client
         .delete(app.url(&format!("/v1/subscriptions/{sub_id}")))
-        .bearer_auth(app.token(TENANT, "events:read"))
+        .bearer_auth(app.token(TENANT, "events:read events:write"))
         .send()
         .await
         .expect("delete");
     assert_eq!(response.status(), 204);
     let listed: Value = app
-        .get("/v1/subscriptions", &app.token(TENANT, "events:read"))
+        .get(
+            "/v1/subscriptions",
+            &app.token(TENANT, "events:read events:write"),
+        )
         .await
         .json()
         .await
@@ -803,7 +809,7 @@ async fn an_sse_client_resuming_with_last_event_id_gets_exactly_the_missed_event
     expect_problem(
         app.client
             .get(app.url("/v1/events/stream"))
-            .bearer_auth(app.token(TENANT, "events:read"))
+            .bearer_auth(app.token(TENANT, "events:read events:write"))
             .header("Last-Event-ID", "not-a-cursor")
             .send()
             .await
@@ -866,7 +872,7 @@ async fn tenants_see_only_their_own_events() {
                 "/v1/subscriptions/{}/deliveries",
                 sub["id"].as_str().expect("id")
             ),
-            &app.token("tenant-b", "events:read"),
+            &app.token("tenant-b", "events:read events:write"),
         )
         .await;
     expect_problem(response, 404, "not_found").await;

@@ -208,7 +208,7 @@ where
 async fn subscribe(app: &TestApp, url: &str) -> reqwest::Response {
     app.client
         .post(app.url("/v1/subscriptions"))
-        .bearer_auth(token(TENANT, "events:read"))
+        .bearer_auth(token(TENANT, "events:read events:write"))
         .json(&json!({"url": url}))
         .send()
         .await
@@ -320,7 +320,7 @@ async fn a_subscriber_redirecting_to_a_forbidden_address_is_not_followed() {
             .app
             .get(
                 &format!("/v1/subscriptions/{sub_id}/deliveries"),
-                &token(TENANT, "events:read"),
+                &token(TENANT, "events:read events:write"),
             )
             .await
             .json()

@@ -17,7 +17,7 @@ const BY_ID: [(&str, &str, &str); 10] = [
     ("GET", "/v1/number-checks/{id}", "numbers:read"),
     ("GET", "/v1/number-checks/{id}/results", "numbers:read"),
     ("GET", "/v1/subscriptions/{id}/deliveries", "events:read"),
-    ("DELETE", "/v1/subscriptions/{id}", "events:read"),
+    ("DELETE", "/v1/subscriptions/{id}", "events:write"),
 ];
 
 fn app_config() -> serde_json::Value {
@@ -30,7 +30,10 @@ fn app_config() -> serde_json::Value {
 #[tokio::test]
 async fn unknown_ids_are_404_and_a_missing_scope_is_403_first() {
     let app = spawn_app_with(app_config()).await;
-    let every_scope = token("tenant-a", "accounts:read numbers:read events:read");
+    let every_scope = token(
+        "tenant-a",
+        "accounts:read numbers:read events:read events:write",
+    );
     for (method, path, scope) in BY_ID {
         let url = app.url(&path.replace("{id}", "no-such-id"));
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
@@ -42,10 +45,15 @@ async fn unknown_ids_are_404_and_a_missing_scope_is_403_first() {
             .await
             .expect("call");
         expect_problem(resp, 404, "not_found").await;
-        let others: Vec<&str> = ["accounts:read", "numbers:read", "events:read"]
-            .into_iter()
-            .filter(|s| *s != scope)
-            .collect();
+        let others: Vec<&str> = [
+            "accounts:read",
+            "numbers:read",
+            "events:read",
+            "events:write",
+        ]
+        .into_iter()
+        .filter(|s| *s != scope)
+        .collect();
         let resp = app
             .client
             .request(method, &url)
@@ -60,7 +68,7 @@ async fn unknown_ids_are_404_and_a_missing_scope_is_403_first() {
 #[tokio::test]
 async fn another_tenants_record_is_the_same_404() {
     let app = spawn_app_with(app_config()).await;
-    let a = token("tenant-a", "events:read");
+    let a = token("tenant-a", "events:read events:write");
     let created: serde_json::Value = app
         .client
         .post(app.url("/v1/subscriptions"))
@@ -73,7 +81,7 @@ async fn another_tenants_record_is_the_same_404() {
         .await
         .expect("json");
     let id = created["id"].as_str().expect("id");
-    let b = token("tenant-b", "events:read");
+    let b = token("tenant-b", "events:read events:write");
     for path in [
         format!("/v1/subscriptions/{id}/deliveries"),
         "/v1/subscriptions/no-such-id/deliveries".to_owned(),

@@ -22,12 +22,14 @@ pub enum Scope {
     BusinessRead,
     #[serde(rename = "events:read")]
     EventsRead,
+    #[serde(rename = "events:write")]
+    EventsWrite,
     #[serde(rename = "admin")]
     Admin,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 9] = [
+    pub const ALL: [Scope; 10] = [
         Scope::NumbersRead,
         Scope::NumbersCheck,
         Scope::AccountsRead,
@@ -36,6 +38,7 @@ impl Scope {
         Scope::ActionsWrite,
         Scope::BusinessRead,
         Scope::EventsRead,
+        Scope::EventsWrite,
         Scope::Admin,
     ];
 
@@ -49,6 +52,7 @@ impl Scope {
             Scope::ActionsWrite => "actions:write",
             Scope::BusinessRead => "business:read",
             Scope::EventsRead => "events:read",
+            Scope::EventsWrite => "events:write",
             Scope::Admin => "admin",
         }
     }
@@ -90,6 +94,7 @@ pub mod scope {
         ActionsWrite,
         BusinessRead,
         EventsRead,
+        EventsWrite,
         Admin
     );
 

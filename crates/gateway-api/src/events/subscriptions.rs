@@ -193,14 +193,14 @@ async fn check_url(state: &AppState, url: &str) -> Result<(), ApiError> {
 /// signing secret is in this answer only.
 #[utoipa::path(
     tag = "events",
-    security(("bearer" = ["events:read"])),
+    security(("bearer" = ["events:write"])),
     request_body = CreateSubscription,
     responses(
         (status = 201, description = "Created; keep the secret", body = SubscriptionCreated),
         (status = 401, description = "Missing or invalid token", body = crate::error::Problem, content_type = "application/problem+json",
          example = json!(crate::openapi::examples::unauthorized())),
-        (status = 403, description = "The token lacks `events:read`", body = crate::error::Problem, content_type = "application/problem+json",
-         example = json!(crate::openapi::examples::events_forbidden())),
+        (status = 403, description = "The token lacks `events:write`", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(crate::openapi::examples::events_write_forbidden())),
         (status = 422, description = "URL refused by the outbound URL policy (`url_not_allowed`, the rule in `rule`: `scheme_not_allowed`, `userinfo_not_allowed`, `host_not_allowed`, `port_not_allowed`, `path_not_allowed`, `address_not_allowed`, `unresolvable_host`), not a URL, or unknown event type", body = crate::error::Problem, content_type = "application/problem+json",
          example = json!(crate::openapi::examples::url_not_allowed("url"))),
         (status = 429, description = "Rate limited", body = crate::error::Problem, content_type = "application/problem+json",
@@ -211,7 +211,7 @@ async fn check_url(state: &AppState, url: &str) -> Result<(), ApiError> {
 )]
 #[post("/v1/subscriptions")]
 pub async fn create_subscription(
-    auth: Auth<scope::EventsRead>,
+    auth: Auth<scope::EventsWrite>,
     state: web::Data<AppState>,
     body: web::Json<CreateSubscription>,
 ) -> Result<HttpResponse, ApiError> {
@@ -286,14 +286,14 @@ pub async fn list_subscriptions(
 /// Deletes a subscription; its pending deliveries are cancelled.
 #[utoipa::path(
     tag = "events",
-    security(("bearer" = ["events:read"])),
+    security(("bearer" = ["events:write"])),
     params(("id" = String, Path, description = "Subscription id")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 401, description = "Missing or invalid token", body = crate::error::Problem, content_type = "application/problem+json",
          example = json!(crate::openapi::examples::unauthorized())),
-        (status = 403, description = "The token lacks `events:read`", body = crate::error::Problem, content_type = "application/problem+json",
-         example = json!(crate::openapi::examples::events_forbidden())),
+        (status = 403, description = "The token lacks `events:write`", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(crate::openapi::examples::events_write_forbidden())),
         (status = 404, description = "No such subscription for this tenant", body = crate::error::Problem, content_type = "application/problem+json",
          example = json!(crate::openapi::examples::not_found())),
         (status = 503, description = "Store unavailable", body = crate::error::Problem, content_type = "application/problem+json",
@@ -302,7 +302,7 @@ pub async fn list_subscriptions(
 )]
 #[delete("/v1/subscriptions/{id}")]
 pub async fn delete_subscription(
-    owned: Owned<scope::EventsRead, StoredSubscription>,
+    owned: Owned<scope::EventsWrite, StoredSubscription>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let sub = owned.record;
@@ -358,7 +358,7 @@ pub async fn list_deliveries(
 /// Sends a delivery again now (e.g. after fixing the receiver), whatever its status.
 #[utoipa::path(
     tag = "events",
-    security(("bearer" = ["events:read"])),
+    security(("bearer" = ["events:write"])),
     params(
         ("id" = String, Path, description = "Subscription id"),
         ("delivery_id" = String, Path, description = "Delivery id"),
@@ -367,8 +367,8 @@ pub async fn list_deliveries(
         (status = 202, description = "Scheduled now", body = Delivery),
         (status = 401, description = "Missing or invalid token", body = crate::error::Problem, content_type = "application/problem+json",
          example = json!(crate::openapi::examples::unauthorized())),
-        (status = 403, description = "The token lacks `events:read`", body = crate::error::Problem, content_type = "application/problem+json",
-         example = json!(crate::openapi::examples::events_forbidden())),
+        (status = 403, description = "The token lacks `events:write`", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(crate::openapi::examples::events_write_forbidden())),
         (status = 404, description = "No such subscription or delivery", body = crate::error::Problem, content_type = "application/problem+json",
          example = json!(crate::openapi::examples::not_found())),
         (status = 503, description = "Store unavailable", body = crate::error::Problem, content_type = "application/problem+json",
@@ -377,7 +377,7 @@ pub async fn list_deliveries(
 )]
 #[post("/v1/subscriptions/{id}/deliveries/{delivery_id}/retry")]
 pub async fn retry_delivery(
-    owned: Owned<scope::EventsRead, StoredSubscription>,
+    owned: Owned<scope::EventsWrite, StoredSubscription>,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
