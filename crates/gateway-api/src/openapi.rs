@@ -67,7 +67,11 @@ pub fn document() -> utoipa::openapi::OpenApi {
         .openapi(ApiDoc::openapi())
         .configure(crate::routes::configure)
         .split_for_parts();
-    api
+    let Ok(mut value) = serde_json::to_value(&api) else {
+        return api;
+    };
+    shared::apply(&mut value);
+    serde_json::from_value(value).unwrap_or(api)
 }
 
 /// Every error code with its status, for the docs.
@@ -226,5 +230,258 @@ pub mod examples {
         );
         value["retry_after"] = json!(1);
         value
+    }
+}
+
+/// What the extractors and middleware add to every operation, derived here in one place rather
+/// than listed by hand per route: the statuses they can answer (only where a route does not
+/// document its own), the `Idempotency-Key` header of state-changing operations, the response
+/// headers, and `Problem.code` as the closed list of the error table.
+mod shared {
+    use serde_json::{Map, Value, json};
+
+    use crate::error::ErrorCode;
+
+    const MUTATING: [&str; 4] = ["post", "put", "patch", "delete"];
+
+    pub fn apply(document: &mut Value) {
+        close_problem_codes(document);
+        let Some(paths) = document["paths"].as_object_mut() else {
+            return;
+        };
+        for item in paths.values_mut() {
+            let Some(item) = item.as_object_mut() else {
+                continue;
+            };
+            for (method, operation) in item.iter_mut() {
+                if let Some(operation) = operation.as_object_mut() {
+                    complete(method, operation);
+                }
+            }
+        }
+    }
+
+    fn close_problem_codes(document: &mut Value) {
+        let codes: Vec<Value> = ErrorCode::ALL
+            .iter()
+            .map(|c| Value::from(c.as_str()))
+            .collect();
+        let problem = &mut document["components"]["schemas"]["Problem"];
+        let Some(parts) = problem["allOf"].as_array_mut() else {
+            return;
+        };
+        for part in parts {
+            if part["properties"]["code"].is_object() {
+                part["properties"]["code"]["enum"] = Value::Array(codes.clone());
+                part["properties"]["code"]["description"] = Value::from(
+                    "Stable machine-readable code: one of the error table (openapi/errors.md).",
+                );
+            }
+        }
+    }
+
+    fn complete(method: &str, operation: &mut Map<String, Value>) {
+        let bearer = operation
+            .get("security")
+            .and_then(Value::as_array)
+            .is_some_and(|s| s.iter().any(|r| r.get("bearer").is_some()));
+        let json_body = operation
+            .get("requestBody")
+            .is_some_and(|b| b["content"].get("application/json").is_some());
+        let has_query = operation
+            .get("parameters")
+            .and_then(Value::as_array)
+            .is_some_and(|ps| ps.iter().any(|p| p["in"] == "query"));
+        let mutating = MUTATING.contains(&method);
+
+        if bearer && mutating {
+            add_parameter(operation, idempotency_key());
+        }
+        let responses = operation
+            .entry("responses")
+            .or_insert_with(|| json!({}))
+            .as_object_mut();
+        let Some(responses) = responses else {
+            return;
+        };
+        let mut bad_request = Vec::new();
+        if json_body {
+            bad_request.push(ErrorCode::InvalidJson);
+            add(
+                responses,
+                "413",
+                ErrorCode::PayloadTooLarge,
+                "The body is larger than `limits.max_body_bytes`",
+            );
+            add(
+                responses,
+                "415",
+                ErrorCode::UnsupportedMediaType,
+                "The body is not `application/json`",
+            );
+            add(
+                responses,
+                "422",
+                ErrorCode::ValidationFailed,
+                "A field is not valid; `errors` names each",
+            );
+        }
+        if has_query {
+            bad_request.push(ErrorCode::InvalidQuery);
+        }
+        if bearer && mutating {
+            bad_request.push(ErrorCode::InvalidHeader);
+            add(
+                responses,
+                "409",
+                ErrorCode::IdempotencyKeyReused,
+                "The `Idempotency-Key` was used with another request, or its first request is still running",
+            );
+        }
+        if !bad_request.is_empty() {
+            let described: Vec<String> = bad_request
+                .iter()
+                .map(|c| format!("`{}`", c.as_str()))
+                .collect();
+            add(
+                responses,
+                "400",
+                bad_request[0],
+                &format!("The request cannot be read ({})", described.join(", ")),
+            );
+        }
+        if bearer {
+            add(
+                responses,
+                "401",
+                ErrorCode::InvalidToken,
+                "Missing or invalid token",
+            );
+            add(
+                responses,
+                "403",
+                ErrorCode::InsufficientScope,
+                "The token lacks the scope this operation names",
+            );
+            add(
+                responses,
+                "429",
+                ErrorCode::RateLimited,
+                "The tenant's rate limit for this route class is used up",
+            );
+            retry_after_header(responses, "429");
+        }
+        add(
+            responses,
+            "503",
+            ErrorCode::StoreUnavailable,
+            "The gateway's store is unavailable; retry after `Retry-After`",
+        );
+        for (status, response) in responses.iter_mut() {
+            add_header(
+                response,
+                "X-Request-Id",
+                "The request id (the caller's, when sane, or a new one): quote it when asking for help",
+                json!({"type": "string"}),
+            );
+            if bearer && status.starts_with('2') {
+                for (name, description) in [
+                    (
+                        "RateLimit-Limit",
+                        "Requests allowed in the current window of this route class",
+                    ),
+                    ("RateLimit-Remaining", "Requests left in the current window"),
+                    ("RateLimit-Reset", "Seconds until the window resets"),
+                ] {
+                    add_header(
+                        response,
+                        name,
+                        description,
+                        json!({"type": "integer", "minimum": 0}),
+                    );
+                }
+            }
+            if status == "503" {
+                add_header(
+                    response,
+                    "Retry-After",
+                    "Seconds to wait before retrying",
+                    json!({"type": "integer", "minimum": 1}),
+                );
+            }
+        }
+    }
+
+    fn idempotency_key() -> Value {
+        json!({
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": false,
+            "description": "Makes a retry safe: the same key with the same request replays the first answer (with `Idempotent-Replayed: true`); with another request it is 409 `idempotency_key_reused`; while the first still runs, 409 `idempotency_request_in_flight` with `Retry-After`. Kept per tenant for `limits.idempotency_ttl`.",
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7E]{1,255}$"}
+        })
+    }
+
+    fn add_parameter(operation: &mut Map<String, Value>, parameter: Value) {
+        let parameters = operation.entry("parameters").or_insert_with(|| json!([]));
+        if let Some(list) = parameters.as_array_mut()
+            && !list
+                .iter()
+                .any(|p| p["name"] == parameter["name"] && p["in"] == parameter["in"])
+        {
+            list.push(parameter);
+        }
+    }
+
+    fn add(responses: &mut Map<String, Value>, status: &str, code: ErrorCode, description: &str) {
+        if responses.contains_key(status) {
+            return;
+        }
+        responses.insert(
+            status.to_owned(),
+            json!({
+                "description": description,
+                "content": {"application/problem+json": {
+                    "schema": {"$ref": "#/components/schemas/Problem"},
+                    "example": {
+                        "type": format!("urn:wa-gateway:problem:{}", code.as_str()),
+                        "title": code.title(),
+                        "status": code.status().as_u16(),
+                        "detail": description,
+                        "code": code.as_str(),
+                        "request_id": "0192f0a4-6f7c-7a39-9b1e-2b7c8f1f4d21"
+                    }
+                }}
+            }),
+        );
+    }
+
+    fn retry_after_header(responses: &mut Map<String, Value>, status: &str) {
+        if let Some(response) = responses.get_mut(status) {
+            add_header(
+                response,
+                "Retry-After",
+                "Seconds to wait before retrying",
+                json!({"type": "integer", "minimum": 1}),
+            );
+        }
+    }
+
+    fn add_header(response: &mut Value, name: &str, description: &str, schema: Value) {
+        let Some(response) = response.as_object_mut() else {
+            return;
+        };
+        if response.contains_key("$ref") {
+            return;
+        }
+        let headers = response.entry("headers").or_insert_with(|| json!({}));
+        if let Some(headers) = headers.as_object_mut()
+            && !headers.contains_key(name)
+        {
+            headers.insert(
+                name.to_owned(),
+                json!({"description": description, "schema": schema}),
+            );
+        }
     }
 }

@@ -285,3 +285,63 @@ fn collect_refs(value: &Value, out: &mut Vec<String>) {
         _ => {}
     }
 }
+
+/// What the extractors and middleware can answer is documented on every operation they guard:
+/// a bearer route can be 401/403/429/503, a JSON body 400/413/415/422, a state-changing bearer
+/// route takes `Idempotency-Key` and can be 409; `Problem.code` is the closed error table.
+#[test]
+fn shared_statuses_headers_and_codes_are_on_every_operation() {
+    let document = serde_json::to_value(gateway_api::openapi::document()).expect("json");
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("item") {
+            let responses = &operation["responses"];
+            let has = |status: &str| responses.get(status).is_some();
+            let bearer = operation["security"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|r| r.get("bearer").is_some()));
+            let json_body = operation["requestBody"]["content"]
+                .get("application/json")
+                .is_some();
+            if bearer {
+                for status in ["401", "403", "429", "503"] {
+                    assert!(has(status), "{method} {path} lacks {status}");
+                }
+            }
+            if json_body {
+                for status in ["400", "413", "415", "422"] {
+                    assert!(has(status), "{method} {path} lacks {status}");
+                }
+            }
+            if bearer && ["post", "put", "patch", "delete"].contains(&method.as_str()) {
+                let takes_key = operation["parameters"]
+                    .as_array()
+                    .is_some_and(|ps| ps.iter().any(|p| p["name"] == "Idempotency-Key"));
+                assert!(
+                    takes_key,
+                    "{method} {path} lacks the Idempotency-Key header"
+                );
+                assert!(has("409"), "{method} {path} lacks 409");
+            }
+            for (status, response) in responses.as_object().expect("responses") {
+                assert!(
+                    response["headers"].get("X-Request-Id").is_some(),
+                    "{method} {path} {status} lacks X-Request-Id"
+                );
+            }
+        }
+    }
+    let codes: Vec<String> = gateway_api::error::ErrorCode::ALL
+        .iter()
+        .map(|c| c.as_str().to_owned())
+        .collect();
+    let documented: Vec<String> = document["components"]["schemas"]["Problem"]["allOf"]
+        .as_array()
+        .expect("allOf")
+        .iter()
+        .find_map(|part| part["properties"]["code"]["enum"].as_array())
+        .expect("Problem.code is an enum")
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(documented, codes);
+}
