@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --quiet --locked -p gateway-api -p vendor-sim
-bin=target/debug
+bin="${CARGO_TARGET_DIR:-target}/debug"
 config=config/demo.toml
 scopes="numbers:read numbers:check accounts:read accounts:write sessions:write actions:write business:read events:read events:write admin"
 
