@@ -486,6 +486,7 @@ pub fn plus_number(digits: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn port_codes_map_to_our_words() {
@@ -498,8 +499,6 @@ mod tests {
         assert_eq!(PortStatus::from_vendor(None, true), PortStatus::Unknown);
         assert_eq!(PortStatus::from_vendor(Some(30), true), PortStatus::Unknown);
     }
-
-    use super::*;
 
     #[test]
     fn session_moves() {

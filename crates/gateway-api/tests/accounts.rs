@@ -374,6 +374,17 @@ async fn every_vendor_operation_is_reached_and_normalised() {
     let done = wait_action(&app, &action, Duration::from_secs(10)).await;
     assert_eq!(done["status"], "succeeded", "{done}");
     assert!(done["executed_at"].is_string(), "{done}");
+    // Its owner record is the one the ownership module (and so the events capability) reads.
+    assert_eq!(
+        gateway_api::ownership::owner(
+            &app.store,
+            gateway_api::ownership::OwnedKind::ChatAction,
+            &action
+        )
+        .await
+        .expect("owner"),
+        Some("acme".to_owned())
+    );
 
     // Log out, recycle.
     let s = ok_json(
