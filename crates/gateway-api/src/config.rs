@@ -306,6 +306,9 @@ impl Config {
         self.events
             .validate()
             .map_err(|(key, message)| invalid(key, message))?;
+        self.number_checks
+            .validate()
+            .map_err(|(key, message)| invalid(key, message))?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| invalid("log.level", e.to_string()))?;
         Ok(())
@@ -384,6 +387,21 @@ mod tests {
                 json!({"auth": {"allow_dev_secret": true},
                        "number_checks": {"callback_allow": ["hooks.example.com"]}}),
                 "number_checks.callback_allow",
+            ),
+            (
+                json!({"auth": {"allow_dev_secret": true},
+                       "number_checks": {"callback_secrets": {"acme": "raw text secret"}}}),
+                "number_checks.callback_secrets",
+            ),
+            (
+                json!({"auth": {"allow_dev_secret": true},
+                       "number_checks": {"callback_secrets": {"acme": "whsec_c2hvcnQ="}}}),
+                "number_checks.callback_secrets",
+            ),
+            (
+                json!({"auth": {"allow_dev_secret": true},
+                       "number_checks": {"callback_max_attempts": 3}}),
+                "callback_max_attempts",
             ),
             (
                 json!({"auth": {"allow_dev_secret": true},

@@ -506,9 +506,86 @@ async fn the_callback_is_signed_and_retried() {
         );
         assert_eq!(header("webhook-signature"), expected);
         let payload: Value = serde_json::from_str(&body).expect("json body");
-        assert_eq!(payload["data"]["id"], id.as_str());
+        assert_eq!(payload["type"], "number_check.completed");
+        assert_eq!(msg_id, payload["id"].as_str().expect("event id"));
+        assert_eq!(payload["data"]["job_id"], id.as_str());
         assert_eq!(payload["data"]["status"], "completed");
     }
+    // The callback is the same event the tenant's feed shows.
+    let feed: Value = app
+        .client
+        .get(app.url("/v1/events?types=number_check.completed"))
+        .bearer_auth(token("acme", "events:read"))
+        .send()
+        .await
+        .expect("feed")
+        .json()
+        .await
+        .expect("json");
+    let sent: Value = serde_json::from_slice(&requests[0].body).expect("json body");
+    assert!(
+        feed.to_string().contains(sent["id"].as_str().expect("id")),
+        "{feed}"
+    );
+}
+
+#[tokio::test]
+async fn callbacks_queued_by_an_earlier_version_are_delivered_after_an_upgrade() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/hooks/done"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&receiver)
+        .await;
+    let sim = start_sim(31, 0).await;
+    let first = spawn_app_with(config(
+        &sim,
+        json!({
+            "callback_allow": [format!("{}/hooks/", receiver.uri())],
+            "callback_secrets": {"acme": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}
+        }),
+    ))
+    .await;
+    // What the earlier version left: a record and its place on its own schedule.
+    let queued = json!({
+        "id": "msg_nc_legacy", "tenant": "acme", "attempts": 2,
+        "url": format!("{}/hooks/done", receiver.uri()),
+        "body": r#"{"type":"number_check.finished","data":{"id":"nc_legacy"}}"#
+    });
+    first
+        .store
+        .set_json("nc:callback:msg_nc_legacy", &queued, None)
+        .await
+        .expect("record");
+    first
+        .store
+        .zadd("nc:callbacks:due", "msg_nc_legacy", 1.0)
+        .await
+        .expect("schedule");
+
+    // The next start adopts it.
+    let _upgraded = spawn_sibling(&first).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let requests = loop {
+        let requests = receiver.received_requests().await.unwrap_or_default();
+        if !requests.is_empty() {
+            break requests;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never delivered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(requests[0].headers["webhook-id"], "msg_nc_legacy");
+    assert_eq!(
+        String::from_utf8_lossy(&requests[0].body),
+        queued["body"].as_str().expect("body")
+    );
+    assert_eq!(
+        first.store.zcard("nc:callbacks:due").await.expect("zcard"),
+        0
+    );
 }
 
 #[tokio::test]

@@ -1,8 +1,12 @@
-//! Signed deliveries of events to subscribed URLs (Standard Webhooks), with retries on a durable
-//! schedule shared by all replicas.
+//! Signed deliveries of events (Standard Webhooks), with retries on a durable schedule shared by
+//! all replicas: the one outbound webhook path of the gateway. It serves two kinds of target:
+//! subscriptions (every event of the types they want) and number-check job callbacks (the
+//! `number_check.completed` event of one job, to the job's `callback_url`). Both are signed by
+//! [`sign`], retried on `events.retry_schedule` and checked against their outbound URL policy at
+//! every attempt, here and nowhere else.
 //!
-//! Each (event, subscription) pair is a delivery record `delivery:{id}`, listed in the
-//! subscription's log, and scheduled in the sorted set `events:deliveries:due` (score = when it is
+//! Each (event, target) pair is a delivery record `delivery:{id}` (a subscription's are also
+//! listed in its log), scheduled in the sorted set `events:deliveries:due` (score = when it is
 //! due, ms). Every replica claims due deliveries with `zclaim_due` (atomic: one claimer each) and
 //! takes a per-delivery lease while sending, so an event reaches a subscription once even with
 //! several replicas; a replica that dies mid-way leaves the delivery due again after the hold.
@@ -15,6 +19,7 @@ use chrono::{DateTime, Utc};
 use domain::Event;
 use egress::EgressClient;
 use hmac::{Hmac, Mac};
+use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use utoipa::ToSchema;
@@ -80,6 +85,20 @@ pub struct Delivery {
     pub created_at: DateTime<Utc>,
 }
 
+/// Where a delivery goes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub(crate) enum Target {
+    /// The delivery's subscription: its URL and secret are read at each attempt, so a deleted
+    /// subscription cancels what it had pending. Records written before targets existed are
+    /// subscription deliveries.
+    #[default]
+    Subscription,
+    /// A number-check job's `callback_url`, signed with the tenant's
+    /// `number_checks.callback_secrets` entry and allowed by `number_checks.callback_allow`.
+    JobCallback { job_id: String, url: String },
+}
+
 /// What is stored: the delivery and the exact body to send.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct StoredDelivery {
@@ -88,6 +107,8 @@ pub(crate) struct StoredDelivery {
     pub tenant: String,
     pub event_time: DateTime<Utc>,
     pub body: String,
+    #[serde(default)]
+    pub target: Target,
 }
 
 pub(crate) fn delivery_key(id: &str) -> String {
@@ -132,12 +153,68 @@ pub(crate) async fn enqueue(
             tenant: event.tenant.clone(),
             event_time: event.time,
             body: body.clone(),
+            target: Target::Subscription,
         };
         save(state, &stored).await?;
         let log = log_key(&sub.id);
         state.store.rpush(&log, &[id.clone().into_bytes()]).await?;
         state.store.ltrim(&log, -LOG_LENGTH, -1).await?;
         state.store.zadd(DUE_KEY, &id, millis(now)).await?;
+    }
+    Ok(())
+}
+
+/// Schedules `event` (a job's `number_check.completed`) for the job's callback URL. One callback
+/// per job: finishing a job again (a replica that stopped after publishing) adds no second one.
+pub(crate) async fn enqueue_job_callback(
+    state: &AppState,
+    event: &Event,
+    job_id: &str,
+    url: &str,
+) -> Result<(), StoreError> {
+    let body =
+        serde_json::to_string(event).map_err(|e| StoreError::invalid(format!("event: {e}")))?;
+    let now = Utc::now();
+    let stored = StoredDelivery {
+        delivery: Delivery {
+            id: format!("dlv_cb_{job_id}"),
+            subscription_id: String::new(),
+            event_id: event.id.clone(),
+            event_type: event.event_type.as_str().to_owned(),
+            status: DeliveryStatus::Pending,
+            attempts: Vec::new(),
+            next_attempt_at: Some(now),
+            created_at: now,
+        },
+        tenant: event.tenant.clone(),
+        event_time: event.time,
+        body,
+        target: Target::JobCallback {
+            job_id: job_id.to_owned(),
+            url: url.to_owned(),
+        },
+    };
+    schedule_once(state, &stored).await
+}
+
+/// Saves and schedules `stored` unless a delivery with its id exists already.
+pub(super) async fn schedule_once(
+    state: &AppState,
+    stored: &StoredDelivery,
+) -> Result<(), StoreError> {
+    let bytes =
+        serde_json::to_vec(stored).map_err(|e| StoreError::invalid(format!("delivery: {e}")))?;
+    let id = &stored.delivery.id;
+    if state
+        .store
+        .set_nx(&delivery_key(id), &bytes, Some(record_ttl(state)))
+        .await?
+    {
+        let due = stored
+            .delivery
+            .next_attempt_at
+            .unwrap_or(stored.delivery.created_at);
+        state.store.zadd(DUE_KEY, id, millis(due)).await?;
     }
     Ok(())
 }
@@ -173,6 +250,14 @@ pub(crate) async fn redeliver(
     Ok(stored.delivery)
 }
 
+/// Whether `secret` is a Standard Webhooks signing secret: `whsec_` + base64 of at least 16 bytes.
+pub fn is_signing_secret(secret: &str) -> bool {
+    secret
+        .strip_prefix("whsec_")
+        .and_then(|key| BASE64.decode(key).ok())
+        .is_some_and(|key| key.len() >= 16)
+}
+
 /// The Standard Webhooks signature header value: `v1,<base64 HMAC-SHA256>` over
 /// `{id}.{timestamp}.{body}`, keyed with the base64-decoded part of `whsec_...`.
 pub fn sign(secret: &str, id: &str, timestamp: i64, body: &str) -> Option<String> {
@@ -184,18 +269,40 @@ pub fn sign(secret: &str, id: &str, timestamp: i64, body: &str) -> Option<String
     Some(format!("v1,{}", BASE64.encode(mac.finalize().into_bytes())))
 }
 
+/// One HTTP client per outbound URL policy: each target kind has its own allow-list.
+struct Clients {
+    subscriptions: EgressClient,
+    callbacks: EgressClient,
+}
+
+impl Clients {
+    fn new(state: &AppState) -> Result<Self, reqwest::Error> {
+        let timeout = state.config.events.delivery_timeout;
+        let client = |allow: &egress::AllowList| {
+            EgressClient::new(egress::UrlPolicy::new(allow.clone()), |builder| {
+                builder.timeout(timeout)
+            })
+        };
+        Ok(Self {
+            subscriptions: client(&state.config.events.subscription_allow)?,
+            callbacks: client(&state.config.number_checks.callback_allow)?,
+        })
+    }
+}
+
 /// The delivery worker of this replica.
 pub(crate) async fn run(state: AppState, mut shutdown: Shutdown) {
     let owner = format!("delivery-{}", uuid::Uuid::new_v4().simple());
-    let policy = egress::UrlPolicy::new(state.config.events.subscription_allow.clone());
-    let timeout = state.config.events.delivery_timeout;
-    let client = match EgressClient::new(policy, |builder| builder.timeout(timeout)) {
-        Ok(client) => client,
+    let clients = match Clients::new(&state) {
+        Ok(clients) => clients,
         Err(error) => {
-            tracing::error!(%error, "delivery worker cannot build its HTTP client");
+            tracing::error!(%error, "delivery worker cannot build its HTTP clients");
             return;
         }
     };
+    if let Err(error) = super::legacy_callbacks::adopt(&state).await {
+        tracing::warn!(%error, "callbacks queued by an earlier version not adopted yet; will retry at the next start");
+    }
     let poll = state.config.events.delivery_poll_interval;
     loop {
         if shutdown.sleep(poll).await {
@@ -217,7 +324,7 @@ pub(crate) async fn run(state: AppState, mut shutdown: Shutdown) {
             let full = claimed.len() == CLAIM_BATCH;
             let attempts = claimed
                 .iter()
-                .map(|id| attempt_one(&state, &client, &owner, id));
+                .map(|id| attempt_one(&state, &clients, &owner, id));
             for result in futures_util::future::join_all(attempts).await {
                 if let Err(error) = result {
                     tracing::warn!(%error, "delivery attempt could not be recorded");
@@ -232,7 +339,7 @@ pub(crate) async fn run(state: AppState, mut shutdown: Shutdown) {
 
 async fn attempt_one(
     state: &AppState,
-    client: &EgressClient,
+    clients: &Clients,
     owner: &str,
     id: &str,
 ) -> Result<(), StoreError> {
@@ -241,16 +348,12 @@ async fn attempt_one(
     if !state.store.lease_acquire(&lease, owner, hold).await? {
         return Ok(());
     }
-    let result = attempt_leased(state, client, id).await;
+    let result = attempt_leased(state, clients, id).await;
     let _ = state.store.lease_release(&lease, owner).await;
     result
 }
 
-async fn attempt_leased(
-    state: &AppState,
-    client: &EgressClient,
-    id: &str,
-) -> Result<(), StoreError> {
+async fn attempt_leased(state: &AppState, clients: &Clients, id: &str) -> Result<(), StoreError> {
     let Some(mut stored) = load(state, id).await? else {
         state.store.zrem(DUE_KEY, id).await?;
         return Ok(());
@@ -259,9 +362,7 @@ async fn attempt_leased(
         state.store.zrem(DUE_KEY, id).await?;
         return Ok(());
     }
-    let sub: Option<StoredSubscription> =
-        subscriptions::load(state, &stored.delivery.subscription_id).await?;
-    let Some(sub) = sub else {
+    let Some(destination) = destination(state, clients, &stored).await? else {
         stored.delivery.status = DeliveryStatus::Cancelled;
         stored.delivery.next_attempt_at = None;
         save(state, &stored).await?;
@@ -271,35 +372,13 @@ async fn attempt_leased(
     };
     let started = Instant::now();
     let at = Utc::now();
-    let timestamp = at.timestamp();
-    let signature = sign(
-        &sub.secret,
-        &stored.delivery.event_id,
-        timestamp,
-        &stored.body,
-    )
-    .unwrap_or_default();
-    // The policy is applied again at every attempt: the allow-list may have changed, and a name
-    // is resolved (and its addresses checked) only now.
-    let response = match client.request(reqwest::Method::POST, &sub.url) {
-        Ok(request) => request
-            .header("content-type", "application/json")
-            .header("user-agent", "wa-gateway-webhooks/1")
-            .header("webhook-id", &stored.delivery.event_id)
-            .header("webhook-timestamp", timestamp.to_string())
-            .header("webhook-signature", signature)
-            .body(stored.body.clone())
-            .send()
-            .await
-            .map_err(|e| Failure::of(&e)),
-        Err(refusal) => Err(Failure::refused(&refusal)),
-    };
+    let response = send(&destination, &stored, at.timestamp()).await;
     let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let (status_code, error, permanent) = match response {
         Ok(r) => (Some(r.status().as_u16()), None, false),
         Err(failure) => {
             if failure.permanent {
-                tracing::warn!(subscription = %sub.id, reason = %failure.message, "delivery refused by the outbound URL policy; not sent");
+                tracing::warn!(delivery = %id, reason = %failure.message, "delivery not sent");
             }
             (None, Some(failure.message), failure.permanent)
         }
@@ -346,6 +425,71 @@ async fn attempt_leased(
     }
 }
 
+/// Where one attempt goes, resolved at the attempt.
+struct Destination<'a> {
+    url: String,
+    /// `None`: nothing to sign with, so nothing is sent (a permanent failure).
+    secret: Option<String>,
+    client: &'a EgressClient,
+}
+
+/// The URL, secret and policy of the delivery's target; `None` when the target is gone (a
+/// deleted subscription).
+async fn destination<'a>(
+    state: &AppState,
+    clients: &'a Clients,
+    stored: &StoredDelivery,
+) -> Result<Option<Destination<'a>>, StoreError> {
+    Ok(match &stored.target {
+        Target::Subscription => subscriptions::load(state, &stored.delivery.subscription_id)
+            .await?
+            .map(|sub: StoredSubscription| Destination {
+                url: sub.url,
+                secret: Some(sub.secret),
+                client: &clients.subscriptions,
+            }),
+        Target::JobCallback { url, .. } => Some(Destination {
+            url: url.clone(),
+            secret: state
+                .config
+                .number_checks
+                .callback_secrets
+                .get(&stored.tenant)
+                .map(|s| s.expose_secret().to_owned()),
+            client: &clients.callbacks,
+        }),
+    })
+}
+
+/// One signed POST. The policy is applied again at every attempt: the allow-list may have
+/// changed, and a name is resolved (and its addresses checked) only now.
+async fn send(
+    destination: &Destination<'_>,
+    stored: &StoredDelivery,
+    timestamp: i64,
+) -> Result<reqwest::Response, Failure> {
+    let event_id = &stored.delivery.event_id;
+    let signature = destination
+        .secret
+        .as_deref()
+        .and_then(|secret| sign(secret, event_id, timestamp, &stored.body))
+        .ok_or_else(Failure::no_secret)?;
+    let request = destination
+        .client
+        .request(reqwest::Method::POST, &destination.url)
+        .map_err(|refusal| Failure::refused(&refusal))?;
+    request
+        .header("content-type", "application/json")
+        .header("user-agent", "wa-gateway-webhooks/1")
+        .header("webhook-id", event_id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", signature)
+        .body(stored.body.clone())
+        .send()
+        .await
+        .map_err(|e| Failure::of(&e))
+}
+
 /// Why an attempt got no answer, as recorded in the attempt.
 struct Failure {
     message: String,
@@ -354,6 +498,13 @@ struct Failure {
 }
 
 impl Failure {
+    fn no_secret() -> Self {
+        Self {
+            message: "no signing secret for this target".to_owned(),
+            permanent: true,
+        }
+    }
+
     fn refused(refusal: &egress::Refusal) -> Self {
         Self {
             message: format!("url_not_allowed: {}", refusal.rule),

@@ -11,6 +11,7 @@
 pub mod delivery;
 pub mod feed;
 pub mod inbound;
+mod legacy_callbacks;
 pub mod subscriptions;
 
 use std::time::Duration;

@@ -4,12 +4,11 @@
 //! - [`planner`]: pure routing and splitting into vendor orders.
 //! - [`cache`]: per (number, check) answers with their check time.
 //! - [`jobs`]: persisted jobs, sub-orders and result lists; [`worker`]: the background loop
-//!   that submits, polls and downloads; [`callbacks`]: signed, retried job-end callbacks.
+//!   that submits, polls and downloads.
 //! - [`usage`]: spend ledger and monthly budgets. Every vendor call goes through the vendor's
 //!   circuit breaker ([`crate::breaker`]).
 
 pub mod cache;
-pub mod callbacks;
 pub mod intake;
 pub mod jobs;
 pub mod model;
@@ -22,7 +21,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use domain::ProviderId;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -55,7 +54,7 @@ pub struct NumberChecksConfig {
     pub max_numbers: usize,
     /// Provider preference for `provider: auto`; earlier entries are tried first.
     pub routing: Vec<ProviderId>,
-    /// How often the worker looks for due jobs and callbacks.
+    /// How often the worker looks for due jobs.
     #[serde(with = "humantime_serde")]
     pub worker_interval: Duration,
     /// Lease on a job while a replica works on it; renewed while working.
@@ -83,12 +82,10 @@ pub struct NumberChecksConfig {
     /// Where job callbacks may go: outbound URL policy entries (`https://hooks.example.com/wa`,
     /// `https://*.hooks.example.com`, `http://10.0.0.5:8080/`). Empty: no callbacks.
     pub callback_allow: egress::AllowList,
-    /// Callback signing secret per tenant (`whsec_<base64>` as Standard Webhooks, or raw text).
+    /// Callback signing secret per tenant, `whsec_<base64>` as Standard Webhooks (the format of
+    /// subscription secrets). Callbacks are deliveries of the job's `number_check.completed`
+    /// event, retried on `events.retry_schedule`.
     pub callback_secrets: BTreeMap<String, SecretString>,
-    /// First retry delay of a failed callback; doubles per attempt.
-    #[serde(with = "humantime_serde")]
-    pub callback_retry_base: Duration,
-    pub callback_max_attempts: u32,
     /// Monthly budget of billed numbers per tenant; tenants not listed are unlimited.
     pub budgets: BTreeMap<String, u64>,
     /// How long jobs and their results are kept.
@@ -114,11 +111,26 @@ impl Default for NumberChecksConfig {
             circuit_cooldown: Duration::from_secs(60),
             callback_allow: egress::AllowList::default(),
             callback_secrets: BTreeMap::new(),
-            callback_retry_base: Duration::from_secs(2),
-            callback_max_attempts: 8,
             budgets: BTreeMap::new(),
             job_ttl: Duration::from_secs(30 * 24 * 3600),
         }
+    }
+}
+
+impl NumberChecksConfig {
+    /// Checks the section; the error names the key.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        for (tenant, secret) in &self.callback_secrets {
+            if !crate::events::delivery::is_signing_secret(secret.expose_secret()) {
+                return Err((
+                    "number_checks.callback_secrets",
+                    format!(
+                        "`{tenant}`: must be `whsec_` followed by a base64 key of at least 16 bytes"
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 

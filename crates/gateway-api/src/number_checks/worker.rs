@@ -1,6 +1,7 @@
 //! The background worker: claims due jobs, holds a per-job lease while working on one, submits
-//! vendor orders, polls them with backoff, downloads and records results, finishes jobs and
-//! delivers callbacks.
+//! vendor orders, polls them with backoff, downloads and records results and finishes jobs (the
+//! job's callback is a delivery of its `number_check.completed` event, see
+//! [`crate::events::delivery`]).
 //!
 //! Exactly-once submission across replicas: a replica works on a job only while holding its
 //! lease (renewed before every vendor call). Before `submit` the sub-order is saved as
@@ -24,10 +25,8 @@ use chrono::{DateTime, Utc};
 use domain::{
     Check, CheckSet, CheckStatus, E164, NumberResult, ProviderError, ProviderErrorKind, ProviderId,
 };
-use egress::{EgressClient, UrlPolicy};
 use providers::{OrderProgress, VendorOrderId};
 
-use super::callbacks::{self, Delivery};
 use super::jobs::{self, DUE, FailedProvider, Job};
 use super::model::{JobError, JobView, SubOrderState};
 use super::{NumberChecksConfig, cache::Cache, intake, usage};
@@ -53,17 +52,6 @@ fn at_secs(t: DateTime<Utc>) -> f64 {
 
 async fn run(state: AppState, owner: String, mut shutdown: Shutdown) {
     let config = &state.config.number_checks;
-    let timeout = state.config.limits.outbound_timeout;
-    let callback_http = match EgressClient::new(
-        UrlPolicy::new(config.callback_allow.clone()),
-        |builder| builder.timeout(timeout),
-    ) {
-        Ok(client) => Some(client),
-        Err(error) => {
-            tracing::error!(%error, "callback client cannot be built; callbacks are not delivered");
-            None
-        }
-    };
     loop {
         if shutdown.is_requested() {
             break;
@@ -84,11 +72,6 @@ async fn run(state: AppState, owner: String, mut shutdown: Shutdown) {
                 }
             }
             Err(e) => tracing::warn!(error = %e, "number-check worker cannot read due jobs"),
-        }
-        if let Some(http) = &callback_http
-            && let Err(e) = callbacks::deliver_due(&state.store, http, config).await
-        {
-            tracing::warn!(error = %e, "callback delivery failed");
         }
         if shutdown.sleep(config.worker_interval).await {
             break;
@@ -768,7 +751,7 @@ pub async fn finish(state: &AppState, job: &mut Job, now: DateTime<Utc>) -> Resu
         "cost": view.get("cost").cloned().unwrap_or_default(),
         "results": format!("/v1/number-checks/{}/results", job.id),
     });
-    crate::events::publish(
+    let (event, _) = crate::events::publish(
         state,
         &job.tenant,
         domain::DomainEvent::NumberCheckCompleted(domain::events::NumberCheckCompleted {
@@ -779,22 +762,7 @@ pub async fn finish(state: &AppState, job: &mut Job, now: DateTime<Utc>) -> Resu
     )
     .await?;
     if let Some(url) = &job.callback_url {
-        let body = serde_json::json!({
-            "type": "number_check.finished",
-            "timestamp": now,
-            "data": JobView::from(&*job),
-        });
-        callbacks::enqueue(
-            store,
-            &Delivery {
-                id: format!("msg_{}", job.id),
-                tenant: job.tenant.clone(),
-                url: url.clone(),
-                body: body.to_string(),
-                attempts: 0,
-            },
-        )
-        .await?;
+        crate::events::delivery::enqueue_job_callback(state, &event, &job.id, url).await?;
     }
     Ok(())
 }

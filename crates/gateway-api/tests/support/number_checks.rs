@@ -47,8 +47,7 @@ pub fn config(sim: &RunningSim, extra: Value) -> Value {
         "worker_interval": "20ms",
         "poll_initial": "20ms",
         "poll_max": "200ms",
-        "lease_ttl": "3s",
-        "callback_retry_base": "50ms"
+        "lease_ttl": "3s"
     });
     if let (Some(target), Value::Object(extra)) = (number_checks.as_object_mut(), extra) {
         target.extend(extra);
@@ -56,6 +55,8 @@ pub fn config(sim: &RunningSim, extra: Value) -> Value {
     json!({
         "vendors": vendors(sim.base_url(), sim.base_url()),
         "number_checks": number_checks,
+        // Job callbacks are event deliveries: a fast schedule for them.
+        "events": {"retry_schedule": ["50ms", "50ms", "50ms"], "delivery_poll_interval": "20ms"},
         "limits": {"rate_limits": {
             "numbers:check": {"requests": 10000, "per": "1m"},
             "numbers:read": {"requests": 100000, "per": "1m"}
