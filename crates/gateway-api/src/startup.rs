@@ -27,6 +27,7 @@ pub struct Application {
     server: Server,
     state: AppState,
     workers: Workers,
+    signals: StopSignals,
 }
 
 impl std::fmt::Debug for Application {
@@ -61,6 +62,7 @@ impl Application {
                 "no Redis URL configured: using the embedded store (single replica, state lost on restart)"
             );
         }
+        let signals = StopSignals::register();
         tracing::info!(
             port,
             store = state.store.backend_name(),
@@ -75,6 +77,7 @@ impl Application {
             server,
             state,
             workers,
+            signals,
         })
     }
 
@@ -99,8 +102,9 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.server.handle();
         let stop_workers = self.workers.stopper();
+        let stop_signals = self.signals;
         let signals = tokio::spawn(async move {
-            wait_for_signal().await;
+            stop_signals.wait().await;
             tracing::info!(
                 "shutdown signal received: draining in-flight requests and stopping workers"
             );
@@ -120,22 +124,43 @@ impl Application {
     }
 }
 
-async fn wait_for_signal() {
+/// SIGTERM and SIGINT listeners. They are registered while the application is built, before it
+/// logs that it listens: a signal arriving from then on is a graceful stop, even while the
+/// runtime is still busy starting the workers (without a listener the default action kills).
+struct StopSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let (Ok(mut term), Ok(mut int)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) {
+    listeners: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl StopSignals {
+    fn register() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let listeners = match (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+            ) {
+                (Ok(term), Ok(int)) => Some((term, int)),
+                _ => None,
+            };
+            Self { listeners }
+        }
+        #[cfg(not(unix))]
+        Self {}
+    }
+
+    async fn wait(self) {
+        #[cfg(unix)]
+        if let Some((mut term, mut int)) = self.listeners {
             tokio::select! {
                 _ = term.recv() => {}
                 _ = int.recv() => {}
             }
             return;
         }
+        let _ = tokio::signal::ctrl_c().await;
     }
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// The page fetches the document relative to itself (`/docs/` → `/openapi.json`), so it also

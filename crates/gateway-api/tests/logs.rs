@@ -38,7 +38,12 @@ async fn logs_hold_no_token_and_no_unmasked_number() {
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     gateway.sigterm();
-    assert_eq!(gateway.wait_exit(Duration::from_secs(15)), Some(0));
+    assert_eq!(
+        gateway.wait_exit(Duration::from_secs(15)),
+        Some(0),
+        "{}",
+        gateway.output()
+    );
     let logs = gateway.output();
     assert!(
         logs.contains("request completed"),
