@@ -107,12 +107,14 @@ fn serve(file: Option<PathBuf>) -> ExitCode {
         Ok(config) => config,
         Err(error) => return fail(&error.to_string()),
     };
-    crate::telemetry::init(&config.log);
+    let traces = crate::telemetry::init(&config.log, &config.traces);
     let result = actix_web::rt::System::new().block_on(async move {
         let app = crate::startup::Application::build(config).await?;
         app.run_until_stopped().await?;
         anyhow::Ok(())
     });
+    // Spans still buffered are sent before the process ends.
+    drop(traces);
     match result {
         Ok(()) => {
             tracing::info!("stopped");

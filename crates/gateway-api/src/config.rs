@@ -35,6 +35,8 @@ pub struct Config {
     pub accounts: crate::accounts::AccountsConfig,
     #[serde(default)]
     pub events: crate::events::EventsConfig,
+    #[serde(default)]
+    pub traces: crate::telemetry::TracesConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -307,6 +309,9 @@ impl Config {
             .validate()
             .map_err(|(key, message)| invalid(key, message))?;
         self.number_checks
+            .validate()
+            .map_err(|(key, message)| invalid(key, message))?;
+        self.traces
             .validate()
             .map_err(|(key, message)| invalid(key, message))?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level)

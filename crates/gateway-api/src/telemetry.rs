@@ -1,31 +1,160 @@
-//! Logging setup: pretty or JSON, with phone numbers masked on their way out.
+//! Logging and tracing setup.
 //!
-//! Masking happens in the writer, below every formatter, so no log line can carry a full number
-//! whichever code wrote it (a vendor error message, a request path, a debug dump).
+//! Logs: pretty or JSON, with phone numbers masked on their way out. Masking happens in the
+//! writer, below every formatter, so no log line can carry a full number whichever code wrote it
+//! (a vendor error message, a request path, a debug dump).
+//!
+//! Traces: OpenTelemetry over OTLP/HTTP when `traces.otlp_endpoint` is set. The request span
+//! takes its parent from a W3C `traceparent`; store commands and vendor calls are spans below it
+//! (target [`SPAN_TARGET`]), and vendor calls carry `traceparent` on. Those inner spans are seen
+//! by the exporter only, never by the log formatter, so with tracing off they cost nothing.
 
 use std::io::{self, Write};
 
-use tracing_subscriber::EnvFilter;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+use serde::Deserialize;
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::config::{LogConfig, LogFormat};
 
+/// Target of the spans only the trace exporter sees (store commands, vendor calls).
+pub const SPAN_TARGET: &str = "otel";
+
+/// Settings of trace export (`[traces]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TracesConfig {
+    /// OTLP/HTTP traces URL, e.g. `http://otel-collector:4318/v1/traces`. Absent: no export.
+    pub otlp_endpoint: Option<String>,
+    pub protocol: OtlpProtocol,
+    /// `service.name` of the exported spans.
+    pub service_name: String,
+    /// Share of new traces recorded (0.0 ..= 1.0); a caller's sampled `traceparent` is followed.
+    pub sample_ratio: f64,
+}
+
+impl Default for TracesConfig {
+    fn default() -> Self {
+        Self {
+            otlp_endpoint: None,
+            protocol: OtlpProtocol::HttpProtobuf,
+            service_name: "wa-gateway".to_owned(),
+            sample_ratio: 1.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OtlpProtocol {
+    HttpProtobuf,
+    HttpJson,
+}
+
+impl TracesConfig {
+    /// Checks the section; the error names the key.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        if let Some(endpoint) = &self.otlp_endpoint {
+            let url = url::Url::parse(endpoint)
+                .map_err(|e| ("traces.otlp_endpoint", format!("not a URL: {e}")))?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(("traces.otlp_endpoint", "must be http(s)".into()));
+            }
+        }
+        if !(0.0..=1.0).contains(&self.sample_ratio) {
+            return Err(("traces.sample_ratio", "between 0.0 and 1.0".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Keeps the trace exporter alive; dropping it sends what is still buffered.
+#[derive(Debug)]
+pub struct TracesGuard(SdkTracerProvider);
+
+impl Drop for TracesGuard {
+    fn drop(&mut self) {
+        if let Err(error) = self.0.shutdown() {
+            eprintln!("trace export did not finish: {error}");
+        }
+    }
+}
+
 /// Installs the global subscriber. Safe to call more than once (later calls are ignored), so
 /// tests that build several applications in one process do not fail.
-pub fn init(config: &LogConfig) {
+pub fn init(config: &LogConfig, traces: &TracesConfig) -> Option<TracesGuard> {
     let filter = EnvFilter::try_new(&config.level).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(MaskingStdout);
-    let _ = match config.format {
-        LogFormat::Json => builder
+    let base = tracing_subscriber::fmt::layer().with_writer(MaskingStdout);
+    let logs = match config.format {
+        LogFormat::Json => base
             .json()
             .flatten_event(true)
             .with_current_span(true)
             .with_span_list(false)
-            .try_init(),
-        LogFormat::Pretty => builder.compact().try_init(),
+            .boxed(),
+        LogFormat::Pretty => base.compact().boxed(),
+    }
+    .with_filter(filter)
+    .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
+        meta.target() != SPAN_TARGET
+    }));
+    let provider = traces.otlp_endpoint.as_ref().and_then(|endpoint| {
+        match tracer_provider(endpoint, traces) {
+            Ok(provider) => Some(provider),
+            Err(error) => {
+                eprintln!("traces are not exported: {error}");
+                None
+            }
+        }
+    });
+    let exporter = provider.as_ref().map(|provider| {
+        opentelemetry::global::set_text_map_propagator(
+            opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+        );
+        tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer("wa-gateway"))
+            .with_filter(EnvFilter::new(format!("info,{SPAN_TARGET}=info")))
+    });
+    let installed = tracing_subscriber::registry()
+        .with(logs)
+        .with(exporter)
+        .try_init()
+        .is_ok();
+    provider.filter(|_| installed).map(TracesGuard)
+}
+
+fn tracer_provider(
+    endpoint: &str,
+    traces: &TracesConfig,
+) -> Result<SdkTracerProvider, opentelemetry_otlp::ExporterBuildError> {
+    let protocol = match traces.protocol {
+        OtlpProtocol::HttpProtobuf => opentelemetry_otlp::Protocol::HttpBinary,
+        OtlpProtocol::HttpJson => opentelemetry_otlp::Protocol::HttpJson,
     };
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_protocol(protocol)
+        .with_endpoint(endpoint)
+        .build()?;
+    let resource = opentelemetry_sdk::Resource::builder()
+        .with_service_name(traces.service_name.clone())
+        .with_attribute(opentelemetry::KeyValue::new(
+            "service.version",
+            env!("CARGO_PKG_VERSION"),
+        ))
+        .build();
+    Ok(SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
+            traces.sample_ratio,
+        ))))
+        .with_resource(resource)
+        .build())
 }
 
 /// `MakeWriter` for stdout that masks phone numbers.

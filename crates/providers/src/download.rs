@@ -59,11 +59,12 @@ impl SafeDownloader {
             .policy()
             .permit_url(&url)
             .map_err(|refusal| forbidden(&op, &url, &refusal))?;
-        let resp = self
-            .client
-            .request_permitted(Method::GET, permit)
-            .timeout(self.config.timeout())
-            .send()
+        let resp = op
+            .send_traced(
+                self.client
+                    .request_permitted(Method::GET, permit)
+                    .timeout(self.config.timeout()),
+            )
             .await
             .map_err(|e| match refusal_of(&e) {
                 Some(refusal) if !refusal.rule.is_transient() => forbidden(&op, &url, refusal),

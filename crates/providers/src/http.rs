@@ -26,6 +26,32 @@ pub fn recommended_client(
         .build()
 }
 
+/// The W3C propagation headers (`traceparent`, `tracestate`) that continue `span`'s trace in
+/// the receiver; empty when traces are not exported.
+pub fn trace_headers(span: &tracing::Span) -> HeaderMap {
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+    let mut headers = HeaderMap::new();
+    opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.inject_context(&span.context(), &mut HeaderInjector(&mut headers));
+    });
+    headers
+}
+
+/// Writes propagation headers into a request's headers.
+struct HeaderInjector<'a>(&'a mut HeaderMap);
+
+impl opentelemetry::propagation::Injector for HeaderInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(name), Ok(value)) = (
+            reqwest::header::HeaderName::from_bytes(key.as_bytes()),
+            reqwest::header::HeaderValue::from_str(&value),
+        ) {
+            self.0.insert(name, value);
+        }
+    }
+}
+
 /// Who is calling what, for errors and logs.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Op {
@@ -68,6 +94,44 @@ impl Op {
             "vendor call failed"
         );
         e
+    }
+
+    /// Sends a vendor request; a transport failure becomes the provider error.
+    pub async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, ProviderError> {
+        self.send_traced(request)
+            .await
+            .map_err(|e| self.transport(e))
+    }
+
+    /// Sends a vendor request inside a client span that carries the caller's trace on
+    /// (`traceparent`), so the vendor's logs can be joined to the gateway's trace.
+    pub async fn send_traced(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, reqwest::Error> {
+        use tracing::Instrument;
+
+        let span = tracing::info_span!(
+            target: "otel",
+            "vendor_call",
+            otel.name = %format_args!("{} {}", self.provider, self.name),
+            otel.kind = "client",
+            vendor = %self.provider,
+            operation = self.name,
+            http.status_code = tracing::field::Empty,
+        );
+        let response = request
+            .headers(trace_headers(&span))
+            .send()
+            .instrument(span.clone())
+            .await;
+        if let Ok(response) = &response {
+            span.record("http.status_code", response.status().as_u16());
+        }
+        response
     }
 
     /// Transport failures. The URL is dropped from the message: it may carry tokens.

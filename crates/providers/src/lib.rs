@@ -24,7 +24,7 @@ pub use config::{
     WscrmConfig,
 };
 pub use download::SafeDownloader;
-pub use http::recommended_client;
+pub use http::{recommended_client, trace_headers};
 pub use registry::{ConfigError, Registry, build_number_checkers};
 pub use traits::{
     AccountOperations, Accounts, BatchLimits, BulkNumberChecker, BusinessPhones, ChatActions,

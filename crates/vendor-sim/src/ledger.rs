@@ -25,6 +25,10 @@ pub struct VendorLedger {
     pub numbers_billed: u64,
     /// Every accepted order, in order of creation.
     pub orders: Vec<OrderRecord>,
+    /// Trace ids of the W3C `traceparent` headers received (a caller's trace carried into the
+    /// vendor), oldest first, the last 100.
+    #[serde(default)]
+    pub trace_ids: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,6 +112,20 @@ impl LedgerBook {
                 .requests
                 .entry(operation.to_owned())
                 .or_default() += 1;
+        });
+    }
+
+    /// Remembers the trace id of a request's `traceparent` (`00-<trace id>-<span id>-<flags>`).
+    pub fn record_traceparent(&self, vendor: &str, traceparent: &str) {
+        let Some(trace_id) = traceparent.split('-').nth(1) else {
+            return;
+        };
+        self.with(|l| {
+            let seen = &mut l.vendors.entry(vendor.to_owned()).or_default().trace_ids;
+            if seen.len() == 100 {
+                seen.remove(0);
+            }
+            seen.push(trace_id.to_owned());
         });
     }
 

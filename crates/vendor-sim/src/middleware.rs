@@ -46,6 +46,13 @@ pub async fn vendor_layer(
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     state.ledger.count_request(op.vendor, &op.name);
+    if let Some(traceparent) = req
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+    {
+        state.ledger.record_traceparent(op.vendor, traceparent);
+    }
     let decision = state.faults.decide(&op);
     if decision.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(decision.latency_ms)).await;

@@ -13,6 +13,8 @@
 
 use std::time::{Duration, Instant};
 
+use tracing::Instrument as _;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, Utc};
@@ -478,7 +480,16 @@ async fn send(
         .client
         .request(reqwest::Method::POST, &destination.url)
         .map_err(|refusal| Failure::refused(&refusal))?;
+    // Each attempt is a client span; the receiver gets its `traceparent`.
+    let span = tracing::info_span!(
+        target: crate::telemetry::SPAN_TARGET,
+        "webhook_delivery",
+        otel.name = %format_args!("POST {}", stored.delivery.event_type),
+        otel.kind = "client",
+        delivery = %stored.delivery.id,
+    );
     request
+        .headers(providers::trace_headers(&span))
         .header("content-type", "application/json")
         .header("user-agent", "wa-gateway-webhooks/1")
         .header("webhook-id", event_id)
@@ -486,6 +497,7 @@ async fn send(
         .header("webhook-signature", signature)
         .body(stored.body.clone())
         .send()
+        .instrument(span)
         .await
         .map_err(|e| Failure::of(&e))
 }

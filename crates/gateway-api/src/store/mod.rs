@@ -157,11 +157,25 @@ impl fmt::Debug for Store {
 }
 
 /// Dispatches to the backend; the embedded backend is synchronous.
+/// Runs one store operation on the backend. Redis commands are client spans of the trace (seen
+/// by the trace exporter only; free when traces are off).
 macro_rules! dispatch {
     ($self:ident . $method:ident ( $($arg:expr),* $(,)? )) => {
         match &$self.backend {
             Backend::Memory(m) => m.$method($($arg),*),
-            Backend::Redis(r) => r.$method($($arg),*).await,
+            Backend::Redis(r) => {
+                use tracing::Instrument as _;
+                r.$method($($arg),*)
+                    .instrument(tracing::info_span!(
+                        target: "otel",
+                        "store",
+                        otel.name = concat!("redis ", stringify!($method)),
+                        otel.kind = "client",
+                        db.system = "redis",
+                        db.operation = stringify!($method),
+                    ))
+                    .await
+            }
         }
     };
 }

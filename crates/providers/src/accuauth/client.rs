@@ -29,16 +29,16 @@ pub(super) enum Outcome {
 impl Client {
     pub async fn check(&self, op: &Op, national: &str) -> Result<Outcome, ProviderError> {
         let url = endpoint(op, &self.base, &["check", "whatsapp_advanced"])?;
-        let resp = self
-            .http
-            .post(url)
-            .header("X-DF-API-ID", self.api_id.clone())
-            .header("X-DF-API-SECRET", self.api_secret.clone())
-            .timeout(self.timeout)
-            .json(&CheckRequest { number: national })
-            .send()
-            .await
-            .map_err(|e| op.transport(e))?;
+        let resp = op
+            .send(
+                self.http
+                    .post(url)
+                    .header("X-DF-API-ID", self.api_id.clone())
+                    .header("X-DF-API-SECRET", self.api_secret.clone())
+                    .timeout(self.timeout)
+                    .json(&CheckRequest { number: national }),
+            )
+            .await?;
         let status = resp.status();
         let headers = resp.headers().clone();
         let body = read_capped(op, resp, MAX_JSON_BYTES).await?;

@@ -30,29 +30,29 @@ impl Client {
         let form = reqwest::multipart::Form::new()
             .text("user_id", self.user_id.clone())
             .part("file", part);
-        let resp = self
-            .http
-            .post(url)
-            .header("X-API-Key", self.api_key.clone())
-            .timeout(self.timeout)
-            .multipart(form)
-            .send()
-            .await
-            .map_err(|e| op.transport(e))?;
+        let resp = op
+            .send(
+                self.http
+                    .post(url)
+                    .header("X-API-Key", self.api_key.clone())
+                    .timeout(self.timeout)
+                    .multipart(form),
+            )
+            .await?;
         self.read_task(op, resp).await
     }
 
     pub async fn get_task(&self, op: &Op, task_id: &str) -> Result<Task, ProviderError> {
         let url = endpoint(op, &self.base, &["wa", "api", "detail", "tasks", task_id])?;
-        let resp = self
-            .http
-            .get(url)
-            .query(&[("user_id", self.user_id.as_str())])
-            .header("X-API-Key", self.api_key.clone())
-            .timeout(self.timeout)
-            .send()
-            .await
-            .map_err(|e| op.transport(e))?;
+        let resp = op
+            .send(
+                self.http
+                    .get(url)
+                    .query(&[("user_id", self.user_id.as_str())])
+                    .header("X-API-Key", self.api_key.clone())
+                    .timeout(self.timeout),
+            )
+            .await?;
         self.read_task(op, resp).await
     }
 

@@ -59,21 +59,21 @@ impl Client {
         })?;
         key_header.set_sensitive(true);
 
-        let resp = self
-            .http
-            .post(url)
-            .header("accessKey", key_header)
-            .header("ts", &ts)
-            .header("bizType", BIZ_TYPE)
-            .header("action", ACTION)
-            .header("sign", signature)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .timeout(self.timeout)
-            // The exact bytes that were signed.
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| op.transport(e))?;
+        let resp = op
+            .send(
+                self.http
+                    .post(url)
+                    .header("accessKey", key_header)
+                    .header("ts", &ts)
+                    .header("bizType", BIZ_TYPE)
+                    .header("action", ACTION)
+                    .header("sign", signature)
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .timeout(self.timeout)
+                    // The exact bytes that were signed.
+                    .body(body),
+            )
+            .await?;
         let status = resp.status();
         if !status.is_success() {
             return Err(op.status(status, resp.headers()));

@@ -66,7 +66,7 @@ impl Client {
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(bytes);
         }
-        let resp = req.send().await.map_err(|e| op.transport(e))?;
+        let resp = op.send(req).await?;
         let status = resp.status();
         if !status.is_success() {
             return Err(op.status(status, resp.headers()));
