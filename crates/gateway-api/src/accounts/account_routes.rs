@@ -112,7 +112,7 @@ pub struct NumberBatch {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"numbers": ["+8613800138000"], "channel": "cloud_port", "avatar_url": "https://cdn.example.com/a.png", "nickname": "Support"}))]
+#[schema(example = json!({"numbers": ["+8613800138000"], "channel": "device", "avatar_url": "https://cdn.example.com/a.png", "nickname": "Support"}))]
 pub struct ProfileUpdate {
     pub numbers: Vec<String>,
     /// `cloud_port` needs each number logged in on a cloud port that is online.
@@ -478,7 +478,7 @@ pub async fn update_profile(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"phone": "13800138000", "area_code": "+86", "country_code": "CN", "verification": "sms", "account_type": "personal"}))]
+#[schema(example = json!({"phone": "13800138009", "area_code": "+86", "country_code": "CN", "verification": "sms", "account_type": "personal"}))]
 pub struct NewRegistration {
     /// The national number, digits only.
     pub phone: String,

@@ -35,7 +35,7 @@ impl ProviderChoice {
 #[schema(example = json!({
     "numbers": ["+91 98765 43210", "09876543211", "+1 (415) 555-0123"],
     "default_country": "IN",
-    "checks": ["registered", "activity"],
+    "checks": ["registered", "profile"],
     "provider": "auto",
     "max_age": "7d",
     "callback_url": "https://hooks.example.com/wa/number-checks"

@@ -43,7 +43,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     security(("bearer" = ["numbers:check"])),
     request_body = CreateNumberCheck,
     responses(
-        (status = 200, description = "Finished at once: every number was answered from cache", body = JobView),
+        (status = 200, description = "Finished at once: no number needed a vendor order (every one answered from cache, or none that a provider takes)", body = JobView),
         (status = 202, description = "Accepted; follow `Location`", body = JobView,
          headers(("Location" = String, description = "The job's URL"))),
         (status = 401, description = "Missing or invalid token", body = crate::error::Problem, content_type = "application/problem+json",
