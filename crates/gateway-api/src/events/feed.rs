@@ -223,7 +223,7 @@ fn frame(event: &FeedEvent) -> Bytes {
     ),
     responses(
         (status = 200, description = "An endless `text/event-stream`", content_type = "text/event-stream", body = String,
-         example = json!("id: 1717230600123-0\nevent: registration.completed\ndata: {\"id\":\"evt_01928f6b7c2d7e3a9b1c4d5e6f708192\",\"type\":\"registration.completed\",...}\n\n")),
+         example = json!("id: ZXZlbnRzCjE3MTcyMzA2MDAxMjMtMA\nevent: registration.completed\ndata: {\"id\":\"evt_01928f6b7c2d7e3a9b1c4d5e6f708192\",\"type\":\"registration.completed\",...}\n\n")),
         (status = 400, description = "Bad type", body = crate::error::Problem, content_type = "application/problem+json",
          example = json!(crate::openapi::examples::invalid_query())),
         (status = 422, description = "The cursor (or `Last-Event-ID`) is not one of this feed (`invalid_cursor`)", body = crate::error::Problem, content_type = "application/problem+json",
