@@ -30,8 +30,9 @@ cat <<BANNER
   ----------------------------
   Swagger UI : http://127.0.0.1:8080/docs/   (press Authorize, paste the token below)
   Simulator  : http://127.0.0.1:9090          (ledger: /_sim/ledger, faults: /_sim/faults)
-  Receiver   : subscriptions and job callbacks may go to http://127.0.0.1:18088/ only
-               (start your receiver on that port; other local URLs are refused)
+  Receiver   : subscriptions and job callbacks may go to http://127.0.0.1:18088/ (start your
+               receiver on that port; other local URLs are refused) and, for the API
+               document's examples, https://hooks.example.com/
   Token (tenant "demo", every scope, 12 h):
 
 $token

@@ -44,6 +44,7 @@ error_codes! {
     InvalidQuery => ("invalid_query", 400, "The query string is not valid"),
     InvalidPath => ("invalid_path", 400, "A path parameter is not valid"),
     InvalidHeader => ("invalid_header", 400, "A request header is not valid"),
+    InvalidCursor => ("invalid_cursor", 422, "The cursor is not one this list issued"),
     UnsupportedMediaType => ("unsupported_media_type", 415, "The request body has an unsupported content type"),
     ValidationFailed => ("validation_failed", 422, "The request is not valid"),
     UrlNotAllowed => ("url_not_allowed", 422, "The gateway may not send requests to this URL"),

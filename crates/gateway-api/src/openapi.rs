@@ -153,7 +153,15 @@ pub mod examples {
             "invalid_query",
             400,
             "The query string is not valid",
-            "`after` is not a cursor from this feed",
+            "`types`: `registration.done` is not an event type",
+        )
+    }
+    pub fn invalid_cursor() -> Value {
+        problem(
+            "invalid_cursor",
+            422,
+            "The cursor is not one this list issued",
+            "`cursor` is not a cursor of this list: pass the `next_cursor` of a previous page unchanged",
         )
     }
     pub fn not_found() -> Value {
@@ -246,6 +254,7 @@ mod shared {
 
     pub fn apply(document: &mut Value) {
         close_problem_codes(document);
+        refer_page_items(document);
         let Some(paths) = document["paths"].as_object_mut() else {
             return;
         };
@@ -280,6 +289,27 @@ mod shared {
         }
     }
 
+    /// utoipa inlines a generic's argument: `Page_Contact` would carry its own copy of `Contact`,
+    /// and a generated client a second contact class. Each page refers to the item's component.
+    fn refer_page_items(document: &mut Value) {
+        let Some(schemas) = document["components"]["schemas"].as_object_mut() else {
+            return;
+        };
+        let pages: Vec<(String, String)> = schemas
+            .keys()
+            .filter_map(|name| {
+                let item = name.strip_prefix("Page_")?;
+                schemas
+                    .contains_key(item)
+                    .then(|| (name.clone(), item.to_owned()))
+            })
+            .collect();
+        for (page, item) in pages {
+            let items = &mut schemas[&page]["properties"]["items"]["items"];
+            *items = json!({"$ref": format!("#/components/schemas/{item}")});
+        }
+    }
+
     fn complete(method: &str, operation: &mut Map<String, Value>) {
         let bearer = operation
             .get("security")
@@ -292,6 +322,13 @@ mod shared {
             .get("parameters")
             .and_then(Value::as_array)
             .is_some_and(|ps| ps.iter().any(|p| p["in"] == "query"));
+        let paged = operation
+            .get("parameters")
+            .and_then(Value::as_array)
+            .is_some_and(|ps| {
+                ps.iter()
+                    .any(|p| p["in"] == "query" && p["name"] == "cursor")
+            });
         let mutating = MUTATING.contains(&method);
 
         if bearer && mutating {
@@ -328,6 +365,14 @@ mod shared {
         }
         if has_query {
             bad_request.push(ErrorCode::InvalidQuery);
+        }
+        if paged {
+            add_or_mention(
+                responses,
+                "422",
+                ErrorCode::InvalidCursor,
+                "`cursor` is not one this list issued",
+            );
         }
         if bearer && mutating {
             bad_request.push(ErrorCode::InvalidHeader);
@@ -454,6 +499,28 @@ mod shared {
                 }}
             }),
         );
+    }
+
+    /// [`add`], or, when the operation documents the status for other reasons, the code named
+    /// in its description.
+    fn add_or_mention(
+        responses: &mut Map<String, Value>,
+        status: &str,
+        code: ErrorCode,
+        description: &str,
+    ) {
+        let Some(existing) = responses.get_mut(status) else {
+            add(responses, status, code, description);
+            return;
+        };
+        let text = existing["description"].as_str().unwrap_or_default();
+        if existing.get("$ref").is_none() && !text.contains(code.as_str()) {
+            existing["description"] = Value::from(format!(
+                "{}; or `{}`: {description}",
+                text.trim_end_matches('.'),
+                code.as_str()
+            ));
+        }
     }
 
     fn retry_after_header(responses: &mut Map<String, Value>, status: &str) {

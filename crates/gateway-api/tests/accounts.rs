@@ -186,9 +186,9 @@ async fn every_vendor_operation_is_reached_and_normalised() {
         "+8613800138000"
     );
     let list = ok_json(call(&app, "GET", "/v1/accounts", None).await, 200).await;
-    assert_eq!(list["accounts"][0]["number"], "+8613800138000", "{list}");
-    assert_eq!(list["accounts"][0]["status"], "normal");
-    assert_eq!(list["accounts"][0]["online_status"], "offline");
+    assert_eq!(list["items"][0]["number"], "+8613800138000", "{list}");
+    assert_eq!(list["items"][0]["status"], "normal");
+    assert_eq!(list["items"][0]["online_status"], "offline");
     ok_json(
         call(
             &app,
@@ -246,7 +246,7 @@ async fn every_vendor_operation_is_reached_and_normalised() {
 
     // Sessions: targets, reserve, QR, pair code, info, contacts, profile, offline/online, ports.
     let targets = ok_json(call(&app, "GET", "/v1/pairing-targets", None).await, 200).await;
-    assert!(targets["targets"][0]["id"].is_string(), "{targets}");
+    assert!(targets["items"][0]["id"].is_string(), "{targets}");
     let s = ok_json(
         call(
             &app,
@@ -280,11 +280,48 @@ async fn every_vendor_operation_is_reached_and_normalised() {
         200,
     )
     .await;
-    let first = contacts["contacts"][0].clone();
+    let first = contacts["items"][0].clone();
     assert!(
         first["number"].as_str().is_some_and(|n| n.starts_with('+')),
         "{contacts}"
     );
+    // The vendor lists the address book whole; the gateway pages it by number.
+    let mut paged: Vec<Value> = Vec::new();
+    let mut query = "limit=3".to_owned();
+    loop {
+        let page = ok_json(
+            call(
+                &app,
+                "GET",
+                &format!("/v1/sessions/{id}/contacts?{query}"),
+                None,
+            )
+            .await,
+            200,
+        )
+        .await;
+        paged.extend(page["items"].as_array().expect("items").iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(cursor) => query = format!("limit=3&cursor={cursor}"),
+            None => break,
+        }
+    }
+    let mut by_number = contacts["items"].as_array().expect("items").clone();
+    by_number.sort_by_key(|c| c["number"].as_str().unwrap_or_default().to_owned());
+    assert!(by_number.len() > 3, "more than one page: {contacts}");
+    assert_eq!(paged, by_number);
+    expect_problem(
+        call(
+            &app,
+            "GET",
+            &format!("/v1/sessions/{id}/contacts?cursor=bm90LWEtY3Vyc29y"),
+            None,
+        )
+        .await,
+        422,
+        "invalid_cursor",
+    )
+    .await;
     assert!(first["is_friend"].is_boolean(), "{first}");
     let number = first["number"].as_str().expect("number");
     let one = ok_json(
@@ -408,13 +445,13 @@ async fn every_vendor_operation_is_reached_and_normalised() {
     // Business phones (NxCloud, signed).
     let phones = ok_json(call(&app, "GET", "/v1/business-phones", None).await, 200).await;
     assert!(
-        phones["phones"][0]["number"]
+        phones["items"][0]["number"]
             .as_str()
             .is_some_and(|n| n.starts_with('+')),
         "{phones}"
     );
     // Our words, as the OpenAPI document lists them, never the vendor's.
-    for phone in phones["phones"].as_array().expect("phones") {
+    for phone in phones["items"].as_array().expect("phones") {
         assert!(phone.get("display_phone_number").is_none(), "{phone}");
         for (field, schema) in [
             ("status", "BusinessPhoneStatus"),
@@ -537,7 +574,7 @@ async fn illegal_lifecycle_moves_are_refused_without_vendor_calls() {
         200,
     )
     .await;
-    assert_eq!(list["accounts"][0]["number"], "+8613800138011", "{list}");
+    assert_eq!(list["items"][0]["number"], "+8613800138011", "{list}");
     let before = sim
         .ledger()
         .requests("wscrm", "wscrm.whatsapp.batch_online");
@@ -564,7 +601,7 @@ async fn illegal_lifecycle_moves_are_refused_without_vendor_calls() {
         200,
     )
     .await;
-    assert_eq!(list["accounts"], json!([]));
+    assert_eq!(list["items"], json!([]));
     let resp = call_as(&app, "initech", "GET", "/v1/accounts", None).await;
     expect_problem(resp, 403, "tenant_not_configured").await;
 }
@@ -720,7 +757,7 @@ async fn chat_actions_are_spaced_per_pair_and_survive_a_restart() {
         200,
     )
     .await;
-    let mut evented: Vec<&str> = feed["data"]
+    let mut evented: Vec<&str> = feed["items"]
         .as_array()
         .expect("events")
         .iter()
@@ -778,7 +815,7 @@ async fn chat_actions_are_spaced_per_pair_and_survive_a_restart() {
 async fn business_phones_are_signed_cached_and_auth_failures_are_clear() {
     let (sim, app) = setup(1000).await;
     let first = ok_json(call(&app, "GET", "/v1/business-phones", None).await, 200).await;
-    let phones = first["phones"].as_array().expect("phones");
+    let phones = first["items"].as_array().expect("phones");
     assert_eq!(phones.len(), 3, "{first}");
     let number = phones[0]["number"].as_str().expect("number").to_owned();
     let again = ok_json(call(&app, "GET", "/v1/business-phones", None).await, 200).await;
@@ -799,7 +836,7 @@ async fn business_phones_are_signed_cached_and_auth_failures_are_clear() {
         200,
     )
     .await;
-    assert_eq!(one["phones"].as_array().map(Vec::len), Some(1));
+    assert_eq!(one["items"].as_array().map(Vec::len), Some(1));
     let resp = call(
         &app,
         "GET",
@@ -842,7 +879,7 @@ async fn business_phones_with_caching_off_ask_the_vendor_every_time() {
     let app = spawn_app_with(config).await;
     for _ in 0..3 {
         let list = ok_json(call(&app, "GET", "/v1/business-phones", None).await, 200).await;
-        assert_eq!(list["phones"].as_array().map(Vec::len), Some(3), "{list}");
+        assert_eq!(list["items"].as_array().map(Vec::len), Some(3), "{list}");
     }
     assert_eq!(
         sim.ledger().requests("nxcloud", "nxcloud.get_phone"),
@@ -965,8 +1002,8 @@ async fn the_vendor_registration_webhook_completes_the_registration() {
         200,
     )
     .await;
-    assert_eq!(feed["data"].as_array().map(Vec::len), Some(1), "{feed}");
-    assert_eq!(feed["data"][0]["tenant"], "acme");
+    assert_eq!(feed["items"].as_array().map(Vec::len), Some(1), "{feed}");
+    assert_eq!(feed["items"][0]["tenant"], "acme");
     // Another tenant neither sees the registration nor its event.
     let other = call_as(
         &app,
@@ -1016,7 +1053,7 @@ async fn scanned_session(sim: &RunningSim, app: &TestApp, digits: &str, agent: &
 async fn cloud_pc_sessions_send_the_pairing_target_the_vendor_listed() {
     let (sim, app) = setup(1000).await;
     let targets = ok_json(call(&app, "GET", "/v1/pairing-targets", None).await, 200).await;
-    let target = targets["targets"][0]["id"].as_str().expect("target id");
+    let target = targets["items"][0]["id"].as_str().expect("target id");
     let s = ok_json(
         call(
             &app,
@@ -1138,7 +1175,7 @@ async fn avatar_changes_on_a_cloud_port_need_the_number_online_on_one() {
             200,
         )
         .await;
-        if list["accounts"][0]["number"] == "+8613800138050" {
+        if list["items"][0]["number"] == "+8613800138050" {
             break;
         }
         assert!(tokio::time::Instant::now() < deadline, "{list}");
@@ -1270,7 +1307,7 @@ async fn every_number_the_gateway_reports_is_accepted_back() {
     let mut reported = vec![s["number"].clone()];
     let accounts = ok_json(call(&app, "GET", "/v1/accounts", None).await, 200).await;
     reported.extend(
-        accounts["accounts"]
+        accounts["items"]
             .as_array()
             .expect("accounts")
             .iter()
@@ -1290,7 +1327,7 @@ async fn every_number_the_gateway_reports_is_accepted_back() {
     )
     .await;
     reported.extend(
-        contacts["contacts"]
+        contacts["items"]
             .as_array()
             .expect("contacts")
             .iter()

@@ -106,9 +106,9 @@ async fn feed(app: &TestApp, tenant: &str, query: &str) -> Value {
 }
 
 fn types_of(page: &Value) -> Vec<String> {
-    page["data"]
+    page["items"]
         .as_array()
-        .expect("data")
+        .expect("items")
         .iter()
         .map(|e| e["type"].as_str().expect("type").to_owned())
         .collect()
@@ -281,7 +281,7 @@ async fn each_vendor_webhook_becomes_an_event_in_the_feed_the_stream_and_the_pro
     ];
     let page = feed(&app, TENANT, "").await;
     assert_eq!(types_of(&page), expected, "{page}");
-    let events = page["data"].as_array().expect("data");
+    let events = page["items"].as_array().expect("items");
     for event in events {
         assert_eq!(event["tenant"], TENANT);
         assert!(
@@ -342,14 +342,19 @@ async fn each_vendor_webhook_becomes_an_event_in_the_feed_the_stream_and_the_pro
         "login_succeeded"
     );
 
-    // Cursor paging and type filters.
+    // Cursor paging: a full page, then a short one (no more now), then an empty one that keeps
+    // the position, as a poller sees the feed.
     let first = feed(&app, TENANT, "?limit=2").await;
-    assert_eq!(first["data"].as_array().expect("data").len(), 2);
-    assert_eq!(first["has_more"], true);
+    assert_eq!(first["items"].as_array().expect("items").len(), 2);
     let cursor = first["next_cursor"].as_str().expect("cursor");
-    let rest = feed(&app, TENANT, &format!("?after={cursor}&limit=10")).await;
+    let rest = feed(&app, TENANT, &format!("?cursor={cursor}&limit=10")).await;
     assert_eq!(types_of(&rest), expected[2..]);
-    assert_eq!(rest["has_more"], false);
+    let last = rest["next_cursor"]
+        .as_str()
+        .expect("a live feed keeps a cursor");
+    let caught_up = feed(&app, TENANT, &format!("?cursor={last}")).await;
+    assert_eq!(caught_up["items"], json!([]), "{caught_up}");
+    assert_eq!(caught_up["next_cursor"], last);
     let only = feed(
         &app,
         TENANT,
@@ -368,11 +373,29 @@ async fn each_vendor_webhook_becomes_an_event_in_the_feed_the_stream_and_the_pro
     )
     .await;
     expect_problem(
-        app.get("/v1/events?after=abc", &token).await,
-        400,
-        "invalid_query",
+        app.get("/v1/events?cursor=abc", &token).await,
+        422,
+        "invalid_cursor",
     )
     .await;
+    // The cursor of another list, well formed as it is, is no position in this feed.
+    let subscriptions_cursor = "c3Vic2NyaXB0aW9ucwpzdWJfMQ";
+    expect_problem(
+        app.get(&format!("/v1/events?cursor={subscriptions_cursor}"), &token)
+            .await,
+        422,
+        "invalid_cursor",
+    )
+    .await;
+    for limit in ["0", "1001", "99999999999999999999999"] {
+        let problem = expect_problem(
+            app.get(&format!("/v1/events?limit={limit}"), &token).await,
+            400,
+            "invalid_query",
+        )
+        .await;
+        assert_eq!(problem["detail"], "`limit`: an integer from 1 to 1000");
+    }
     expect_problem(
         app.get("/v1/events", &app.token(TENANT, "accounts:read"))
             .await,
@@ -405,7 +428,7 @@ async fn a_wrong_secret_is_refused_and_stores_nothing() {
         .await
         .expect("no header");
     expect_problem(response, 401, "invalid_webhook_secret").await;
-    assert_eq!(feed(&app, TENANT, "").await["data"], json!([]));
+    assert_eq!(feed(&app, TENANT, "").await["items"], json!([]));
     assert!(
         latest_state(&app.store, OwnedKind::Registration, "861821726232")
             .await
@@ -478,9 +501,9 @@ async fn the_same_vendor_delivery_twice_is_one_event() {
         trigger(&app, &sim, "account-status", json!({"payload": body})).await;
     }
     let page = feed(&app, TENANT, "?types=account.status_changed").await;
-    let states: Vec<&str> = page["data"]
+    let states: Vec<&str> = page["items"]
         .as_array()
-        .expect("data")
+        .expect("items")
         .iter()
         .map(|e| e["data"]["login_state"].as_str().expect("state"))
         .collect();
@@ -587,7 +610,7 @@ async fn a_subscriber_failing_three_times_gets_the_event_once_signed() {
     assert_eq!(response.status(), 200);
 
     wait_for("the delivery", || async {
-        deliveries(&app, &sub_id).await["data"][0]["status"] == "delivered"
+        deliveries(&app, &sub_id).await["items"][0]["status"] == "delivered"
     })
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -602,11 +625,11 @@ async fn a_subscriber_failing_three_times_gets_the_event_once_signed() {
     assert_eq!(body["type"], "registration.completed");
     assert_eq!(body["data"]["phone"], "861821726232");
     let log = deliveries(&app, &sub_id).await;
-    let attempts = log["data"][0]["attempts"].as_array().expect("attempts");
+    let attempts = log["items"][0]["attempts"].as_array().expect("attempts");
     assert_eq!(attempts.len(), 4);
     assert_eq!(attempts[0]["status_code"], 503);
     assert_eq!(attempts[3]["status_code"], 204);
-    assert_eq!(log["data"].as_array().expect("data").len(), 1);
+    assert_eq!(log["items"].as_array().expect("data").len(), 1);
 
     // The secret is never shown again.
     let listed = app
@@ -624,7 +647,7 @@ async fn a_subscriber_failing_three_times_gets_the_event_once_signed() {
     );
 
     // Manual redelivery sends it again.
-    let delivery_id = log["data"][0]["id"].as_str().expect("delivery id");
+    let delivery_id = log["items"][0]["id"].as_str().expect("delivery id");
     let response = app
         .client
         .post(app.url(&format!(
@@ -660,7 +683,7 @@ async fn a_subscriber_answering_410_is_not_retried() {
     )
     .await;
     wait_for("the failure", || async {
-        deliveries(&app, &sub_id).await["data"][0]["status"] == "failed"
+        deliveries(&app, &sub_id).await["items"][0]["status"] == "failed"
     })
     .await;
     tokio::time::sleep(Duration::from_millis(700)).await;
@@ -670,13 +693,13 @@ async fn a_subscriber_answering_410_is_not_retried() {
     );
     let log = deliveries(&app, &sub_id).await;
     assert_eq!(
-        log["data"][0]["attempts"]
+        log["items"][0]["attempts"]
             .as_array()
             .expect("attempts")
             .len(),
         1
     );
-    assert_eq!(log["data"][0]["event_type"], "registration.failed");
+    assert_eq!(log["items"][0]["event_type"], "registration.failed");
 
     // Subscription URLs must match the allow-list.
     let response = app
@@ -709,7 +732,7 @@ async fn a_subscriber_answering_410_is_not_retried() {
         .json()
         .await
         .expect("list");
-    assert_eq!(listed["data"], json!([]));
+    assert_eq!(listed["items"], json!([]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -814,8 +837,8 @@ async fn an_sse_client_resuming_with_last_event_id_gets_exactly_the_missed_event
             .send()
             .await
             .expect("bad id"),
-        400,
-        "invalid_query",
+        422,
+        "invalid_cursor",
     )
     .await;
 }
@@ -837,9 +860,9 @@ async fn tenants_see_only_their_own_events() {
         assert_eq!(response.status(), 200);
     }
     let phones = |page: Value| -> Vec<String> {
-        page["data"]
+        page["items"]
             .as_array()
-            .expect("data")
+            .expect("items")
             .iter()
             .map(|e| e["data"]["phone"].as_str().expect("phone").to_owned())
             .collect()
@@ -858,7 +881,12 @@ async fn tenants_see_only_their_own_events() {
         .expect("unrouted");
     assert_eq!(unrouted.len(), 1);
     // A's stream does not leak to B, and B cannot see A's subscriptions.
-    let mut sse = Sse::open(&app, "tenant-b", Some("0-0")).await;
+    // The feed's cursor of its start (position `0-0`), as an empty feed answers it.
+    let start = feed(&app, "tenant-c", "").await["next_cursor"]
+        .as_str()
+        .expect("cursor")
+        .to_owned();
+    let mut sse = Sse::open(&app, "tenant-b", Some(&start)).await;
     let frame = sse
         .next_event(Duration::from_secs(3))
         .await
@@ -990,4 +1018,44 @@ delivery_claim_hold = "2s"
         accepted.values().all(|n| *n == 1),
         "none twice: {accepted:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriptions_are_listed_in_pages_oldest_first() {
+    let receiver = MockServer::start().await;
+    let app = spawn_events_app_for(&receiver).await;
+    let mut created = Vec::new();
+    for i in 0..5 {
+        let sub = subscribe(&app, &format!("{}/hook/{i}", receiver.uri()), json!([])).await;
+        created.push(sub["id"].as_str().expect("id").to_owned());
+    }
+    let token = app.token(TENANT, "events:read");
+    let mut listed = Vec::new();
+    let mut path = "/v1/subscriptions?limit=2".to_owned();
+    let mut pages = 0;
+    loop {
+        let response = app.get(&path, &token).await;
+        assert_eq!(response.status(), 200);
+        let page: Value = response.json().await.expect("page");
+        pages += 1;
+        for sub in page["items"].as_array().expect("items") {
+            listed.push(sub["id"].as_str().expect("id").to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/v1/subscriptions?limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!((listed, pages), (created, 3));
+    let events_cursor = feed(&app, TENANT, "").await["next_cursor"]
+        .as_str()
+        .expect("cursor")
+        .to_owned();
+    expect_problem(
+        app.get(&format!("/v1/subscriptions?cursor={events_cursor}"), &token)
+            .await,
+        422,
+        "invalid_cursor",
+    )
+    .await;
 }

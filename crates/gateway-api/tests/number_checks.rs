@@ -115,8 +115,8 @@ async fn small_batch_goes_to_a_provider_without_minimum_and_pages() {
         .json()
         .await
         .expect("json");
-    assert_eq!(feed["data"][0]["subject"]["id"], id.as_str(), "{feed}");
-    assert_eq!(feed["data"][0]["data"]["status"], "completed", "{feed}");
+    assert_eq!(feed["items"][0]["subject"]["id"], id.as_str(), "{feed}");
+    assert_eq!(feed["items"][0]["data"]["status"], "completed", "{feed}");
 
     // Pages of 50: 50, 50, 20.
     let mut cursor: Option<String> = None;
@@ -132,7 +132,10 @@ async fn small_batch_goes_to_a_provider_without_minimum_and_pages() {
         pages += 1;
         match page["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_owned()),
-            None => break,
+            None => {
+                assert_eq!(page["next_cursor"], Value::Null, "the last page says so");
+                break;
+            }
         }
     }
     assert_eq!((seen, pages), (120, 3));
@@ -152,6 +155,19 @@ async fn small_batch_goes_to_a_provider_without_minimum_and_pages() {
 
     let bad = app
         .get(&format!("/v1/number-checks/{id}/results?cursor=zzz"), &t)
+        .await;
+    expect_problem(bad, 422, "invalid_cursor").await;
+    // A well-formed cursor of another job's results is no position in this one's.
+    let another_job = "cmVzdWx0cy9uY19hbm90aGVyX2pvYgowLjUw";
+    let bad = app
+        .get(
+            &format!("/v1/number-checks/{id}/results?cursor={another_job}"),
+            &t,
+        )
+        .await;
+    expect_problem(bad, 422, "invalid_cursor").await;
+    let bad = app
+        .get(&format!("/v1/number-checks/{id}/results?limit=10001"), &t)
         .await;
     expect_problem(bad, 400, "invalid_query").await;
 }

@@ -326,7 +326,8 @@ async fn a_subscriber_redirecting_to_a_forbidden_address_is_not_followed() {
             .json()
             .await
             .expect("deliveries");
-        log["data"][0]["status"] == "failed" && log["data"][0]["attempts"][0]["status_code"] == 302
+        log["items"][0]["status"] == "failed"
+            && log["items"][0]["attempts"][0]["status_code"] == 302
     })
     .await;
     assert_eq!(f.redirector.accepted(), 3);

@@ -21,6 +21,7 @@ use super::{
 use crate::auth::scope;
 use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::http::owned::Owned;
+use crate::http::page::{Order, Page, PageRequest, page_by_key};
 use crate::ownership::OwnedKind;
 use crate::state::AppState;
 
@@ -111,7 +112,7 @@ pub struct NumberBatch {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"numbers": ["+8613800138000"], "channel": "cloud_port", "avatar_url": "https://cdn.example.com/a.png", "nickname": "Support"}))]
+#[schema(example = json!({"numbers": ["+8613800138000"], "channel": "device", "avatar_url": "https://cdn.example.com/a.png", "nickname": "Support"}))]
 pub struct ProfileUpdate {
     pub numbers: Vec<String>,
     /// `cloud_port` needs each number logged in on a cloud port that is online.
@@ -129,12 +130,6 @@ pub struct AccountFilter {
     pub status: Option<AccountStatus>,
     /// Only accounts with this connection state.
     pub online_status: Option<OnlineStatus>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"accounts": [{"number": "+8613800138000", "status": "normal", "online_status": "online"}]}))]
-pub struct AccountList {
-    pub accounts: Vec<AccountState>,
 }
 
 fn batch_len<T>(items: &[T], field: &str) -> Result<(), ApiError> {
@@ -254,19 +249,24 @@ pub async fn import_accounts(
 }
 
 /// The tenant's accounts with normalised status (`normal`/`banned`) and connection state
-/// (`logging_in`/`online`/`logging_out`/`offline`), as the vendor reports them now.
+/// (`logging_in`/`online`/`logging_out`/`offline`), as the vendor reports them now, by number.
+/// The vendor lists them whole; the gateway pages them.
 #[utoipa::path(
     tag = "accounts",
     security(("bearer" = ["accounts:read"])),
-    params(AccountFilter),
-    responses((status = 200, description = "The tenant's accounts", body = AccountList), ListErrors)
+    params(PageRequest, AccountFilter),
+    responses((status = 200, description = "A page of the tenant's accounts", body = Page<AccountState>,
+        example = json!({"items": [{"number": "+8613800138000", "status": "normal", "online_status": "online"}], "next_cursor": null})),
+        ListErrors)
 )]
 #[get("/v1/accounts")]
 pub async fn list_accounts(
     ctx: AccountsCtx<scope::AccountsRead>,
     state: web::Data<AppState>,
     filter: web::Query<AccountFilter>,
-) -> Result<web::Json<AccountList>, ApiError> {
+    page: PageRequest,
+) -> Result<web::Json<Page<AccountState>>, ApiError> {
+    page.position("accounts")?;
     let vendor = ctx.vendor.clone();
     let all = wscrm(&state, vendor.account_states())
         .await?
@@ -298,7 +298,13 @@ pub async fn list_accounts(
         }
         accounts.push(account);
     }
-    Ok(web::Json(AccountList { accounts }))
+    Ok(web::Json(page_by_key(
+        accounts,
+        |a: &AccountState| a.number.clone(),
+        Order::Ascending,
+        &page,
+        "accounts",
+    )?))
 }
 
 /// Brings accounts online with their keys (given again: the gateway keeps none). A banned
@@ -472,7 +478,7 @@ pub async fn update_profile(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"phone": "13800138000", "area_code": "+86", "country_code": "CN", "verification": "sms", "account_type": "personal"}))]
+#[schema(example = json!({"phone": "13800138009", "area_code": "+86", "country_code": "CN", "verification": "sms", "account_type": "personal"}))]
 pub struct NewRegistration {
     /// The national number, digits only.
     pub phone: String,

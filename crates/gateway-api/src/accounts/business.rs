@@ -3,15 +3,19 @@
 
 use actix_web::{get, web};
 use domain::BusinessPhone;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::docs::ListErrors;
 use crate::auth::{Auth, scope};
 use crate::error::{ApiError, ErrorCode, FieldError};
+use crate::http::page::{Order, Page, PageRequest, page_by_key};
 use crate::state::AppState;
+
+/// The list name in this route's cursors.
+const LIST: &str = "business-phones";
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(business_phones);
@@ -25,27 +29,26 @@ pub struct PhoneFilter {
     pub numbers: Option<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"phones": [{"number": "+8613800138024", "verified_name": "GLORY JACK",
-    "quality_rating": "green", "name_status": "approved", "messaging_limit": "tier_1k", "code_verification_status": "verified", "status": "connected"}]}))]
-pub struct BusinessPhoneList {
-    pub phones: Vec<BusinessPhone>,
-}
-
 /// The tenant's WhatsApp Business numbers with quality rating, verification and limits,
-/// optionally only those listed.
+/// optionally only those listed, by number. The vendor lists them whole; the gateway pages them.
 #[utoipa::path(
     tag = "business phones",
     security(("bearer" = ["business:read"])),
-    params(PhoneFilter),
-    responses((status = 200, description = "Business numbers", body = BusinessPhoneList), ListErrors)
+    params(PageRequest, PhoneFilter),
+    responses((status = 200, description = "A page of business numbers", body = Page<BusinessPhone>,
+        example = json!({"items": [{"number": "+8613800138024", "verified_name": "GLORY JACK",
+            "quality_rating": "green", "name_status": "approved", "messaging_limit": "tier_1k", "code_verification_status": "verified", "status": "connected"}],
+            "next_cursor": null})),
+        ListErrors)
 )]
 #[get("/v1/business-phones")]
 pub async fn business_phones(
     auth: Auth<scope::BusinessRead>,
     state: web::Data<AppState>,
     filter: web::Query<PhoneFilter>,
-) -> Result<web::Json<BusinessPhoneList>, ApiError> {
+    page: PageRequest,
+) -> Result<web::Json<Page<BusinessPhone>>, ApiError> {
+    page.position(LIST)?;
     let phones = state.providers.business_phones().ok_or_else(|| {
         ApiError::new(
             ErrorCode::ServiceUnavailable,
@@ -87,25 +90,35 @@ pub async fn business_phones(
         )[..12],
     );
     let key = format!(
-        "accounts:business-phones:v2:{}:{filter_key}",
+        "accounts:business-phones:v3:{}:{filter_key}",
         auth.principal.tenant
     );
-    // With caching off, every request goes to the vendor: no store round trip at all.
     let ttl = state.config.accounts.business_phones_cache_ttl;
-    if !ttl.is_zero()
-        && let Some(cached) = state.store.get_json::<BusinessPhoneList>(&key).await?
-    {
-        return Ok(web::Json(cached));
-    }
-    let list = BusinessPhoneList {
-        phones: state
-            .breakers
-            .call(phones.provider(), phones.list(&numbers))
-            .await?
-            .map_err(ApiError::from)?,
+    let cached = if ttl.is_zero() {
+        // With caching off, every request goes to the vendor: no store round trip at all.
+        None
+    } else {
+        state.store.get_json::<Vec<BusinessPhone>>(&key).await?
     };
-    if !ttl.is_zero() {
-        state.store.set_json(&key, &list, Some(ttl)).await?;
-    }
-    Ok(web::Json(list))
+    let list = match cached {
+        Some(list) => list,
+        None => {
+            let list = state
+                .breakers
+                .call(phones.provider(), phones.list(&numbers))
+                .await?
+                .map_err(ApiError::from)?;
+            if !ttl.is_zero() {
+                state.store.set_json(&key, &list, Some(ttl)).await?;
+            }
+            list
+        }
+    };
+    Ok(web::Json(page_by_key(
+        list,
+        |p: &BusinessPhone| p.number.to_string(),
+        Order::Ascending,
+        &page,
+        LIST,
+    )?))
 }

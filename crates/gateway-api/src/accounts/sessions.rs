@@ -18,6 +18,7 @@ use super::{claim_owner, illegal, number_digits, owner_key, save, vendor, wscrm}
 use crate::auth::{Auth, Principal, scope};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::owned::Owned;
+use crate::http::page::{Order, Page, PageRequest, page_by_key};
 use crate::ownership::OwnedKind;
 use crate::state::AppState;
 
@@ -114,12 +115,6 @@ impl From<LoginCodes> for Codes {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"targets": [{"id": "1001", "name": "Shenzhen team", "created_at": "2025-01-02T03:04:05Z"}]}))]
-pub struct PairTargets {
-    pub targets: Vec<PairTarget>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"used": 3, "max": 20, "ports": [{"id": "8639164839053938688", "number": "+8613800138000", "status": "online", "created_at": "2025-01-02T03:04:05Z"}]}))]
 pub struct Ports {
     /// Ports held by the vendor account (all tenants sharing the credentials).
@@ -127,12 +122,6 @@ pub struct Ports {
     pub max: u64,
     /// Ports in use by this tenant's numbers.
     pub ports: Vec<PortDetail>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"contacts": [{"number": "+8613900139000", "push_name": "Li", "is_friend": true, "first_name": "Lei", "full_name": "Li Lei"}]}))]
-pub struct ContactList {
-    pub contacts: Vec<Contact>,
 }
 
 super::accounts_record!(Session, OwnedKind::Session, "session");
@@ -201,21 +190,32 @@ fn pairing_target(target: &str) -> Result<i64, ApiError> {
         })
 }
 
-/// Pairing targets a cloud PC session can be created for.
+/// Pairing targets a cloud PC session can be created for, by id. The vendor lists them whole;
+/// the gateway pages them.
 #[utoipa::path(
     tag = "sessions",
     security(("bearer" = ["accounts:read"])),
-    responses((status = 200, description = "Pairing targets", body = PairTargets), ListErrors)
+    params(PageRequest),
+    responses((status = 200, description = "A page of pairing targets", body = Page<PairTarget>,
+        example = json!({"items": [{"id": "1001", "name": "Shenzhen team", "created_at": "2025-01-02T03:04:05Z"}], "next_cursor": null})),
+        ListErrors)
 )]
 #[get("/v1/pairing-targets")]
 pub async fn pairing_targets(
     ctx: AccountsCtx<scope::AccountsRead>,
     state: web::Data<AppState>,
-) -> Result<web::Json<PairTargets>, ApiError> {
+    page: PageRequest,
+) -> Result<web::Json<Page<PairTarget>>, ApiError> {
     let targets = wscrm(&state, ctx.vendor.pair_targets())
         .await?
         .map_err(ApiError::from)?;
-    Ok(web::Json(PairTargets { targets }))
+    Ok(web::Json(page_by_key(
+        targets,
+        |t: &PairTarget| t.id.clone(),
+        Order::Ascending,
+        &page,
+        "pairing-targets",
+    )?))
 }
 
 /// Reserves a cloud port (PC, or cloud PC with a pairing target) for a new login. The port
@@ -512,23 +512,36 @@ async fn risk_guard(state: &AppState, s: &Session) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The session's address book. Risk-controlled at the vendor: rate-limited per session
-/// (`accounts.risk_reads_per_window`), and only while the session is online.
+/// The session's address book, by number. Risk-controlled at the vendor: rate-limited per
+/// session (`accounts.risk_reads_per_window`), and only while the session is online. The vendor
+/// lists it whole, so the gateway pages it, and every page is one read: ask for large pages.
 #[utoipa::path(
     tag = "sessions",
     security(("bearer" = ["accounts:read"])),
-    params(("id" = String, Path, description = "Session id")),
-    responses((status = 200, description = "Contacts", body = ContactList), ReadErrors)
+    params(("id" = String, Path, description = "Session id"), PageRequest),
+    responses((status = 200, description = "A page of contacts", body = Page<Contact>,
+        example = json!({"items": [{"number": "+8613900139000", "push_name": "Li", "is_friend": true, "first_name": "Lei", "full_name": "Li Lei"}], "next_cursor": null})),
+        ReadErrors)
 )]
 #[get("/v1/sessions/{id}/contacts")]
 pub async fn contacts(
     owned: Owned<scope::AccountsRead, Session>,
     state: web::Data<AppState>,
-) -> Result<web::Json<ContactList>, ApiError> {
+    page: PageRequest,
+) -> Result<web::Json<Page<Contact>>, ApiError> {
     let s = owned.record;
+    let list = format!("contacts/{}", s.id);
+    // A bad cursor is refused before it costs a risk-controlled read.
+    page.position(&list)?;
     risk_guard(&state, &s).await?;
     match wscrm(&state, vendor(&state)?.contacts(&s.id)).await? {
-        Ok(contacts) => Ok(web::Json(ContactList { contacts })),
+        Ok(contacts) => Ok(web::Json(page_by_key(
+            contacts,
+            |c: &Contact| c.number.clone(),
+            Order::Ascending,
+            &page,
+            &list,
+        )?)),
         Err(e) => Err(session_failed(&state, s, e).await),
     }
 }

@@ -17,6 +17,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::tenant_stream;
 use crate::auth::{Auth, scope};
 use crate::error::{ApiError, ErrorCode};
+use crate::http::page::{self, Page, PageRequest, invalid_cursor};
 use crate::state::AppState;
 use crate::store::{StoreError, StreamId};
 
@@ -24,8 +25,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(list_events).service(stream_events);
 }
 
-const DEFAULT_LIMIT: usize = 100;
-const MAX_LIMIT: usize = 1000;
+/// The list name in this feed's cursors.
+const LIST: &str = "events";
 /// Entries read per store call while filtering by type.
 const SCAN_CHUNK: usize = 500;
 /// Entries scanned at most for one page, so a rare type cannot make a request unbounded.
@@ -34,19 +35,17 @@ const SCAN_MAX: usize = 20_000;
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct FeedQuery {
-    /// Cursor of the last event seen (`next_cursor` of the previous page); absent = oldest kept.
-    pub after: Option<String>,
     /// Comma-separated event types (e.g. `registration.completed,registration.failed`); absent = all.
     pub types: Option<String>,
-    /// Page size, 1..=1000 (default 100).
-    pub limit: Option<usize>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct StreamQuery {
-    /// Start after this cursor (the `Last-Event-ID` header takes precedence); absent = only new events.
-    pub after: Option<String>,
+    /// Start after this cursor (a feed page's `next_cursor` or an event's `cursor`; the
+    /// `Last-Event-ID` header takes precedence); absent = only new events.
+    #[param(min_length = 1)]
+    pub cursor: Option<String>,
     /// Comma-separated event types; absent = all.
     pub types: Option<String>,
 }
@@ -54,32 +53,25 @@ pub struct StreamQuery {
 /// An event with its position in the tenant's feed.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct FeedEvent {
-    /// Pass as `after` (or `Last-Event-ID`) to continue after this event.
-    #[schema(example = "1717230600123-0")]
+    /// Pass as `cursor` (or `Last-Event-ID`) to continue after this event (opaque).
+    #[schema(example = "ZXZlbnRzCjE3MTcyMzA2MDAxMjMtMA")]
     pub cursor: String,
     #[serde(flatten)]
     pub event: Event,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct FeedPage {
-    pub data: Vec<FeedEvent>,
-    /// Where the next page starts: pass it as `after`. Present even when `data` is empty
-    /// (then equal to `after`), so polling can continue from it.
-    pub next_cursor: Option<String>,
-    /// More events may follow right away.
-    pub has_more: bool,
+/// The stream id a cursor of this feed names.
+fn stream_position(position: &str) -> Result<String, ApiError> {
+    StreamId::from_str(position)
+        .map(|id| id.to_string())
+        .map_err(|_| invalid_cursor())
 }
 
-fn parse_cursor(value: &str, name: &str) -> Result<String, ApiError> {
-    StreamId::from_str(value)
-        .map(|id| id.to_string())
-        .map_err(|_| {
-            ApiError::new(
-                ErrorCode::InvalidQuery,
-                format!("`{name}` is not a cursor from this feed"),
-            )
-        })
+/// A cursor given outside a page request (the stream's `cursor` or `Last-Event-ID`).
+fn parse_cursor(value: &str) -> Result<String, ApiError> {
+    page::position_of(value, LIST)
+        .ok_or_else(invalid_cursor)
+        .and_then(|position| stream_position(&position))
 }
 
 fn parse_types(value: Option<&str>) -> Result<Option<Vec<EventType>>, ApiError> {
@@ -100,14 +92,17 @@ fn parse_types(value: Option<&str>) -> Result<Option<Vec<EventType>>, ApiError> 
         .map(Some)
 }
 
-fn decode(cursor: String, bytes: &[u8]) -> Option<FeedEvent> {
+fn decode(id: String, bytes: &[u8]) -> Option<FeedEvent> {
     serde_json::from_slice::<Event>(bytes)
         .ok()
-        .map(|event| FeedEvent { cursor, event })
+        .map(|event| FeedEvent {
+            cursor: page::cursor(LIST, &id),
+            event,
+        })
 }
 
-/// Reads up to `limit` matching events after `after`; returns them, the last cursor scanned and
-/// whether the stream may hold more.
+/// Reads up to `limit` matching events after `after`; returns them, the last stream id scanned
+/// and whether the stream may hold more.
 async fn read_page(
     state: &AppState,
     tenant: &str,
@@ -153,14 +148,22 @@ async fn read_page(
 
 /// The tenant's events, oldest first, in cursor pages. Events are kept for the configured
 /// retention (7 days by default).
+///
+/// The feed is a log and its cursor a position in it: `next_cursor` is never `null`, and
+/// calling again with the last `next_cursor` answers only events appended since. A page with
+/// fewer items than `limit` means there were no more at the time of the read (a page filtered by
+/// `types` may also end short after scanning 20,000 events): wait before polling again from
+/// its `next_cursor`.
 #[utoipa::path(
     tag = "events",
     security(("bearer" = ["events:read"])),
-    params(FeedQuery),
+    params(PageRequest, FeedQuery),
     responses(
-        (status = 200, description = "A page of events", body = FeedPage),
-        (status = 400, description = "Bad cursor, type or limit", body = crate::error::Problem, content_type = "application/problem+json",
+        (status = 200, description = "A page of events; `next_cursor` is never `null` (the position to poll from)", body = Page<FeedEvent>),
+        (status = 400, description = "Bad type or limit", body = crate::error::Problem, content_type = "application/problem+json",
          example = json!(crate::openapi::examples::invalid_query())),
+        (status = 422, description = "The cursor is not one of this feed (`invalid_cursor`)", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(crate::openapi::examples::invalid_cursor())),
         (status = 401, description = "Missing or invalid token", body = crate::error::Problem, content_type = "application/problem+json",
          example = json!(crate::openapi::examples::unauthorized())),
         (status = 403, description = "The token lacks `events:read`", body = crate::error::Problem, content_type = "application/problem+json",
@@ -175,35 +178,29 @@ async fn read_page(
 pub async fn list_events(
     auth: Auth<scope::EventsRead>,
     state: web::Data<AppState>,
+    page: PageRequest,
     query: web::Query<FeedQuery>,
-) -> Result<web::Json<FeedPage>, ApiError> {
-    let query = query.into_inner();
-    let after = query
-        .after
-        .as_deref()
-        .map(|a| parse_cursor(a, "after"))
+) -> Result<web::Json<Page<FeedEvent>>, ApiError> {
+    let after = page
+        .position(LIST)?
+        .map(|position| stream_position(&position))
         .transpose()?;
     let types = parse_types(query.types.as_deref())?;
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::new(
-            ErrorCode::InvalidQuery,
-            format!("`limit` must be between 1 and {MAX_LIMIT}"),
-        ));
-    }
-    let (data, next_cursor, has_more) = read_page(
+    let (items, last, _) = read_page(
         &state,
         &auth.principal.tenant,
-        after,
+        after.clone(),
         types.as_deref(),
-        limit,
+        page.limit,
     )
     .await?;
-    Ok(web::Json(FeedPage {
-        data,
-        next_cursor,
-        has_more,
-    }))
+    // A live feed always answers a position: past the last event scanned, else where the caller
+    // was, else the start of the log.
+    let position = last.or(after).unwrap_or_else(|| "0-0".to_owned());
+    Ok(web::Json(Page::new(
+        items,
+        Some(page::cursor(LIST, &position)),
+    )))
 }
 
 fn frame(event: &FeedEvent) -> Bytes {
@@ -226,9 +223,11 @@ fn frame(event: &FeedEvent) -> Bytes {
     ),
     responses(
         (status = 200, description = "An endless `text/event-stream`", content_type = "text/event-stream", body = String,
-         example = json!("id: 1717230600123-0\nevent: registration.completed\ndata: {\"id\":\"evt_01928f6b7c2d7e3a9b1c4d5e6f708192\",\"type\":\"registration.completed\",...}\n\n")),
-        (status = 400, description = "Bad cursor or type", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!("id: ZXZlbnRzCjE3MTcyMzA2MDAxMjMtMA\nevent: registration.completed\ndata: {\"id\":\"evt_01928f6b7c2d7e3a9b1c4d5e6f708192\",\"type\":\"registration.completed\",...}\n\n")),
+        (status = 400, description = "Bad type", body = crate::error::Problem, content_type = "application/problem+json",
          example = json!(crate::openapi::examples::invalid_query())),
+        (status = 422, description = "The cursor (or `Last-Event-ID`) is not one of this feed (`invalid_cursor`)", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(crate::openapi::examples::invalid_cursor())),
         (status = 401, description = "Missing or invalid token", body = crate::error::Problem, content_type = "application/problem+json",
          example = json!(crate::openapi::examples::unauthorized())),
         (status = 403, description = "The token lacks `events:read`", body = crate::error::Problem, content_type = "application/problem+json",
@@ -254,9 +253,9 @@ pub async fn stream_events(
         .map(str::to_owned);
     let types = parse_types(query.types.as_deref())?;
     let tenant = auth.principal.tenant;
-    let start = match (last_event_id, query.after) {
-        (Some(id), _) => Some(parse_cursor(&id, "Last-Event-ID")?),
-        (None, Some(after)) => Some(parse_cursor(&after, "after")?),
+    let start = match (last_event_id, query.cursor) {
+        (Some(id), _) => Some(parse_cursor(&id)?),
+        (None, Some(cursor)) => Some(parse_cursor(&cursor)?),
         // Only new events: start after the newest one there is now.
         (None, None) => newest_cursor(&state, &tenant).await?,
     };

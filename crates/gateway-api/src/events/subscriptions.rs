@@ -17,6 +17,7 @@ use super::delivery::{self, Delivery};
 use crate::auth::{Auth, scope};
 use crate::error::ApiError;
 use crate::http::owned::Owned;
+use crate::http::page::{Order, Page, PageRequest, page_by_key};
 use crate::ownership::TenantRecord;
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -114,17 +115,6 @@ pub struct CreateSubscription {
     #[serde(default)]
     pub event_types: Vec<EventType>,
     pub description: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SubscriptionList {
-    pub data: Vec<Subscription>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DeliveryList {
-    /// Newest first.
-    pub data: Vec<Delivery>,
 }
 
 pub(crate) async fn load(
@@ -256,12 +246,13 @@ pub async fn create_subscription(
     }))
 }
 
-/// The tenant's subscriptions (secrets are never shown again).
+/// The tenant's subscriptions, oldest first (secrets are never shown again).
 #[utoipa::path(
     tag = "events",
     security(("bearer" = ["events:read"])),
+    params(PageRequest),
     responses(
-        (status = 200, description = "The subscriptions, oldest first", body = SubscriptionList),
+        (status = 200, description = "A page of the subscriptions, oldest first", body = Page<Subscription>),
         (status = 401, description = "Missing or invalid token", body = crate::error::Problem, content_type = "application/problem+json",
          example = json!(crate::openapi::examples::unauthorized())),
         (status = 403, description = "The token lacks `events:read`", body = crate::error::Problem, content_type = "application/problem+json",
@@ -276,11 +267,18 @@ pub async fn create_subscription(
 pub async fn list_subscriptions(
     auth: Auth<scope::EventsRead>,
     state: web::Data<AppState>,
-) -> Result<web::Json<SubscriptionList>, ApiError> {
+    page: PageRequest,
+) -> Result<web::Json<Page<Subscription>>, ApiError> {
     let subs = list_stored(&state, &auth.principal.tenant).await?;
-    Ok(web::Json(SubscriptionList {
-        data: subs.iter().map(StoredSubscription::view).collect(),
-    }))
+    // Ids are UUIDv7: their order is the order of creation.
+    let views = subs.iter().map(StoredSubscription::view).collect();
+    Ok(web::Json(page_by_key(
+        views,
+        |s: &Subscription| s.id.clone(),
+        Order::Ascending,
+        &page,
+        "subscriptions",
+    )?))
 }
 
 /// Deletes a subscription; its pending deliveries are cancelled.
@@ -311,13 +309,14 @@ pub async fn delete_subscription(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// The subscription's latest deliveries (up to 1000), newest first, with every attempt.
+/// The subscription's latest deliveries (the last 1000 are kept), newest first, with every
+/// attempt.
 #[utoipa::path(
     tag = "events",
     security(("bearer" = ["events:read"])),
-    params(("id" = String, Path, description = "Subscription id")),
+    params(("id" = String, Path, description = "Subscription id"), PageRequest),
     responses(
-        (status = 200, description = "Deliveries, newest first", body = DeliveryList),
+        (status = 200, description = "A page of deliveries, newest first", body = Page<Delivery>),
         (status = 401, description = "Missing or invalid token", body = crate::error::Problem, content_type = "application/problem+json",
          example = json!(crate::openapi::examples::unauthorized())),
         (status = 403, description = "The token lacks `events:read`", body = crate::error::Problem, content_type = "application/problem+json",
@@ -332,18 +331,25 @@ pub async fn delete_subscription(
 pub async fn list_deliveries(
     owned: Owned<scope::EventsRead, StoredSubscription>,
     state: web::Data<AppState>,
-) -> Result<web::Json<DeliveryList>, ApiError> {
+    page: PageRequest,
+) -> Result<web::Json<Page<Delivery>>, ApiError> {
     let sub = owned.record;
-    let ids = state
+    let ids: Vec<String> = state
         .store
         .lrange(&delivery::log_key(&sub.id), 0, -1)
-        .await?;
-    let keys: Vec<String> = ids
+        .await?
         .iter()
-        .rev()
-        .map(|id| delivery::delivery_key(&String::from_utf8_lossy(id)))
+        .map(|id| String::from_utf8_lossy(id).into_owned())
         .collect();
-    let data = state
+    // Ids are UUIDv7, newest greatest: page the ids, then read only this page's deliveries.
+    let list = format!("deliveries/{}", sub.id);
+    let ids = page_by_key(ids, Clone::clone, Order::Descending, &page, &list)?;
+    let keys: Vec<String> = ids
+        .items
+        .iter()
+        .map(|id| delivery::delivery_key(id))
+        .collect();
+    let items = state
         .store
         .mget(&keys)
         .await?
@@ -352,7 +358,7 @@ pub async fn list_deliveries(
         .filter_map(|bytes| serde_json::from_slice::<delivery::StoredDelivery>(&bytes).ok())
         .map(|d| d.delivery)
         .collect();
-    Ok(web::Json(DeliveryList { data }))
+    Ok(web::Json(Page::new(items, ids.next_cursor)))
 }
 
 /// Sends a delivery again now (e.g. after fixing the receiver), whatever its status.

@@ -35,7 +35,7 @@ impl ProviderChoice {
 #[schema(example = json!({
     "numbers": ["+91 98765 43210", "09876543211", "+1 (415) 555-0123"],
     "default_country": "IN",
-    "checks": ["registered", "activity"],
+    "checks": ["registered", "profile"],
     "provider": "auto",
     "max_age": "7d",
     "callback_url": "https://hooks.example.com/wa/number-checks"
@@ -326,26 +326,21 @@ pub enum ExportFormat {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ResultsQuery {
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-    /// Page size, 1..=10000 (default 1000); JSON pages only.
-    #[param(minimum = 1, maximum = 10000)]
-    pub limit: Option<usize>,
-    /// `json` (a page), `ndjson` or `csv` (streamed from the cursor on).
+    /// `json` (a page), `ndjson` or `csv` (streamed from the cursor on; `limit` does not apply).
     #[param(inline)]
     pub format: Option<ExportFormat>,
 }
 
-/// A page of results: one record per number.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ResultsPage {
-    pub items: Vec<NumberResult>,
-    /// Pass as `cursor` for the next page; absent on the last page.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_cursor: Option<String>,
+/// Page sizes of a job's results, larger than other lists': a job holds up to 1,000,000
+/// numbers, and a page of 10,000 keeps reading a whole job to 100 requests.
+#[derive(Debug)]
+pub struct ResultPages;
+
+impl crate::http::page::PageSize for ResultPages {
+    const DEFAULT: usize = 1000;
+    const MAX: usize = 10_000;
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -468,12 +463,12 @@ pub mod examples {
         )
     }
 
-    pub fn invalid_query() -> Value {
+    pub fn invalid_query(detail: &str) -> Value {
         problem(
             "invalid_query",
             400,
             "The query string is not valid",
-            "`cursor` is not a cursor of this job",
+            detail,
         )
     }
 

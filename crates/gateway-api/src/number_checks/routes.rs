@@ -13,13 +13,14 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::intake;
 use super::jobs::{self, CHUNK, Cursor, Job};
 use super::model::{
-    BudgetView, CreateNumberCheck, ExportFormat, JobView, NumberLookup, NumberQuery, ResultsPage,
+    BudgetView, CreateNumberCheck, ExportFormat, JobView, NumberLookup, NumberQuery, ResultPages,
     ResultsQuery, UsageQuery, UsageView,
 };
 use super::usage;
 use crate::auth::{Auth, scope};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::owned::Owned;
+use crate::http::page::{self, Page, PageRequest, invalid_cursor};
 use crate::ownership::TenantRecord;
 use crate::state::AppState;
 
@@ -42,7 +43,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     security(("bearer" = ["numbers:check"])),
     request_body = CreateNumberCheck,
     responses(
-        (status = 200, description = "Finished at once: every number was answered from cache", body = JobView),
+        (status = 200, description = "Finished at once: no number needed a vendor order (every one answered from cache, or none that a provider takes)", body = JobView),
         (status = 202, description = "Accepted; follow `Location`", body = JobView,
          headers(("Location" = String, description = "The job's URL"))),
         (status = 401, description = "Missing or invalid token", body = crate::error::Problem, content_type = "application/problem+json",
@@ -127,12 +128,12 @@ pub async fn get_job(
 #[utoipa::path(
     tag = "number-checks",
     security(("bearer" = ["numbers:read"])),
-    params(("id" = String, Path, description = "Job id"), ResultsQuery),
+    params(("id" = String, Path, description = "Job id"), PageRequest<ResultPages>, ResultsQuery),
     responses(
-        (status = 200, description = "A page of results (or the NDJSON / CSV export)", body = ResultsPage,
-         content((ResultsPage = "application/json"), (String = "application/x-ndjson"), (String = "text/csv"))),
-        (status = 400, description = "Invalid cursor, limit or format", body = crate::error::Problem, content_type = "application/problem+json",
-         example = json!(super::model::examples::invalid_query())),
+        (status = 200, description = "A page of results (or the NDJSON / CSV export)", body = Page<NumberResult>,
+         content((Page<NumberResult> = "application/json"), (String = "application/x-ndjson"), (String = "text/csv"))),
+        (status = 400, description = "Invalid limit or format", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!(super::model::examples::invalid_query("`limit`: an integer from 1 to 10000"))),
         (status = 401, description = "Missing or invalid token", body = crate::error::Problem, content_type = "application/problem+json",
          example = json!(crate::openapi::examples::unauthorized())),
         (status = 403, description = "The token lacks `numbers:read`", body = crate::error::Problem, content_type = "application/problem+json",
@@ -147,32 +148,23 @@ pub async fn get_job(
 pub async fn get_results(
     owned: Owned<scope::NumbersRead, Job>,
     state: web::Data<AppState>,
+    page: PageRequest<ResultPages>,
     query: web::Query<ResultsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let job = owned.record;
-    let cursor = match &query.cursor {
+    // A cursor names a position in one job's results only.
+    let list = format!("results/{}", job.id);
+    let cursor = match page.position(&list)? {
         None => Cursor::default(),
-        Some(text) => Cursor::parse(text).ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::InvalidQuery,
-                "`cursor` is not a cursor of this job",
-            )
-        })?,
+        Some(position) => Cursor::parse(&position).ok_or_else(invalid_cursor)?,
     };
     let format = query.format.unwrap_or_default();
     if format == ExportFormat::Json {
-        let limit = query.limit.unwrap_or(1_000);
-        if !(1..=10_000).contains(&limit) {
-            return Err(ApiError::new(
-                ErrorCode::InvalidQuery,
-                "`limit`: between 1 and 10000",
-            ));
-        }
-        let (items, next) = jobs::read_results(&state.store, &job, cursor, limit).await?;
-        return Ok(HttpResponse::Ok().json(ResultsPage {
+        let (items, next) = jobs::read_results(&state.store, &job, cursor, page.limit).await?;
+        return Ok(HttpResponse::Ok().json(Page::new(
             items,
-            next_cursor: next.map(|c| c.to_string()),
-        }));
+            next.map(|c| page::cursor(&list, &c.to_string())),
+        )));
     }
     let (content_type, head) = match format {
         ExportFormat::Csv => ("text/csv; charset=utf-8", Some(Bytes::from(csv_header()))),
@@ -297,7 +289,7 @@ fn csv_line(r: &NumberResult) -> String {
     responses(
         (status = 200, description = "The answer", body = NumberLookup),
         (status = 400, description = "Invalid checks or max_age", body = crate::error::Problem, content_type = "application/problem+json",
-         example = json!(super::model::examples::invalid_query())),
+         example = json!(super::model::examples::invalid_query("`max_age`: a duration such as `7d`"))),
         (status = 401, description = "Missing or invalid token", body = crate::error::Problem, content_type = "application/problem+json",
          example = json!(crate::openapi::examples::unauthorized())),
         (status = 402, description = "Budget used up", body = crate::error::Problem, content_type = "application/problem+json",
@@ -356,7 +348,7 @@ pub async fn get_number(
     responses(
         (status = 200, description = "Usage", body = UsageView),
         (status = 400, description = "Invalid month", body = crate::error::Problem, content_type = "application/problem+json",
-         example = json!(super::model::examples::invalid_query())),
+         example = json!(super::model::examples::invalid_query("`month`: YYYY-MM"))),
         (status = 401, description = "Missing or invalid token", body = crate::error::Problem, content_type = "application/problem+json",
          example = json!(crate::openapi::examples::unauthorized())),
         (status = 403, description = "The token lacks `numbers:read`", body = crate::error::Problem, content_type = "application/problem+json",
