@@ -238,8 +238,10 @@ def gateway_binary() -> Path | None:
     return None
 
 
-def check_gateway_config(label: str, docs: list[dict], dep: dict | None) -> None:
-    """The rendered TOML parses, and the gateway itself accepts it (when a binary exists)."""
+def check_gateway_config(label: str, docs: list[dict], dep: dict | None, refused: str | None = None) -> None:
+    """The rendered TOML parses, and `gateway-api check-config` accepts it with the pod's
+    environment (when a binary exists). With `refused`, check-config must instead fail and name
+    that variable."""
     cms = [d for d in kinds(docs, "ConfigMap") if "gateway.toml" in d.get("data", {})]
     if not check(len(cms) == 1, f"ConfigMap with gateway.toml ({label})"):
         return
@@ -273,12 +275,19 @@ def check_gateway_config(label: str, docs: list[dict], dep: dict | None) -> None
         args = c.get("args", [])
         cfg_args = args[: args.index("serve")] if "serve" in args else []
         cfg_args = [str(f.name) if a == "/etc/wa-gateway/gateway.toml" else a for a in cfg_args]
-        run = subprocess.run([str(binary), *cfg_args, "token", "--tenant", "helm-lint", "--scope", "admin", "--ttl", "1m"],
+        # The same loading and validation as `serve`; every problem is printed at once.
+        run = subprocess.run([str(binary), *cfg_args, "check-config"],
                              env=env, capture_output=True, text=True, timeout=30)
     finally:
         os.unlink(f.name)
-    check(run.returncode == 0, f"{binary.relative_to(ROOT) if binary.is_relative_to(ROOT) else binary} "
-          f"accepts the rendered configuration ({label})" + ("" if run.returncode == 0 else f": {run.stderr.strip()}"))
+    name = binary.relative_to(ROOT) if binary.is_relative_to(ROOT) else binary
+    if refused is not None:
+        check(run.returncode != 0 and refused in run.stderr,
+              f"{name} check-config refuses the rendered configuration naming {refused} ({label})"
+              + ("" if run.returncode != 0 else ": it was accepted"))
+        return
+    check(run.returncode == 0, f"{name} check-config accepts the rendered configuration ({label})"
+          + ("" if run.returncode == 0 else f": {run.stderr.strip()}"))
 
 
 def check_production(docs: list[dict], dep: dict | None) -> None:
@@ -334,6 +343,13 @@ def main() -> int:
     check_production(docs, dep)
     check_gateway_config("production", docs, dep)
     check_kubernetes_schemas("production", docs)
+
+    print("a configuration the gateway refuses")
+    # Within the schema, yet refused by the gateway's own rules (leeway is at most 60 s).
+    bad = {"gateway": {"config": {"auth": {"leeway": "5m"}}}}
+    docs = render(bad)
+    check_gateway_config("auth.leeway 5m", docs, check_pod_security("auth.leeway 5m", docs),
+                         refused="GATEWAY_AUTH__LEEWAY")
 
     print("bundled Redis (trials)")
     trial = {"replicaCount": 2, "redis": {"bundled": {"enabled": True}}, "networkPolicy": {"enabled": True}}

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod breaker;
+pub mod build_info;
 pub mod cli;
 pub mod config;
 pub mod error;

@@ -345,3 +345,119 @@ fn shared_statuses_headers_and_codes_are_on_every_operation() {
         .collect();
     assert_eq!(documented, codes);
 }
+
+/// `gateway-api` with `args` and `env` on top of an environment without `GATEWAY_*` variables.
+fn gateway_command(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_gateway-api"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("GATEWAY_") {
+            command.env_remove(key);
+        }
+    }
+    command.args(args).envs(env.iter().copied());
+    command.output().expect("the binary runs")
+}
+
+#[test]
+fn check_config_reports_every_problem_with_its_variable_and_fails() {
+    let dir = std::env::temp_dir().join(format!("check-config-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("gateway.toml");
+    std::fs::write(
+        &file,
+        "[auth]\nallow_dev_secret = true\nissuerr = \"typo\"\n",
+    )
+    .expect("file");
+    let output = gateway_command(
+        &["--config", file.to_str().expect("utf-8"), "check-config"],
+        &[
+            ("GATEWAY_SERVER__WORKERS", "many"),
+            ("GATEWAY_STORE__POOL_SIZE", "0"),
+            ("GATEWAY_LIMITS__OUTBOUND_TIMEOUT", "soon"),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    for expected in [
+        "`server.workers` (GATEWAY_SERVER__WORKERS)",
+        "`auth.issuerr` (GATEWAY_AUTH__ISSUERR): unknown key",
+        "`limits.outbound_timeout` (GATEWAY_LIMITS__OUTBOUND_TIMEOUT)",
+        "gateway.toml",
+    ] {
+        assert!(stderr.contains(expected), "`{expected}` in:\n{stderr}");
+    }
+    assert!(!stderr.contains("SERVER.WORKERS"), "{stderr}");
+
+    // A section whose values parse is validated too, in the same run.
+    let output = gateway_command(
+        &["check-config"],
+        &[
+            ("GATEWAY_STORE__POOL_SIZE", "0"),
+            ("GATEWAY_AUTH__LEEWAY", "5m"),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    for expected in [
+        "`store.pool_size` (GATEWAY_STORE__POOL_SIZE): at least 1",
+        "`auth.leeway` (GATEWAY_AUTH__LEEWAY): at most 60 s",
+        "`auth.hs256_secrets` (GATEWAY_AUTH__HS256_SECRETS)",
+    ] {
+        assert!(stderr.contains(expected), "`{expected}` in:\n{stderr}");
+    }
+
+    let output = gateway_command(
+        &["--config", file.to_str().expect("utf-8"), "check-config"],
+        &[("GATEWAY_AUTH__ISSUER", "https://idp.example")],
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "the file's typo still counts"
+    );
+    std::fs::write(&file, "[auth]\nallow_dev_secret = true\n").expect("file");
+    let output = gateway_command(
+        &["--config", file.to_str().expect("utf-8"), "check-config"],
+        &[("GATEWAY_SERVER__ADMIN_LISTEN", "127.0.0.1:9090")],
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("configuration is valid"), "{stdout}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn serve_refuses_a_bad_configuration_with_the_same_words() {
+    let checked = gateway_command(&["check-config"], &[("GATEWAY_STORE__POOL_SIZE", "0")]);
+    let served = gateway_command(&["serve"], &[("GATEWAY_STORE__POOL_SIZE", "0")]);
+    assert_eq!(served.status.code(), Some(2));
+    let checked = String::from_utf8_lossy(&checked.stderr);
+    let served = String::from_utf8_lossy(&served.stderr);
+    assert!(
+        checked.contains("GATEWAY_STORE__POOL_SIZE") && checked == served,
+        "check-config:\n{checked}\nserve:\n{served}"
+    );
+}
+
+#[test]
+fn version_names_the_source_revision() {
+    let output = gateway_command(&["--version"], &[]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(
+        stdout.starts_with(&format!(
+            "gateway-api {} (revision ",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(gateway_api::build_info::REVISION),
+        "{stdout}"
+    );
+}
