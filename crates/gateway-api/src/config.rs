@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 /// with it unless `auth.allow_dev_secret` is set, so it can never reach production by accident.
 pub const DEV_JWT_SECRET: &str = "dev-only-secret-change-me-0123456789abcdef";
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub server: ServerConfig,
@@ -37,7 +37,7 @@ pub struct Config {
     pub events: crate::events::EventsConfig,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     /// Address to listen on, e.g. `0.0.0.0:8080`.
@@ -54,10 +54,11 @@ pub struct ServerConfig {
     pub admin_listen: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
     /// `redis://` or `rediss://` URL. Absent: the embedded single-replica store.
+    #[serde(serialize_with = "providers::redact::optional_secret")]
     pub redis_url: Option<SecretString>,
     /// Prefix of every key, so several deployments can share one Redis.
     pub key_prefix: String,
@@ -69,12 +70,13 @@ pub struct StoreConfig {
     pub pool_size: usize,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthConfig {
     /// Algorithms a token may use. Anything else is refused before any key is looked at.
     pub algorithms: Vec<String>,
     /// HS256 secrets (the first one signs development tokens; more allow rotation).
+    #[serde(serialize_with = "providers::redact::secrets")]
     pub hs256_secrets: Vec<SecretString>,
     /// Allows the built-in development secret (demo and tests only).
     pub allow_dev_secret: bool,
@@ -102,7 +104,7 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogConfig {
     pub format: LogFormat,
@@ -119,7 +121,7 @@ pub struct RateLimit {
     pub per: Duration,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsConfig {
     /// Largest accepted JSON body.

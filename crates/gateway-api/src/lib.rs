@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod gauges;
 pub mod http;
 pub mod number_checks;
 pub mod openapi;

@@ -461,3 +461,112 @@ fn version_names_the_source_revision() {
         "{stdout}"
     );
 }
+
+#[tokio::test]
+async fn the_status_listener_takes_probes_metrics_and_admin_off_the_public_port() {
+    let app = spawn_app_with(serde_json::json!({"server": {"admin_listen": "127.0.0.1:0"}})).await;
+    let status = |path: &str| app.status_url(path).expect("a status listener");
+    let admin = token("acme", "admin numbers:read");
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        let response = app.client.get(status(path)).send().await.expect("status");
+        assert_eq!(response.status(), 200, "{path} on the status port");
+        let response = app.client.get(app.url(path)).send().await.expect("public");
+        support::expect_problem(response, 404, "route_not_found").await;
+    }
+    let config = app
+        .client
+        .get(status("/v1/admin/config"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("admin");
+    assert_eq!(config.status(), 200);
+    let public = app.get("/v1/admin/config", &admin).await;
+    support::expect_problem(public, 404, "route_not_found").await;
+    // The API stays on the public port only.
+    assert_eq!(app.get("/v1/whoami", &admin).await.status(), 200);
+    let on_status = app
+        .client
+        .get(status("/v1/whoami"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("whoami");
+    support::expect_problem(on_status, 404, "route_not_found").await;
+    assert_eq!(
+        app.client
+            .get(app.url("/docs/"))
+            .send()
+            .await
+            .expect("docs")
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn admin_config_shows_every_section_with_every_secret_redacted() {
+    const SECRETS: [&str; 6] = [
+        "hs256-secret-that-must-not-show-0123456789",
+        "accuauth-api-secret-value",
+        "nxcloud-access-secret-value",
+        "wscrm-header-secret-value",
+        "callback-signing-secret-value",
+        "vendor-webhook-secret-value",
+    ];
+    let app = spawn_app_with(serde_json::json!({
+        "auth": {"hs256_secrets": [SECRETS[0]]},
+        "vendors": {
+            "accuauth": {"base_url": "https://accuauth.example", "api_id": "id-1", "api_secret": SECRETS[1]},
+            "nxcloud": {"base_url": "https://nxcloud.example", "access_key": "ak", "access_secret": SECRETS[2],
+                        "appkey": "app-1"},
+            "wscrm": {"bus_api_base_url": "https://wscrm.example/wscrm-bus-api",
+                      "auth_headers": {"X-Token": SECRETS[3]}}
+        },
+        "number_checks": {"callback_secrets": {"acme": SECRETS[4]}},
+        "events": {"webhook_secret": SECRETS[5]}
+    }))
+    .await;
+    let response = app.get("/v1/admin/config", &token("acme", "admin")).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("json");
+    let text = body.to_string();
+    for secret in SECRETS {
+        assert!(!text.contains(secret), "`{secret}` leaked: {text}");
+    }
+    let config = &body["config"];
+    for section in [
+        "server",
+        "store",
+        "auth",
+        "log",
+        "limits",
+        "vendors",
+        "number_checks",
+        "accounts",
+        "events",
+    ] {
+        assert!(config[section].is_object(), "no `{section}`: {body}");
+    }
+    assert_eq!(
+        config["auth"]["hs256_secrets"],
+        serde_json::json!(["[redacted]"])
+    );
+    assert_eq!(config["store"]["redis_url"], "[redacted]");
+    assert_eq!(config["vendors"]["accuauth"]["api_secret"], "[redacted]");
+    assert_eq!(config["vendors"]["accuauth"]["api_id"], "[redacted]");
+    assert_eq!(config["vendors"]["nxcloud"]["appkey"], "app-1");
+    assert_eq!(
+        config["vendors"]["wscrm"]["auth_headers"]["X-Token"],
+        "[redacted]"
+    );
+    assert_eq!(
+        config["number_checks"]["callback_secrets"]["acme"],
+        "[redacted]"
+    );
+    assert_eq!(config["events"]["webhook_secret"], "[redacted]");
+    assert_eq!(config["log"]["level"], "warn");
+    assert_eq!(config["server"]["drain_timeout"], "5s");
+    assert_eq!(body["store_backend"], "redis");
+    assert_eq!(body["revision"], gateway_api::build_info::REVISION);
+}

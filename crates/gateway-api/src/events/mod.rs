@@ -29,10 +29,11 @@ use crate::store::{Store, StoreError};
 use crate::workers::Workers;
 
 /// Settings of the events capability (`[events]`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EventsConfig {
     /// The secret the vendor sends in `webhook_secret_header`. Without one every webhook is refused.
+    #[serde(serialize_with = "providers::redact::optional_secret")]
     pub webhook_secret: Option<SecretString>,
     /// Header carrying the webhook secret.
     pub webhook_secret_header: String,

@@ -1,5 +1,8 @@
 //! `X-Request-Id`: accepted from the caller when sane, generated otherwise, echoed on every
-//! response, put on the request's span and into every problem body.
+//! response, put on the request's span and into every problem body; and the one log line of
+//! every request.
+
+use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -7,9 +10,10 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage};
 use tracing::Span;
-use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder};
+use tracing_actix_web::RootSpanBuilder;
 
-use crate::error::{CURRENT_REQUEST_ID, RequestId};
+use crate::auth::Principal;
+use crate::error::{CURRENT_REQUEST_ID, ProblemNote, RequestId};
 
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -33,12 +37,17 @@ pub async fn request_id(
         .and_then(acceptable)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     req.extensions_mut().insert(RequestId(id.clone()));
+    req.extensions_mut().insert(Arrived(Instant::now()));
     let mut res = CURRENT_REQUEST_ID.scope(id.clone(), next.call(req)).await?;
     if let Ok(value) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(X_REQUEST_ID, value);
     }
     Ok(res)
 }
+
+/// When the request arrived, for the latency on its log line.
+#[derive(Debug, Clone, Copy)]
+struct Arrived(Instant);
 
 /// The request span: method, route template (not the raw path, which may hold a number), path
 /// (masked by the log writer), and our request id.
@@ -62,17 +71,60 @@ impl RootSpanBuilder for GatewayRootSpan {
             http.route = %route,
             http.target = %request.path(),
             http.status_code = tracing::field::Empty,
-            otel.status_code = tracing::field::Empty,
-            exception.message = tracing::field::Empty,
-            exception.details = tracing::field::Empty,
         )
     }
 
+    /// One line per request: method, route, status, latency, tenant and request id, with a
+    /// problem's code, detail and cause. Server errors are `error` ("request failed"), the rest
+    /// `info` ("request completed"). No `Debug` dump of the error: the cause is its message chain.
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
-        if let Ok(response) = outcome {
-            let status = response.status().as_u16();
-            span.in_scope(|| tracing::info!(status, "request completed"));
+        match outcome {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                span.record("http.status_code", status);
+                let request = response.request();
+                let extensions = request.extensions();
+                let latency_ms = extensions
+                    .get::<Arrived>()
+                    .map(|arrived| arrived.0.elapsed().as_secs_f64() * 1000.0);
+                let tenant = extensions.get::<Principal>().map(|p| p.tenant.as_str());
+                let request_id = extensions.get::<RequestId>().map(|id| id.0.as_str());
+                let route = request.match_pattern();
+                let response_extensions = response.response().extensions();
+                let problem = response_extensions.get::<ProblemNote>();
+                let _entered = span.enter();
+                if response.status().is_server_error() {
+                    tracing::error!(
+                        method = %request.method(),
+                        route = route.as_deref().unwrap_or("unmatched"),
+                        status,
+                        latency_ms,
+                        tenant,
+                        request_id,
+                        code = problem.map(|p| p.code),
+                        detail = problem.map(|p| p.detail.as_str()),
+                        cause = problem.and_then(|p| p.cause.as_deref()),
+                        "request failed"
+                    );
+                } else {
+                    tracing::info!(
+                        method = %request.method(),
+                        route = route.as_deref().unwrap_or("unmatched"),
+                        status,
+                        latency_ms,
+                        tenant,
+                        request_id,
+                        code = problem.map(|p| p.code),
+                        cause = problem.and_then(|p| p.cause.as_deref()),
+                        "request completed"
+                    );
+                }
+            }
+            Err(error) => {
+                let status = error.as_response_error().status_code().as_u16();
+                span.record("http.status_code", status);
+                span.in_scope(|| tracing::error!(status, error = %error, "request failed"));
+            }
         }
-        DefaultRootSpanBuilder::on_request_end(span, outcome);
     }
 }

@@ -20,7 +20,7 @@ use sha2::Sha256;
 use super::NumberChecksConfig;
 use crate::store::{Store, StoreError};
 
-const DUE: &str = "nc:callbacks:due";
+pub(crate) const DUE: &str = "nc:callbacks:due";
 
 fn key(id: &str) -> String {
     format!("nc:callback:{id}")

@@ -41,7 +41,7 @@ pub enum CacheScope {
 }
 
 /// Settings of the number-check capability (`[number_checks]`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NumberChecksConfig {
     /// Default freshness: an answer younger than this is served from cache, not bought again.
@@ -84,6 +84,7 @@ pub struct NumberChecksConfig {
     /// `https://*.hooks.example.com`, `http://10.0.0.5:8080/`). Empty: no callbacks.
     pub callback_allow: egress::AllowList,
     /// Callback signing secret per tenant (`whsec_<base64>` as Standard Webhooks, or raw text).
+    #[serde(serialize_with = "providers::redact::secret_values")]
     pub callback_secrets: BTreeMap<String, SecretString>,
     /// First retry delay of a failed callback; doubles per attempt.
     #[serde(with = "humantime_serde")]
