@@ -6,8 +6,6 @@
 
 use std::time::Duration;
 
-use domain::ProviderId;
-
 use crate::state::AppState;
 use crate::store::StoreError;
 use crate::workers::Workers;
@@ -81,14 +79,9 @@ pub async fn refresh(state: &AppState) -> Result<(), StoreError> {
             _ => {}
         }
     }
-    for provider in circuit_providers(state) {
+    for provider in state.providers.providers() {
         let value = state.breakers.state_gauge(provider).await?;
         metrics::gauge!("vendor_circuit_state", "provider" => provider.as_str()).set(value);
     }
     Ok(())
-}
-
-/// The configured vendors, each behind its breaker.
-fn circuit_providers(state: &AppState) -> Vec<ProviderId> {
-    state.providers.providers()
 }

@@ -151,9 +151,10 @@ async fn vendor_failures_log_one_short_line_each_even_with_rust_backtrace() {
 }
 
 /// One line per request, with what an operator filters on; a refused request is logged once,
-/// with its problem code and no Rust `Debug` dump.
+/// with its problem code and no Rust `Debug` dump. A caller's `traceparent` names the trace.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_line_per_request_with_route_status_latency_tenant_and_request_id() {
+    const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
     let mut gateway = GatewayProcess::start(&[
         ("GATEWAY_LOG__LEVEL", "info".to_owned()),
         ("GATEWAY_AUTH__ALLOW_DEV_SECRET", "true".to_owned()),
@@ -165,7 +166,10 @@ async fn one_line_per_request_with_route_status_latency_tenant_and_request_id() 
     let calls = [
         (
             "log-ok",
-            client.get(gateway.url("/v1/whoami")).bearer_auth(&bearer),
+            client
+                .get(gateway.url("/v1/whoami"))
+                .bearer_auth(&bearer)
+                .header("traceparent", format!("00-{TRACE_ID}-00f067aa0ba902b7-01")),
         ),
         (
             "log-unauthorized",
@@ -244,6 +248,9 @@ async fn one_line_per_request_with_route_status_latency_tenant_and_request_id() 
         assert!(line["latency_ms"].as_f64().is_some(), "{line}");
         assert_eq!(line["tenant"].as_str(), tenant, "{line}");
         assert_eq!(line["code"].as_str(), code, "{line}");
+        let trace_id = line["trace_id"].as_str().expect("a trace id");
+        assert_eq!(trace_id.len(), 32, "{line}");
+        assert_eq!(trace_id == TRACE_ID, id == "log-ok", "{line}");
         let text = line.to_string();
         assert!(
             !text.contains("ApiError {") && !text.contains("Error {"),

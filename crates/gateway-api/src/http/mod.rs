@@ -9,3 +9,4 @@ pub mod metrics;
 pub mod owned;
 pub mod rate_limit;
 pub mod request_id;
+pub mod trace_context;

@@ -14,6 +14,7 @@ use tracing_actix_web::RootSpanBuilder;
 
 use crate::auth::Principal;
 use crate::error::{CURRENT_REQUEST_ID, ProblemNote, RequestId};
+use crate::http::trace_context::{TRACEPARENT, TraceId};
 
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -38,6 +39,8 @@ pub async fn request_id(
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     req.extensions_mut().insert(RequestId(id.clone()));
     req.extensions_mut().insert(Arrived(Instant::now()));
+    let trace_id = TraceId::of(req.headers().get(TRACEPARENT));
+    req.extensions_mut().insert(trace_id);
     let mut res = CURRENT_REQUEST_ID.scope(id.clone(), next.call(req)).await?;
     if let Ok(value) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(X_REQUEST_ID, value);
@@ -50,7 +53,8 @@ pub async fn request_id(
 struct Arrived(Instant);
 
 /// The request span: method, route template (not the raw path, which may hold a number), path
-/// (masked by the log writer), and our request id.
+/// (masked by the log writer), our request id and the trace id; every log line of the request
+/// carries them.
 #[derive(Debug)]
 pub struct GatewayRootSpan;
 
@@ -61,12 +65,18 @@ impl RootSpanBuilder for GatewayRootSpan {
             .get::<RequestId>()
             .map(|id| id.0.clone())
             .unwrap_or_default();
+        let trace_id = request
+            .extensions()
+            .get::<TraceId>()
+            .map(|id| id.0.clone())
+            .unwrap_or_default();
         let route = request
             .match_pattern()
             .unwrap_or_else(|| "unmatched".to_owned());
         tracing::info_span!(
             "http_request",
             request_id = %request_id,
+            trace_id = %trace_id,
             http.method = %request.method(),
             http.route = %route,
             http.target = %request.path(),
@@ -74,7 +84,7 @@ impl RootSpanBuilder for GatewayRootSpan {
         )
     }
 
-    /// One line per request: method, route, status, latency, tenant and request id, with a
+    /// One line per request: method, route, status, latency, tenant, request and trace id, with a
     /// problem's code, detail and cause. Server errors are `error` ("request failed"), the rest
     /// `info` ("request completed"). No `Debug` dump of the error: the cause is its message chain.
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
@@ -89,6 +99,7 @@ impl RootSpanBuilder for GatewayRootSpan {
                     .map(|arrived| arrived.0.elapsed().as_secs_f64() * 1000.0);
                 let tenant = extensions.get::<Principal>().map(|p| p.tenant.as_str());
                 let request_id = extensions.get::<RequestId>().map(|id| id.0.as_str());
+                let trace_id = extensions.get::<TraceId>().map(|id| id.0.as_str());
                 let route = request.match_pattern();
                 let response_extensions = response.response().extensions();
                 let problem = response_extensions.get::<ProblemNote>();
@@ -101,6 +112,7 @@ impl RootSpanBuilder for GatewayRootSpan {
                         latency_ms,
                         tenant,
                         request_id,
+                        trace_id,
                         code = problem.map(|p| p.code),
                         detail = problem.map(|p| p.detail.as_str()),
                         cause = problem.and_then(|p| p.cause.as_deref()),
@@ -114,6 +126,7 @@ impl RootSpanBuilder for GatewayRootSpan {
                         latency_ms,
                         tenant,
                         request_id,
+                        trace_id,
                         code = problem.map(|p| p.code),
                         cause = problem.and_then(|p| p.cause.as_deref()),
                         "request completed"
