@@ -1,9 +1,12 @@
 # syntax=docker/dockerfile:1.7
 #
-# The gateway image: one static-ish binary on distroless, running as uid 65532.
+# The gateway image: one binary on distroless, running as uid 65532.
 #
-#   make docker                       # needs a Docker engine (or: docker build -t wa-gateway/gateway-api .)
+#   make docker                       # needs a Docker engine; passes VERSION, REVISION and SOURCE
 #   docker run --rm -p 8080:8080 -e GATEWAY_AUTH__ALLOW_DEV_SECRET=true wa-gateway/gateway-api
+#
+# The build steps live in scripts/image-build.sh, which CI also runs (`image-build.sh check`) on a
+# fresh copy of the repository, so this file and CI cannot drift.
 #
 # Nothing is written at run time (no cache dir, no temp files), so the container runs with
 # a read-only root filesystem. No secret is baked in: configuration comes from GATEWAY_*
@@ -11,9 +14,9 @@
 
 ARG RUST_VERSION=1.95
 
-############################ builder ############################
+############################ toolchain ############################
 # bookworm, like the runtime below: the binary links against the same glibc it runs with.
-FROM rust:${RUST_VERSION}-slim-bookworm AS builder
+FROM rust:${RUST_VERSION}-slim-bookworm AS toolchain
 # aws-lc-sys (rustls' crypto provider) may need cmake and make to build its C code.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends cmake make \
@@ -21,39 +24,37 @@ RUN apt-get update \
 WORKDIR /src
 ENV CARGO_TERM_COLOR=never \
     CARGO_INCREMENTAL=0
+COPY scripts/image-build.sh /usr/local/bin/image-build
 
-# 1. Dependency layer: only the manifests and the lock file, with empty crate sources.
-#    This layer (every third-party crate compiled in release mode) is reused until
-#    Cargo.toml / Cargo.lock change, so a code change rebuilds only the workspace crates.
-COPY Cargo.toml Cargo.lock ./
-COPY crates/domain/Cargo.toml      crates/domain/Cargo.toml
-COPY crates/egress/Cargo.toml      crates/egress/Cargo.toml
-COPY crates/providers/Cargo.toml   crates/providers/Cargo.toml
-COPY crates/gateway-api/Cargo.toml crates/gateway-api/Cargo.toml
-COPY crates/vendor-sim/Cargo.toml  crates/vendor-sim/Cargo.toml
-RUN set -eux; \
-    for crate in domain egress providers gateway-api vendor-sim; do \
-      mkdir -p "crates/$crate/src"; : > "crates/$crate/src/lib.rs"; \
-    done; \
-    echo 'fn main() {}' > crates/gateway-api/src/main.rs; \
-    cargo build --release -p gateway-api --locked; \
-    rm -rf crates/*/src
+############################ skeleton ############################
+# Manifests, the lock file and a stub for every declared target: it changes only when they do,
+# so the dependency layer below is reused across code changes.
+FROM toolchain AS skeleton
+COPY . /full
+RUN image-build skeleton /full /skeleton
 
-# 2. The real sources. `touch` makes their mtimes newer than the stub build, so cargo
-#    rebuilds the workspace crates instead of reusing the empty stubs.
-COPY crates crates
-RUN set -eux; \
-    find crates -name '*.rs' -exec touch {} +; \
-    cargo build --release -p gateway-api --locked; \
-    install -D -m 0555 target/release/gateway-api /out/gateway-api; \
-    /out/gateway-api --version
+############################ builder ############################
+FROM toolchain AS builder
+# 1. Dependency layer: every third-party crate, compiled with the image profile.
+COPY --from=skeleton /skeleton/ ./
+RUN image-build deps
+# 2. The real sources.
+COPY . .
+ARG REVISION=unknown
+RUN BUILD_REVISION="${REVISION}" image-build app /out
 
 ############################ runtime ############################
 # distroless/cc: glibc + libgcc + CA certificates, no shell, no package manager.
 FROM gcr.io/distroless/cc-debian12:nonroot AS runtime
+ARG VERSION=0.0.0
+ARG REVISION=unknown
+ARG SOURCE=""
 LABEL org.opencontainers.image.title="wa-gateway" \
       org.opencontainers.image.description="WhatsApp vendor gateway (gateway-api)" \
-      org.opencontainers.image.licenses="Apache-2.0"
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.source="${SOURCE}"
 COPY --from=builder /out/gateway-api /gateway-api
 ENV GATEWAY_SERVER__LISTEN=0.0.0.0:8080 \
     GATEWAY_LOG__FORMAT=json

@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 REDIS_URL ?= redis://127.0.0.1:6379
 
-.PHONY: help run test build lint fmt openapi bench helm-lint docker token
+.PHONY: help run test build lint fmt openapi bench helm-lint docker image-check token
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -41,7 +41,13 @@ helm-lint: ## Lint, render and check the Helm chart (no helm binary or cluster n
 
 IMAGE ?= wa-gateway/gateway-api
 IMAGE_TAG ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+SOURCE ?= $(shell git remote get-url origin 2>/dev/null)
 
 docker: ## Build the container image (IMAGE, IMAGE_TAG; needs a Docker engine with BuildKit)
 	@command -v docker >/dev/null 2>&1 || { echo "make docker needs a Docker engine (docker CLI + daemon); none found" >&2; exit 1; }
-	DOCKER_BUILDKIT=1 docker build --pull -t $(IMAGE):$(IMAGE_TAG) .
+	DOCKER_BUILDKIT=1 docker build --pull -t $(IMAGE):$(IMAGE_TAG) \
+	  --build-arg VERSION=$(IMAGE_TAG) --build-arg REVISION=$(REVISION) --build-arg SOURCE=$(SOURCE) .
+
+image-check: ## Check the image's build steps on a fresh copy of the repository (no Docker engine needed)
+	CARGO=$(CARGO) ./scripts/image-build.sh check

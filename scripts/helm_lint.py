@@ -209,6 +209,12 @@ def check_pod_security(label: str, docs: list[dict]) -> dict | None:
     probes = {p: c.get(p, {}).get("httpGet", {}).get("path") for p in ("startupProbe", "readinessProbe", "livenessProbe")}
     check(probes == {"startupProbe": "/healthz", "readinessProbe": "/readyz", "livenessProbe": "/healthz"},
           f"probes: startup+liveness /healthz, readiness /readyz ({label})")
+    ports = {p["name"]: p["containerPort"] for p in c.get("ports", [])}
+    probe_ports = {c[p]["httpGet"]["port"] for p in ("startupProbe", "readinessProbe", "livenessProbe")}
+    env = {e["name"]: e.get("value", "") for e in c.get("env", [])}
+    check(probe_ports == {"status"} and "status" in ports and ports["status"] != ports.get("http")
+          and env.get("GATEWAY_SERVER__ADMIN_LISTEN", "").endswith(f":{ports.get('status')}"),
+          f"probes use the status listener (server.admin_listen) on its own port ({label})")
     env = {e["name"]: e for e in c.get("env", [])}
     drain = int(env["GATEWAY_SERVER__DRAIN_TIMEOUT"]["value"].rstrip("s"))
     pre = c.get("lifecycle", {}).get("preStop", {}).get("sleep", {}).get("seconds", 0)
@@ -238,8 +244,10 @@ def gateway_binary() -> Path | None:
     return None
 
 
-def check_gateway_config(label: str, docs: list[dict], dep: dict | None) -> None:
-    """The rendered TOML parses, and the gateway itself accepts it (when a binary exists)."""
+def check_gateway_config(label: str, docs: list[dict], dep: dict | None, refused: str | None = None) -> None:
+    """The rendered TOML parses, and `gateway-api check-config` accepts it with the pod's
+    environment (when a binary exists). With `refused`, check-config must instead fail and name
+    that variable."""
     cms = [d for d in kinds(docs, "ConfigMap") if "gateway.toml" in d.get("data", {})]
     if not check(len(cms) == 1, f"ConfigMap with gateway.toml ({label})"):
         return
@@ -273,18 +281,63 @@ def check_gateway_config(label: str, docs: list[dict], dep: dict | None) -> None
         args = c.get("args", [])
         cfg_args = args[: args.index("serve")] if "serve" in args else []
         cfg_args = [str(f.name) if a == "/etc/wa-gateway/gateway.toml" else a for a in cfg_args]
-        run = subprocess.run([str(binary), *cfg_args, "token", "--tenant", "helm-lint", "--scope", "admin", "--ttl", "1m"],
+        # The same loading and validation as `serve`; every problem is printed at once.
+        run = subprocess.run([str(binary), *cfg_args, "check-config"],
                              env=env, capture_output=True, text=True, timeout=30)
     finally:
         os.unlink(f.name)
-    check(run.returncode == 0, f"{binary.relative_to(ROOT) if binary.is_relative_to(ROOT) else binary} "
-          f"accepts the rendered configuration ({label})" + ("" if run.returncode == 0 else f": {run.stderr.strip()}"))
+    name = binary.relative_to(ROOT) if binary.is_relative_to(ROOT) else binary
+    if refused is not None:
+        check(run.returncode != 0 and refused in run.stderr,
+              f"{name} check-config refuses the rendered configuration naming {refused} ({label})"
+              + ("" if run.returncode != 0 else ": it was accepted"))
+        return
+    check(run.returncode == 0, f"{name} check-config accepts the rendered configuration ({label})"
+          + ("" if run.returncode == 0 else f": {run.stderr.strip()}"))
+
+
+WEBHOOK_PATHS = {
+    "/api/callback/whatsapp/onlineStatus",
+    "/callback/gsTask/syncWhatsAppStatus",
+    "/group-dispatch-api/register/syncStatus",
+    "/wscrm-bus-api/open/qrCode/syncLoginStatus",
+    "/wscrm-bus-api/open/qrCodeTask/syncStatus",
+}
+
+
+def check_observability(label: str, docs: list[dict]) -> None:
+    """Two Ingresses (the webhook one with exactly the vendor paths), none to the status port;
+    scrapes on the status port; the alerts and the dashboard rendered from the chart's files."""
+    ingresses = {d["metadata"]["name"].rsplit("-", 1)[-1]: d for d in kinds(docs, "Ingress")}
+    check(set(ingresses) == {"api", "webhooks"}, f"an API and a webhook Ingress ({label}): {sorted(ingresses)}")
+    backends = [p["backend"]["service"]["port"].get("name") for d in ingresses.values()
+                for r in d["spec"]["rules"] for p in r["http"]["paths"]]
+    check(backends and set(backends) == {"http"}, f"no Ingress reaches the status port ({label})")
+    if "webhooks" in ingresses:
+        paths = [p for r in ingresses["webhooks"]["spec"]["rules"] for p in r["http"]["paths"]]
+        check({p["path"] for p in paths} == WEBHOOK_PATHS and all(p["pathType"] == "Exact" for p in paths),
+              f"the webhook Ingress routes exactly the five vendor webhook paths ({label})")
+    monitors = kinds(docs, "ServiceMonitor")
+    check(bool(monitors) and all(e["port"] == "status" for m in monitors for e in m["spec"]["endpoints"]),
+          f"the ServiceMonitor scrapes the status port ({label})")
+    rules = kinds(docs, "PrometheusRule")
+    alerts = {r.get("alert") for d in rules for g in d["spec"]["groups"] for r in g["rules"]}
+    check({"WaGatewayVendorCircuitOpen", "WaGatewayJobBacklogGrowing", "WaGatewayDeliveriesFailing",
+           "WaGatewayHighServerErrorRatio"} <= alerts, f"PrometheusRule with the four alerts ({label})")
+    dashboards = [d for d in kinds(docs, "ConfigMap") if "wa-gateway.json" in d.get("data", {})]
+    try:
+        ok_dashboard = len(dashboards) == 1 and bool(json.loads(dashboards[0]["data"]["wa-gateway.json"])["panels"])
+    except (ValueError, KeyError):
+        ok_dashboard = False
+    check(ok_dashboard, f"Grafana dashboard ConfigMap with a valid dashboard ({label})")
 
 
 def check_production(docs: list[dict], dep: dict | None) -> None:
     present = {d["kind"] for d in docs}
-    for kind in ("HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy", "ServiceMonitor", "Ingress"):
+    for kind in ("HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy", "ServiceMonitor", "Ingress",
+                 "PrometheusRule"):
         check(kind in present, f"{kind} rendered (production)")
+    check_observability("production", docs)
     check("Deployment" in present and dep is not None and "replicas" not in dep["spec"],
           "Deployment leaves replicas to the HPA (production)")
     if dep:
@@ -310,6 +363,10 @@ def negative_cases() -> list[tuple[str, dict, str]]:
          {"gateway": {"config": {"vendors": {"nxcloud": {"base_url": "https://x", "appkey": "a", "access_secret": "s"}}}}},
          r"access_secret"),
         ("listen address in gateway.config", {"gateway": {"config": {"server": {"listen": "0.0.0.0:1"}}}}, r"listen"),
+        ("status listener in gateway.config", {"gateway": {"config": {"server": {"admin_listen": "0.0.0.0:1"}}}},
+         r"admin_listen"),
+        ("the status port equal to the API port", {"gateway": {"port": 8080, "statusPort": 8080}}, r"statusPort"),
+        ("a webhook Ingress without a host", {"ingress": {"webhooks": {"enabled": True, "host": ""}}}, r"host"),
     ]
     return cases
 
@@ -334,6 +391,13 @@ def main() -> int:
     check_production(docs, dep)
     check_gateway_config("production", docs, dep)
     check_kubernetes_schemas("production", docs)
+
+    print("a configuration the gateway refuses")
+    # Within the schema, yet refused by the gateway's own rules (leeway is at most 60 s).
+    bad = {"gateway": {"config": {"auth": {"leeway": "5m"}}}}
+    docs = render(bad)
+    check_gateway_config("auth.leeway 5m", docs, check_pod_security("auth.leeway 5m", docs),
+                         refused="GATEWAY_AUTH__LEEWAY")
 
     print("bundled Redis (trials)")
     trial = {"replicaCount": 2, "redis": {"bundled": {"enabled": True}}, "networkPolicy": {"enabled": True}}

@@ -10,7 +10,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use url::{Host, Url};
 
 use crate::policy::Rule;
@@ -143,6 +143,13 @@ impl fmt::Display for AllowEntry {
 /// The entries of one allow-list (e.g. `events.subscription_allow`); empty allows nothing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AllowList(Arc<[AllowEntry]>);
+
+/// As written in configuration: one string per entry.
+impl Serialize for AllowList {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(ToString::to_string))
+    }
+}
 
 impl AllowList {
     pub fn new(entries: Vec<AllowEntry>) -> Self {

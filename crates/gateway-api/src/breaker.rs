@@ -154,6 +154,16 @@ impl Breakers {
             .map(|until| ceil_secs(until - now)))
     }
 
+    /// The circuit's state as a number for the `vendor_circuit_state` gauge: 0 closed, 1 half-open
+    /// (the cool-down is over, the next call probes), 2 open.
+    pub async fn state_gauge(&self, provider: ProviderId) -> Result<f64, StoreError> {
+        Ok(match self.open_until(provider).await? {
+            None => 0.0,
+            Some(until) if until <= now_ms() => 1.0,
+            Some(_) => 2.0,
+        })
+    }
+
     /// Leave to call `provider` now, or why not.
     pub async fn admit(&self, provider: ProviderId) -> Result<Permit, Refused> {
         let Some(until) = self.open_until(provider).await? else {

@@ -1,4 +1,4 @@
-//! The `gateway-api` command: `serve` (default), `token`, `openapi`.
+//! The `gateway-api` command: `serve` (default), `check-config`, `token`, `openapi`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use crate::config::Config;
 
 #[derive(Debug, Parser)]
-#[command(name = "gateway-api", version, about = "WhatsApp vendor gateway")]
+#[command(name = "gateway-api", version = crate::build_info::VERSION_LINE, about = "WhatsApp vendor gateway")]
 struct Cli {
     /// Configuration file (TOML); `GATEWAY_*` variables override it.
     #[arg(long, global = true, env = "GATEWAY_CONFIG")]
@@ -22,6 +22,9 @@ struct Cli {
 enum Command {
     /// Run the HTTP server (the default).
     Serve,
+    /// Validate the configuration (defaults, file, `GATEWAY_*` variables) as `serve` would,
+    /// print every problem at once, and exit non-zero when there is any.
+    CheckConfig,
     /// Print a development HS256 token signed with the configured secret.
     Token {
         #[arg(long)]
@@ -99,6 +102,31 @@ pub fn main() -> ExitCode {
             }
         }
         Command::Serve => serve(cli.config),
+        Command::CheckConfig => check_config(cli.config),
+    }
+}
+
+fn check_config(file: Option<PathBuf>) -> ExitCode {
+    match Config::load(file.as_deref()) {
+        Ok(config) => {
+            println!(
+                "gateway-api: configuration is valid ({} store, listening on {}{})",
+                if config.store.redis_url.is_some() {
+                    "redis"
+                } else {
+                    "embedded"
+                },
+                config.server.listen,
+                config
+                    .server
+                    .admin_listen
+                    .as_deref()
+                    .map(|admin| format!(", status listener on {admin}"))
+                    .unwrap_or_default(),
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => fail(&error.to_string()),
     }
 }
 

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 /// with it unless `auth.allow_dev_secret` is set, so it can never reach production by accident.
 pub const DEV_JWT_SECRET: &str = "dev-only-secret-change-me-0123456789abcdef";
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub server: ServerConfig,
@@ -39,7 +39,7 @@ pub struct Config {
     pub traces: crate::telemetry::TracesConfig,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     /// Address to listen on, e.g. `0.0.0.0:8080`.
@@ -51,12 +51,16 @@ pub struct ServerConfig {
     pub drain_timeout: Duration,
     /// Public base URL shown in logs and the demo banner (defaults to `http://{listen}`).
     pub public_url: Option<String>,
+    /// A second address serving only `/metrics`, `/healthz`, `/readyz` and `/v1/admin/*`; when
+    /// set, those leave the public listener.
+    pub admin_listen: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
     /// `redis://` or `rediss://` URL. Absent: the embedded single-replica store.
+    #[serde(serialize_with = "providers::redact::optional_secret")]
     pub redis_url: Option<SecretString>,
     /// Prefix of every key, so several deployments can share one Redis.
     pub key_prefix: String,
@@ -68,12 +72,13 @@ pub struct StoreConfig {
     pub pool_size: usize,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthConfig {
     /// Algorithms a token may use. Anything else is refused before any key is looked at.
     pub algorithms: Vec<String>,
     /// HS256 secrets (the first one signs development tokens; more allow rotation).
+    #[serde(serialize_with = "providers::redact::secrets")]
     pub hs256_secrets: Vec<SecretString>,
     /// Allows the built-in development secret (demo and tests only).
     pub allow_dev_secret: bool,
@@ -101,7 +106,7 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogConfig {
     pub format: LogFormat,
@@ -118,7 +123,7 @@ pub struct RateLimit {
     pub per: Duration,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsConfig {
     /// Largest accepted JSON body.
@@ -171,13 +176,166 @@ requests = 120
 per = "1m"
 "#;
 
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("configuration: {0}")]
-    Load(#[from] Box<figment::Error>),
-    #[error("configuration key `{key}`: {message}")]
-    Invalid { key: &'static str, message: String },
+/// One thing wrong with the configuration, named both ways an operator may have set it: the key
+/// of the TOML file (`server.workers`) and its environment variable (`GATEWAY_SERVER__WORKERS`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigIssue {
+    pub key: String,
+    pub variable: String,
+    pub message: String,
+    /// Where the refused value came from (a file, the environment), when known.
+    pub origin: Option<String>,
 }
+
+impl ConfigIssue {
+    pub fn at(key: impl Into<String>, message: impl Into<String>) -> Self {
+        let key = key.into();
+        Self {
+            variable: variable_of(&key),
+            key,
+            message: message.into(),
+            origin: None,
+        }
+    }
+
+    fn config_file(message: String) -> Self {
+        Self {
+            key: "--config".to_owned(),
+            variable: "GATEWAY_CONFIG".to_owned(),
+            message,
+            origin: None,
+        }
+    }
+
+    fn from_figment(error: figment::Error, section: &str) -> Self {
+        let mut path = error.path.clone();
+        // `extract_inner` appends the section after the failing field's path; put it first.
+        if !section.is_empty() && path.last().is_some_and(|last| last == section) {
+            path.pop();
+            path.insert(0, section.to_owned());
+        }
+        let message = match &error.kind {
+            // figment puts an unknown field at the end of the path, but not a missing one.
+            figment::error::Kind::UnknownField(_, expected) => {
+                format!("unknown key (expected one of: {})", expected.join(", "))
+            }
+            figment::error::Kind::MissingField(field) => {
+                path.push(field.to_string());
+                "required but not set".to_owned()
+            }
+            kind => kind.to_string(),
+        };
+        // Only the operator's sources: a file or the environment (not the built-in defaults).
+        let origin = error.metadata.as_ref().and_then(|m| match &m.source {
+            Some(figment::Source::File(file)) => Some(format!("{} {}", m.name, file.display())),
+            _ if m.name.contains("environment") => Some(m.name.to_string()),
+            _ => None,
+        });
+        Self {
+            origin,
+            ..Self::at(path.join("."), message)
+        }
+    }
+}
+
+/// `server.workers` → `GATEWAY_SERVER__WORKERS`: the inverse of the `__` split of the loader.
+fn variable_of(key: &str) -> String {
+    let path: Vec<String> = key.split('.').map(str::to_ascii_uppercase).collect();
+    format!("GATEWAY_{}", path.join("__"))
+}
+
+impl std::fmt::Display for ConfigIssue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}` ({}): {}", self.key, self.variable, self.message)?;
+        if let Some(origin) = &self.origin {
+            write!(f, " [from {origin}]")?;
+        }
+        Ok(())
+    }
+}
+
+/// Every problem of a configuration at once, so one run shows everything to fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub issues: Vec<ConfigIssue>,
+}
+
+impl std::error::Error for ConfigError {}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.issues.as_slice() {
+            [one] => write!(f, "configuration: {one}"),
+            issues => {
+                write!(f, "configuration: {} problems", issues.len())?;
+                issues.iter().try_for_each(|issue| write!(f, "\n  {issue}"))
+            }
+        }
+    }
+}
+
+impl From<ConfigIssue> for ConfigError {
+    fn from(issue: ConfigIssue) -> Self {
+        Self {
+            issues: vec![issue],
+        }
+    }
+}
+
+/// The section of the configuration that sets up a vendor.
+pub fn vendor_section(provider: domain::ProviderId) -> String {
+    use domain::ProviderId as P;
+    let section = match provider {
+        P::WscrmScreening | P::WscrmAccounts => "wscrm",
+        P::Ekycpro => "ekycpro",
+        P::Accuauth => "accuauth",
+        P::Nxcloud => "nxcloud",
+    };
+    format!("vendors.{section}")
+}
+
+fn section<T: serde::de::DeserializeOwned>(
+    figment: &Figment,
+    name: &str,
+    issues: &mut Vec<ConfigIssue>,
+) -> Option<T> {
+    figment
+        .extract_inner(name)
+        .map_err(|error| {
+            issues.extend(
+                error
+                    .into_iter()
+                    .map(|e| ConfigIssue::from_figment(e, name)),
+            )
+        })
+        .ok()
+}
+
+/// A section that may be left out entirely.
+fn optional_section<T: serde::de::DeserializeOwned + Default>(
+    figment: &Figment,
+    name: &str,
+    issues: &mut Vec<ConfigIssue>,
+) -> Option<T> {
+    if figment.contains(name) {
+        section(figment, name, issues)
+    } else {
+        Some(T::default())
+    }
+}
+
+/// The top-level sections, each extracted on its own so one bad section hides no other's error.
+const SECTIONS: [&str; 9] = [
+    "server",
+    "store",
+    "auth",
+    "log",
+    "limits",
+    "vendors",
+    "number_checks",
+    "accounts",
+    "events",
+];
 
 impl Config {
     /// Defaults, then `file` if given, then `GATEWAY_*` variables; validated.
@@ -185,10 +343,11 @@ impl Config {
         let mut figment = Figment::from(Toml::string(DEFAULTS));
         if let Some(file) = file {
             if !file.exists() {
-                return Err(ConfigError::Invalid {
-                    key: "--config",
-                    message: format!("file {} does not exist", file.display()),
-                });
+                return Err(ConfigIssue::config_file(format!(
+                    "file {} does not exist",
+                    file.display()
+                ))
+                .into());
             }
             figment = figment.merge(Toml::file(file));
         }
@@ -205,118 +364,198 @@ impl Config {
     }
 
     fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
-        let config: Config = figment.extract().map_err(Box::new)?;
-        config.validate()?;
-        Ok(config)
+        let mut issues = Vec::new();
+        let config = Self::extract(&figment, &mut issues);
+        if let Some(config) = &config {
+            config.validate(&mut issues);
+        }
+        match config {
+            Some(config) if issues.is_empty() => Ok(config),
+            _ => Err(ConfigError { issues }),
+        }
     }
 
-    fn validate(&self) -> Result<(), ConfigError> {
-        fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
-            ConfigError::Invalid {
-                key,
-                message: message.into(),
+    /// Extracts section by section, collecting every section's first error and unknown sections.
+    fn extract(figment: &Figment, issues: &mut Vec<ConfigIssue>) -> Option<Self> {
+        match figment.extract::<BTreeMap<String, figment::value::Value>>() {
+            Ok(top) => issues.extend(
+                top.keys()
+                    .filter(|key| !SECTIONS.contains(&key.as_str()))
+                    .map(|key| ConfigIssue::at(key.clone(), "unknown section")),
+            ),
+            Err(error) => {
+                issues.extend(error.into_iter().map(|e| ConfigIssue::from_figment(e, "")));
+                return None;
             }
         }
-        self.server
-            .listen
-            .parse::<SocketAddr>()
-            .map_err(|e| invalid("server.listen", format!("not a socket address: {e}")))?;
+        let server = section(figment, "server", issues);
+        let store = section(figment, "store", issues);
+        let auth = section(figment, "auth", issues);
+        let log = section(figment, "log", issues);
+        let limits = section(figment, "limits", issues);
+        let vendors = optional_section(figment, "vendors", issues);
+        let number_checks = optional_section(figment, "number_checks", issues);
+        let accounts = optional_section(figment, "accounts", issues);
+        let events = optional_section(figment, "events", issues);
+        let traces = optional_section(figment, "traces", issues);
+        Some(Config {
+            server: server?,
+            store: store?,
+            auth: auth?,
+            log: log?,
+            limits: limits?,
+            vendors: vendors?,
+            number_checks: number_checks?,
+            accounts: accounts?,
+            events: events?,
+            traces: traces?,
+        })
+    }
+
+    /// Every rule the types cannot express, each broken one an issue.
+    fn validate(&self, issues: &mut Vec<ConfigIssue>) {
+        let mut invalid = |key: &str, message: String| issues.push(ConfigIssue::at(key, message));
+        if let Err(e) = self.server.listen.parse::<SocketAddr>() {
+            invalid("server.listen", format!("not a socket address: {e}"));
+        }
+        if let Some(admin) = &self.server.admin_listen {
+            match admin.parse::<SocketAddr>() {
+                Err(e) => invalid("server.admin_listen", format!("not a socket address: {e}")),
+                Ok(addr) if addr.port() != 0 && admin == &self.server.listen => {
+                    invalid(
+                        "server.admin_listen",
+                        "must differ from server.listen".into(),
+                    );
+                }
+                Ok(_) => {}
+            }
+        }
         if self.server.drain_timeout > Duration::from_secs(600) {
-            return Err(invalid("server.drain_timeout", "at most 10 minutes"));
+            invalid("server.drain_timeout", "at most 10 minutes".into());
         }
         if let Some(url) = &self.store.redis_url {
-            let parsed = url::Url::parse(url.expose_secret())
-                .map_err(|_| invalid("store.redis_url", "not a URL"))?;
-            if !matches!(parsed.scheme(), "redis" | "rediss" | "redis+unix" | "unix") {
-                return Err(invalid(
-                    "store.redis_url",
-                    "scheme must be redis:// or rediss://",
-                ));
+            match url::Url::parse(url.expose_secret()) {
+                Err(_) => invalid("store.redis_url", "not a URL".into()),
+                Ok(parsed)
+                    if !matches!(parsed.scheme(), "redis" | "rediss" | "redis+unix" | "unix") =>
+                {
+                    invalid(
+                        "store.redis_url",
+                        "scheme must be redis:// or rediss://".into(),
+                    );
+                }
+                Ok(_) => {}
             }
         }
         if self.store.command_timeout.is_zero()
             || self.store.command_timeout > Duration::from_secs(30)
         {
-            return Err(invalid("store.command_timeout", "between 1 ms and 30 s"));
+            invalid("store.command_timeout", "between 1 ms and 30 s".into());
         }
         if self.store.pool_size == 0 {
-            return Err(invalid("store.pool_size", "at least 1"));
+            invalid("store.pool_size", "at least 1".into());
         }
-        if self.auth.algorithms.is_empty() {
-            return Err(invalid("auth.algorithms", "at least one algorithm"));
-        }
-        for alg in &self.auth.algorithms {
-            if !matches!(alg.as_str(), "HS256" | "RS256" | "ES256") {
-                return Err(invalid(
-                    "auth.algorithms",
-                    format!("`{alg}` is not one of HS256, RS256, ES256"),
-                ));
-            }
-        }
-        let wants_hs = self.auth.algorithms.iter().any(|a| a == "HS256");
-        let wants_asym = self.auth.algorithms.iter().any(|a| a != "HS256");
-        if wants_hs && self.auth.hs256_secrets.is_empty() && !self.auth.allow_dev_secret {
-            return Err(invalid(
-                "auth.hs256_secrets",
-                "HS256 is allowed but no secret is configured (set GATEWAY_AUTH__HS256_SECRETS or allow_dev_secret for development)",
-            ));
-        }
-        for secret in &self.auth.hs256_secrets {
-            if secret.expose_secret().len() < 32 {
-                return Err(invalid(
-                    "auth.hs256_secrets",
-                    "each secret needs at least 32 bytes",
-                ));
-            }
-        }
-        if wants_asym && self.auth.jwks_url.is_none() {
-            return Err(invalid(
-                "auth.jwks_url",
-                "RS256/ES256 are allowed but no JWKS URL is configured",
-            ));
-        }
-        if let Some(jwks) = &self.auth.jwks_url {
-            let parsed =
-                url::Url::parse(jwks).map_err(|_| invalid("auth.jwks_url", "not a URL"))?;
-            if !matches!(parsed.scheme(), "https" | "http") {
-                return Err(invalid("auth.jwks_url", "must be http(s)"));
-            }
-        }
-        if self.auth.leeway > Duration::from_secs(60) {
-            return Err(invalid("auth.leeway", "at most 60 s"));
-        }
+        self.validate_auth(&mut invalid);
         if self.limits.max_body_bytes < 1024 {
-            return Err(invalid("limits.max_body_bytes", "at least 1024"));
+            invalid("limits.max_body_bytes", "at least 1024".into());
         }
         for (class, limit) in &self.limits.rate_limits {
             if limit.requests == 0 || limit.per.is_zero() {
-                return Err(ConfigError::Invalid {
-                    key: "limits.rate_limits",
-                    message: format!("`{class}`: requests and per must be positive"),
-                });
+                invalid(
+                    "limits.rate_limits",
+                    format!("`{class}`: requests and per must be positive"),
+                );
             }
         }
         if !self.limits.rate_limits.contains_key("default") {
-            return Err(invalid(
-                "limits.rate_limits",
-                "a `default` entry is required",
-            ));
+            invalid("limits.rate_limits", "a `default` entry is required".into());
         }
         if self.limits.outbound_timeout.is_zero() {
-            return Err(invalid("limits.outbound_timeout", "must be positive"));
+            invalid("limits.outbound_timeout", "must be positive".into());
         }
-        self.events
-            .validate()
-            .map_err(|(key, message)| invalid(key, message))?;
-        self.number_checks
-            .validate()
-            .map_err(|(key, message)| invalid(key, message))?;
-        self.traces
-            .validate()
-            .map_err(|(key, message)| invalid(key, message))?;
-        tracing_subscriber::EnvFilter::try_new(&self.log.level)
-            .map_err(|e| invalid("log.level", e.to_string()))?;
-        Ok(())
+        for (key, message) in self.events.validate() {
+            invalid(key, message);
+        }
+        for section in [self.number_checks.validate(), self.traces.validate()] {
+            if let Err((key, message)) = section {
+                invalid(key, message);
+            }
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
+            invalid("log.level", e.to_string());
+        }
+        if let Err(e) = self.build_vendors(reqwest::Client::new()) {
+            invalid(&vendor_section(e.provider), e.message);
+        }
+    }
+
+    fn validate_auth(&self, invalid: &mut impl FnMut(&str, String)) {
+        let auth = &self.auth;
+        if auth.algorithms.is_empty() {
+            invalid("auth.algorithms", "at least one algorithm".into());
+        }
+        for alg in &auth.algorithms {
+            if !matches!(alg.as_str(), "HS256" | "RS256" | "ES256") {
+                invalid(
+                    "auth.algorithms",
+                    format!("`{alg}` is not one of HS256, RS256, ES256"),
+                );
+            }
+        }
+        let wants_hs = auth.algorithms.iter().any(|a| a == "HS256");
+        let wants_asym = auth.algorithms.iter().any(|a| a != "HS256");
+        if wants_hs && auth.hs256_secrets.is_empty() && !auth.allow_dev_secret {
+            invalid(
+                "auth.hs256_secrets",
+                "HS256 is allowed but no secret is configured (set it, or auth.allow_dev_secret for development)".into(),
+            );
+        }
+        if auth
+            .hs256_secrets
+            .iter()
+            .any(|secret| secret.expose_secret().len() < 32)
+        {
+            invalid(
+                "auth.hs256_secrets",
+                "each secret needs at least 32 bytes".into(),
+            );
+        }
+        if wants_asym && auth.jwks_url.is_none() {
+            invalid(
+                "auth.jwks_url",
+                "RS256/ES256 are allowed but no JWKS URL is configured".into(),
+            );
+        }
+        if let Some(jwks) = &auth.jwks_url {
+            match url::Url::parse(jwks) {
+                Err(_) => invalid("auth.jwks_url", "not a URL".into()),
+                Ok(parsed) if !matches!(parsed.scheme(), "https" | "http") => {
+                    invalid("auth.jwks_url", "must be http(s)".into());
+                }
+                Ok(_) => {}
+            }
+        }
+        if auth.leeway > Duration::from_secs(60) {
+            invalid("auth.leeway", "at most 60 s".into());
+        }
+    }
+
+    /// The configured vendor adapters. Also run while validating (only when a vendor section
+    /// exists, so configurations without vendors build no HTTP client for nothing).
+    pub fn build_vendors(
+        &self,
+        http: reqwest::Client,
+    ) -> Result<providers::Registry, providers::ConfigError> {
+        let vendors = &self.vendors;
+        let any = vendors.wscrm.is_some()
+            || vendors.ekycpro.is_some()
+            || vendors.accuauth.is_some()
+            || vendors.nxcloud.is_some();
+        if any {
+            providers::build_number_checkers(vendors, http)
+        } else {
+            Ok(providers::Registry::default())
+        }
     }
 
     /// The HS256 secrets in force, the development one included when allowed.
@@ -419,6 +658,102 @@ mod tests {
             let err = Config::with_overrides(overrides).expect_err(key);
             assert!(err.to_string().contains(key), "{key}: {err}");
         }
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let err = Config::with_overrides(json!({
+            "server": {"listen": "nowhere", "workers": "many"},
+            "store": {"pool_size": 0},
+            "auth": {"leeway": "5m"},
+            "events": {"webhook_base_path": "vendor/"},
+            "typo_section": {}
+        }))
+        .expect_err("invalid");
+        let keys: Vec<&str> = err.issues.iter().map(|i| i.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["typo_section", "server.workers"],
+            "a section that does not parse hides only its own rules: {err}"
+        );
+        let err = Config::with_overrides(json!({
+            "server": {"listen": "nowhere"},
+            "store": {"pool_size": 0},
+            "auth": {"leeway": "5m"},
+            "events": {"webhook_base_path": "vendor/"}
+        }))
+        .expect_err("invalid");
+        let keys: Vec<&str> = err.issues.iter().map(|i| i.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "server.listen",
+                "store.pool_size",
+                "auth.hs256_secrets",
+                "auth.leeway",
+                "events.webhook_base_path"
+            ],
+            "{err}"
+        );
+        let text = err.to_string();
+        assert!(text.starts_with("configuration: 5 problems"), "{text}");
+        assert!(
+            text.contains("`store.pool_size` (GATEWAY_STORE__POOL_SIZE): at least 1"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API fixes the error type
+    fn errors_name_the_variable_and_the_file_key() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "gw.toml",
+                "[auth]\nallow_dev_secret = true\nissuerr = \"x\"\n[limits]\nmax_body_bytes = \"big\"\n",
+            )?;
+            jail.set_env("GATEWAY_SERVER__WORKERS", "many");
+            jail.set_env(
+                "GATEWAY_VENDORS__NXCLOUD__BASE_URL",
+                "https://api.nxcloud.example",
+            );
+            let err = Config::load(Some(Path::new("gw.toml"))).expect_err("invalid");
+            let text = err.to_string();
+            for expected in [
+                "`server.workers` (GATEWAY_SERVER__WORKERS): invalid type",
+                "`auth.issuerr` (GATEWAY_AUTH__ISSUERR): unknown key",
+                "`limits.max_body_bytes` (GATEWAY_LIMITS__MAX_BODY_BYTES): invalid type",
+                "`vendors.nxcloud.access_key` (GATEWAY_VENDORS__NXCLOUD__ACCESS_KEY): required but not set",
+                "environment variable",
+                "gw.toml",
+            ] {
+                assert!(text.contains(expected), "`{expected}` in:\n{text}");
+            }
+            assert!(!text.contains("SERVER.WORKERS"), "{text}");
+            assert_eq!(err.issues.len(), 4, "{text}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_vendor_section_that_cannot_be_used_is_a_configuration_error() {
+        let err = Config::with_overrides(json!({
+            "auth": {"allow_dev_secret": true},
+            "vendors": {"nxcloud": {"base_url": "https://api.nxcloud.example", "appkey": "",
+                                    "access_key": "k", "access_secret": "s"}}
+        }))
+        .expect_err("empty appkey");
+        assert_eq!(err.issues[0].key, "vendors.nxcloud", "{err}");
+        assert_eq!(err.issues[0].variable, "GATEWAY_VENDORS__NXCLOUD", "{err}");
+    }
+
+    #[test]
+    fn the_status_listener_must_be_another_address() {
+        let err = Config::with_overrides(json!({
+            "auth": {"allow_dev_secret": true},
+            "server": {"listen": "127.0.0.1:8080", "admin_listen": "127.0.0.1:8080"}
+        }))
+        .expect_err("same address");
+        assert_eq!(err.issues[0].key, "server.admin_listen", "{err}");
     }
 
     #[test]

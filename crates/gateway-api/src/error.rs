@@ -144,6 +144,15 @@ fn current_request_id() -> Option<String> {
     CURRENT_REQUEST_ID.try_with(Clone::clone).ok()
 }
 
+/// What a problem response says for the request's log line: its code, its detail and the chain
+/// of its cause (which never reaches the client).
+#[derive(Debug, Clone)]
+pub struct ProblemNote {
+    pub code: &'static str,
+    pub detail: String,
+    pub cause: Option<String>,
+}
+
 /// The error every handler and extractor returns.
 pub struct ApiError {
     code: ErrorCode,
@@ -173,7 +182,7 @@ pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     chain
 }
 
-/// Code and detail only: the source's chain is logged once by [`ApiError::to_response`].
+/// Code and detail only: the source's chain is logged once, on the request's log line.
 impl fmt::Debug for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ApiError")
@@ -318,13 +327,13 @@ impl ApiError {
     /// Renders the problem; used where the request id is known (middleware, default routes).
     pub fn to_response(&self, request_id: Option<String>) -> HttpResponse {
         let status = self.code.status();
-        let source = self.source.as_deref().map(|s| error_chain(s));
-        if status.is_server_error() {
-            tracing::error!(code = self.code.as_str(), detail = %self.detail, source = source.as_deref(), "request failed");
-        } else if let Some(source) = source {
-            tracing::info!(code = self.code.as_str(), source = %source, "request refused");
-        }
         let mut builder = HttpResponse::build(status);
+        // Logged once, on the request's log line (see `http::request_id`), not here.
+        builder.extensions_mut().insert(ProblemNote {
+            code: self.code.as_str(),
+            detail: self.detail.clone(),
+            cause: self.source.as_deref().map(|s| error_chain(s)),
+        });
         builder.insert_header((
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),

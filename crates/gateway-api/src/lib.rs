@@ -5,10 +5,12 @@
 pub mod accounts;
 pub mod auth;
 pub mod breaker;
+pub mod build_info;
 pub mod cli;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod gauges;
 pub mod http;
 pub mod number_checks;
 pub mod openapi;

@@ -25,15 +25,18 @@ use crate::workers::Workers;
 pub struct Application {
     port: u16,
     server: Server,
+    /// The status listener (`server.admin_listen`), when configured.
+    status: Option<(u16, Server)>,
     state: AppState,
     workers: Workers,
-    signals: StopSignals,
+    signals: Signals,
 }
 
 impl std::fmt::Debug for Application {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Application")
             .field("port", &self.port)
+            .field("status_port", &self.status_port())
             .finish()
     }
 }
@@ -56,15 +59,30 @@ impl Application {
         let config = state.config.clone();
         let listener = TcpListener::bind(&config.server.listen)?;
         let port = listener.local_addr()?.port();
-        let server = run(listener, state.clone())?;
+        let status = match &config.server.admin_listen {
+            Some(address) => {
+                let listener = TcpListener::bind(address)?;
+                let port = listener.local_addr()?.port();
+                Some((port, run(listener, state.clone(), Surface::Status)?))
+            }
+            None => None,
+        };
+        let surface = if status.is_some() {
+            Surface::Public
+        } else {
+            Surface::Everything
+        };
+        let server = run(listener, state.clone(), surface)?;
+        // Before anyone is told the gateway listens: a SIGTERM from then on drains, never kills.
+        let signals = Signals::install();
         if state.store.backend_name() == "embedded" {
             tracing::warn!(
                 "no Redis URL configured: using the embedded store (single replica, state lost on restart)"
             );
         }
-        let signals = StopSignals::register();
         tracing::info!(
             port,
+            status_port = status.as_ref().map(|(port, _)| *port),
             store = state.store.backend_name(),
             "gateway listening"
         );
@@ -72,9 +90,11 @@ impl Application {
         crate::number_checks::spawn_workers(&state, &mut workers);
         crate::accounts::spawn_workers(&state, &mut workers);
         crate::events::spawn_workers(&state, &mut workers);
+        crate::gauges::spawn(&state, &mut workers);
         Ok(Self {
             port,
             server,
+            status,
             state,
             workers,
             signals,
@@ -83,6 +103,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of the status listener, when `server.admin_listen` is set.
+    pub fn status_port(&self) -> Option<u16> {
+        self.status.as_ref().map(|(port, _)| *port)
     }
 
     pub fn state(&self) -> &AppState {
@@ -101,10 +126,15 @@ impl Application {
     /// SIGTERM / SIGINT start both at once, so the whole stop takes at most about one drain time.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.server.handle();
+        // The status listener keeps answering probes and scrapes while the API drains.
+        let status = self.status.map(|(_, server)| {
+            let handle = server.handle();
+            (handle, tokio::spawn(server))
+        });
         let stop_workers = self.workers.stopper();
-        let stop_signals = self.signals;
+        let received = self.signals;
         let signals = tokio::spawn(async move {
-            stop_signals.wait().await;
+            received.wait().await;
             tracing::info!(
                 "shutdown signal received: draining in-flight requests and stopping workers"
             );
@@ -113,6 +143,10 @@ impl Application {
         });
         let result = self.server.await;
         signals.abort();
+        if let Some((handle, task)) = status {
+            handle.stop(true).await;
+            let _ = task.await;
+        }
         self.workers
             .stop(self.state.config.server.drain_timeout)
             .await;
@@ -124,27 +158,22 @@ impl Application {
     }
 }
 
-/// SIGTERM and SIGINT listeners. They are registered while the application is built, before it
-/// logs that it listens: a signal arriving from then on is a graceful stop, even while the
-/// runtime is still busy starting the workers (without a listener the default action kills).
-struct StopSignals {
+/// SIGTERM and SIGINT, listened to from [`Application::build`] on.
+struct Signals {
     #[cfg(unix)]
-    listeners: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+    unix: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
 }
 
-impl StopSignals {
-    fn register() -> Self {
+impl Signals {
+    fn install() -> Self {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
-            let listeners = match (
-                signal(SignalKind::terminate()),
-                signal(SignalKind::interrupt()),
-            ) {
-                (Ok(term), Ok(int)) => Some((term, int)),
-                _ => None,
-            };
-            Self { listeners }
+            Self {
+                unix: signal(SignalKind::terminate())
+                    .and_then(|term| Ok((term, signal(SignalKind::interrupt())?)))
+                    .ok(),
+            }
         }
         #[cfg(not(unix))]
         Self {}
@@ -152,7 +181,7 @@ impl StopSignals {
 
     async fn wait(self) {
         #[cfg(unix)]
-        if let Some((mut term, mut int)) = self.listeners {
+        if let Some((mut term, mut int)) = self.unix {
             tokio::select! {
                 _ = term.recv() => {}
                 _ = int.recv() => {}
@@ -172,10 +201,27 @@ fn swagger_ui_config() -> utoipa_swagger_ui::Config<'static> {
         .try_it_out_enabled(true)
 }
 
-fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
+/// Which routes a listener serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Surface {
+    /// One listener for everything (no `server.admin_listen`).
+    Everything,
+    /// The public listener when a status listener exists: the API, webhooks and documentation.
+    Public,
+    /// The status listener: `/metrics`, `/healthz`, `/readyz` and `/v1/admin/*`.
+    Status,
+}
+
+fn run(listener: TcpListener, state: AppState, surface: Surface) -> anyhow::Result<Server> {
     let config = state.config.clone();
     let api = Arc::new(crate::openapi::document());
-    let routes = web::Data::new(RouteTable::from_openapi(&api));
+    let table = RouteTable::from_openapi(&api);
+    let table = match surface {
+        Surface::Everything => table,
+        Surface::Public => table.retain(|path| !crate::routes::is_status_path(path)),
+        Surface::Status => table.retain(crate::routes::is_status_path),
+    };
+    let routes = web::Data::new(table);
     let data = web::Data::new(state);
     let max_body = config.limits.max_body_bytes;
     let mut server = HttpServer::new(move || {
@@ -187,15 +233,25 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .app_data(extractors::json_config(max_body))
             .app_data(extractors::query_config())
             .app_data(extractors::path_config())
-            .configure(crate::routes::configure)
+            .configure(|cfg| match surface {
+                Surface::Everything => {
+                    crate::routes::configure_status(cfg);
+                    crate::routes::configure_api(cfg);
+                }
+                Surface::Public => crate::routes::configure_api(cfg),
+                Surface::Status => crate::routes::configure_status(cfg),
+            })
             .split_for_parts();
-        app.service(web::redirect("/docs", "/docs/"))
-            .service(
+        let app = if surface == Surface::Status {
+            app
+        } else {
+            app.service(web::redirect("/docs", "/docs/")).service(
                 SwaggerUi::new("/docs/{_:.*}")
                     .url("/openapi.json", (*api).clone())
                     .config(swagger_ui_config()),
             )
-            .default_service(web::to(not_routed))
+        };
+        app.default_service(web::to(not_routed))
             .wrap(from_fn(crate::events::inbound::base_path_rewrite))
             .wrap(from_fn(idempotency::idempotency))
             .wrap(from_fn(rate_limit_headers))
@@ -208,7 +264,9 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     .disable_signals()
     .listen(listener)?
     .shutdown_timeout(config.server.drain_timeout.as_secs());
-    if config.server.workers > 0 {
+    if surface == Surface::Status {
+        server = server.workers(1);
+    } else if config.server.workers > 0 {
         server = server.workers(config.server.workers);
     }
     let _ = metrics::handle();

@@ -7,7 +7,7 @@ use domain::ProviderId;
 
 use crate::auth::TokenVerifier;
 use crate::breaker::{Breakers, Policy};
-use crate::config::Config;
+use crate::config::{Config, ConfigError, ConfigIssue, vendor_section};
 use crate::http::rate_limit::RateLimiter;
 use crate::store::Store;
 
@@ -38,8 +38,9 @@ impl AppState {
             Duration::from_secs(5).min(config.limits.outbound_timeout),
             config.limits.outbound_timeout,
         )?;
-        let providers = providers::build_number_checkers(&config.vendors, vendor_http)
-            .map_err(|e| anyhow::anyhow!("configuration key `vendors`: {e}"))?;
+        let providers = config.build_vendors(vendor_http).map_err(|e| {
+            ConfigError::from(ConfigIssue::at(vendor_section(e.provider), e.message))
+        })?;
         let breakers = breakers(&config, store.clone());
         let config = Arc::new(config);
         Ok(Self {

@@ -14,7 +14,7 @@ use std::io::{self, Write};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -26,7 +26,7 @@ use crate::config::{LogConfig, LogFormat};
 pub const SPAN_TARGET: &str = "otel";
 
 /// Settings of trace export (`[traces]`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TracesConfig {
     /// OTLP/HTTP traces URL, e.g. `http://otel-collector:4318/v1/traces`. Absent: no export.
@@ -49,7 +49,7 @@ impl Default for TracesConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OtlpProtocol {
     HttpProtobuf,

@@ -300,7 +300,7 @@ async fn a_missing_scope_is_403_and_the_right_one_passes() {
     let response = app.get("/v1/admin/config", &token("acme", "admin")).await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.expect("json");
-    assert_eq!(body["store"]["backend"], "redis");
+    assert_eq!(body["store_backend"], "redis");
     assert!(
         !body.to_string().contains(DEV_JWT_SECRET),
         "a secret leaked: {body}"

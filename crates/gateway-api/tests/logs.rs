@@ -154,3 +154,112 @@ async fn vendor_failures_log_one_short_line_each_even_with_rust_backtrace() {
         .count();
     assert_eq!(failed_lines, FAILURES, "each failure is logged once");
 }
+
+/// One line per request, with what an operator filters on; a refused request is logged once,
+/// with its problem code and no Rust `Debug` dump. A caller's `traceparent` names the trace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_line_per_request_with_route_status_latency_tenant_and_request_id() {
+    const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let mut gateway = GatewayProcess::start(&[
+        ("GATEWAY_LOG__LEVEL", "info".to_owned()),
+        ("GATEWAY_AUTH__ALLOW_DEV_SECRET", "true".to_owned()),
+        ("GATEWAY_STORE__REDIS_URL", redis_url()),
+        ("GATEWAY_STORE__KEY_PREFIX", random_prefix()),
+    ]);
+    let client = reqwest::Client::new();
+    let bearer = token("acme", "numbers:read numbers:check");
+    let calls = [
+        (
+            "log-ok",
+            client
+                .get(gateway.url("/v1/whoami"))
+                .bearer_auth(&bearer)
+                .header("traceparent", format!("00-{TRACE_ID}-00f067aa0ba902b7-01")),
+        ),
+        (
+            "log-unauthorized",
+            client
+                .get(gateway.url("/v1/whoami"))
+                .bearer_auth("not-a-token"),
+        ),
+        (
+            "log-invalid",
+            client
+                .post(gateway.url("/v1/number-checks"))
+                .bearer_auth(&bearer)
+                .header("content-type", "application/json")
+                .body(r#"{"numbers": "not a list"}"#),
+        ),
+        ("log-unrouted", client.get(gateway.url("/nothing/here"))),
+    ];
+    for (id, call) in calls {
+        let response = call
+            .header("x-request-id", id)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.headers()["x-request-id"], id);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    gateway.sigterm();
+    assert_eq!(gateway.wait_exit(Duration::from_secs(15)), Some(0));
+    let logs = gateway.output();
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    let of = |id: &str| -> Vec<&serde_json::Value> {
+        lines
+            .iter()
+            .filter(|line| line.to_string().contains(&format!("\"{id}\"")))
+            .collect()
+    };
+    let expectations = [
+        ("log-ok", "GET", "/v1/whoami", 200, Some("acme"), None),
+        (
+            "log-unauthorized",
+            "GET",
+            "/v1/whoami",
+            401,
+            None,
+            Some("invalid_token"),
+        ),
+        (
+            "log-invalid",
+            "POST",
+            "/v1/number-checks",
+            422,
+            Some("acme"),
+            Some("validation_failed"),
+        ),
+        (
+            "log-unrouted",
+            "GET",
+            "unmatched",
+            404,
+            None,
+            Some("route_not_found"),
+        ),
+    ];
+    for (id, method, route, status, tenant, code) in expectations {
+        let found = of(id);
+        assert_eq!(found.len(), 1, "{id}: one line, not {found:#?}\n{logs}");
+        let line = found[0];
+        assert_eq!(line["message"], "request completed", "{line}");
+        assert_eq!(line["request_id"], id, "{line}");
+        assert_eq!(line["method"], method, "{line}");
+        assert_eq!(line["route"], route, "{line}");
+        assert_eq!(line["status"], status, "{line}");
+        assert!(line["latency_ms"].as_f64().is_some(), "{line}");
+        assert_eq!(line["tenant"].as_str(), tenant, "{line}");
+        assert_eq!(line["code"].as_str(), code, "{line}");
+        let trace_id = line["trace_id"].as_str().expect("a trace id");
+        assert_eq!(trace_id.len(), 32, "{line}");
+        assert_eq!(trace_id == TRACE_ID, id == "log-ok", "{line}");
+        let text = line.to_string();
+        assert!(
+            !text.contains("ApiError {") && !text.contains("Error {"),
+            "a Debug dump: {text}"
+        );
+    }
+}

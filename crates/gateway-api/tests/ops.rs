@@ -345,3 +345,228 @@ fn shared_statuses_headers_and_codes_are_on_every_operation() {
         .collect();
     assert_eq!(documented, codes);
 }
+
+/// `gateway-api` with `args` and `env` on top of an environment without `GATEWAY_*` variables.
+fn gateway_command(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_gateway-api"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("GATEWAY_") {
+            command.env_remove(key);
+        }
+    }
+    command.args(args).envs(env.iter().copied());
+    command.output().expect("the binary runs")
+}
+
+#[test]
+fn check_config_reports_every_problem_with_its_variable_and_fails() {
+    let dir = std::env::temp_dir().join(format!("check-config-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("gateway.toml");
+    std::fs::write(
+        &file,
+        "[auth]\nallow_dev_secret = true\nissuerr = \"typo\"\n",
+    )
+    .expect("file");
+    let output = gateway_command(
+        &["--config", file.to_str().expect("utf-8"), "check-config"],
+        &[
+            ("GATEWAY_SERVER__WORKERS", "many"),
+            ("GATEWAY_STORE__POOL_SIZE", "0"),
+            ("GATEWAY_LIMITS__OUTBOUND_TIMEOUT", "soon"),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    for expected in [
+        "`server.workers` (GATEWAY_SERVER__WORKERS)",
+        "`auth.issuerr` (GATEWAY_AUTH__ISSUERR): unknown key",
+        "`limits.outbound_timeout` (GATEWAY_LIMITS__OUTBOUND_TIMEOUT)",
+        "gateway.toml",
+    ] {
+        assert!(stderr.contains(expected), "`{expected}` in:\n{stderr}");
+    }
+    assert!(!stderr.contains("SERVER.WORKERS"), "{stderr}");
+
+    // A section whose values parse is validated too, in the same run.
+    let output = gateway_command(
+        &["check-config"],
+        &[
+            ("GATEWAY_STORE__POOL_SIZE", "0"),
+            ("GATEWAY_AUTH__LEEWAY", "5m"),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    for expected in [
+        "`store.pool_size` (GATEWAY_STORE__POOL_SIZE): at least 1",
+        "`auth.leeway` (GATEWAY_AUTH__LEEWAY): at most 60 s",
+        "`auth.hs256_secrets` (GATEWAY_AUTH__HS256_SECRETS)",
+    ] {
+        assert!(stderr.contains(expected), "`{expected}` in:\n{stderr}");
+    }
+
+    let output = gateway_command(
+        &["--config", file.to_str().expect("utf-8"), "check-config"],
+        &[("GATEWAY_AUTH__ISSUER", "https://idp.example")],
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "the file's typo still counts"
+    );
+    std::fs::write(&file, "[auth]\nallow_dev_secret = true\n").expect("file");
+    let output = gateway_command(
+        &["--config", file.to_str().expect("utf-8"), "check-config"],
+        &[("GATEWAY_SERVER__ADMIN_LISTEN", "127.0.0.1:9090")],
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("configuration is valid"), "{stdout}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn serve_refuses_a_bad_configuration_with_the_same_words() {
+    let checked = gateway_command(&["check-config"], &[("GATEWAY_STORE__POOL_SIZE", "0")]);
+    let served = gateway_command(&["serve"], &[("GATEWAY_STORE__POOL_SIZE", "0")]);
+    assert_eq!(served.status.code(), Some(2));
+    let checked = String::from_utf8_lossy(&checked.stderr);
+    let served = String::from_utf8_lossy(&served.stderr);
+    assert!(
+        checked.contains("GATEWAY_STORE__POOL_SIZE") && checked == served,
+        "check-config:\n{checked}\nserve:\n{served}"
+    );
+}
+
+#[test]
+fn version_names_the_source_revision() {
+    let output = gateway_command(&["--version"], &[]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(
+        stdout.starts_with(&format!(
+            "gateway-api {} (revision ",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(gateway_api::build_info::REVISION),
+        "{stdout}"
+    );
+}
+
+#[tokio::test]
+async fn the_status_listener_takes_probes_metrics_and_admin_off_the_public_port() {
+    let app = spawn_app_with(serde_json::json!({"server": {"admin_listen": "127.0.0.1:0"}})).await;
+    let status = |path: &str| app.status_url(path).expect("a status listener");
+    let admin = token("acme", "admin numbers:read");
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        let response = app.client.get(status(path)).send().await.expect("status");
+        assert_eq!(response.status(), 200, "{path} on the status port");
+        let response = app.client.get(app.url(path)).send().await.expect("public");
+        support::expect_problem(response, 404, "route_not_found").await;
+    }
+    let config = app
+        .client
+        .get(status("/v1/admin/config"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("admin");
+    assert_eq!(config.status(), 200);
+    let public = app.get("/v1/admin/config", &admin).await;
+    support::expect_problem(public, 404, "route_not_found").await;
+    // The API stays on the public port only.
+    assert_eq!(app.get("/v1/whoami", &admin).await.status(), 200);
+    let on_status = app
+        .client
+        .get(status("/v1/whoami"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("whoami");
+    support::expect_problem(on_status, 404, "route_not_found").await;
+    assert_eq!(
+        app.client
+            .get(app.url("/docs/"))
+            .send()
+            .await
+            .expect("docs")
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn admin_config_shows_every_section_with_every_secret_redacted() {
+    const SECRETS: [&str; 6] = [
+        "hs256-secret-that-must-not-show-0123456789",
+        "accuauth-api-secret-value",
+        "nxcloud-access-secret-value",
+        "wscrm-header-secret-value",
+        "callback-signing-secret-value",
+        "vendor-webhook-secret-value",
+    ];
+    let app = spawn_app_with(serde_json::json!({
+        "auth": {"hs256_secrets": [SECRETS[0]]},
+        "vendors": {
+            "accuauth": {"base_url": "https://accuauth.example", "api_id": "id-1", "api_secret": SECRETS[1]},
+            "nxcloud": {"base_url": "https://nxcloud.example", "access_key": "ak", "access_secret": SECRETS[2],
+                        "appkey": "app-1"},
+            "wscrm": {"bus_api_base_url": "https://wscrm.example/wscrm-bus-api",
+                      "auth_headers": {"X-Token": SECRETS[3]}}
+        },
+        "number_checks": {"callback_secrets": {"acme": SECRETS[4]}},
+        "events": {"webhook_secret": SECRETS[5]}
+    }))
+    .await;
+    let response = app.get("/v1/admin/config", &token("acme", "admin")).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("json");
+    let text = body.to_string();
+    for secret in SECRETS {
+        assert!(!text.contains(secret), "`{secret}` leaked: {text}");
+    }
+    let config = &body["config"];
+    for section in [
+        "server",
+        "store",
+        "auth",
+        "log",
+        "limits",
+        "vendors",
+        "number_checks",
+        "accounts",
+        "events",
+    ] {
+        assert!(config[section].is_object(), "no `{section}`: {body}");
+    }
+    assert_eq!(
+        config["auth"]["hs256_secrets"],
+        serde_json::json!(["[redacted]"])
+    );
+    assert_eq!(config["store"]["redis_url"], "[redacted]");
+    assert_eq!(config["vendors"]["accuauth"]["api_secret"], "[redacted]");
+    assert_eq!(config["vendors"]["accuauth"]["api_id"], "[redacted]");
+    assert_eq!(config["vendors"]["nxcloud"]["appkey"], "app-1");
+    assert_eq!(
+        config["vendors"]["wscrm"]["auth_headers"]["X-Token"],
+        "[redacted]"
+    );
+    assert_eq!(
+        config["number_checks"]["callback_secrets"]["acme"],
+        "[redacted]"
+    );
+    assert_eq!(config["events"]["webhook_secret"], "[redacted]");
+    assert_eq!(config["log"]["level"], "warn");
+    assert_eq!(config["server"]["drain_timeout"], "5s");
+    assert_eq!(body["store_backend"], "redis");
+    assert_eq!(body["revision"], gateway_api::build_info::REVISION);
+}

@@ -493,6 +493,10 @@ mod cases {
         s.zadd("z", "t", precise).await.unwrap();
         s.zadd("z", "c", 2.5).await.unwrap(); // update
         assert_eq!(s.zcard("z").await.unwrap(), 6);
+        assert_eq!(s.zcount("z", -inf, 2.0).await.unwrap(), 4);
+        assert_eq!(s.zcount("z", 2.0, 2.5).await.unwrap(), 3);
+        assert_eq!(s.zcount("z", 3.0, 2.0).await.unwrap(), 0);
+        assert_eq!(s.zcount("nothing", -inf, inf).await.unwrap(), 0);
 
         let all = s.zrange_by_score("z", -inf, inf, 0, 100).await.unwrap();
         assert_eq!(

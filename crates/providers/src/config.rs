@@ -10,7 +10,7 @@ use std::time::Duration;
 use domain::UtcOffset;
 use egress::AllowList;
 use secrecy::SecretString;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 fn default_timeout_ms() -> u64 {
@@ -18,7 +18,7 @@ fn default_timeout_ms() -> u64 {
 }
 
 /// All vendors; a missing section means that vendor is not used.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProvidersConfig {
     #[serde(default)]
@@ -34,7 +34,7 @@ pub struct ProvidersConfig {
 }
 
 /// Limits for fetching vendor result files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DownloadConfig {
     /// Largest result file accepted, in bytes (default 50 MiB).
@@ -77,7 +77,7 @@ impl Default for DownloadConfig {
 }
 
 /// wscrm ("WhatsApp Tools"). The two path prefixes may live on different hosts.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct WscrmConfig {
     /// Base including the `/wscrm-bus-api` prefix; screening uses this one.
@@ -88,6 +88,7 @@ pub struct WscrmConfig {
     /// Authentication headers sent on every call (name → value); the vendor documents only
     /// "encryption rules use HTTP headers", so the set is configuration.
     #[serde(default)]
+    #[serde(serialize_with = "crate::redact::secret_values")]
     pub auth_headers: BTreeMap<String, SecretString>,
     /// Where result files may be fetched from, e.g. `https://oss.example.com` (allow-list entries
     /// of the outbound URL policy: scheme, host, port, optional path).
@@ -103,7 +104,7 @@ pub struct WscrmConfig {
 }
 
 /// Screening order options.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScreeningConfig {
     /// Vendor `activeType` sent with activity screening (0 frequent, 1 recent, 2 recently);
@@ -136,12 +137,13 @@ impl Default for ScreeningConfig {
 }
 
 /// ekycpro bulk detail check.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct EkycproConfig {
     /// e.g. `https://api.ekycpro.com`
     pub base_url: Url,
     pub user_id: String,
+    #[serde(serialize_with = "crate::redact::secret")]
     pub api_key: SecretString,
     /// Where result files may be fetched from (allow-list entries, as for wscrm).
     #[serde(default)]
@@ -163,12 +165,14 @@ impl EkycproConfig {
 }
 
 /// accuauth single check (Peru).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccuauthConfig {
     /// e.g. `https://cloudapi.peru.accuauth.com`
     pub base_url: Url,
+    #[serde(serialize_with = "crate::redact::secret")]
     pub api_id: SecretString,
+    #[serde(serialize_with = "crate::redact::secret")]
     pub api_secret: SecretString,
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
@@ -184,12 +188,14 @@ impl AccuauthConfig {
 }
 
 /// NxCloud WhatsApp Business API.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct NxcloudConfig {
     /// e.g. `https://api2.nxcloud.com`
     pub base_url: Url,
+    #[serde(serialize_with = "crate::redact::secret")]
     pub access_key: SecretString,
+    #[serde(serialize_with = "crate::redact::secret")]
     pub access_secret: SecretString,
     /// Appkey of the WhatsApp application.
     pub appkey: String,

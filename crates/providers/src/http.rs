@@ -1,6 +1,8 @@
-//! HTTP plumbing shared by all adapters: error mapping, capped body reads, URL building.
+//! HTTP plumbing shared by all adapters: error mapping, capped body reads, URL building, and the
+//! per-vendor, per-operation metrics of every vendor call.
 
-use std::time::Duration;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use domain::{ProviderError, ProviderErrorKind, ProviderId};
@@ -52,20 +54,32 @@ impl opentelemetry::propagation::Injector for HeaderInjector<'_> {
     }
 }
 
-/// Who is calling what, for errors and logs.
-#[derive(Debug, Clone, Copy)]
+/// Who is calling what, for errors, logs and metrics: one per vendor operation.
+///
+/// Every adapter method starts with an `Op` and makes every error through it, so the metrics are
+/// recorded here, in one place, when the `Op` goes out of scope: one call, its latency, and the
+/// kind of its first error. An adapter cannot forget them.
+#[derive(Debug)]
 pub(crate) struct Op {
     pub provider: ProviderId,
     pub name: &'static str,
+    started: Instant,
+    first_error: OnceLock<&'static str>,
 }
 
 impl Op {
     pub fn new(provider: ProviderId, name: &'static str) -> Self {
-        Self { provider, name }
+        Self {
+            provider,
+            name,
+            started: Instant::now(),
+            first_error: OnceLock::new(),
+        }
     }
 
     pub fn err(&self, kind: ProviderErrorKind, message: impl Into<String>) -> ProviderError {
         let e = ProviderError::new(kind, self.provider, self.name, message);
+        let _ = self.first_error.set(e.kind.code());
         tracing::warn!(
             provider = %self.provider,
             operation = self.name,
@@ -85,6 +99,7 @@ impl Op {
         let code = vendor_code.into();
         let e = ProviderError::new(kind, self.provider, self.name, message)
             .with_vendor_code(code.clone());
+        let _ = self.first_error.set(e.kind.code());
         tracing::warn!(
             provider = %self.provider,
             operation = self.name,
@@ -165,6 +180,42 @@ impl Op {
         })
     }
 }
+
+impl Drop for Op {
+    fn drop(&mut self) {
+        let provider = self.provider.as_str();
+        let operation = self.name;
+        let outcome = if self.first_error.get().is_some() {
+            "error"
+        } else {
+            "ok"
+        };
+        metrics::counter!("vendor_requests_total", "provider" => provider, "operation" => operation, "outcome" => outcome)
+            .increment(1);
+        metrics::histogram!("vendor_request_duration_seconds", "provider" => provider, "operation" => operation)
+            .record(self.started.elapsed().as_secs_f64());
+        if let Some(kind) = self.first_error.get() {
+            metrics::counter!("vendor_errors_total", "provider" => provider, "operation" => operation, "kind" => *kind)
+                .increment(1);
+        }
+    }
+}
+
+/// The metrics recorded for vendor calls, with their help text, for the exporter to describe.
+pub const METRICS: [(&str, &str); 3] = [
+    (
+        "vendor_requests_total",
+        "Vendor calls by provider, operation and outcome (ok, error)",
+    ),
+    (
+        "vendor_request_duration_seconds",
+        "Duration of vendor calls by provider and operation, seconds",
+    ),
+    (
+        "vendor_errors_total",
+        "Failed vendor calls by provider, operation and error kind",
+    ),
+];
 
 pub(crate) fn status_kind(status: StatusCode, headers: &HeaderMap) -> ProviderErrorKind {
     match status.as_u16() {

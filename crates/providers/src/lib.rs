@@ -12,6 +12,7 @@ pub mod download;
 pub mod ekycpro;
 mod http;
 pub mod nxcloud;
+pub mod redact;
 mod registry;
 mod traits;
 pub mod wscrm_accounts;
@@ -24,7 +25,7 @@ pub use config::{
     WscrmConfig,
 };
 pub use download::SafeDownloader;
-pub use http::{recommended_client, trace_headers};
+pub use http::{METRICS as VENDOR_METRICS, recommended_client, trace_headers};
 pub use registry::{ConfigError, Registry, build_number_checkers};
 pub use traits::{
     AccountOperations, Accounts, BatchLimits, BulkNumberChecker, BusinessPhones, ChatActions,

@@ -83,6 +83,27 @@ app.kubernetes.io/component: redis
 {{- default (include "wa-gateway.secretName" .) .Values.redis.external.existingSecret }}
 {{- end }}
 
+{{/* `address:port` for the gateway to listen on: (list $ port). */}}
+{{- define "wa-gateway.listen" -}}
+{{- $v := (index . 0).Values.gateway }}
+{{- printf "%s:%d" (ternary (printf "[%s]" $v.listenAddress) $v.listenAddress (contains ":" $v.listenAddress)) (int (index . 1)) }}
+{{- end }}
+
+{{/* The vendors' webhook paths (gateway-api's events::inbound::ALL_PATHS; a test checks they
+     match), under events.webhook_base_path when the configuration sets one. */}}
+{{- define "wa-gateway.webhookPaths" -}}
+{{- $base := dig "events" "webhook_base_path" "" .Values.gateway.config }}
+{{- $paths := list
+  "/api/callback/whatsapp/onlineStatus"
+  "/callback/gsTask/syncWhatsAppStatus"
+  "/group-dispatch-api/register/syncStatus"
+  "/wscrm-bus-api/open/qrCode/syncLoginStatus"
+  "/wscrm-bus-api/open/qrCodeTask/syncStatus" }}
+{{- range $paths }}
+- {{ printf "%s%s" $base . }}
+{{- end }}
+{{- end }}
+
 {{/* "external", "bundled" or "embedded". */}}
 {{- define "wa-gateway.storeMode" -}}
 {{- if .Values.redis.external.enabled }}external{{- else if .Values.redis.bundled.enabled }}bundled{{- else }}embedded{{- end }}
@@ -121,8 +142,17 @@ app.kubernetes.io/component: redis
 {{- if or (hasKey $server "listen") (hasKey $server "drain_timeout") }}
 {{- fail "gateway.config.server.listen / drain_timeout are set by the chart: use gateway.port / gateway.listenAddress / gateway.drainTimeoutSeconds" }}
 {{- end }}
-{{- if and $v.ingress.enabled (not $v.ingress.hosts) }}
-{{- fail "ingress.enabled is true but ingress.hosts is empty" }}
+{{- if and $v.ingress.api.enabled (not $v.ingress.api.hosts) }}
+{{- fail "ingress.api.enabled is true but ingress.api.hosts is empty" }}
+{{- end }}
+{{- if and $v.ingress.webhooks.enabled (not $v.ingress.webhooks.host) }}
+{{- fail "ingress.webhooks.enabled is true but ingress.webhooks.host is empty" }}
+{{- end }}
+{{- if eq (int $v.gateway.port) (int $v.gateway.statusPort) }}
+{{- fail "gateway.port and gateway.statusPort are the same: the status listener needs a port of its own" }}
+{{- end }}
+{{- if hasKey $server "admin_listen" }}
+{{- fail "gateway.config.server.admin_listen is set by the chart: use gateway.statusPort" }}
 {{- end }}
 {{- end }}
 

@@ -37,7 +37,7 @@ use crate::ownership::OwnedKind;
 use crate::state::AppState;
 use crate::workers::Workers;
 
-const DUE: &str = "accounts:actions:due";
+pub(crate) const DUE: &str = "accounts:actions:due";
 const MAX_ITEMS: usize = 100;
 const CLAIM_BATCH: usize = 16;
 /// How long a claimed item stays invisible to other workers.

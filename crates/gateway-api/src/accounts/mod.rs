@@ -12,7 +12,7 @@
 #![allow(clippy::result_large_err)]
 
 mod account_routes;
-mod actions;
+pub(crate) mod actions;
 mod business;
 mod docs;
 mod qr;
@@ -39,7 +39,7 @@ use crate::state::AppState;
 use crate::workers::Workers;
 
 /// Settings of the account-operation capability (`[accounts]`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AccountsConfig {
     /// Tenant → its wscrm settings. A tenant not listed cannot use account operations.
@@ -87,7 +87,7 @@ impl Default for AccountsConfig {
 }
 
 /// One tenant's vendor settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TenantAccounts {
     /// The wscrm `tenantId` (company id) of this tenant's chat actions.

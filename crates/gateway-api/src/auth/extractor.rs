@@ -78,6 +78,7 @@ impl<S: RequiredScope> FromRequest for Auth<S> {
                 .await?;
             req.extensions_mut().insert(decision.clone());
             if let Some(retry_after) = decision.retry_after {
+                metrics::counter!("rate_limit_rejections_total", "class" => S::CLASS).increment(1);
                 return Err(ApiError::new(
                     ErrorCode::RateLimited,
                     format!(

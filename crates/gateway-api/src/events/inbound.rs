@@ -37,7 +37,8 @@ pub const QR_LOGIN_PATH: &str = "/wscrm-bus-api/open/qrCode/syncLoginStatus";
 /// to the QR login webhook and is what the vendor must be configured with.
 pub const SCAN_TASK_PATH: &str = "/wscrm-bus-api/open/qrCodeTask/syncStatus";
 
-const ALL_PATHS: [&str; 5] = [
+/// The five webhook paths vendors call (the chart's webhook Ingress routes exactly these).
+pub const ALL_PATHS: [&str; 5] = [
     ONLINE_STATUS_PATH,
     ACCOUNT_STATUS_PATH,
     REGISTRATION_STATUS_PATH,

@@ -30,10 +30,11 @@ use crate::store::{Store, StoreError};
 use crate::workers::Workers;
 
 /// Settings of the events capability (`[events]`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EventsConfig {
     /// The secret the vendor sends in `webhook_secret_header`. Without one every webhook is refused.
+    #[serde(serialize_with = "providers::redact::optional_secret")]
     pub webhook_secret: Option<SecretString>,
     /// Header carrying the webhook secret.
     pub webhook_secret_header: String,
@@ -113,43 +114,45 @@ impl EventsConfig {
             .collect()
     }
 
-    /// Checks the section; the error names the key.
-    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+    /// Checks the section: every broken rule, each naming its key.
+    pub fn validate(&self) -> Vec<(&'static str, String)> {
+        let mut issues = Vec::new();
         for d in &self.retry_schedule {
-            humantime::parse_duration(d)
-                .map_err(|e| ("events.retry_schedule", format!("`{d}`: {e}")))?;
+            if let Err(e) = humantime::parse_duration(d) {
+                issues.push(("events.retry_schedule", format!("`{d}`: {e}")));
+            }
         }
         if domain::UtcOffset::from_seconds(self.vendor_utc_offset_secs).is_none() {
-            return Err((
+            issues.push((
                 "events.vendor_utc_offset_secs",
                 "not a valid UTC offset".into(),
             ));
         }
         for ip in &self.webhook_allowed_ips {
-            inbound::IpRange::parse(ip).ok_or_else(|| {
-                (
+            if inbound::IpRange::parse(ip).is_none() {
+                issues.push((
                     "events.webhook_allowed_ips",
                     format!("`{ip}` is not an IP or CIDR"),
-                )
-            })?;
+                ));
+            }
         }
         let base = &self.webhook_base_path;
         if !base.is_empty() && (!base.starts_with('/') || base.ends_with('/')) {
-            return Err((
+            issues.push((
                 "events.webhook_base_path",
                 "starts with `/` and does not end with one (e.g. `/vendor`)".into(),
             ));
         }
         if self.delivery_poll_interval.is_zero() || self.sse_poll_interval.is_zero() {
-            return Err(("events", "poll intervals must be positive".into()));
+            issues.push(("events", "poll intervals must be positive".into()));
         }
         if self.delivery_claim_hold <= self.delivery_timeout {
-            return Err((
+            issues.push((
                 "events.delivery_claim_hold",
                 "must be longer than delivery_timeout".into(),
             ));
         }
-        Ok(())
+        issues
     }
 }
 

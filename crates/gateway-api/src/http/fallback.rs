@@ -54,6 +54,21 @@ impl RouteTable {
         Self { routes }
     }
 
+    /// Keeps the paths `keep` accepts: a listener that does not serve a path answers 404 for it.
+    pub fn retain(mut self, keep: impl Fn(&str) -> bool) -> Self {
+        self.routes.retain(|(segments, _)| {
+            let path: Vec<&str> = segments
+                .iter()
+                .map(|segment| match segment {
+                    Segment::Literal(literal) => literal.as_str(),
+                    Segment::Param => "{}",
+                })
+                .collect();
+            keep(&format!("/{}", path.join("/")))
+        });
+        self
+    }
+
     fn allowed(&self, path: &str) -> Option<Vec<String>> {
         let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
         let mut methods: Vec<String> = self

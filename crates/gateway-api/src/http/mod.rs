@@ -10,3 +10,4 @@ pub mod owned;
 pub mod page;
 pub mod rate_limit;
 pub mod request_id;
+pub mod trace_context;

@@ -85,6 +85,10 @@ impl Cache {
                 }
             }
         }
+        metrics::counter!("number_checks_cache_lookups_total", "result" => "hit")
+            .increment(out.hits.len() as u64);
+        metrics::counter!("number_checks_cache_lookups_total", "result" => "miss")
+            .increment(out.misses.len() as u64);
         Ok(out)
     }
 

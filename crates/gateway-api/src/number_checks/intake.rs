@@ -416,14 +416,11 @@ pub async fn lookup_one(
             return Err(refused);
         }
     };
-    let started = std::time::Instant::now();
     let policy = PollPolicy {
         deadline: LOOKUP_DEADLINE,
         ..PollPolicy::default()
     };
     let answer = providers::check_until_done(checker.as_ref(), &number, &checks, policy).await;
-    metrics::histogram!("vendor_request_duration_seconds", "provider" => provider.as_str(), "operation" => "check")
-        .record(started.elapsed().as_secs_f64());
     match &answer {
         Ok(SingleCheck::Unsupported(_)) => state.breakers.abandon(permit).await,
         other => state.breakers.settle(permit, other.as_ref().err()).await,
@@ -470,11 +467,7 @@ pub async fn lookup_one(
             ErrorCode::ValidationFailed,
             "the provider cannot check this number for these checks",
         )),
-        Err(e) => {
-            metrics::counter!("vendor_errors_total", "provider" => provider.as_str(), "operation" => "check", "code" => e.kind.code())
-                .increment(1);
-            Err(ApiError::from(e))
-        }
+        Err(e) => Err(ApiError::from(e)),
     }
 }
 

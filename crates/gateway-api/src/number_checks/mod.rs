@@ -40,7 +40,7 @@ pub enum CacheScope {
 }
 
 /// Settings of the number-check capability (`[number_checks]`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NumberChecksConfig {
     /// Default freshness: an answer younger than this is served from cache, not bought again.
@@ -85,6 +85,7 @@ pub struct NumberChecksConfig {
     /// Callback signing secret per tenant, `whsec_<base64>` as Standard Webhooks (the format of
     /// subscription secrets). Callbacks are deliveries of the job's `number_check.completed`
     /// event, retried on `events.retry_schedule`.
+    #[serde(serialize_with = "providers::redact::secret_values")]
     pub callback_secrets: BTreeMap<String, SecretString>,
     /// Monthly budget of billed numbers per tenant; tenants not listed are unlimited.
     pub budgets: BTreeMap<String, u64>,

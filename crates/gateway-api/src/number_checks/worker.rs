@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use domain::{
@@ -232,20 +232,6 @@ fn fail(job: &mut Job, i: usize, code: &str, message: String) {
     });
 }
 
-fn observe(
-    provider: ProviderId,
-    operation: &'static str,
-    started: Instant,
-    error: Option<&ProviderError>,
-) {
-    metrics::histogram!("vendor_request_duration_seconds", "provider" => provider.as_str(), "operation" => operation)
-        .record(started.elapsed().as_secs_f64());
-    if let Some(e) = error {
-        metrics::counter!("vendor_errors_total", "provider" => provider.as_str(), "operation" => operation, "code" => e.kind.code())
-            .increment(1);
-    }
-}
-
 /// The sub-order's outcome is unknown: the vendor may have accepted (and billed) it. Counted as
 /// unconfirmed usage before the job is saved: a crash in between may count it twice, never not
 /// at all.
@@ -377,10 +363,8 @@ async fn submit(state: &AppState, job: &mut Job, i: usize) -> Result<(), StepErr
         }
     };
 
-    let started = Instant::now();
     let checks = job.sub_orders[i].checks;
     let answer = checker.submit(&numbers, &checks).await;
-    observe(provider, "submit", started, answer.as_ref().err());
     state.breakers.settle(permit, answer.as_ref().err()).await;
     let now = Utc::now();
     match answer {
@@ -488,7 +472,6 @@ async fn poll(state: &AppState, job: &mut Job, i: usize) -> Result<(), StepError
         );
         return Ok(());
     };
-    let started = Instant::now();
     let progress = match state.breakers.call(provider, checker.poll(&order)).await {
         Ok(progress) => progress,
         Err(Refused::Open { retry_after, .. }) => {
@@ -497,7 +480,6 @@ async fn poll(state: &AppState, job: &mut Job, i: usize) -> Result<(), StepError
         }
         Err(Refused::Store(e)) => return Err(e.into()),
     };
-    observe(provider, "poll", started, progress.as_ref().err());
     let location = match progress {
         Ok(OrderProgress::Running { .. }) => {
             backoff(config, &mut job.sub_orders[i], false);
@@ -509,7 +491,6 @@ async fn poll(state: &AppState, job: &mut Job, i: usize) -> Result<(), StepError
             return Ok(());
         }
     };
-    let started = Instant::now();
     let fetched = match state
         .breakers
         .call(provider, checker.fetch_results(&order, &location))
@@ -522,7 +503,6 @@ async fn poll(state: &AppState, job: &mut Job, i: usize) -> Result<(), StepError
         }
         Err(Refused::Store(e)) => return Err(e.into()),
     };
-    observe(provider, "download", started, fetched.as_ref().err());
     match fetched {
         Ok(records) => record_results(state, job, i, records).await?,
         Err(e) => download_error(config, job, i, &e),

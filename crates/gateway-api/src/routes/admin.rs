@@ -1,4 +1,4 @@
-//! `GET /v1/admin/config`: the configuration in force, secrets left out, for operators.
+//! `GET /v1/admin/config`: the configuration in force, secrets redacted, for operators.
 
 use actix_web::{get, web};
 use serde::Serialize;
@@ -13,51 +13,45 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(effective_config);
 }
 
+/// The configuration in force, every section with the keys of the configuration file.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({
-    "listen": "0.0.0.0:8080",
-    "store": {"backend": "redis", "key_prefix": "wagw:", "command_timeout_ms": 500},
-    "auth": {"algorithms": ["RS256"], "issuer": "https://login.example.com/", "audience": "wa-gateway",
-             "jwks_url": "https://login.example.com/.well-known/jwks.json", "hs256_secrets": 0, "dev_secret_allowed": false},
-    "limits": {"max_body_bytes": 33554432, "idempotency_ttl_s": 86400, "outbound_timeout_ms": 15000,
-               "rate_limits": {"default": {"requests": 1200, "per_s": 60}}}
+    "version": "0.1.0",
+    "revision": "1a2b3c4d5e6f",
+    "store_backend": "redis",
+    "config": {
+        "server": {"listen": "0.0.0.0:8080", "workers": 0, "drain_timeout": "20s", "public_url": null,
+                   "admin_listen": "0.0.0.0:9090"},
+        "store": {"redis_url": "[redacted]", "key_prefix": "wagw:", "command_timeout": "500ms", "pool_size": 4},
+        "auth": {"algorithms": ["RS256"], "hs256_secrets": [], "allow_dev_secret": false,
+                 "jwks_url": "https://login.example.com/.well-known/jwks.json", "issuer": "https://login.example.com/",
+                 "audience": "wa-gateway", "leeway": "30s"},
+        "log": {"format": "json", "level": "info"},
+        "limits": {"max_body_bytes": 33554432, "idempotency_ttl": "1day", "outbound_timeout": "15s",
+                   "rate_limits": {"default": {"requests": 1200, "per": "1m"}}},
+        "vendors": {"accuauth": {"base_url": "https://cloudapi.peru.accuauth.com/", "api_id": "[redacted]",
+                                 "api_secret": "[redacted]", "timeout_ms": 30000, "pending_retry_after_ms": 2000}},
+        "number_checks": {"max_age": "30days", "callback_secrets": {"acme": "[redacted]"}},
+        "accounts": {"tenants": {}},
+        "events": {"webhook_secret": "[redacted]", "webhook_base_path": ""}
+    }
 }))]
 pub struct EffectiveConfig {
-    pub listen: String,
-    pub store: StoreView,
-    pub auth: AuthView,
-    pub limits: LimitsView,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct StoreView {
-    /// `redis` or `embedded`; the Redis URL itself is never shown (it may hold a password).
-    pub backend: &'static str,
-    pub key_prefix: String,
-    pub command_timeout_ms: u64,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AuthView {
-    pub algorithms: Vec<String>,
-    pub issuer: Option<String>,
-    pub audience: Option<String>,
-    pub jwks_url: Option<String>,
-    /// How many HS256 secrets are configured (never the secrets).
-    pub hs256_secrets: usize,
-    pub dev_secret_allowed: bool,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct LimitsView {
-    pub max_body_bytes: usize,
-    pub idempotency_ttl_s: u64,
-    pub outbound_timeout_ms: u64,
+    /// The running build's version.
+    pub version: &'static str,
+    /// The source revision it was built from.
+    pub revision: &'static str,
+    /// `redis` or `embedded`.
+    pub store_backend: &'static str,
+    /// Every section (`server`, `store`, `auth`, `log`, `limits`, `vendors`, `number_checks`,
+    /// `accounts`, `events`) with the keys of the configuration file, defaults included; every
+    /// secret reads `[redacted]`.
     #[schema(value_type = Object)]
-    pub rate_limits: serde_json::Value,
+    pub config: serde_json::Value,
 }
 
-/// The effective configuration (defaults, file and environment merged), without any secret.
+/// The effective configuration (defaults, file and environment merged), every section, with
+/// each secret redacted. On the status listener when `server.admin_listen` is set.
 /// Requires the `admin` scope.
 #[utoipa::path(
     tag = "operations",
@@ -75,40 +69,11 @@ pub async fn effective_config(
     _auth: Auth<scope::Admin>,
     state: web::Data<AppState>,
 ) -> Result<web::Json<EffectiveConfig>, ApiError> {
-    let config = &state.config;
-    let rate_limits = config
-        .limits
-        .rate_limits
-        .iter()
-        .map(|(class, limit)| {
-            (
-                class.clone(),
-                serde_json::json!({"requests": limit.requests, "per_s": limit.per.as_secs()}),
-            )
-        })
-        .collect::<serde_json::Map<_, _>>();
+    let config = serde_json::to_value(&*state.config).map_err(ApiError::internal)?;
     Ok(web::Json(EffectiveConfig {
-        listen: config.server.listen.clone(),
-        store: StoreView {
-            backend: state.store.backend_name(),
-            key_prefix: config.store.key_prefix.clone(),
-            command_timeout_ms: u64::try_from(config.store.command_timeout.as_millis())
-                .unwrap_or(u64::MAX),
-        },
-        auth: AuthView {
-            algorithms: config.auth.algorithms.clone(),
-            issuer: config.auth.issuer.clone(),
-            audience: config.auth.audience.clone(),
-            jwks_url: config.auth.jwks_url.clone(),
-            hs256_secrets: config.auth.hs256_secrets.len(),
-            dev_secret_allowed: config.auth.allow_dev_secret,
-        },
-        limits: LimitsView {
-            max_body_bytes: config.limits.max_body_bytes,
-            idempotency_ttl_s: config.limits.idempotency_ttl.as_secs(),
-            outbound_timeout_ms: u64::try_from(config.limits.outbound_timeout.as_millis())
-                .unwrap_or(u64::MAX),
-            rate_limits: serde_json::Value::Object(rate_limits),
-        },
+        version: crate::build_info::VERSION,
+        revision: crate::build_info::REVISION,
+        store_backend: state.store.backend_name(),
+        config,
     }))
 }

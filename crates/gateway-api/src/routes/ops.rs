@@ -1,4 +1,5 @@
-//! Health, readiness and metrics.
+//! Health, readiness and metrics. With `server.admin_listen` set they are served on that status
+//! listener only, not on the public one.
 
 use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
@@ -28,14 +29,16 @@ pub struct Readiness {
 }
 
 /// Liveness: the process answers. Never depends on Redis or a vendor, so a dependency outage
-/// does not make Kubernetes restart healthy pods.
+/// does not make Kubernetes restart healthy pods. On the status listener when
+/// `server.admin_listen` is set.
 #[utoipa::path(tag = "operations", responses((status = 200, description = "The process is alive", body = Health)))]
 #[get("/healthz")]
 pub async fn healthz() -> web::Json<Health> {
     web::Json(Health { status: "ok" })
 }
 
-/// Readiness: the store answers, so this replica can take traffic.
+/// Readiness: the store answers, so this replica can take traffic. On the status listener when
+/// `server.admin_listen` is set.
 #[utoipa::path(
     tag = "operations",
     responses(
@@ -59,7 +62,8 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<web::Json<Readiness>, 
     }
 }
 
-/// Prometheus metrics in the text exposition format.
+/// Prometheus metrics in the text exposition format, each with its `# HELP`. On the status
+/// listener when `server.admin_listen` is set.
 #[utoipa::path(tag = "operations", responses((status = 200, description = "Metrics", content_type = "text/plain", body = String)))]
 #[get("/metrics")]
 pub async fn metrics() -> HttpResponse {

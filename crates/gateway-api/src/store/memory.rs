@@ -537,6 +537,13 @@ impl MemoryStore {
         })
     }
 
+    pub(crate) fn zcount(&self, key: &str, min: f64, max: f64) -> Result<u64, StoreError> {
+        let (mut inner, now) = self.lock();
+        Ok(inner.zset(key, now)?.map_or(0, |z| {
+            u64::try_from(z.range(min, max).count()).unwrap_or(u64::MAX)
+        }))
+    }
+
     pub(crate) fn zcard(&self, key: &str) -> Result<u64, StoreError> {
         let (mut inner, now) = self.lock();
         Ok(inner

@@ -519,6 +519,17 @@ impl Store {
         dispatch!(self.zcard(&key))
     }
 
+    /// Number of members with `min <= score <= max` (infinite bounds allowed).
+    pub async fn zcount(&self, key: &str, min: f64, max: f64) -> Result<u64, StoreError> {
+        check_score(min)?;
+        check_score(max)?;
+        if min > max {
+            return Ok(0);
+        }
+        let key = self.key(key);
+        dispatch!(self.zcount(&key, min, max))
+    }
+
     /// Atomically claims up to `limit` members with `score <= now` (lowest
     /// scores first): their score becomes `now + hold` and they are returned.
     /// With `hold > 0`, concurrent claimers (any replica) never get the same

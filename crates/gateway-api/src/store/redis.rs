@@ -685,6 +685,16 @@ impl RedisStore {
         .await
     }
 
+    pub(crate) async fn zcount(&self, key: &str, min: f64, max: f64) -> Result<u64, StoreError> {
+        self.query(
+            redis::cmd("ZCOUNT")
+                .arg(key)
+                .arg(score_arg(min))
+                .arg(score_arg(max)),
+        )
+        .await
+    }
+
     pub(crate) async fn zcard(&self, key: &str) -> Result<u64, StoreError> {
         self.query(redis::cmd("ZCARD").arg(key)).await
     }

@@ -54,6 +54,8 @@ fn merge(base: &mut Value, overrides: Value) {
 #[derive(Debug)]
 pub struct TestApp {
     pub address: String,
+    /// The status listener (`server.admin_listen`), when configured.
+    pub status_address: Option<String>,
     pub config: Config,
     pub store: Store,
     pub client: reqwest::Client,
@@ -63,6 +65,13 @@ pub struct TestApp {
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
+    }
+
+    /// A URL on the status listener, when the app has one.
+    pub fn status_url(&self, path: &str) -> Option<String> {
+        self.status_address
+            .as_ref()
+            .map(|address| format!("{address}{path}"))
     }
 
     pub fn token(&self, tenant: &str, scopes: &str) -> String {
@@ -106,6 +115,9 @@ pub async fn spawn_sibling(of: &TestApp) -> TestApp {
 
 fn start(app: Application, config: Config) -> TestApp {
     let address = format!("http://127.0.0.1:{}", app.port());
+    let status_address = app
+        .status_port()
+        .map(|port| format!("http://127.0.0.1:{port}"));
     let store = app.state().store.clone();
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());
@@ -116,6 +128,7 @@ fn start(app: Application, config: Config) -> TestApp {
         .expect("client");
     TestApp {
         address,
+        status_address,
         config,
         store,
         client,
