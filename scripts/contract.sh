@@ -27,6 +27,8 @@ steps="${CONTRACT_STEPS:-lint schemathesis client browser}"
 max_examples="${CONTRACT_MAX_EXAMPLES:-25}"
 redocly_version="2.77.0"
 chromium="${CHROMIUM:-/usr/bin/chromium}"
+# The demo's inbound webhook secret (config/demo.toml), so the vendor webhooks are fuzzed too.
+webhook_secret="$(sed -n 's/^webhook_secret = "\(.*\)"/\1/p' config/demo.toml)"
 scopes="numbers:read numbers:check accounts:read accounts:write sessions:write actions:write business:read events:read events:write admin"
 
 mkdir -p "$out"
@@ -125,10 +127,12 @@ lint_document() {
 
 run_schemathesis() {
   # The event stream never ends by design (SSE): a fuzzer request would wait for the timeout.
-  "$venv/bin/schemathesis" run "$out/openapi.json" --url "$base" \
+  "$venv/bin/schemathesis" --config-file tests/contract/schemathesis.toml \
+    run "$out/openapi.json" --url "$base" \
     --checks all --phases examples,coverage,fuzzing,stateful \
     --seed 20261129 --max-examples "$max_examples" --workers 2 \
     --header "Authorization: Bearer $token" \
+    --header "X-Webhook-Secret: $webhook_secret" \
     --exclude-path /v1/events/stream \
     --request-timeout 30 \
     --report junit --report-dir "$out/schemathesis"
