@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The contract run: the demo (gateway + simulator) on free loopback ports, then four tools that
 # use the API the way its consumers do, each against the document the server serves:
-#   lint        Redocly CLI (npm, pinned) lints the document: 0 errors
+#   lint          Redocly CLI (npm, pinned) lints the document: 0 errors
+#   client        openapi-python-client generates a client with 0 warnings; tests/contract/drive_client.py uses it
+#   browser       Playwright drives Debian's chromium through Swagger UI (tests/contract/browser.py)
 #   schemathesis  schemathesis 4, every check, all four phases, fixed seed: 0 failures
-#   client      openapi-python-client generates a client with 0 warnings; tests/contract/drive_client.py uses it
-#   browser     Playwright drives Debian's chromium through Swagger UI (tests/contract/browser.py)
 # One line per step with its time; a failing step prints its tool's output and the run stops.
 # Python tools live in a venv (.venv-contract, or CONTRACT_VENV) made once from
 # tests/contract/requirements.txt. Artifacts (logs, reports, screenshot): $CARGO_TARGET_DIR/contract/.
@@ -161,8 +161,9 @@ step build build_binaries
 step demo start_demo
 # shellcheck source=/dev/null
 . "$out/demo.env"
+# The fuzzer goes last: it leaves the simulator's port quota used up and many objects behind.
 wants lint && step lint lint_document
-wants schemathesis && step schemathesis run_schemathesis
 wants client && step client generate_client
 wants browser && step browser drive_browser
+wants schemathesis && step schemathesis run_schemathesis
 echo "contract: all steps passed in $(( $(date +%s) - run_started )) s (artifacts in $out)"
