@@ -4,7 +4,8 @@
 
 Opens /docs/, authorizes with the token, runs "Try it out" on GET /v1/whoami and on the
 number-check create example, and expects a 2xx shown in the page for both and no console error.
-The screenshot is kept whatever happens, for the CI artifacts.
+The whole page is kept as a screenshot whatever happens, and each operation tried beside it
+(`swagger-ui-whoami.png`, ...), for the CI artifacts.
 """
 
 import re
@@ -24,7 +25,7 @@ def authorize(page, token):
     scheme.locator("button.btn-done").click()
 
 
-def try_it_out(page, method, path):
+def try_it_out(page, method, path, screenshot):
     operation = page.locator(f".opblock-{method}").filter(
         has=page.locator(f'.opblock-summary-path[data-path="{path}"]')
     )
@@ -38,10 +39,17 @@ def try_it_out(page, method, path):
     status = operation.locator(".live-responses-table .response .response-col_status").first
     expect(status).to_have_text(re.compile(r"^\s*\d{3}"))
     code = status.inner_text().strip()[:3]
+    operation.screenshot(path=screenshot)
     if not code.startswith("2"):
         body = operation.locator(".live-responses-table .response .response-col_description").inner_text()
         raise AssertionError(f"{method.upper()} {path}: the page shows {code}: {body}")
     print(f"{method.upper()} {path}: {code} in the page")
+
+
+def beside(screenshot, name):
+    """`swagger-ui.png` → `swagger-ui-NAME.png`: one operation with its answer."""
+    stem, dot, extension = screenshot.rpartition(".")
+    return f"{stem}-{name}{dot}{extension}"
 
 
 def main():
@@ -57,8 +65,8 @@ def main():
             page.goto(f"{base_url}/docs/")
             expect(page.locator(".information-container .title")).to_contain_text("WhatsApp vendor gateway")
             authorize(page, token)
-            try_it_out(page, "get", "/v1/whoami")
-            try_it_out(page, "post", "/v1/number-checks")
+            try_it_out(page, "get", "/v1/whoami", beside(screenshot, "whoami"))
+            try_it_out(page, "post", "/v1/number-checks", beside(screenshot, "number-checks"))
         finally:
             page.screenshot(path=screenshot, full_page=True)
             browser.close()
