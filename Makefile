@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 REDIS_URL ?= redis://127.0.0.1:6379
 
-.PHONY: help run test build lint fmt openapi bench helm-lint docker image-check token
+.PHONY: help run test build lint fmt openapi bench helm-lint docker image-check token contract
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -14,8 +14,12 @@ build: ## Build every crate and target once (debug)
 run: ## Start the demo: simulator + gateway (embedded store) on 127.0.0.1:8080, print a token
 	./scripts/demo.sh
 
-test: build ## Run the whole test suite (Redis at $(REDIS_URL), else a private redis-server it starts)
+test: build ## Run the whole test suite (Redis at $(REDIS_URL), else a private redis-server it starts), then the contract run
 	CARGO=$(CARGO) REDIS_URL=$(REDIS_URL) ./scripts/test.sh
+	CARGO=$(CARGO) REDIS_URL=$(REDIS_URL) ./scripts/contract.sh
+
+contract: ## The contract run alone: schemathesis, Redocly lint, a generated client, Swagger UI in chromium (scripts/contract.sh)
+	CARGO=$(CARGO) REDIS_URL=$(REDIS_URL) ./scripts/contract.sh
 
 lint: ## rustfmt check and clippy with warnings denied
 	$(CARGO) fmt --all -- --check

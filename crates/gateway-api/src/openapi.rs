@@ -14,8 +14,11 @@ use crate::error::{ErrorCode, FieldError, Problem};
         description = "One API in front of several WhatsApp vendors: number checks, business phones, accounts, \
 sessions, chat actions and events. Every call needs `Authorization: Bearer <JWT>` with the scope the route names; \
 errors are RFC 9457 problems with a stable `code`; state-changing POSTs accept an `Idempotency-Key`.",
-        license(name = "Apache-2.0"),
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
+    // Relative to the document's own URL, so calls go where the document was served from, also
+    // behind an ingress that adds a path prefix.
+    servers((url = ".", description = "The gateway serving this document")),
     components(schemas(Problem, FieldError)),
     modifiers(&BearerScheme),
     // The order a newcomer needs them in: who am I, the paid checks, the account resources, then
@@ -62,16 +65,33 @@ impl Modify for BearerScheme {
 
 /// The whole document, as the running server serves it.
 pub fn document() -> utoipa::openapi::OpenApi {
+    let api = routes_document();
+    with_shared_parts(&api).unwrap_or_else(|error| {
+        // Never reached while the round-trip test passes; serving the routes' own document
+        // beats not starting.
+        tracing::error!(%error, "the shared parts of the OpenAPI document could not be added");
+        api
+    })
+}
+
+fn routes_document() -> utoipa::openapi::OpenApi {
     let (_, api) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .configure(crate::routes::configure)
         .split_for_parts();
-    let Ok(mut value) = serde_json::to_value(&api) else {
-        return api;
-    };
+    api
+}
+
+/// The routes' document with what the extractors and middleware add (see [`shared`]): edited as
+/// JSON, then read back into utoipa's types, which refuse some valid schemas (a schema with
+/// no keyword but `description`, for one).
+fn with_shared_parts(
+    api: &utoipa::openapi::OpenApi,
+) -> Result<utoipa::openapi::OpenApi, serde_json::Error> {
+    let mut value = serde_json::to_value(api)?;
     shared::apply(&mut value);
-    serde_json::from_value(value).unwrap_or(api)
+    serde_json::from_value(value)
 }
 
 /// Every error code with its status, for the docs.
@@ -334,6 +354,8 @@ mod shared {
         if bearer && mutating {
             add_parameter(operation, idempotency_key());
         }
+        // Open routes (health, readiness, metrics) say so, rather than leaving it unsaid.
+        operation.entry("security").or_insert_with(|| json!([]));
         let responses = operation
             .entry("responses")
             .or_insert_with(|| json!({}))
@@ -550,5 +572,22 @@ mod shared {
                 json!({"description": description, "schema": schema}),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn the_shared_parts_survive_the_round_trip_through_utoipa_types() {
+        let document = super::with_shared_parts(&super::routes_document())
+            .expect("utoipa reads back the completed document");
+        let value = serde_json::to_value(document).expect("the document serializes");
+        assert_eq!(value["paths"]["/healthz"]["get"]["security"], json!([]));
+        let parameters = value["paths"]["/v1/number-checks"]["post"]["parameters"]
+            .as_array()
+            .expect("the create operation has parameters");
+        assert!(parameters.iter().any(|p| p["name"] == "Idempotency-Key"));
     }
 }

@@ -1534,3 +1534,29 @@ async fn a_vendor_refusing_our_request_is_our_500_not_their_502() {
     assert_eq!(problem["provider"], "wscrm_accounts", "{problem}");
     assert!(problem.get("vendor_code").is_none(), "{problem}");
 }
+
+/// JSON Schema counts `42.0` as an integer, so the gateway reads it as one; `42.5` is not.
+#[tokio::test]
+async fn a_scan_task_agent_id_with_a_zero_fraction_is_an_integer() {
+    let (_sim, app) = setup(1000).await;
+    let task = ok_json(
+        call(
+            &app,
+            "POST",
+            "/v1/scan-tasks",
+            Some(json!({"allocation": "specified", "agent_id": 42.0})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!(task["agent_id"], 42);
+    let fractional = call(
+        &app,
+        "POST",
+        "/v1/scan-tasks",
+        Some(json!({"allocation": "specified", "agent_id": 42.5})),
+    )
+    .await;
+    expect_problem(fractional, 422, "validation_failed").await;
+}

@@ -30,6 +30,24 @@ async fn unknown_routes_are_404_and_wrong_methods_405() {
 }
 
 #[tokio::test]
+async fn a_wrong_method_is_405_even_with_an_idempotency_key_in_use() {
+    let app = spawn_app().await;
+    let bearer = format!("Bearer {}", token("acme", "events:write"));
+    let send = |method: reqwest::Method| {
+        app.client
+            .request(method, app.url("/v1/subscriptions"))
+            .header("authorization", &bearer)
+            .header("idempotency-key", "shared-key")
+            .json(&json!({"url": "https://nowhere.invalid/hook"}))
+            .send()
+    };
+    let first = send(reqwest::Method::POST).await.expect("request");
+    assert_ne!(first.status().as_u16(), 405);
+    let response = send(reqwest::Method::PUT).await.expect("request");
+    expect_problem(response, 405, "method_not_allowed").await;
+}
+
+#[tokio::test]
 async fn request_ids_are_accepted_or_generated_and_echoed() {
     let app = spawn_app().await;
     let response = app

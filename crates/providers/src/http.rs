@@ -16,7 +16,10 @@ use url::Url;
 pub(crate) const MAX_JSON_BYTES: u64 = 8 * 1024 * 1024;
 
 /// The client the gateway should inject: no redirects (a redirect could carry vendor
-/// credential headers to another host), bounded connect and total time.
+/// credential headers to another host), bounded connect and total time, and idle connections
+/// dropped before the usual 5 s keep-alive of HTTP servers ends: a pooled connection reused just
+/// as the server closes it fails the call ("error sending request"), which would count as the
+/// vendor being unavailable.
 pub fn recommended_client(
     connect_timeout: Duration,
     timeout: Duration,
@@ -25,8 +28,12 @@ pub fn recommended_client(
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(connect_timeout)
         .timeout(timeout)
+        .pool_idle_timeout(IDLE_CONNECTION_TIMEOUT)
         .build()
 }
+
+/// Shorter than the 5 s idle keep-alive of common servers (actix-web, Node.js, many proxies).
+const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(4);
 
 /// The W3C propagation headers (`traceparent`, `tracestate`) that continue `span`'s trace in
 /// the receiver; empty when traces are not exported.

@@ -82,6 +82,7 @@ fn personal() -> AccountType {
     "account_id": "acc-001", "keys": {"public_key": "BQ3l...", "private_key": "aK9x...", "msg_public_key": "BXk2...", "msg_private_key": "cQ7m..."}}]}))]
 pub struct ImportAccounts {
     /// 1 to 100 accounts.
+    #[schema(min_items = 1, max_items = 100)]
     pub accounts: Vec<AccountInput>,
 }
 
@@ -93,6 +94,7 @@ pub struct BringOnline {
     /// Replace a login the vendor already holds for these numbers.
     #[serde(rename = "override", default)]
     pub override_existing: bool,
+    #[schema(min_items = 1, max_items = 100)]
     pub accounts: Vec<AccountInput>,
 }
 
@@ -107,6 +109,7 @@ pub struct NumbersAccepted {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"numbers": ["+8613800138000"]}))]
 pub struct NumberBatch {
+    #[schema(min_items = 1, max_items = 100)]
     pub numbers: Vec<String>,
 }
 
@@ -114,6 +117,7 @@ pub struct NumberBatch {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"numbers": ["+8613800138000"], "channel": "device", "avatar_url": "https://cdn.example.com/a.png", "nickname": "Support"}))]
 pub struct ProfileUpdate {
+    #[schema(min_items = 1, max_items = 100)]
     pub numbers: Vec<String>,
     /// `cloud_port` needs each number logged in on a cloud port that is online.
     pub channel: ProfileChannel,
@@ -496,6 +500,7 @@ pub struct NewRegistration {
 #[schema(example = json!({"code": "123456"}))]
 pub struct VerificationCode {
     /// 4 to 8 digits.
+    #[schema(pattern = r"^[0-9]{4,8}$")]
     pub code: String,
 }
 
@@ -684,7 +689,7 @@ pub async fn submit_code(
     body: web::Json<VerificationCode>,
 ) -> Result<web::Json<Registration>, ApiError> {
     let vendor = ctx.vendor.clone();
-    let code = body.code.trim();
+    let code = body.code.as_str();
     if !(4..=8).contains(&code.len()) || !code.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ApiError::field("code", "invalid_code", "4 to 8 digits"));
     }

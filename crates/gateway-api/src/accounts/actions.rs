@@ -72,6 +72,7 @@ fn pc() -> ChatPlatform {
 #[schema(example = json!({"actions": [{"agent_account": "agent01", "whatsapp": "+8613800138000", "friend": "+8613900139000", "platform": "pc", "message": "Hello!"}]}))]
 pub struct SubmitActions {
     /// 1 to 100 actions.
+    #[schema(min_items = 1, max_items = 100)]
     pub actions: Vec<ActionInput>,
 }
 

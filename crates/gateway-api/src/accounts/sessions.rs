@@ -639,7 +639,27 @@ pub async fn ports(
 pub struct NewScanTask {
     /// `random`: any online agent gets the account; `specified`: `agent_id` does.
     pub allocation: ScanAllocation,
+    #[serde(default, deserialize_with = "integral")]
     pub agent_id: Option<i64>,
+}
+
+/// JSON Schema counts `42.0` as an integer, so the body is read the same way: a number with no
+/// fractional part, within `i64`.
+fn integral<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    let from_float = || {
+        number
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && (i64::MIN as f64..i64::MAX as f64).contains(f))
+            .map(|f| f as i64)
+    };
+    number
+        .as_i64()
+        .or_else(from_float)
+        .map(Some)
+        .ok_or_else(|| serde::de::Error::custom(format!("`agent_id`: {number} is not an integer")))
 }
 
 /// A PC scan task.

@@ -24,6 +24,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::{ApiError, ErrorCode};
@@ -63,10 +65,25 @@ pub struct VendorAck {
     pub data: &'static str,
 }
 
-/// A vendor payload, read tolerantly (see the examples).
-#[derive(Debug, ToSchema)]
-#[schema(value_type = Object)]
-pub struct VendorPayload(pub Value);
+/// A vendor payload, read tolerantly (see the examples). Documentation only: the handlers read
+/// the raw body.
+#[derive(Debug)]
+pub struct VendorPayload;
+
+impl utoipa::PartialSchema for VendorPayload {
+    fn schema() -> RefOr<Schema> {
+        let record = || ObjectBuilder::new().schema_type(Type::Object);
+        OneOfBuilder::new()
+            .description(Some(
+                "A JSON object, or the bare array of objects one vendor document shows",
+            ))
+            .item(record())
+            .item(ArrayBuilder::new().items(record()))
+            .into()
+    }
+}
+
+impl ToSchema for VendorPayload {}
 
 /// Serves the five webhook paths under `events.webhook_base_path` too, by rewriting such a
 /// request's path to the documented one before routing.

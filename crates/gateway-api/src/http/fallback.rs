@@ -69,6 +69,12 @@ impl RouteTable {
         self
     }
 
+    /// Whether some documented operation takes this method on this path.
+    pub fn accepts(&self, method: &str, path: &str) -> bool {
+        self.allowed(path)
+            .is_some_and(|methods| methods.iter().any(|m| m == method))
+    }
+
     fn allowed(&self, path: &str) -> Option<Vec<String>> {
         let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
         let mut methods: Vec<String> = self

@@ -19,6 +19,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::fallback::RouteTable;
 use crate::auth::authenticate_request;
 use crate::error::{ApiError, ErrorCode, RequestId};
 use crate::state::AppState;
@@ -52,6 +53,14 @@ impl Record {
     }
 }
 
+/// A request no operation takes gets its 404 or 405 from the fallback, never a remembered answer
+/// or a 409 for a key it shares with a real request. Without a route table (a bare test app)
+/// every request counts as routed.
+fn is_routed(req: &ServiceRequest) -> bool {
+    req.app_data::<web::Data<RouteTable>>()
+        .is_none_or(|table| table.accepts(req.method().as_str(), req.path()))
+}
+
 pub async fn idempotency(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -59,7 +68,7 @@ pub async fn idempotency(
     let changes_state = matches!(
         *req.method(),
         Method::POST | Method::PUT | Method::PATCH | Method::DELETE
-    );
+    ) && is_routed(&req);
     let Some(raw_key) = req
         .headers()
         .get(IDEMPOTENCY_KEY)

@@ -41,12 +41,13 @@ impl ProviderChoice {
     "callback_url": "https://hooks.example.com/wa/number-checks"
 }))]
 pub struct CreateNumberCheck {
-    /// 1 to 1,000,000 numbers in any common notation.
-    #[schema(value_type = Vec<String>)]
+    /// 1 to 1,000,000 numbers (`number_checks.max_numbers`) in any common notation.
+    #[schema(value_type = Vec<String>, min_items = 1)]
     pub numbers: NumberList,
     /// ISO 3166-1 alpha-2 country for numbers written without a country code.
     #[serde(default)]
     pub default_country: Option<String>,
+    #[schema(min_items = 1)]
     pub checks: Vec<Check>,
     #[serde(default)]
     pub provider: ProviderChoice,
@@ -368,6 +369,7 @@ pub struct NumberLookup {
 #[into_params(parameter_in = Query)]
 pub struct UsageQuery {
     /// `YYYY-MM`; default the current month (UTC).
+    #[param(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
     pub month: Option<String>,
 }
 

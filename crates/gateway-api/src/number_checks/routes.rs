@@ -366,8 +366,7 @@ pub async fn get_usage(
     let month = match &query.month {
         None => usage::month_of(Utc::now()),
         Some(m) => {
-            let valid = m.len() == 7
-                && chrono::NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d").is_ok();
+            let valid = is_month(m);
             if !valid {
                 return Err(ApiError::new(ErrorCode::InvalidQuery, "`month`: YYYY-MM"));
             }
@@ -398,4 +397,13 @@ pub async fn get_usage(
         requested: used.requested,
         budget,
     }))
+}
+
+/// `YYYY-MM` with a month from 01 to 12, exactly as the documented pattern says.
+fn is_month(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() == 7
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && b[4] == b'-'
+        && matches!((b[5], b[6]), (b'0', b'1'..=b'9') | (b'1', b'0'..=b'2'))
 }
