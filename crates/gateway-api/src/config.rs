@@ -325,7 +325,7 @@ fn optional_section<T: serde::de::DeserializeOwned + Default>(
 }
 
 /// The top-level sections, each extracted on its own so one bad section hides no other's error.
-const SECTIONS: [&str; 9] = [
+const SECTIONS: [&str; 10] = [
     "server",
     "store",
     "auth",
@@ -335,6 +335,7 @@ const SECTIONS: [&str; 9] = [
     "number_checks",
     "accounts",
     "events",
+    "traces",
 ];
 
 impl Config {

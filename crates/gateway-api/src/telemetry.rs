@@ -73,6 +73,23 @@ impl TracesConfig {
     }
 }
 
+/// A span for one unit of background work (a job step, a delivery attempt, a chat action): the
+/// root of a trace of its own, whose id it records in its `trace_id` field (declare it
+/// `tracing::field::Empty`), so the log lines of that work name a trace as a request's do.
+pub fn traced_work(span: tracing::Span) -> tracing::Span {
+    use opentelemetry::trace::{TraceContextExt, TraceId};
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+    let exported = span.context().span().span_context().trace_id();
+    let trace_id = if exported == TraceId::INVALID {
+        crate::http::trace_context::TraceId::of(None).0
+    } else {
+        exported.to_string()
+    };
+    span.record("trace_id", trace_id.as_str());
+    span
+}
+
 /// Keeps the trace exporter alive; dropping it sends what is still buffered.
 #[derive(Debug)]
 pub struct TracesGuard(SdkTracerProvider);

@@ -511,7 +511,7 @@ async fn admin_config_shows_every_section_with_every_secret_redacted() {
         "accuauth-api-secret-value",
         "nxcloud-access-secret-value",
         "wscrm-header-secret-value",
-        "callback-signing-secret-value",
+        "whsec_Y2FsbGJhY2stc2lnbmluZy1zZWNyZXQtdmFsdWU=",
         "vendor-webhook-secret-value",
     ];
     let app = spawn_app_with(serde_json::json!({

@@ -63,7 +63,22 @@ async fn a_number_check_is_one_trace_from_the_caller_to_the_vendor() {
         ("GATEWAY_AUTH__ALLOW_DEV_SECRET", "true".to_owned()),
         ("GATEWAY_STORE__REDIS_URL", redis_url()),
         ("GATEWAY_STORE__KEY_PREFIX", random_prefix()),
-        ("GATEWAY_VENDORS__ACCUAUTH__BASE_URL", base),
+        ("GATEWAY_VENDORS__ACCUAUTH__BASE_URL", base.clone()),
+        ("GATEWAY_VENDORS__EKYCPRO__BASE_URL", base.clone()),
+        (
+            "GATEWAY_VENDORS__EKYCPRO__USER_ID",
+            dev::EKYCPRO_USER_ID.to_owned(),
+        ),
+        (
+            "GATEWAY_VENDORS__EKYCPRO__API_KEY",
+            dev::EKYCPRO_API_KEY.to_owned(),
+        ),
+        (
+            "GATEWAY_VENDORS__EKYCPRO__RESULT_HOSTS",
+            format!("[\"{base}\"]"),
+        ),
+        ("GATEWAY_NUMBER_CHECKS__WORKER_INTERVAL", "20ms".to_owned()),
+        ("GATEWAY_NUMBER_CHECKS__POLL_INITIAL", "20ms".to_owned()),
         (
             "GATEWAY_VENDORS__ACCUAUTH__API_ID",
             dev::ACCUAUTH_API_ID.to_owned(),
@@ -157,12 +172,58 @@ async fn a_number_check_is_one_trace_from_the_caller_to_the_vendor() {
         "{seen:?}"
     );
 
+    // Background work is traced too: a job's steps are traces of their own, with the vendor
+    // calls below them.
+    let accepted: Value = reqwest::Client::new()
+        .post(gateway.url("/v1/number-checks"))
+        .bearer_auth(token("acme", "numbers:check"))
+        .json(&serde_json::json!({
+            "numbers": ["9800000001", "9800000002"], "default_country": "IN",
+            "checks": ["registered"]
+        }))
+        .send()
+        .await
+        .expect("job")
+        .json()
+        .await
+        .expect("json");
+    assert!(accepted["id"].is_string(), "{accepted}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let spans: Vec<Span> = collector
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .flat_map(|request| spans_of(&request.body))
+            .collect();
+        let jobs: HashMap<&str, &Span> = spans
+            .iter()
+            .filter(|s| s.name == "number_check_job" && s.parent.is_empty())
+            .map(|s| (s.span_id.as_str(), s))
+            .collect();
+        let traced_vendor_call = spans
+            .iter()
+            .any(|s| s.name.starts_with("ekycpro ") && jobs.contains_key(s.parent.as_str()));
+        if traced_vendor_call {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no job trace with its vendor call: {spans:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
     // And the request's log lines name it.
     let output = gateway.output();
     let request_lines: Vec<Value> = output
         .lines()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|line| line["span"]["name"] == "http_request")
+        .filter(|line| {
+            line["span"]["name"] == "http_request"
+                && line["span"]["http.route"] == "/v1/numbers/{number}"
+        })
         .collect();
     assert!(!request_lines.is_empty(), "{output}");
     assert!(

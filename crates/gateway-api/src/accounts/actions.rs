@@ -16,6 +16,8 @@
 
 use std::time::Duration;
 
+use tracing::Instrument as _;
+
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, TimeZone, Utc};
 use domain::{
@@ -448,7 +450,12 @@ pub fn spawn_worker(state: &AppState, workers: &mut Workers) {
                             }
                             break;
                         }
-                        if let Err(e) = process(&state, id).await {
+                        let span = crate::telemetry::traced_work(tracing::info_span!(
+                            "chat_action",
+                            action = %id,
+                            trace_id = tracing::field::Empty,
+                        ));
+                        if let Err(e) = process(&state, id).instrument(span).await {
                             tracing::warn!(action = %id, error = %e, "chat action step failed; retried later");
                         }
                     }

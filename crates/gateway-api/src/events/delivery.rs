@@ -324,9 +324,14 @@ pub(crate) async fn run(state: AppState, mut shutdown: Shutdown) {
                 }
             };
             let full = claimed.len() == CLAIM_BATCH;
-            let attempts = claimed
-                .iter()
-                .map(|id| attempt_one(&state, &clients, &owner, id));
+            let attempts = claimed.iter().map(|id| {
+                let span = crate::telemetry::traced_work(tracing::info_span!(
+                    "event_delivery",
+                    delivery = %id,
+                    trace_id = tracing::field::Empty,
+                ));
+                attempt_one(&state, &clients, &owner, id).instrument(span)
+            });
             for result in futures_util::future::join_all(attempts).await {
                 if let Err(error) = result {
                     tracing::warn!(%error, "delivery attempt could not be recorded");

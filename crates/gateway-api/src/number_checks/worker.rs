@@ -21,6 +21,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use tracing::Instrument as _;
+
 use chrono::{DateTime, Utc};
 use domain::{
     Check, CheckSet, CheckStatus, E164, NumberResult, ProviderError, ProviderErrorKind, ProviderId,
@@ -68,7 +70,14 @@ async fn run(state: AppState, owner: String, mut shutdown: Shutdown) {
                         let _ = state.store.zadd(DUE, &id, now_secs()).await;
                         continue;
                     }
-                    work_on(&state, &id, &owner, &shutdown).await;
+                    let span = crate::telemetry::traced_work(tracing::info_span!(
+                        "number_check_job",
+                        job = %id,
+                        trace_id = tracing::field::Empty,
+                    ));
+                    work_on(&state, &id, &owner, &shutdown)
+                        .instrument(span)
+                        .await;
                 }
             }
             Err(e) => tracing::warn!(error = %e, "number-check worker cannot read due jobs"),
