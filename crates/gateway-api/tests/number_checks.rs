@@ -105,16 +105,7 @@ async fn small_batch_goes_to_a_provider_without_minimum_and_pages() {
     assert_eq!(ledger.numbers_billed("ekycpro"), 120);
 
     // The end of the job is also an event in the tenant's feed.
-    let feed: Value = app
-        .client
-        .get(app.url("/v1/events?types=number_check.completed"))
-        .bearer_auth(token("acme", "events:read"))
-        .send()
-        .await
-        .expect("feed")
-        .json()
-        .await
-        .expect("json");
+    let feed = completions_in_feed(&app, "acme").await;
     assert_eq!(feed["items"][0]["subject"]["id"], id.as_str(), "{feed}");
     assert_eq!(feed["items"][0]["data"]["status"], "completed", "{feed}");
 
@@ -432,6 +423,19 @@ async fn invalid_numbers_are_reported_per_item_and_oversized_batches_refused() {
     assert!(sim.ledger().numbers_billed("ekycpro") <= 2);
 }
 
+/// The tenant's `number_check.completed` events.
+async fn completions_in_feed(app: &support::TestApp, tenant: &str) -> Value {
+    app.client
+        .get(app.url("/v1/events?types=number_check.completed"))
+        .bearer_auth(token(tenant, "events:read"))
+        .send()
+        .await
+        .expect("feed")
+        .json()
+        .await
+        .expect("json")
+}
+
 #[tokio::test]
 async fn the_callback_is_signed_and_retried() {
     use wiremock::matchers::{method, path};
@@ -528,16 +532,7 @@ async fn the_callback_is_signed_and_retried() {
         assert_eq!(payload["data"]["status"], "completed");
     }
     // The callback is the same event the tenant's feed shows.
-    let feed: Value = app
-        .client
-        .get(app.url("/v1/events?types=number_check.completed"))
-        .bearer_auth(token("acme", "events:read"))
-        .send()
-        .await
-        .expect("feed")
-        .json()
-        .await
-        .expect("json");
+    let feed = completions_in_feed(&app, "acme").await;
     let sent: Value = serde_json::from_slice(&requests[0].body).expect("json body");
     assert!(
         feed.to_string().contains(sent["id"].as_str().expect("id")),

@@ -49,6 +49,17 @@ fn spans_of(body: &[u8]) -> Vec<Span> {
     spans
 }
 
+/// Every span the collector has received so far.
+async fn exported(collector: &MockServer) -> Vec<Span> {
+    collector
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|request| spans_of(&request.body))
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_number_check_is_one_trace_from_the_caller_to_the_vendor() {
     let sim = start_sim(41, 0).await;
@@ -111,13 +122,7 @@ async fn a_number_check_is_one_trace_from_the_caller_to_the_vendor() {
     // Export is batched: wait until the server span has arrived.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     let spans = loop {
-        let spans: Vec<Span> = collector
-            .received_requests()
-            .await
-            .unwrap_or_default()
-            .iter()
-            .flat_map(|request| spans_of(&request.body))
-            .collect();
+        let spans = exported(&collector).await;
         if spans.iter().any(|s| s.parent == CALLER_SPAN) {
             break spans;
         }
@@ -190,13 +195,7 @@ async fn a_number_check_is_one_trace_from_the_caller_to_the_vendor() {
     assert!(accepted["id"].is_string(), "{accepted}");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
-        let spans: Vec<Span> = collector
-            .received_requests()
-            .await
-            .unwrap_or_default()
-            .iter()
-            .flat_map(|request| spans_of(&request.body))
-            .collect();
+        let spans = exported(&collector).await;
         let jobs: HashMap<&str, &Span> = spans
             .iter()
             .filter(|s| s.name == "number_check_job" && s.parent.is_empty())

@@ -87,6 +87,22 @@ pub struct Delivery {
     pub created_at: DateTime<Utc>,
 }
 
+impl Delivery {
+    /// A delivery of `event` not attempted yet, due at `now`.
+    fn pending(id: String, subscription_id: String, event: &Event, now: DateTime<Utc>) -> Self {
+        Self {
+            id,
+            subscription_id,
+            event_id: event.id.clone(),
+            event_type: event.event_type.as_str().to_owned(),
+            status: DeliveryStatus::Pending,
+            attempts: Vec::new(),
+            next_attempt_at: Some(now),
+            created_at: now,
+        }
+    }
+}
+
 /// Where a delivery goes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -111,6 +127,18 @@ pub(crate) struct StoredDelivery {
     pub body: String,
     #[serde(default)]
     pub target: Target,
+}
+
+impl StoredDelivery {
+    fn pending(delivery: Delivery, event: &Event, body: String, target: Target) -> Self {
+        Self {
+            delivery,
+            tenant: event.tenant.clone(),
+            event_time: event.time,
+            body,
+            target,
+        }
+    }
 }
 
 pub(crate) fn delivery_key(id: &str) -> String {
@@ -141,22 +169,12 @@ pub(crate) async fn enqueue(
     let now = Utc::now();
     for sub in subs.iter().filter(|s| s.wants(event.event_type)) {
         let id = format!("dlv_{}", uuid::Uuid::now_v7().simple());
-        let stored = StoredDelivery {
-            delivery: Delivery {
-                id: id.clone(),
-                subscription_id: sub.id.clone(),
-                event_id: event.id.clone(),
-                event_type: event.event_type.as_str().to_owned(),
-                status: DeliveryStatus::Pending,
-                attempts: Vec::new(),
-                next_attempt_at: Some(now),
-                created_at: now,
-            },
-            tenant: event.tenant.clone(),
-            event_time: event.time,
-            body: body.clone(),
-            target: Target::Subscription,
-        };
+        let stored = StoredDelivery::pending(
+            Delivery::pending(id.clone(), sub.id.clone(), event, now),
+            event,
+            body.clone(),
+            Target::Subscription,
+        );
         save(state, &stored).await?;
         let log = log_key(&sub.id);
         state.store.rpush(&log, &[id.clone().into_bytes()]).await?;
@@ -176,27 +194,16 @@ pub(crate) async fn enqueue_job_callback(
 ) -> Result<(), StoreError> {
     let body =
         serde_json::to_string(event).map_err(|e| StoreError::invalid(format!("event: {e}")))?;
-    let now = Utc::now();
-    let stored = StoredDelivery {
-        delivery: Delivery {
-            id: format!("dlv_cb_{job_id}"),
-            subscription_id: String::new(),
-            event_id: event.id.clone(),
-            event_type: event.event_type.as_str().to_owned(),
-            status: DeliveryStatus::Pending,
-            attempts: Vec::new(),
-            next_attempt_at: Some(now),
-            created_at: now,
-        },
-        tenant: event.tenant.clone(),
-        event_time: event.time,
-        body,
-        target: Target::JobCallback {
-            job_id: job_id.to_owned(),
-            url: url.to_owned(),
-        },
+    let delivery = Delivery::pending(format!("dlv_cb_{job_id}"), String::new(), event, Utc::now());
+    let target = Target::JobCallback {
+        job_id: job_id.to_owned(),
+        url: url.to_owned(),
     };
-    schedule_once(state, &stored).await
+    schedule_once(
+        state,
+        &StoredDelivery::pending(delivery, event, body, target),
+    )
+    .await
 }
 
 /// Saves and schedules `stored` unless a delivery with its id exists already.
