@@ -74,6 +74,28 @@ impl Cache {
         max_age: Duration,
         now: DateTime<Utc>,
     ) -> Result<Lookup, StoreError> {
+        self.find(numbers, checks, max_age, now, LEGACY_READS).await
+    }
+
+    /// [`Cache::lookup`] of answers written since the legacy entries (which do not change).
+    pub async fn lookup_recent(
+        &self,
+        numbers: &[E164],
+        checks: &CheckSet,
+        max_age: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Lookup, StoreError> {
+        self.find(numbers, checks, max_age, now, false).await
+    }
+
+    async fn find(
+        &self,
+        numbers: &[E164],
+        checks: &CheckSet,
+        max_age: Duration,
+        now: DateTime<Utc>,
+        legacy: bool,
+    ) -> Result<Lookup, StoreError> {
         let mut out = Lookup::default();
         let checks: Vec<Check> = checks.iter().collect();
         if checks.is_empty() {
@@ -82,19 +104,21 @@ impl Cache {
         }
         let max_age = max_age.min(self.ttl);
         let oldest = now - chrono::Duration::from_std(max_age).unwrap_or(chrono::Duration::MAX);
-        let checks = &checks;
+        // Made up front (they run only when polled), so the stream holds no closure whose
+        // borrows would keep the lookup from being sent to another thread.
+        let lookups: Vec<_> = numbers
+            .chunks(CHUNK)
+            .map(|chunk| self.answers(chunk, &checks, legacy))
+            .collect();
         // `buffered` yields the replies in chunk order, so hits and misses keep the input order.
-        let mut replies = futures_util::stream::iter(numbers.chunks(CHUNK))
-            .map(|chunk| async move {
-                self.answers(chunk, checks)
-                    .await
-                    .map(|answers| (chunk, answers))
-            })
-            .buffered(LOOKUPS_IN_FLIGHT);
+        let mut replies = futures_util::stream::iter(lookups).buffered(LOOKUPS_IN_FLIGHT);
+        let mut chunks = numbers.chunks(CHUNK);
         while let Some(reply) = replies.next().await {
-            let (chunk, answers) = reply?;
+            let (Some(chunk), answers) = (chunks.next(), reply?) else {
+                break;
+            };
             for (number, answers) in chunk.iter().zip(answers) {
-                match merge_fresh(*number, &answers, checks, oldest) {
+                match merge_fresh(*number, &answers, &checks, oldest) {
                     Some(record) => out.hits.push(record),
                     None => out.misses.push(*number),
                 }
@@ -109,11 +133,12 @@ impl Cache {
         &self,
         numbers: &[E164],
         checks: &[Check],
+        legacy: bool,
     ) -> Result<Vec<Vec<Option<Vec<u8>>>>, StoreError> {
         let keys: Vec<String> = numbers.iter().map(|n| self.key(n)).collect();
         let fields: Vec<String> = checks.iter().map(|c| c.as_str().to_owned()).collect();
         let mut rows = self.store.hmget_many(&keys, &fields).await?;
-        if !LEGACY_READS {
+        if !legacy {
             return Ok(rows);
         }
         let gaps: Vec<(usize, usize)> = rows

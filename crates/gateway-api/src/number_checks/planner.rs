@@ -128,6 +128,28 @@ pub fn plan(numbers: Vec<E164>, asked: &CheckSet, candidates: &[Candidate]) -> P
     plan
 }
 
+/// [`plan`] for groups of numbers each asking its own checks (all among `asked`), in one plan:
+/// the groups' numbers one after another, their orders on those ranges.
+pub fn plan_groups(
+    groups: Vec<(CheckSet, Vec<E164>)>,
+    asked: &CheckSet,
+    candidates: &[Candidate],
+) -> Plan {
+    let mut out = plan(Vec::new(), asked, candidates);
+    for (checks, numbers) in groups {
+        let part = plan(numbers, &checks, candidates);
+        let offset = out.numbers.len();
+        out.numbers.extend(part.numbers);
+        out.orders
+            .extend(part.orders.into_iter().map(|o| PlannedOrder {
+                start: o.start + offset,
+                ..o
+            }));
+        out.unplanned.extend(part.unplanned);
+    }
+    out
+}
+
 /// Plans `todo` for `numbers` with `candidates`, round by round (see the module policy).
 fn plan_checks(plan: &mut Plan, numbers: Vec<E164>, todo: CheckSet, candidates: &[&Candidate]) {
     if numbers.is_empty() || todo.is_empty() {

@@ -27,7 +27,7 @@ const CLAIM_CHUNK: usize = 500;
 /// Script runs sent per round trip.
 const CLAIM_PIPELINE: usize = 20;
 /// Hashes per pipeline for `hset_many` and `hmget_many`.
-const HASH_CHUNK: usize = 1000;
+const HASH_CHUNK: usize = 250;
 /// Items per `RPUSH` command.
 const RPUSH_CHUNK: usize = 1000;
 /// Items sent per round trip by `rpush` (several `RPUSH` commands pipelined on one connection,
