@@ -291,6 +291,33 @@ mod tests {
     }
 
     #[test]
+    fn groups_asking_different_checks_are_planned_on_their_own_ranges() {
+        let asked = CheckSet::of(&[Check::Registered, Check::Profile]);
+        let candidates = [screening(true, &asked), ekycpro(&asked)];
+        let profile = CheckSet::of(&[Check::Profile]);
+        let plan = plan_groups(
+            vec![(registered(), indian(600, 0)), (profile, indian(20, 1_000))],
+            &asked,
+            &candidates,
+        );
+        assert_eq!(plan.numbers.len(), 620);
+        let orders: Vec<(ProviderId, CheckSet, usize, usize)> = plan
+            .orders
+            .iter()
+            .map(|o| (o.provider, o.checks, o.start, o.len))
+            .collect();
+        assert_eq!(
+            orders,
+            vec![
+                (ProviderId::WscrmScreening, registered(), 0, 600),
+                (ProviderId::Ekycpro, profile, 600, 20),
+            ]
+        );
+        assert_eq!(plan.numbers[600], indian(1, 1_000)[0]);
+        assert!(plan.unplanned.is_empty() && plan.unanswerable.is_empty());
+    }
+
+    #[test]
     fn large_batches_go_to_screening_in_three_orders() {
         let asked = registered();
         let plan = plan(
