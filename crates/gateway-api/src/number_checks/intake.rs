@@ -486,11 +486,11 @@ pub async fn lookup_one(
 ) -> Result<(NumberResult, bool), ApiError> {
     let config = &state.config.number_checks;
     let store = &state.store;
-    let month = usage::month_of(Utc::now());
+    // Freshness counts from when the lookup asked: an answer bought while it waited is fresh.
+    let asked_at = Utc::now();
+    let month = usage::month_of(asked_at);
     let cache = Cache::new(store.clone(), config.cache_scope, tenant, config.cache_ttl);
-    let found = cache
-        .lookup(&[number], &checks, max_age, Utc::now())
-        .await?;
+    let found = cache.lookup(&[number], &checks, max_age, asked_at).await?;
     if let Some(hit) = found.hits.into_iter().next() {
         return Ok(served_from_cache(state, tenant, &month, hit));
     }
@@ -509,10 +509,14 @@ pub async fn lookup_one(
     let claimable = checks.intersection(&checker.checks());
     let holder = format!("lookup_{}", uuid::Uuid::new_v4().simple());
     claims::keep_alive(store, &holder, claims::holder_ttl(config)).await?;
-    let claimed = claim_or_reuse(
-        &claims, &cache, &holder, number, &claimable, &checks, max_age,
-    )
-    .await;
+    let wanted = Wanted {
+        number,
+        claimable,
+        checks,
+        max_age,
+        asked_at,
+    };
+    let claimed = claim_or_reuse(&claims, &cache, &holder, &wanted).await;
     let outcome = match claimed {
         Ok(Some(hit)) => Ok(served_from_cache(state, tenant, &month, hit)),
         Ok(None) => {
@@ -531,22 +535,37 @@ pub async fn lookup_one(
 
 /// Claims the number's checks for `holder` (`None`: buy them), or, while another request
 /// buys them, waits for its answer and returns it.
+/// What a lookup asks: `checks` of `number`, of which it may claim `claimable` (those its
+/// provider answers), answered within `max_age` of `asked_at`.
+struct Wanted {
+    number: E164,
+    claimable: CheckSet,
+    checks: CheckSet,
+    max_age: Duration,
+    asked_at: chrono::DateTime<Utc>,
+}
+
 async fn claim_or_reuse(
     claims: &Claims,
     cache: &Cache,
     holder: &str,
-    number: E164,
-    claimable: &CheckSet,
-    checks: &CheckSet,
-    max_age: Duration,
+    wanted: &Wanted,
 ) -> Result<Option<NumberResult>, ApiError> {
+    let Wanted {
+        number,
+        claimable,
+        checks,
+        max_age,
+        asked_at,
+    } = wanted;
+    let (number, claimable) = (*number, claimable);
     let deadline = std::time::Instant::now() + LOOKUP_DEADLINE;
     loop {
         let held = claims.take(holder, &[number], claimable).await?;
         if held.iter().all(CheckSet::is_empty) {
             // An answer may have been cached (and its claim freed) just before this claim.
             let found = cache
-                .lookup_recent(&[number], checks, max_age, Utc::now())
+                .lookup_recent(&[number], checks, *max_age, *asked_at)
                 .await?;
             return Ok(found.hits.into_iter().next());
         }
@@ -567,7 +586,7 @@ async fn claim_or_reuse(
             }
             tokio::time::sleep(CLAIM_POLL).await;
         }
-        let found = cache.lookup(&[number], checks, max_age, Utc::now()).await?;
+        let found = cache.lookup(&[number], checks, *max_age, *asked_at).await?;
         if let Some(hit) = found.hits.into_iter().next() {
             return Ok(Some(hit));
         }

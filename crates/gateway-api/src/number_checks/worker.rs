@@ -289,6 +289,9 @@ async fn resolve_waits(state: &AppState, job: &mut Job) -> Result<(), StoreError
     let claims = claims_of(state, &job.tenant);
     let cache = cache_of(state, &job.tenant);
     let max_age = job.max_age_ms.map_or(config.max_age, Duration::from_millis);
+    // Freshness counts from when the job asked: an answer bought since then is fresh whatever
+    // its `max_age` (even `0`).
+    let asked_at = job.created_at;
     for wait in std::mem::take(&mut job.waits) {
         if wait.next_check_at.is_some_and(|at| at > now) {
             job.waits.push(wait);
@@ -310,7 +313,7 @@ async fn resolve_waits(state: &AppState, job: &mut Job) -> Result<(), StoreError
             job.waits.push(backed_off(config, wait));
             continue;
         }
-        let found = cache.lookup(&free, &wait.checks, max_age, now).await?;
+        let found = cache.lookup(&free, &wait.checks, max_age, asked_at).await?;
         reuse(state, job, &found.hits).await?;
         let split = claims::split(
             &claims,
@@ -319,7 +322,7 @@ async fn resolve_waits(state: &AppState, job: &mut Job) -> Result<(), StoreError
             &found.misses,
             &wait.checks,
             max_age,
-            now,
+            asked_at,
         )
         .await?;
         reuse(state, job, &split.late_hits).await?;
