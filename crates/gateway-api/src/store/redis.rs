@@ -28,6 +28,8 @@ const CLAIM_CHUNK: usize = 500;
 const CLAIM_PIPELINE: usize = 20;
 /// Hashes per pipeline for `hset_many` and `hmget_many`.
 const HASH_CHUNK: usize = 250;
+/// `hset_many` pipelines sent before waiting for their replies.
+const WRITES_IN_FLIGHT: usize = 4;
 /// Items per `RPUSH` command.
 const RPUSH_CHUNK: usize = 1000;
 /// Items sent per round trip by `rpush` (several `RPUSH` commands pipelined on one connection,
@@ -669,20 +671,33 @@ impl RedisStore {
         entries: &[(String, &[Field])],
         ttl: Option<Duration>,
     ) -> Result<(), StoreError> {
-        let mut conn = self.conn().await?;
-        for chunk in entries.chunks(HASH_CHUNK) {
-            let mut pipe = redis::pipe();
-            for (key, fields) in chunk {
-                let hset = pipe.cmd("HSET").arg(key);
-                for (f, v) in *fields {
-                    hset.arg(f).arg(v.as_slice());
+        let conn = self.conn().await?;
+        let pipes: Vec<Pipeline> = entries
+            .chunks(HASH_CHUNK)
+            .map(|chunk| {
+                let mut pipe = redis::pipe();
+                for (key, fields) in chunk {
+                    let hset = pipe.cmd("HSET").arg(key);
+                    for (f, v) in *fields {
+                        hset.arg(f).arg(v.as_slice());
+                    }
+                    hset.ignore();
+                    if let Some(ttl) = ttl {
+                        pipe.cmd("PEXPIRE").arg(key).arg(ttl_millis(ttl)).ignore();
+                    }
                 }
-                hset.ignore();
-                if let Some(ttl) = ttl {
-                    pipe.cmd("PEXPIRE").arg(key).arg(ttl_millis(ttl)).ignore();
-                }
-            }
-            self.run_pipe::<()>(&mut conn, &pipe).await?;
+                pipe
+            })
+            .collect();
+        // A few pipelines in flight at once: the server applies one while the next is sent.
+        for group in pipes.chunks(WRITES_IN_FLIGHT) {
+            let writes = group.iter().map(|pipe| {
+                let mut conn = Conn {
+                    inner: conn.inner.clone(),
+                };
+                async move { self.run_pipe::<()>(&mut conn, pipe).await }
+            });
+            futures_util::future::try_join_all(writes).await?;
         }
         Ok(())
     }
