@@ -5,6 +5,10 @@
 //!   vendor's xlsx, parse into `NumberResult`s), then what the worker's `record_results` does
 //!   with them: statuses per check (`NumberResult::settle`), `jobs::merge_records` (one merged
 //!   record per number) and `Cache::store` into the Redis store.
+//! - `store_20000`: the storing part alone, for the parsed records (three checks each): what
+//!   `record_results` writes, one merged record per number and one cache entry per number.
+//! - `store_20000_key_per_check`: the same with the cache layout of earlier releases (one key
+//!   per (number, check), each holding the whole record: 60,000 keys), for comparison.
 //! - `calamine_read_20000`: `calamine` opening the same bytes and visiting every cell.
 //!
 //! The file is genuine: one 20,000-number order is submitted through the adapter to the vendor
@@ -197,6 +201,34 @@ async fn store(f: &Fixture, records: &[NumberResult]) {
     .expect("the answers are cached");
 }
 
+/// [`store`] with the cache written as earlier releases did: one plain key per (number, check).
+async fn store_key_per_check(f: &Fixture, records: &[NumberResult]) {
+    let config = &f.state.config.number_checks;
+    let records = &settled(records);
+    jobs::merge_records(&f.state.store, JOB_ID, records, config.job_ttl)
+        .await
+        .expect("the sub-order results are stored");
+    for chunk in records.chunks(5_000) {
+        let mut entries = Vec::with_capacity(chunk.len() * checks().len());
+        for record in chunk {
+            let bytes = serde_json::to_vec(record).expect("a record encodes");
+            for check in checks().iter() {
+                let key = format!(
+                    "nc:cache-per-check:{}:{}",
+                    record.number.as_u64(),
+                    check.as_str()
+                );
+                entries.push((key, bytes.clone()));
+            }
+        }
+        f.state
+            .store
+            .mset(&entries, Some(config.cache_ttl))
+            .await
+            .expect("the answers are cached");
+    }
+}
+
 /// Rows and cells visited.
 fn calamine_read(file: &Bytes) -> (usize, usize) {
     let mut book: Xlsx<_> =
@@ -292,9 +324,9 @@ async fn split(f: &Fixture, sim_location: &ResultLocation) {
     }
     let [sim_download, download, fetch, put, cache, calamine] = best.map(|d| d.as_secs_f64() * 1e3);
     eprintln!(
-        "result_parsing split, best of 3 ({rows} records, {} bytes, {} cache entries):",
+        "result_parsing split, best of 3 ({rows} records, {} bytes, {} checks each):",
         f.file.len(),
-        rows * checks().len()
+        checks().len()
     );
     for (step, ms) in [
         (
@@ -334,6 +366,20 @@ fn result_parsing(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(10));
     group.bench_function("parse_and_store_20000", |b| {
         b.to_async(&rt).iter(|| parse_and_store(&fixture));
+    });
+    let records = rt
+        .block_on(
+            fixture
+                .checker
+                .fetch_results(&fixture.order, &fixture.location),
+        )
+        .expect("the result file is fetched and parsed");
+    group.bench_function("store_20000", |b| {
+        b.to_async(&rt).iter(|| store(&fixture, &records));
+    });
+    group.bench_function("store_20000_key_per_check", |b| {
+        b.to_async(&rt)
+            .iter(|| store_key_per_check(&fixture, &records));
     });
     group.bench_function("calamine_read_20000", |b| {
         b.iter(|| calamine_read(black_box(&fixture.file)));

@@ -113,6 +113,9 @@ macro_rules! all_cases {
             compare_and_set,
             incr,
             hashes,
+            hash_batches,
+            claims,
+            claims_concurrent,
             leases,
             lease_expiry,
             sorted_sets,
@@ -140,7 +143,7 @@ mod cases {
     use std::collections::HashSet;
     use std::time::Duration;
 
-    use gateway_api::store::{Store, StoreError, StreamId};
+    use gateway_api::store::{Field, Store, StoreError, StreamId};
     use serde::{Deserialize, Serialize};
 
     use super::is_corrupt;
@@ -840,6 +843,228 @@ mod cases {
                 .unwrap(),
             "events:3"
         );
+    }
+
+    pub async fn hash_batches(s: Store) {
+        let fields =
+            |names: &[&str]| -> Vec<String> { names.iter().map(|f| (*f).to_owned()).collect() };
+        s.hset_many(&[], None).await.unwrap();
+        assert!(s.hmget_many(&[], &fields(&["a"])).await.unwrap().is_empty());
+        assert_eq!(
+            s.hmget_many(&["h1".into()], &[]).await.unwrap(),
+            vec![Vec::<Option<Vec<u8>>>::new()]
+        );
+        s.hset_many(
+            &[
+                (
+                    "h1".into(),
+                    vec![("a".into(), b"1".to_vec()), ("b".into(), b"2".to_vec())],
+                ),
+                ("h2".into(), vec![("a".into(), vec![0, 255])]),
+                ("skipped".into(), Vec::new()),
+            ],
+            None,
+        )
+        .await
+        .unwrap();
+        // A later write of one field keeps the others.
+        s.hset_many(&[("h1".into(), vec![("a".into(), b"3".to_vec())])], None)
+            .await
+            .unwrap();
+        let got = s
+            .hmget_many(
+                &["h1".into(), "missing".into(), "h2".into()],
+                &fields(&["b", "a", "c"]),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            got,
+            vec![
+                vec![Some(b"2".to_vec()), Some(b"3".to_vec()), None],
+                vec![None, None, None],
+                vec![None, Some(vec![0, 255]), None],
+            ]
+        );
+        assert_eq!(s.ttl("h1").await.unwrap(), None);
+        assert!(s.hgetall("skipped").await.unwrap().is_empty());
+
+        // With a TTL, every written hash gets it; `None` keeps it.
+        s.hset_many(
+            &[("short".into(), vec![("a".into(), b"x".to_vec())])],
+            Some(SHORT),
+        )
+        .await
+        .unwrap();
+        s.hset_many(&[("short".into(), vec![("b".into(), b"y".to_vec())])], None)
+            .await
+            .unwrap();
+        assert!(s.ttl("short").await.unwrap().is_some());
+
+        // Large batch (chunked on Redis).
+        let entries: Vec<(String, Vec<Field>)> = (0..2345)
+            .map(|i| {
+                (
+                    format!("bulk:{i}"),
+                    vec![("n".into(), i.to_string().into_bytes())],
+                )
+            })
+            .collect();
+        s.hset_many(&entries, Some(Duration::from_secs(30)))
+            .await
+            .unwrap();
+        let keys: Vec<String> = entries.iter().map(|(k, _)| k.clone()).collect();
+        let got = s.hmget_many(&keys, &fields(&["n"])).await.unwrap();
+        assert_eq!(got.len(), entries.len());
+        for ((_, fields), row) in entries.iter().zip(&got) {
+            assert_eq!(row, &vec![Some(fields[0].1.clone())]);
+        }
+        assert!(s.ttl("bulk:2344").await.unwrap().is_some());
+
+        tokio::time::sleep(PAST_SHORT).await;
+        assert_eq!(
+            s.hmget_many(&["short".into()], &fields(&["a", "b"]))
+                .await
+                .unwrap(),
+            vec![vec![None, None]]
+        );
+
+        s.set("str", b"v", None).await.unwrap();
+        assert!(is_corrupt(
+            s.hmget_many(&["str".into()], &fields(&["a"])).await
+        ));
+        assert!(is_corrupt(
+            s.hset_many(&[("str".into(), vec![("a".into(), b"x".to_vec())])], None)
+                .await
+        ));
+    }
+
+    fn names(names: &[&str]) -> Vec<String> {
+        names.iter().map(|f| (*f).to_owned()).collect()
+    }
+
+    fn claim_keys(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("claim:{i}")).collect()
+    }
+
+    pub async fn claims(s: Store) {
+        let minute = Duration::from_secs(60);
+        s.set("alive:a", b"", None).await.unwrap();
+        s.set("alive:b", b"", None).await.unwrap();
+        let keys = claim_keys(3);
+        let taken = |n: usize| vec![None::<String>; n];
+        assert_eq!(
+            s.claim_fields(&keys, &names(&["x", "y"]), "a", "alive:", minute)
+                .await
+                .unwrap(),
+            vec![taken(2); 3]
+        );
+        // A live holder keeps its fields; the free ones are taken.
+        assert_eq!(
+            s.claim_fields(&keys, &names(&["x", "z"]), "b", "alive:", minute)
+                .await
+                .unwrap(),
+            vec![vec![Some("a".to_owned()), None]; 3]
+        );
+        // Taking again what one holds is harmless.
+        assert_eq!(
+            s.claim_fields(&keys[..1], &names(&["y"]), "a", "alive:", minute)
+                .await
+                .unwrap(),
+            vec![taken(1)]
+        );
+        assert!(s.ttl("claim:0").await.unwrap().is_some());
+
+        // Only the holder frees its fields.
+        assert_eq!(
+            s.release_fields(&keys[..1], &names(&["x", "z"]), "a")
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            s.claim_fields(&keys[..1], &names(&["x"]), "b", "alive:", minute)
+                .await
+                .unwrap(),
+            vec![taken(1)]
+        );
+
+        // A holder that is gone holds nothing.
+        s.delete("alive:a").await.unwrap();
+        assert_eq!(
+            s.claim_fields(&keys, &names(&["x", "y"]), "b", "alive:", minute)
+                .await
+                .unwrap(),
+            vec![taken(2); 3]
+        );
+        assert_eq!(
+            s.hgetall("claim:1").await.unwrap(),
+            vec![
+                ("x".to_owned(), b"b".to_vec()),
+                ("y".to_owned(), b"b".to_vec()),
+                ("z".to_owned(), b"b".to_vec()),
+            ]
+        );
+        assert_eq!(
+            s.release_fields(&keys, &names(&["x", "y", "z"]), "b")
+                .await
+                .unwrap(),
+            9
+        );
+        assert!(s.hgetall("claim:1").await.unwrap().is_empty());
+        assert!(is_corrupt(
+            s.claim_fields(&keys, &names(&["x"]), "", "alive:", minute)
+                .await
+        ));
+
+        // Claims expire with their hash.
+        s.claim_fields(&names(&["short"]), &names(&["x"]), "b", "alive:", SHORT)
+            .await
+            .unwrap();
+        tokio::time::sleep(PAST_SHORT).await;
+        assert!(s.hgetall("short").await.unwrap().is_empty());
+
+        // Large batch (several script runs on Redis).
+        let many = claim_keys(1234);
+        assert_eq!(
+            s.claim_fields(&many, &names(&["x"]), "b", "alive:", minute)
+                .await
+                .unwrap(),
+            vec![taken(1); 1234]
+        );
+        s.set("alive:c", b"", None).await.unwrap();
+        let refused = s
+            .claim_fields(&many, &names(&["x", "w"]), "c", "alive:", minute)
+            .await
+            .unwrap();
+        assert!(
+            refused
+                .iter()
+                .all(|row| row == &vec![Some("b".to_owned()), None])
+        );
+    }
+
+    /// Two holders claiming the same fields at once: each field goes to exactly one of them.
+    pub async fn claims_concurrent(s: Store) {
+        let minute = Duration::from_secs(60);
+        s.set("alive:a", b"", None).await.unwrap();
+        s.set("alive:b", b"", None).await.unwrap();
+        let keys = claim_keys(1500);
+        let fields = names(&["x", "y"]);
+        let (a, b) = tokio::join!(
+            s.claim_fields(&keys, &fields, "a", "alive:", minute),
+            s.claim_fields(&keys, &fields, "b", "alive:", minute)
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        for (row_a, row_b) in a.iter().zip(&b) {
+            for (held_a, held_b) in row_a.iter().zip(row_b) {
+                match (held_a, held_b) {
+                    (None, Some(h)) => assert_eq!(h, "a"),
+                    (Some(h), None) => assert_eq!(h, "b"),
+                    other => panic!("one holder each: {other:?}"),
+                }
+            }
+        }
     }
 
     pub async fn wrong_type(s: Store) {

@@ -1,6 +1,15 @@
-//! Cached answers, one entry per (number, check), holding the whole record and its check time.
-//! Reads and writes are batched (`mget`/`mset`, pipelined on Redis).
+//! Cached answers: one entry per number, a hash with one field per check holding that check's
+//! answer (the fields it fills, its status, provider and check time). Writing some checks of a
+//! number sets only their fields, so the number's other answers are kept; each check keeps its
+//! own time, and `max_age` applies to each asked check. Reads fetch only the asked checks.
+//! Reads and writes are batched (pipelined on Redis).
+//!
+//! Entries written before one entry per number (one key per (number, check), each holding the
+//! whole record) are still read, for the checks a number's entry lacks, so nothing already paid
+//! for is bought again. They expire `cache_ttl` after they were written: [`LEGACY_READS`] and
+//! its code can go once a release writing the new entries has run for `cache_ttl`.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -8,13 +17,16 @@ use domain::{Check, CheckSet, E164, NumberResult};
 use futures_util::StreamExt;
 
 use super::CacheScope;
-use crate::store::{Store, StoreError};
+use crate::store::{Field, Store, StoreError};
 
-/// Numbers looked up per `mget`.
+/// Numbers looked up or written per batch.
 const CHUNK: usize = 5_000;
-/// `mget`s in flight at once (pipelined on the shared connection), so the store answers one
+/// Lookups in flight at once (pipelined on the shared connection), so the store answers one
 /// while the next is encoded and the previous one decoded.
 const LOOKUPS_IN_FLIGHT: usize = 4;
+/// Whether checks a number's entry lacks are looked for in the per-(number, check) keys of
+/// earlier releases.
+const LEGACY_READS: bool = true;
 
 #[derive(Debug, Clone)]
 pub struct Cache {
@@ -32,24 +44,29 @@ pub struct Lookup {
 
 impl Cache {
     pub fn new(store: Store, scope: CacheScope, tenant: &str, ttl: Duration) -> Self {
-        let scope = match scope {
-            CacheScope::Shared => "shared".to_owned(),
-            CacheScope::PerTenant => format!("t:{tenant}"),
-        };
-        Self { store, scope, ttl }
+        Self {
+            store,
+            scope: scope_name(scope, tenant),
+            ttl,
+        }
     }
 
-    fn key(&self, number: &E164, check: Check) -> String {
+    fn key(&self, number: &E164) -> String {
+        // The digits, as `E164::digits` writes them, without a String of their own.
+        format!("nc:cache:{}:{}", self.scope, number.as_u64())
+    }
+
+    fn legacy_key(&self, number: &E164, check: Check) -> String {
         format!(
             "nc:cache:{}:{}:{}",
             self.scope,
-            // The digits, as `E164::digits` writes them, without a String of their own.
             number.as_u64(),
             check.as_str()
         )
     }
 
-    /// A number is a hit only when every asked check has an answer younger than `max_age`.
+    /// A number is a hit only when every asked check has an answer younger than `max_age`
+    /// (and than the cache's own lifetime).
     pub async fn lookup(
         &self,
         numbers: &[E164],
@@ -57,29 +74,51 @@ impl Cache {
         max_age: Duration,
         now: DateTime<Utc>,
     ) -> Result<Lookup, StoreError> {
+        self.find(numbers, checks, max_age, now, LEGACY_READS).await
+    }
+
+    /// [`Cache::lookup`] of answers written since the legacy entries (which do not change).
+    pub async fn lookup_recent(
+        &self,
+        numbers: &[E164],
+        checks: &CheckSet,
+        max_age: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Lookup, StoreError> {
+        self.find(numbers, checks, max_age, now, false).await
+    }
+
+    async fn find(
+        &self,
+        numbers: &[E164],
+        checks: &CheckSet,
+        max_age: Duration,
+        now: DateTime<Utc>,
+        legacy: bool,
+    ) -> Result<Lookup, StoreError> {
         let mut out = Lookup::default();
         let checks: Vec<Check> = checks.iter().collect();
         if checks.is_empty() {
             out.misses = numbers.to_vec();
             return Ok(out);
         }
+        let max_age = max_age.min(self.ttl);
         let oldest = now - chrono::Duration::from_std(max_age).unwrap_or(chrono::Duration::MAX);
-        let checks = &checks;
+        // Made up front (they run only when polled), so the stream holds no closure whose
+        // borrows would keep the lookup from being sent to another thread.
+        let lookups: Vec<_> = numbers
+            .chunks(CHUNK)
+            .map(|chunk| self.answers(chunk, &checks, legacy))
+            .collect();
         // `buffered` yields the replies in chunk order, so hits and misses keep the input order.
-        let mut replies = futures_util::stream::iter(numbers.chunks(CHUNK))
-            .map(|chunk| async move {
-                let keys: Vec<String> = chunk
-                    .iter()
-                    .flat_map(|n| checks.iter().map(move |c| (n, *c)))
-                    .map(|(n, c)| self.key(n, c))
-                    .collect();
-                self.store.mget(&keys).await.map(|values| (chunk, values))
-            })
-            .buffered(LOOKUPS_IN_FLIGHT);
+        let mut replies = futures_util::stream::iter(lookups).buffered(LOOKUPS_IN_FLIGHT);
+        let mut chunks = numbers.chunks(CHUNK);
         while let Some(reply) = replies.next().await {
-            let (chunk, values) = reply?;
-            for (number, answers) in chunk.iter().zip(values.chunks(checks.len())) {
-                match merge_fresh(*number, answers, checks, oldest) {
+            let (Some(chunk), answers) = (chunks.next(), reply?) else {
+                break;
+            };
+            for (number, answers) in chunk.iter().zip(answers) {
+                match merge_fresh(*number, &answers, &checks, oldest) {
                     Some(record) => out.hits.push(record),
                     None => out.misses.push(*number),
                 }
@@ -92,34 +131,105 @@ impl Cache {
         Ok(out)
     }
 
-    /// Caches `results` as the answer to each of `checks` it answers (a check without an answer
-    /// in the record, `failed` say, is not cached).
+    /// The cached answers of `checks` for each number (one row per number, one value per
+    /// check), from the numbers' entries, else from the legacy keys.
+    async fn answers(
+        &self,
+        numbers: &[E164],
+        checks: &[Check],
+        legacy: bool,
+    ) -> Result<Vec<Vec<Option<Vec<u8>>>>, StoreError> {
+        let keys: Vec<String> = numbers.iter().map(|n| self.key(n)).collect();
+        let fields: Vec<String> = checks.iter().map(|c| c.as_str().to_owned()).collect();
+        let mut rows = self.store.hmget_many(&keys, &fields).await?;
+        if !legacy {
+            return Ok(rows);
+        }
+        let gaps: Vec<(usize, usize)> = rows
+            .iter()
+            .enumerate()
+            .flat_map(|(n, row)| {
+                row.iter()
+                    .enumerate()
+                    .filter(|(_, value)| value.is_none())
+                    .map(move |(c, _)| (n, c))
+            })
+            .collect();
+        if gaps.is_empty() {
+            return Ok(rows);
+        }
+        let legacy: Vec<String> = gaps
+            .iter()
+            .map(|&(n, c)| self.legacy_key(&numbers[n], checks[c]))
+            .collect();
+        let found = self.store.mget(&legacy).await?;
+        for ((n, c), value) in gaps.into_iter().zip(found) {
+            rows[n][c] = value;
+        }
+        Ok(rows)
+    }
+
+    /// Caches each of `checks` that a record answers (a check without an answer in the record,
+    /// `failed` say, is not cached) into the record's number's entry, keeping its other checks.
+    /// A written entry is kept `cache_ttl` from this write.
     pub async fn store(
         &self,
         results: &[NumberResult],
         checks: &CheckSet,
     ) -> Result<(), StoreError> {
         for chunk in results.chunks(CHUNK) {
-            let mut entries = Vec::with_capacity(chunk.len() * checks.len());
-            for record in chunk {
-                let Ok(bytes) = serde_json::to_vec(record) else {
-                    continue;
-                };
-                for check in checks
-                    .iter()
-                    .filter(|c| record.status(*c).is_none_or(domain::CheckStatus::is_answer))
-                {
-                    entries.push((self.key(&record.number, check), bytes.clone()));
-                }
-            }
-            self.store.mset(&entries, Some(self.ttl)).await?;
+            let entries: Vec<(String, Vec<Field>)> = chunk
+                .iter()
+                .map(|record| {
+                    let fields = checks
+                        .iter()
+                        .filter_map(|check| {
+                            let answer = answer_of(record, check)?;
+                            let bytes = serde_json::to_vec(&answer).ok()?;
+                            Some((check.as_str().to_owned(), bytes))
+                        })
+                        .collect();
+                    (self.key(&record.number), fields)
+                })
+                .collect();
+            self.store.hset_many(&entries, Some(self.ttl)).await?;
         }
         Ok(())
     }
 }
 
+/// The name of the cache (and of the in-flight claims) a tenant uses.
+pub fn scope_name(scope: CacheScope, tenant: &str) -> String {
+    match scope {
+        CacheScope::Shared => "shared".to_owned(),
+        CacheScope::PerTenant => format!("t:{tenant}"),
+    }
+}
+
+/// `check`'s answer in `record` as a record of its own: the fields the check fills, its status,
+/// and its own provider and check time. `None` when the record has no answer to it. A record
+/// without statuses is the answer of its provider to every check.
+fn answer_of(record: &NumberResult, check: Check) -> Option<NumberResult> {
+    let source = if record.status(check).is_some() {
+        Cow::Borrowed(record)
+    } else {
+        let mut settled = record.clone();
+        settled.settle(&CheckSet::of(&[check]));
+        Cow::Owned(settled)
+    };
+    let outcome = source.checks.get(&check)?;
+    if !outcome.status.is_answer() {
+        return None;
+    }
+    let mut answer = NumberResult::unanswered(record.number);
+    answer.absorb_check(&source, check);
+    answer.provider = outcome.provider.or(answer.provider);
+    answer.checked_at = outcome.checked_at.or(answer.checked_at);
+    Some(answer)
+}
+
 /// One record answering every check, if each check's answer is present and fresh; only the
-/// asked checks' fields are taken from the cached records.
+/// asked checks' fields are taken from the cached answers.
 fn merge_fresh(
     number: E164,
     answers: &[Option<Vec<u8>>],
@@ -132,7 +242,7 @@ fn merge_fresh(
         if record.number != number {
             return None;
         }
-        // Entries written before records carried statuses are answers of their provider.
+        // Legacy entries written before records carried statuses are answers of their provider.
         record.settle(&CheckSet::of(&[*check]));
         let outcome = record.checks.get(check)?;
         if !outcome.status.is_answer() || outcome.checked_at.is_none_or(|at| at < oldest) {
@@ -179,6 +289,160 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(partial.misses, vec![a]);
+    }
+
+    fn answered(
+        number: E164,
+        provider: ProviderId,
+        at: DateTime<Utc>,
+        check: Check,
+    ) -> NumberResult {
+        let mut record = NumberResult::empty(number, provider, at);
+        record.registered = Some(true);
+        match check {
+            Check::Activity => record.active_hour = Some(7),
+            Check::Profile => record.about = Some("hi".into()),
+            _ => {}
+        }
+        record.settle(&CheckSet::of(&[check]));
+        record
+    }
+
+    #[tokio::test]
+    async fn one_entry_per_number_keeps_each_checks_answer_and_time() {
+        let store = Store::memory("t:");
+        let cache = Cache::new(
+            store.clone(),
+            CacheScope::Shared,
+            "acme",
+            Duration::from_secs(3600),
+        );
+        let now = Utc::now();
+        let a: E164 = "+919800000001".parse().unwrap();
+        let earlier = now - chrono::Duration::minutes(50);
+        let profile = answered(a, ProviderId::Ekycpro, earlier, Check::Profile);
+        cache
+            .store(&[profile], &CheckSet::of(&[Check::Profile]))
+            .await
+            .unwrap();
+        // Writing `activity` keeps the cached `profile`.
+        let activity = answered(a, ProviderId::WscrmScreening, now, Check::Activity);
+        cache
+            .store(&[activity], &CheckSet::of(&[Check::Activity]))
+            .await
+            .unwrap();
+
+        let entry = store
+            .hgetall(&format!("nc:cache:shared:{}", a.as_u64()))
+            .await
+            .unwrap();
+        let fields: Vec<&str> = entry.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(fields, ["activity", "profile"]);
+        assert!(
+            store
+                .mget(&[format!("nc:cache:shared:{}:activity", a.as_u64())])
+                .await
+                .unwrap()[0]
+                .is_none()
+        );
+
+        let both = CheckSet::of(&[Check::Activity, Check::Profile]);
+        let found = cache
+            .lookup(&[a], &both, Duration::from_secs(3600), now)
+            .await
+            .unwrap();
+        let [hit] = found.hits.as_slice() else {
+            panic!("{found:?}")
+        };
+        assert_eq!(
+            (hit.about.as_deref(), hit.active_hour),
+            (Some("hi"), Some(7))
+        );
+        assert_eq!(
+            hit.checks[&Check::Profile].provider,
+            Some(ProviderId::Ekycpro)
+        );
+        assert_eq!(hit.checks[&Check::Profile].checked_at, Some(earlier));
+        assert_eq!(hit.checks[&Check::Activity].checked_at, Some(now));
+        // The record's provenance: its first check's provider, its oldest answer's time.
+        assert_eq!(
+            (hit.provider, hit.checked_at),
+            (Some(ProviderId::WscrmScreening), Some(earlier))
+        );
+
+        // `max_age` applies to each check: the older answer is stale for 30 minutes.
+        let strict = cache
+            .lookup(&[a], &both, Duration::from_secs(1800), now)
+            .await
+            .unwrap();
+        assert_eq!(strict.misses, vec![a]);
+        let activity_only = CheckSet::of(&[Check::Activity]);
+        let fresh = cache
+            .lookup(&[a], &activity_only, Duration::from_secs(1800), now)
+            .await
+            .unwrap();
+        assert_eq!(fresh.hits.len(), 1);
+        assert!(
+            fresh.hits[0].about.is_none(),
+            "only the asked checks' fields"
+        );
+    }
+
+    #[tokio::test]
+    async fn entries_of_earlier_releases_still_answer_the_checks_an_entry_lacks() {
+        let store = Store::memory("t:");
+        let cache = Cache::new(
+            store.clone(),
+            CacheScope::Shared,
+            "acme",
+            Duration::from_secs(3600),
+        );
+        let now = Utc::now();
+        let a: E164 = "+919800000001".parse().unwrap();
+        let b: E164 = "+919800000002".parse().unwrap();
+        // One key per (number, check), holding the whole record: how earlier releases cached.
+        let legacy = |n: E164, check: Check, record: &NumberResult| {
+            (
+                format!("nc:cache:shared:{}:{}", n.as_u64(), check.as_str()),
+                serde_json::to_vec(record).unwrap(),
+            )
+        };
+        let old_profile = answered(a, ProviderId::Ekycpro, now, Check::Profile);
+        let mut unsettled = NumberResult::empty(b, ProviderId::Ekycpro, now);
+        unsettled.registered = Some(false);
+        store
+            .mset(
+                &[
+                    legacy(a, Check::Profile, &old_profile),
+                    legacy(b, Check::Registered, &unsettled),
+                ],
+                None,
+            )
+            .await
+            .unwrap();
+        let activity = answered(a, ProviderId::WscrmScreening, now, Check::Activity);
+        cache
+            .store(&[activity], &CheckSet::of(&[Check::Activity]))
+            .await
+            .unwrap();
+
+        let both = CheckSet::of(&[Check::Activity, Check::Profile]);
+        let found = cache
+            .lookup(&[a], &both, Duration::from_secs(60), now)
+            .await
+            .unwrap();
+        assert_eq!(found.hits.len(), 1, "{found:?}");
+        assert_eq!(found.hits[0].about.as_deref(), Some("hi"));
+        let registered = CheckSet::of(&[Check::Registered]);
+        let found = cache
+            .lookup(&[b], &registered, Duration::from_secs(60), now)
+            .await
+            .unwrap();
+        assert_eq!(found.hits[0].registered, Some(false));
+        assert_eq!(
+            found.hits[0].status(Check::Registered),
+            Some(domain::CheckStatus::Answered)
+        );
     }
 
     #[tokio::test]

@@ -11,8 +11,9 @@ use domain::{
 use providers::{PollPolicy, SingleCheck};
 
 use super::cache::Cache;
+use super::claims::{self, Claims};
 use super::jobs::{self, Counts, DUE, Job, SubOrder};
-use super::model::{CreateNumberCheck, InvalidItem, JobStatus, JobWarning, SubOrderState};
+use super::model::{CreateNumberCheck, InvalidItem, JobStatus, JobWarning};
 use super::planner::{self, Candidate};
 use super::{usage, worker};
 use crate::breaker::Refused;
@@ -129,36 +130,10 @@ pub async fn create(
     let found = cache.lookup(&batch.numbers, &checks, max_age, now).await?;
     let looked_up = started.elapsed();
 
-    let mut candidates = Vec::new();
-    let mut cooling_down = Vec::new();
-    for provider in candidates_from {
-        let Some(checker) = state.providers.bulk(provider) else {
-            continue;
-        };
-        let cooldown = state.breakers.cooling_down(provider).await?;
-        if let Some(left) = cooldown {
-            cooling_down.push((provider, left));
-        }
-        candidates.push(Candidate {
-            provider,
-            checks: checker.checks(),
-            limits: checker.limits(),
-            one_region_per_order: checker.one_region_per_order(),
-            groups: checker.order_groups(&checks),
-            healthy: cooldown.is_none(),
-        });
-    }
-    let misses = found.misses;
-    let open_numbers = misses.clone();
-    let plan = if misses.is_empty() {
-        planner::Plan::default()
-    } else {
-        let checks_for_plan = checks;
-        tokio::task::spawn_blocking(move || planner::plan(misses, &checks_for_plan, &candidates))
-            .await
-            .map_err(ApiError::internal)?
-    };
-    if !open_numbers.is_empty() && plan.unanswerable == checks {
+    let (candidates, cooling_down) = candidates(state, candidates_from, &checks).await?;
+    let unanswerable = checks.difference(&answerable(&candidates));
+    let open_numbers = found.misses.clone();
+    if !open_numbers.is_empty() && unanswerable == checks {
         return Err(ApiError::field(
             "checks",
             "unsupported",
@@ -166,11 +141,111 @@ pub async fn create(
         ));
     }
 
+    // From here on the job holds claims on what it buys: a failure frees them at once.
+    let id = format!("nc_{}", uuid::Uuid::now_v7().simple());
+    let claims = Claims::new(store.clone(), config.cache_scope, tenant, config.job_ttl);
+    claims::keep_alive(store, &id, claims::holder_ttl(config)).await?;
+    let split = claims::split(
+        &claims,
+        &cache,
+        &id,
+        &open_numbers,
+        &checks.difference(&unanswerable),
+        max_age,
+        now,
+    )
+    .await;
+    let accepted = match split {
+        Ok(split) => {
+            let inputs = Inputs {
+                id: id.clone(),
+                tenant,
+                req_provider: req.provider,
+                callback_url: req.callback_url,
+                checks,
+                max_age,
+                now,
+                batch_invalid: batch.invalid,
+                duplicates: batch.duplicates,
+                total: batch.numbers.len() as u64,
+                hits: found.hits,
+                open_numbers,
+                candidates,
+                cooling_down,
+            };
+            accept(state, &claims, inputs, split).await
+        }
+        Err(e) => Err(e.into()),
+    };
+    if accepted.is_err() {
+        // A refused job frees its claims at once (best effort: they lapse with its holder key).
+        let _ = claims::gone(store, &id).await;
+    }
+    if let Ok(accepted) = &accepted {
+        tracing::debug!(
+            job = %accepted.job.id,
+            numbers = accepted.job.counts.total,
+            normalise_ms = normalised.as_millis() as u64,
+            cache_lookup_ms = (looked_up - normalised).as_millis() as u64,
+            total_ms = started.elapsed().as_millis() as u64,
+            "number-check job accepted"
+        );
+    }
+    accepted
+}
+
+/// What [`create`] knows when it plans: the validated request and the cache lookup.
+struct Inputs<'a> {
+    id: String,
+    tenant: &'a str,
+    req_provider: super::model::ProviderChoice,
+    callback_url: Option<String>,
+    checks: CheckSet,
+    max_age: Duration,
+    now: chrono::DateTime<Utc>,
+    batch_invalid: Vec<(usize, domain::InvalidNumber)>,
+    duplicates: usize,
+    total: u64,
+    hits: Vec<NumberResult>,
+    open_numbers: Vec<E164>,
+    candidates: Vec<Candidate>,
+    cooling_down: Vec<(domain::ProviderId, Duration)>,
+}
+
+/// Plans what the job buys, reserves the budget, persists the job.
+async fn accept(
+    state: &AppState,
+    claims: &Claims,
+    inputs: Inputs<'_>,
+    split: claims::Split,
+) -> Result<Accepted, ApiError> {
+    let config = &state.config.number_checks;
+    let store = &state.store;
+    let Inputs {
+        id,
+        tenant,
+        checks,
+        now,
+        ..
+    } = inputs;
+    let candidates = inputs.candidates;
+    let waits = split.wait;
+    let (plan, waited_billed) = {
+        let buy = split.buy;
+        let waits = waits.clone();
+        tokio::task::spawn_blocking(move || {
+            let waited = planner::plan_groups(waits, &checks, &candidates).billed();
+            (planner::plan_groups(buy, &checks, &candidates), waited)
+        })
+        .await
+        .map_err(ApiError::internal)?
+    };
+
     // The caller chose one provider and it is failing: say so now rather than accept a job
     // that cannot be sent. (With `auto` the plan already routed around open circuits.)
-    if req.provider.provider().is_some()
+    if inputs.req_provider.provider().is_some()
         && !plan.orders.is_empty()
-        && let Some((provider, retry_after)) = cooling_down.first().copied()
+        && let Some((provider, retry_after)) = inputs.cooling_down.first().copied()
     {
         return Err(Refused::Open {
             provider,
@@ -180,7 +255,8 @@ pub async fn create(
     }
 
     let month = usage::month_of(now);
-    let billed = plan.billed();
+    // Numbers others are buying are reserved too: if their buyer fails, this job buys them.
+    let billed = plan.billed() + waited_billed;
     let mut reserved = 0;
     if let Some(budget) = config.budgets.get(tenant).copied()
         && billed > 0
@@ -196,57 +272,37 @@ pub async fn create(
         reserved = billed;
     }
 
-    let id = format!("nc_{}", uuid::Uuid::now_v7().simple());
-    let warnings = warnings(&plan, open_numbers.len() as u64);
+    let open_count = inputs.open_numbers.len() as u64;
+    let warnings = warnings(&plan, open_count);
     let sub_orders = plan
         .orders
         .iter()
         .enumerate()
-        .map(|(index, o)| SubOrder {
-            index,
-            provider: o.provider,
-            checks: o.checks,
-            start: o.start,
-            len: o.len,
-            state: SubOrderState::Pending,
-            vendor_order_id: None,
-            rerouted_from: None,
-            tried: Vec::new(),
-            billed: false,
-            answered: 0,
-            submitted_at: None,
-            finished_at: None,
-            next_poll_at: None,
-            poll_delay_ms: 0,
-            poll_errors: 0,
-            download_errors: 0,
-            error: None,
-            failure_recorded: false,
-        })
+        .map(|(index, o)| SubOrder::new(index, o.provider, o.checks, o.start, o.len))
         .collect::<Vec<_>>();
     let mut job = Job {
         id: id.clone(),
         tenant: tenant.to_owned(),
         status: JobStatus::Queued,
         checks,
-        provider: req.provider,
+        provider: inputs.req_provider,
         created_at: now,
         updated_at: now,
         finished_at: None,
-        callback_url: req.callback_url,
+        callback_url: inputs.callback_url,
         month: month.clone(),
         reserved,
         counts: Counts {
-            total: batch.numbers.len() as u64,
-            from_cache: found.hits.len() as u64,
+            total: inputs.total,
+            from_cache: inputs.hits.len() as u64,
             answered: 0,
             failed: plan.unplanned_numbers(&checks),
-            invalid: batch.invalid.len() as u64,
-            duplicates: batch.duplicates as u64,
+            invalid: inputs.batch_invalid.len() as u64,
+            duplicates: inputs.duplicates as u64,
         },
         sub_orders,
-        invalid: batch
-            .invalid
+        invalid: inputs
+            .batch_invalid
             .into_iter()
             .take(MAX_INVALID_LISTED)
             .map(|(index, bad)| InvalidItem {
@@ -259,13 +315,17 @@ pub async fn create(
         warnings,
         unanswerable: plan.unanswerable,
         failed_providers: Vec::new(),
+        waits: Vec::new(),
+        wait_lists: 0,
+        max_age_ms: Some(inputs.max_age.as_millis() as u64),
     };
 
-    let planned = started.elapsed();
     let ttl = config.job_ttl;
     jobs::put_numbers(store, &id, &plan.numbers, ttl).await?;
-    jobs::put_cached_results(store, &id, &found.hits, ttl).await?;
-    jobs::put_open_numbers(store, &id, &open_numbers, ttl).await?;
+    jobs::put_cached_results(store, &id, &inputs.hits, ttl).await?;
+    jobs::put_open_numbers(store, &id, &inputs.open_numbers, ttl).await?;
+    let reused = jobs::merge_records(store, &id, &split.late_hits, ttl).await?;
+    job.counts.from_cache += reused.newly_answered;
     for unplanned in &plan.unplanned {
         let records = jobs::unanswered(
             &unplanned.numbers,
@@ -275,39 +335,74 @@ pub async fn create(
             None,
         );
         jobs::merge_records(store, &id, &records, ttl).await?;
+        claims
+            .release(&id, &unplanned.numbers, &unplanned.checks)
+            .await?;
     }
-    let persisted = started.elapsed();
+    for (checks, numbers) in &waits {
+        let wait =
+            jobs::put_wait(store, &mut job, *checks, numbers, config.poll_initial, ttl).await?;
+        job.waits.push(wait);
+    }
     let requested = job.counts.total;
     metrics::counter!("number_checks_numbers_requested_total").increment(requested);
     metrics::counter!("number_checks_numbers_from_cache_total").increment(job.counts.from_cache);
     usage::record_request(store, tenant, &month, requested, job.counts.from_cache).await?;
 
-    if job.sub_orders.is_empty() {
+    if job.all_work_done() {
         worker::finish(state, &mut job, now).await?;
         return Ok(Accepted {
             job,
             finished: true,
         });
     }
+    claims::keep_alive(store, &id, claims::holder_ttl(config)).await?;
     jobs::save(store, &job, ttl).await?;
     store
         .zadd(DUE, &id, now.timestamp_millis() as f64 / 1000.0)
         .await?;
     metrics::counter!("number_checks_jobs_created_total").increment(1);
-    tracing::debug!(
-        job = %job.id,
-        numbers = job.counts.total,
-        normalise_ms = normalised.as_millis() as u64,
-        cache_lookup_ms = (looked_up - normalised).as_millis() as u64,
-        plan_ms = (planned - looked_up).as_millis() as u64,
-        store_numbers_ms = (persisted - planned).as_millis() as u64,
-        total_ms = started.elapsed().as_millis() as u64,
-        "number-check job accepted"
-    );
     Ok(Accepted {
         job,
         finished: false,
     })
+}
+
+/// The providers a job may use for `checks` (`from`, in preference order), and those of them
+/// whose circuit is open, with the time left.
+pub async fn candidates(
+    state: &AppState,
+    from: Vec<domain::ProviderId>,
+    checks: &CheckSet,
+) -> Result<(Vec<Candidate>, Vec<(domain::ProviderId, Duration)>), crate::store::StoreError> {
+    let mut candidates = Vec::new();
+    let mut cooling_down = Vec::new();
+    for provider in from {
+        let Some(checker) = state.providers.bulk(provider) else {
+            continue;
+        };
+        let cooldown = state.breakers.cooling_down(provider).await?;
+        if let Some(left) = cooldown {
+            cooling_down.push((provider, left));
+        }
+        candidates.push(Candidate {
+            provider,
+            checks: checker.checks(),
+            limits: checker.limits(),
+            one_region_per_order: checker.one_region_per_order(),
+            groups: checker.order_groups(checks),
+            healthy: cooldown.is_none(),
+        });
+    }
+    Ok((candidates, cooling_down))
+}
+
+/// The checks some candidate answers (with an order group for them).
+pub fn answerable(candidates: &[Candidate]) -> CheckSet {
+    candidates
+        .iter()
+        .filter(|c| !c.groups.is_empty())
+        .fold(CheckSet::empty(), |acc, c| acc.union(&c.checks))
 }
 
 /// The job-level warnings of a plan: asked checks some numbers will not get.
@@ -376,7 +471,12 @@ pub fn parse_checks(text: &str) -> Result<CheckSet, ApiError> {
     Ok(set)
 }
 
-/// One number now: a fresh cached answer, else a single-number provider.
+/// How often a lookup waiting for another request's answer looks at the claims again.
+const CLAIM_POLL: Duration = Duration::from_millis(50);
+
+/// One number now: a fresh cached answer, else a single-number provider. When another request
+/// (a lookup or a job) is buying the same answers, waits for them (up to [`LOOKUP_DEADLINE`])
+/// and serves them as cached; only one of concurrent lookups of a number calls the vendor.
 pub async fn lookup_one(
     state: &AppState,
     tenant: &str,
@@ -386,14 +486,13 @@ pub async fn lookup_one(
 ) -> Result<(NumberResult, bool), ApiError> {
     let config = &state.config.number_checks;
     let store = &state.store;
-    let now = Utc::now();
-    let month = usage::month_of(now);
+    // Freshness counts from when the lookup asked: an answer bought while it waited is fresh.
+    let asked_at = Utc::now();
+    let month = usage::month_of(asked_at);
     let cache = Cache::new(store.clone(), config.cache_scope, tenant, config.cache_ttl);
-    let found = cache.lookup(&[number], &checks, max_age, now).await?;
+    let found = cache.lookup(&[number], &checks, max_age, asked_at).await?;
     if let Some(hit) = found.hits.into_iter().next() {
-        state.usage_tally.add(tenant, &month, 1, 1);
-        metrics::counter!("number_checks_numbers_from_cache_total").increment(1);
-        return Ok((hit, true));
+        return Ok(served_from_cache(state, tenant, &month, hit));
     }
     let checker = state
         .providers
@@ -406,6 +505,137 @@ pub async fn lookup_one(
                 "no single-number provider serves this number's region for these checks; use POST /v1/number-checks",
             )
         })?;
+    let claims = Claims::new(store.clone(), config.cache_scope, tenant, config.job_ttl);
+    let claimable = checks.intersection(&checker.checks());
+    let holder = format!("lookup_{}", uuid::Uuid::new_v4().simple());
+    claims::keep_alive(store, &holder, claims::holder_ttl(config)).await?;
+    let wanted = Wanted {
+        number,
+        claimable,
+        checks,
+        max_age,
+        asked_at,
+    };
+    let claimed = claim_or_reuse(&claims, &cache, &holder, &wanted).await;
+    let outcome = match claimed {
+        Ok(Some(hit)) => Ok(served_from_cache(state, tenant, &month, hit)),
+        Ok(None) => {
+            let heartbeat = keep_alive_while_buying(state, &holder);
+            let bought = buy_one(state, tenant, &month, number, checks, checker, &cache).await;
+            heartbeat.abort();
+            bought
+        }
+        Err(e) => Err(e),
+    };
+    // The answer (if any) is cached by now; what this lookup claimed is free again.
+    let _ = claims.release(&holder, &[number], &claimable).await;
+    let _ = claims::gone(store, &holder).await;
+    outcome
+}
+
+/// Claims the number's checks for `holder` (`None`: buy them), or, while another request
+/// buys them, waits for its answer and returns it.
+/// What a lookup asks: `checks` of `number`, of which it may claim `claimable` (those its
+/// provider answers), answered within `max_age` of `asked_at`.
+struct Wanted {
+    number: E164,
+    claimable: CheckSet,
+    checks: CheckSet,
+    max_age: Duration,
+    asked_at: chrono::DateTime<Utc>,
+}
+
+async fn claim_or_reuse(
+    claims: &Claims,
+    cache: &Cache,
+    holder: &str,
+    wanted: &Wanted,
+) -> Result<Option<NumberResult>, ApiError> {
+    let Wanted {
+        number,
+        claimable,
+        checks,
+        max_age,
+        asked_at,
+    } = wanted;
+    let (number, claimable) = (*number, claimable);
+    let deadline = std::time::Instant::now() + LOOKUP_DEADLINE;
+    loop {
+        let held = claims.take(holder, &[number], claimable).await?;
+        if held.iter().all(CheckSet::is_empty) {
+            // An answer may have been cached (and its claim freed) just before this claim.
+            let found = cache
+                .lookup_recent(&[number], checks, *max_age, *asked_at)
+                .await?;
+            return Ok(found.hits.into_iter().next());
+        }
+        // Never hold part of the number while waiting for the rest: two lookups could each
+        // wait for the other.
+        claims.release(holder, &[number], claimable).await?;
+        while claims
+            .held_elsewhere(holder, &[number], claimable)
+            .await?
+            .contains(&true)
+        {
+            if std::time::Instant::now() >= deadline {
+                return Err(ApiError::new(
+                    ErrorCode::VendorTimeout,
+                    "another request is checking this number right now; retry shortly",
+                )
+                .with_retry_after(1));
+            }
+            tokio::time::sleep(CLAIM_POLL).await;
+        }
+        let found = cache.lookup(&[number], checks, *max_age, *asked_at).await?;
+        if let Some(hit) = found.hits.into_iter().next() {
+            return Ok(Some(hit));
+        }
+        // The other request ended without an answer: claim it for this lookup.
+    }
+}
+
+/// Renews the lookup's holder key while it waits for the vendor.
+fn keep_alive_while_buying(state: &AppState, holder: &str) -> tokio::task::JoinHandle<()> {
+    let store = state.store.clone();
+    let holder = holder.to_owned();
+    let ttl = claims::holder_ttl(&state.config.number_checks);
+    let every = state.config.number_checks.lease_ttl / 3;
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            if claims::keep_alive(&store, &holder, ttl).await.is_err() {
+                tracing::warn!(
+                    "cannot renew a lookup's claims; another request may buy its number too"
+                );
+            }
+        }
+    })
+}
+
+/// Counts an answer served from the cache (not billed) and returns it.
+fn served_from_cache(
+    state: &AppState,
+    tenant: &str,
+    month: &str,
+    hit: NumberResult,
+) -> (NumberResult, bool) {
+    state.usage_tally.add(tenant, month, 1, 1);
+    metrics::counter!("number_checks_numbers_from_cache_total").increment(1);
+    (hit, true)
+}
+
+/// Asks the single-number provider, bills and caches its answer.
+async fn buy_one(
+    state: &AppState,
+    tenant: &str,
+    month: &str,
+    number: E164,
+    checks: CheckSet,
+    checker: std::sync::Arc<dyn providers::SingleNumberChecker>,
+    cache: &Cache,
+) -> Result<(NumberResult, bool), ApiError> {
+    let store = &state.store;
+    let month = month.to_owned();
     let provider = checker.provider();
     // An open circuit refuses at once: no vendor call, nothing reserved.
     let permit = state.breakers.admit(provider).await?;

@@ -46,6 +46,11 @@ fn open_numbers_key(id: &str) -> String {
     format!("nc:job:{id}:open")
 }
 
+/// Numbers of a [`Wait`].
+fn wait_key(id: &str, list: usize) -> String {
+    format!("nc:job:{id}:wait:{list}")
+}
+
 /// The merged record of one of the job's open numbers.
 fn record_key(id: &str, number: &E164) -> String {
     format!("nc:job:{id}:record:{}", number.as_u64())
@@ -97,6 +102,52 @@ pub struct SubOrder {
     pub failure_recorded: bool,
 }
 
+impl SubOrder {
+    /// A sub-order not sent yet: `numbers[start..start + len]` of the job's number list.
+    pub fn new(
+        index: usize,
+        provider: ProviderId,
+        checks: CheckSet,
+        start: usize,
+        len: usize,
+    ) -> Self {
+        Self {
+            index,
+            provider,
+            checks,
+            start,
+            len,
+            state: SubOrderState::Pending,
+            vendor_order_id: None,
+            rerouted_from: None,
+            tried: Vec::new(),
+            billed: false,
+            answered: 0,
+            submitted_at: None,
+            finished_at: None,
+            next_poll_at: None,
+            poll_delay_ms: 0,
+            poll_errors: 0,
+            download_errors: 0,
+            error: None,
+            failure_recorded: false,
+        }
+    }
+}
+
+/// Numbers whose `checks` another request (a job or a lookup, of any tenant sharing the cache
+/// scope) was buying when this job asked: the job waits for those answers and reuses them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Wait {
+    /// Names the list holding the numbers.
+    pub list: usize,
+    pub checks: CheckSet,
+    pub len: usize,
+    /// When to look at the claims again; doubles from `poll_initial` up to `poll_max`.
+    pub next_check_at: Option<DateTime<Utc>>,
+    pub delay_ms: u64,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Job {
     pub id: String,
@@ -126,6 +177,15 @@ pub struct Job {
     /// to them, so a job whose every provider fails makes at most one submit per provider.
     #[serde(default)]
     pub failed_providers: Vec<FailedProvider>,
+    /// Numbers waiting for answers other requests are buying.
+    #[serde(default)]
+    pub waits: Vec<Wait>,
+    /// Wait lists made so far (names the next one).
+    #[serde(default)]
+    pub wait_lists: usize,
+    /// The job's `max_age` (the configured one when absent), for answers reused later.
+    #[serde(default)]
+    pub max_age_ms: Option<u64>,
 }
 
 /// A provider that failed a submit of a job, with the error's code.
@@ -136,8 +196,20 @@ pub struct FailedProvider {
 }
 
 impl Job {
-    pub fn all_sub_orders_done(&self) -> bool {
-        self.sub_orders.iter().all(|s| s.state.is_terminal())
+    /// Every sub-order has ended and no number waits for another request's answers.
+    pub fn all_work_done(&self) -> bool {
+        self.waits.is_empty() && self.sub_orders.iter().all(|s| s.state.is_terminal())
+    }
+
+    /// Numbers of sub-orders a vendor has billed, may have billed, or will bill when sent.
+    pub fn committed(&self) -> u64 {
+        self.sub_orders
+            .iter()
+            .filter(|s| {
+                s.billed || !matches!(s.state, SubOrderState::Failed | SubOrderState::Completed)
+            })
+            .map(|s| s.len as u64)
+            .sum()
     }
 
     /// Sets the final status: `completed` only when every asked check of every number has its
@@ -230,6 +302,54 @@ pub async fn read_numbers(
         from = to;
     }
     Ok(out)
+}
+
+/// Appends `numbers` to the job's number list; returns where they start.
+pub async fn append_numbers(
+    store: &Store,
+    id: &str,
+    numbers: &[E164],
+    ttl: Duration,
+) -> Result<usize, StoreError> {
+    let start = store.llen(&numbers_key(id)).await? as usize;
+    put_numbers(store, id, numbers, ttl).await?;
+    Ok(start)
+}
+
+/// Writes the numbers of a new wait list of the job and returns the [`Wait`].
+pub async fn put_wait(
+    store: &Store,
+    job: &mut Job,
+    checks: CheckSet,
+    numbers: &[E164],
+    delay: Duration,
+    ttl: Duration,
+) -> Result<Wait, StoreError> {
+    let list = job.wait_lists;
+    job.wait_lists += 1;
+    push_json(store, &wait_key(&job.id, list), numbers, ttl).await?;
+    Ok(Wait {
+        list,
+        checks,
+        len: numbers.len(),
+        next_check_at: Some(Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default()),
+        delay_ms: delay.as_millis() as u64,
+    })
+}
+
+pub async fn read_wait(store: &Store, id: &str, wait: &Wait) -> Result<Vec<E164>, StoreError> {
+    let raw = store.lrange(&wait_key(id, wait.list), 0, -1).await?;
+    raw.iter()
+        .map(|item| {
+            serde_json::from_slice(item)
+                .map_err(|e| StoreError::Corrupt(format!("job {id} wait list: {e}")))
+        })
+        .collect()
+}
+
+pub async fn drop_wait(store: &Store, id: &str, wait: &Wait) -> Result<(), StoreError> {
+    store.delete(&wait_key(id, wait.list)).await?;
+    Ok(())
 }
 
 /// Writes the cached answers (complete records).

@@ -2,13 +2,15 @@
 //!
 //! - [`routes`]: thin handlers; [`model`]: API types.
 //! - [`planner`]: pure routing and splitting into vendor orders.
-//! - [`cache`]: per (number, check) answers with their check time.
+//! - [`cache`]: answers per number, each check with its provider and check time;
+//!   [`claims`]: who is buying which answers right now, so nobody buys them twice.
 //! - [`jobs`]: persisted jobs, sub-orders and result lists; [`worker`]: the background loop
 //!   that submits, polls and downloads.
 //! - [`usage`]: spend ledger and monthly budgets. Every vendor call goes through the vendor's
 //!   circuit breaker ([`crate::breaker`]).
 
 pub mod cache;
+pub mod claims;
 pub mod intake;
 pub mod jobs;
 pub mod model;

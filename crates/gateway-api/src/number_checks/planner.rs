@@ -128,6 +128,28 @@ pub fn plan(numbers: Vec<E164>, asked: &CheckSet, candidates: &[Candidate]) -> P
     plan
 }
 
+/// [`plan`] for groups of numbers each asking its own checks (all among `asked`), in one plan:
+/// the groups' numbers one after another, their orders on those ranges.
+pub fn plan_groups(
+    groups: Vec<(CheckSet, Vec<E164>)>,
+    asked: &CheckSet,
+    candidates: &[Candidate],
+) -> Plan {
+    let mut out = plan(Vec::new(), asked, candidates);
+    for (checks, numbers) in groups {
+        let part = plan(numbers, &checks, candidates);
+        let offset = out.numbers.len();
+        out.numbers.extend(part.numbers);
+        out.orders
+            .extend(part.orders.into_iter().map(|o| PlannedOrder {
+                start: o.start + offset,
+                ..o
+            }));
+        out.unplanned.extend(part.unplanned);
+    }
+    out
+}
+
 /// Plans `todo` for `numbers` with `candidates`, round by round (see the module policy).
 fn plan_checks(plan: &mut Plan, numbers: Vec<E164>, todo: CheckSet, candidates: &[&Candidate]) {
     if numbers.is_empty() || todo.is_empty() {
@@ -266,6 +288,33 @@ mod tests {
             assert_eq!(sizes.iter().sum::<usize>(), n);
             assert!(sizes.iter().all(|s| (500..=20_000).contains(s)), "{n}");
         }
+    }
+
+    #[test]
+    fn groups_asking_different_checks_are_planned_on_their_own_ranges() {
+        let asked = CheckSet::of(&[Check::Registered, Check::Profile]);
+        let candidates = [screening(true, &asked), ekycpro(&asked)];
+        let profile = CheckSet::of(&[Check::Profile]);
+        let plan = plan_groups(
+            vec![(registered(), indian(600, 0)), (profile, indian(20, 1_000))],
+            &asked,
+            &candidates,
+        );
+        assert_eq!(plan.numbers.len(), 620);
+        let orders: Vec<(ProviderId, CheckSet, usize, usize)> = plan
+            .orders
+            .iter()
+            .map(|o| (o.provider, o.checks, o.start, o.len))
+            .collect();
+        assert_eq!(
+            orders,
+            vec![
+                (ProviderId::WscrmScreening, registered(), 0, 600),
+                (ProviderId::Ekycpro, profile, 600, 20),
+            ]
+        );
+        assert_eq!(plan.numbers[600], indian(1, 1_000)[0]);
+        assert!(plan.unplanned.is_empty() && plan.unanswerable.is_empty());
     }
 
     #[test]

@@ -282,6 +282,9 @@ fn csv_line(r: &NumberResult) -> String {
 }
 
 /// One number now: a fresh cached answer, else a single-number provider (billed).
+///
+/// While another request (a job, or a concurrent lookup of the same number) is buying the same
+/// answer, the lookup waits for it and serves it as cached (not billed).
 #[utoipa::path(
     tag = "number-checks",
     security(("bearer" = ["numbers:check"])),
@@ -306,7 +309,8 @@ nothing is billed or reserved. Or the store is unavailable (`store_unavailable`)
          body = crate::error::Problem, content_type = "application/problem+json",
          headers(("Retry-After" = u64, description = "Seconds to wait: the circuit's remaining cool-down (1 for the store)")),
          example = json!(super::model::examples::vendor_unavailable())),
-        (status = 504, description = "The provider is still working", body = crate::error::Problem, content_type = "application/problem+json",
+        (status = 504, description = "The provider is still working, or another request buying this number's answer \
+did not finish within 20 s; retry after `Retry-After`", body = crate::error::Problem, content_type = "application/problem+json",
          example = json!(super::model::examples::vendor_timeout())),
     )
 )]

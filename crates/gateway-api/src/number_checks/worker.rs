@@ -29,9 +29,10 @@ use domain::{
 };
 use providers::{OrderProgress, VendorOrderId};
 
-use super::jobs::{self, DUE, FailedProvider, Job};
+use super::claims::{self, Claims};
+use super::jobs::{self, DUE, FailedProvider, Job, SubOrder, Wait};
 use super::model::{JobError, JobView, SubOrderState};
-use super::{NumberChecksConfig, cache::Cache, intake, usage};
+use super::{NumberChecksConfig, cache::Cache, intake, planner, usage};
 use crate::breaker::Refused;
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -111,8 +112,13 @@ async fn work_on(state: &AppState, id: &str, owner: &str, shutdown: &Shutdown) {
     // if a renewal fails, `lost` stops the work before its next write.
     let lost = Arc::new(AtomicBool::new(false));
     let heartbeat = {
-        let (store, lease, owner, lost) =
-            (store.clone(), lease.clone(), owner.to_owned(), lost.clone());
+        let (store, lease, owner, lost, job) = (
+            store.clone(),
+            lease.clone(),
+            owner.to_owned(),
+            lost.clone(),
+            id.to_owned(),
+        );
         let (ttl, every) = (config.lease_ttl, config.lease_ttl / 3);
         tokio::spawn(async move {
             loop {
@@ -121,6 +127,8 @@ async fn work_on(state: &AppState, id: &str, owner: &str, shutdown: &Shutdown) {
                     lost.store(true, Ordering::SeqCst);
                     return;
                 }
+                // The job's claims live with its lease.
+                let _ = claims::keep_alive(&store, &job, ttl * 2).await;
             }
         })
     };
@@ -166,6 +174,10 @@ async fn advance(
         return Ok(Next::Done);
     }
     let lease = jobs::lease_key(id);
+    claims::keep_alive(store, id, claims::holder_ttl(config)).await?;
+    if !shutdown.is_requested() {
+        resolve_waits(state, &mut job).await?;
+    }
     for i in 0..job.sub_orders.len() {
         if shutdown.is_requested() {
             break;
@@ -207,7 +219,7 @@ async fn advance(
     }
     record_failures(state, &mut job).await?;
     let now = Utc::now();
-    if job.all_sub_orders_done() {
+    if job.all_work_done() {
         finish(state, &mut job, now).await?;
         return Ok(Next::Done);
     }
@@ -224,8 +236,217 @@ async fn advance(
             SubOrderState::Running => Some(s.next_poll_at.map_or(now_secs(), at_secs)),
             _ => None,
         })
+        .chain(
+            job.waits
+                .iter()
+                .map(|w| w.next_check_at.map_or(now_secs(), at_secs)),
+        )
         .fold(f64::INFINITY, f64::min);
-    Ok(Next::At(if next.is_finite() { next } else { now_secs() }))
+    // Back before the job's holder key lapses, so its claims stay alive while it waits.
+    let renew_by = now_secs() + config.lease_ttl.as_secs_f64() / 2.0;
+    Ok(Next::At(if next.is_finite() {
+        next.min(renew_by)
+    } else {
+        now_secs()
+    }))
+}
+
+fn claims_of(state: &AppState, tenant: &str) -> Claims {
+    let config = &state.config.number_checks;
+    Claims::new(
+        state.store.clone(),
+        config.cache_scope,
+        tenant,
+        config.job_ttl,
+    )
+}
+
+fn cache_of(state: &AppState, tenant: &str) -> Cache {
+    let config = &state.config.number_checks;
+    Cache::new(
+        state.store.clone(),
+        config.cache_scope,
+        tenant,
+        config.cache_ttl,
+    )
+}
+
+/// Looks at the due [`Wait`]s: numbers whose claims are gone get the cached answers (not
+/// billed), or, when their buyer ended without an answer, are claimed and bought by this job
+/// (new sub-orders); the others keep waiting, with backoff.
+async fn resolve_waits(state: &AppState, job: &mut Job) -> Result<(), StoreError> {
+    let config = &state.config.number_checks;
+    let store = &state.store;
+    let now = Utc::now();
+    let claims = claims_of(state, &job.tenant);
+    let cache = cache_of(state, &job.tenant);
+    let max_age = job.max_age_ms.map_or(config.max_age, Duration::from_millis);
+    // Freshness counts from when the job asked: an answer bought since then is fresh whatever
+    // its `max_age` (even `0`).
+    let asked_at = job.created_at;
+    for wait in std::mem::take(&mut job.waits) {
+        if wait.next_check_at.is_some_and(|at| at > now) {
+            job.waits.push(wait);
+            continue;
+        }
+        let numbers = jobs::read_wait(store, &job.id, &wait).await?;
+        let held = claims
+            .held_elsewhere(&job.id, &numbers, &wait.checks)
+            .await?;
+        let (mut still, mut free) = (Vec::new(), Vec::new());
+        for (number, held) in numbers.into_iter().zip(held) {
+            if held {
+                still.push(number);
+            } else {
+                free.push(number);
+            }
+        }
+        if free.is_empty() {
+            job.waits.push(backed_off(config, wait));
+            continue;
+        }
+        let found = cache.lookup(&free, &wait.checks, max_age, asked_at).await?;
+        reuse(state, job, &found.hits).await?;
+        let split = claims::split(
+            &claims,
+            &cache,
+            &job.id,
+            &found.misses,
+            &wait.checks,
+            max_age,
+            asked_at,
+        )
+        .await?;
+        reuse(state, job, &split.late_hits).await?;
+        let ttl = config.job_ttl;
+        if !still.is_empty() {
+            let delay = Duration::from_millis(wait.delay_ms);
+            let next = jobs::put_wait(store, job, wait.checks, &still, delay, ttl).await?;
+            job.waits.push(backed_off(config, next));
+        }
+        for (checks, numbers) in &split.wait {
+            let next =
+                jobs::put_wait(store, job, *checks, numbers, config.poll_initial, ttl).await?;
+            job.waits.push(next);
+        }
+        for (checks, numbers) in split.buy {
+            add_orders(state, job, numbers, checks).await?;
+        }
+        jobs::drop_wait(store, &job.id, &wait).await?;
+    }
+    Ok(())
+}
+
+fn backed_off(config: &NumberChecksConfig, mut wait: Wait) -> Wait {
+    let delay = Duration::from_millis(wait.delay_ms.max(1));
+    wait.next_check_at = Some(Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default());
+    wait.delay_ms = (delay * 2).min(config.poll_max).as_millis() as u64;
+    wait
+}
+
+/// Takes answers another request bought into the job's records, as cache hits (not billed).
+async fn reuse(
+    state: &AppState,
+    job: &mut Job,
+    answers: &[NumberResult],
+) -> Result<(), StoreError> {
+    if answers.is_empty() {
+        return Ok(());
+    }
+    let ttl = state.config.number_checks.job_ttl;
+    let merged = jobs::merge_records(&state.store, &job.id, answers, ttl).await?;
+    job.counts.from_cache += merged.newly_answered;
+    metrics::counter!("number_checks_numbers_from_cache_total").increment(merged.newly_answered);
+    usage::record_request(
+        &state.store,
+        &job.tenant,
+        &job.month,
+        0,
+        merged.newly_answered,
+    )
+    .await
+}
+
+/// Plans `checks` of `numbers` (claimed by this job, their buyer having ended without an
+/// answer) and adds the orders to the job. What no provider takes is `unavailable`, and what
+/// the budget no longer allows `failed`, in their records.
+async fn add_orders(
+    state: &AppState,
+    job: &mut Job,
+    numbers: Vec<E164>,
+    checks: CheckSet,
+) -> Result<(), StoreError> {
+    let config = &state.config.number_checks;
+    let store = &state.store;
+    let ttl = config.job_ttl;
+    let claims = claims_of(state, &job.tenant);
+    let from = match job.provider.provider() {
+        Some(p) => vec![p],
+        None => config.routing.clone(),
+    };
+    let (candidates, _) = intake::candidates(state, from, &checks).await?;
+    let plan = planner::plan(numbers.clone(), &checks, &candidates);
+    let billed = plan.billed();
+    if let Some(budget) = config.budgets.get(&job.tenant).copied() {
+        let needed = (job.committed() + billed).saturating_sub(job.reserved);
+        if needed > 0 {
+            if usage::reserve(store, &job.tenant, &job.month, needed, budget)
+                .await?
+                .is_err()
+            {
+                let records = jobs::unanswered(
+                    &numbers,
+                    &checks,
+                    CheckStatus::Failed,
+                    "budget_exceeded",
+                    None,
+                );
+                jobs::merge_records(store, &job.id, &records, ttl).await?;
+                claims.release(&job.id, &numbers, &checks).await?;
+                job.errors.push(JobError {
+                    code: "budget_exceeded".into(),
+                    message: "the answers this job waited for were not bought by another request, \
+                              and this month's budget does not allow buying them"
+                        .into(),
+                    sub_order: None,
+                    numbers: numbers.len() as u64,
+                });
+                return Ok(());
+            }
+            job.reserved += needed;
+        }
+    }
+    let mut unplanned: Vec<(CheckSet, Vec<E164>)> = plan
+        .unplanned
+        .iter()
+        .map(|u| (u.checks, u.numbers.clone()))
+        .collect();
+    if !plan.unanswerable.is_empty() {
+        unplanned.push((plan.unanswerable, numbers.clone()));
+    }
+    for (checks, numbers) in unplanned {
+        let records = jobs::unanswered(
+            &numbers,
+            &checks,
+            CheckStatus::Unavailable,
+            "no_provider",
+            None,
+        );
+        jobs::merge_records(store, &job.id, &records, ttl).await?;
+        claims.release(&job.id, &numbers, &checks).await?;
+    }
+    let start = jobs::append_numbers(store, &job.id, &plan.numbers, ttl).await?;
+    for order in &plan.orders {
+        let index = job.sub_orders.len();
+        job.sub_orders.push(SubOrder::new(
+            index,
+            order.provider,
+            order.checks,
+            start + order.start,
+            order.len,
+        ));
+    }
+    Ok(())
 }
 
 fn fail(job: &mut Job, i: usize, code: &str, message: String) {
@@ -640,6 +861,10 @@ async fn record_results(
         config.cache_ttl,
     );
     cache.store(&answers, &checks).await?;
+    // Cached first, then freed: whoever waits for these answers finds them.
+    claims_of(state, &job.tenant)
+        .release(&job.id, &numbers, &checks)
+        .await?;
     let sub = &mut job.sub_orders[i];
     sub.answered = answers.len() as u64;
     sub.state = SubOrderState::Completed;
@@ -695,6 +920,10 @@ async fn record_failures(state: &AppState, job: &mut Job) -> Result<(), StoreErr
             Some(sub.provider),
         );
         jobs::merge_records(store, &job.id, &failures, ttl).await?;
+        // No answer is coming: whoever waits for these numbers buys them.
+        claims_of(state, &job.tenant)
+            .release(&job.id, &numbers, &job.sub_orders[i].checks)
+            .await?;
         job.sub_orders[i].failure_recorded = true;
         jobs::save(store, job, ttl).await?;
     }
@@ -731,6 +960,7 @@ pub async fn finish(state: &AppState, job: &mut Job, now: DateTime<Utc>) -> Resu
         job.reserved = spent;
     }
     jobs::save(store, job, config.job_ttl).await?;
+    claims::gone(store, &job.id).await?;
     metrics::counter!("number_checks_jobs_finished_total", "status" => job.status.as_str())
         .increment(1);
     // The same news for event consumers: feed, stream and subscriptions.

@@ -9,7 +9,7 @@ use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::{StoreError, StreamId, ttl_millis};
+use super::{Field, StoreError, StreamId, ttl_millis};
 
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -431,6 +431,45 @@ impl MemoryStore {
         Ok(())
     }
 
+    pub(crate) fn hset_many(
+        &self,
+        entries: &[(String, &[Field])],
+        ttl: Option<Duration>,
+    ) -> Result<(), StoreError> {
+        let (mut inner, now) = self.lock();
+        for (key, fields) in entries {
+            let entry = inner.value_or_insert(key, now, || Value::Hash(BTreeMap::new()));
+            let Value::Hash(hash) = &mut entry.value else {
+                return Err(StoreError::wrong_type());
+            };
+            for (f, v) in *fields {
+                hash.insert(f.clone(), v.clone());
+            }
+            if let Some(ttl) = ttl {
+                entry.expires_at = Some(deadline(now, ttl));
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn hmget_many(
+        &self,
+        keys: &[String],
+        fields: &[String],
+    ) -> Result<Vec<Vec<Option<Vec<u8>>>>, StoreError> {
+        let (mut inner, now) = self.lock();
+        keys.iter()
+            .map(|key| match inner.live(key, now) {
+                None => Ok(vec![None; fields.len()]),
+                Some(Entry {
+                    value: Value::Hash(h),
+                    ..
+                }) => Ok(fields.iter().map(|f| h.get(f).cloned()).collect()),
+                Some(_) => Err(StoreError::wrong_type()),
+            })
+            .collect()
+    }
+
     pub(crate) fn hgetall(&self, key: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let (mut inner, now) = self.lock();
         match inner.live(key, now) {
@@ -495,6 +534,86 @@ impl MemoryStore {
         }
         inner.map.remove(key);
         Ok(true)
+    }
+
+    pub(crate) fn claim_fields(
+        &self,
+        keys: &[String],
+        fields: &[String],
+        holder: &str,
+        alive_prefix: &str,
+        ttl: Duration,
+    ) -> Result<Vec<Vec<Option<String>>>, StoreError> {
+        let (mut inner, now) = self.lock();
+        let mut rows = Vec::with_capacity(keys.len());
+        for key in keys {
+            let current: Vec<Option<Vec<u8>>> = match inner.live(key, now) {
+                None => vec![None; fields.len()],
+                Some(Entry {
+                    value: Value::Hash(h),
+                    ..
+                }) => fields.iter().map(|f| h.get(f).cloned()).collect(),
+                Some(_) => return Err(StoreError::wrong_type()),
+            };
+            let mut row = Vec::with_capacity(fields.len());
+            let mut take = Vec::new();
+            for (field, current) in fields.iter().zip(current) {
+                let live_other = match current {
+                    Some(other) if other != holder.as_bytes() => {
+                        let alive = format!("{alive_prefix}{}", String::from_utf8_lossy(&other));
+                        inner.live(&alive, now).is_some().then_some(other)
+                    }
+                    _ => None,
+                };
+                match live_other {
+                    Some(other) => row.push(Some(String::from_utf8_lossy(&other).into_owned())),
+                    None => {
+                        take.push(field);
+                        row.push(None);
+                    }
+                }
+            }
+            if !take.is_empty() {
+                let entry = inner.value_or_insert(key, now, || Value::Hash(BTreeMap::new()));
+                if let Value::Hash(hash) = &mut entry.value {
+                    for field in take {
+                        hash.insert(field.clone(), holder.as_bytes().to_vec());
+                    }
+                }
+                entry.expires_at = Some(deadline(now, ttl));
+            }
+            rows.push(row);
+        }
+        Ok(rows)
+    }
+
+    pub(crate) fn release_fields(
+        &self,
+        keys: &[String],
+        fields: &[String],
+        holder: &str,
+    ) -> Result<u64, StoreError> {
+        let (mut inner, now) = self.lock();
+        let mut freed = 0;
+        for key in keys {
+            match inner.live(key, now) {
+                None => continue,
+                Some(Entry {
+                    value: Value::Hash(hash),
+                    ..
+                }) => {
+                    for field in fields {
+                        if hash.get(field).is_some_and(|h| h == holder.as_bytes()) {
+                            hash.remove(field);
+                            freed += 1;
+                        }
+                    }
+                }
+                Some(_) => return Err(StoreError::wrong_type()),
+            }
+            inner.remove_if_empty(key);
+        }
+        Ok(freed)
     }
 
     pub(crate) fn zadd(&self, key: &str, member: &str, s: f64) -> Result<(), StoreError> {

@@ -44,6 +44,9 @@ use self::redis::RedisStore;
 /// How many stream names a [`Store::subscribe_appends`] receiver buffers before it lags.
 const APPEND_CHANNEL_CAPACITY: usize = 1024;
 
+/// A hash field and its value.
+pub type Field = (String, Vec<u8>);
+
 /// Settings for [`Store::connect`].
 #[derive(Debug, Clone)]
 pub struct StoreSettings {
@@ -423,6 +426,42 @@ impl Store {
         dispatch!(self.hset(&key, fields))
     }
 
+    /// Sets fields of many hashes (their other fields are kept), then gives each hash `ttl`
+    /// (`None` keeps its TTL). Each hash's fields are set at once (Redis `HSET`); the batch is
+    /// pipelined in chunks and not atomic as a whole. Entries without fields are skipped.
+    pub async fn hset_many(
+        &self,
+        entries: &[(String, Vec<Field>)],
+        ttl: Option<Duration>,
+    ) -> Result<(), StoreError> {
+        let entries: Vec<(String, &[Field])> = entries
+            .iter()
+            .filter(|(_, fields)| !fields.is_empty())
+            .map(|(k, fields)| (self.key(k), fields.as_slice()))
+            .collect();
+        if entries.is_empty() {
+            return Ok(());
+        }
+        dispatch!(self.hset_many(&entries, ttl))
+    }
+
+    /// The values of `fields` in each hash of `keys` (Redis `HMGET`, pipelined): one row per
+    /// key, in order, with one value per field; `None` for absent keys and fields.
+    pub async fn hmget_many(
+        &self,
+        keys: &[String],
+        fields: &[String],
+    ) -> Result<Vec<Vec<Option<Vec<u8>>>>, StoreError> {
+        if fields.is_empty() {
+            return Ok(vec![Vec::new(); keys.len()]);
+        }
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
+        dispatch!(self.hmget_many(&keys, fields))
+    }
+
     /// All fields, sorted by field name; empty if the key is absent.
     pub async fn hgetall(&self, key: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let key = self.key(key);
@@ -477,6 +516,50 @@ impl Store {
                 .map(Some)
                 .map_err(|_| StoreError::Corrupt(format!("{key}: lease owner is not UTF-8"))),
         }
+    }
+
+    // ---- claims ----------------------------------------------------------------------
+
+    /// Claims `fields` of each hash in `keys` for `holder`, atomically per chunk of keys: a
+    /// field is taken (set to `holder`) when it is absent, already `holder`'s, or held by a
+    /// holder that is gone, i.e. whose liveness key `{alive_prefix}{holder}` does not exist.
+    /// A hash where something was taken lives `ttl` from now. Returns one row per key with one
+    /// entry per field: `None` when `holder` holds it now, else the (live) holder.
+    pub async fn claim_fields(
+        &self,
+        keys: &[String],
+        fields: &[String],
+        holder: &str,
+        alive_prefix: &str,
+        ttl: Duration,
+    ) -> Result<Vec<Vec<Option<String>>>, StoreError> {
+        if holder.is_empty() {
+            return Err(StoreError::invalid("a claim needs a holder"));
+        }
+        if fields.is_empty() {
+            return Ok(vec![Vec::new(); keys.len()]);
+        }
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
+        let alive_prefix = self.key(alive_prefix);
+        dispatch!(self.claim_fields(&keys, fields, holder, &alive_prefix, ttl))
+    }
+
+    /// Frees the `fields` of each hash in `keys` that `holder` holds (others are left alone);
+    /// returns how many were freed.
+    pub async fn release_fields(
+        &self,
+        keys: &[String],
+        fields: &[String],
+        holder: &str,
+    ) -> Result<u64, StoreError> {
+        if keys.is_empty() || fields.is_empty() {
+            return Ok(0);
+        }
+        let keys: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
+        dispatch!(self.release_fields(&keys, fields, holder))
     }
 
     // ---- sorted sets -----------------------------------------------------------------

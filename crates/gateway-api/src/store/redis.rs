@@ -18,10 +18,18 @@ use std::time::Duration;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, Value};
 
-use super::{StoreError, StreamId, ttl_millis};
+use super::{Field, StoreError, StreamId, ttl_millis};
 
 /// Entries per pipeline for `mset`.
 const MSET_CHUNK: usize = 500;
+/// Keys per run of a claim script (the server runs nothing else meanwhile).
+const CLAIM_CHUNK: usize = 500;
+/// Script runs sent per round trip.
+const CLAIM_PIPELINE: usize = 20;
+/// Hashes per pipeline for `hset_many` and `hmget_many`.
+const HASH_CHUNK: usize = 250;
+/// `hset_many` pipelines sent before waiting for their replies.
+const WRITES_IN_FLIGHT: usize = 4;
 /// Items per `RPUSH` command.
 const RPUSH_CHUNK: usize = 1000;
 /// Items sent per round trip by `rpush` (several `RPUSH` commands pipelined on one connection,
@@ -109,6 +117,50 @@ return due
 ",
 );
 
+/// KEYS: claim hashes; ARGV: holder, prefix of the holders' liveness keys, ttl_ms, fields...
+/// Replies one entry per (key, field): '' when taken by the holder, else the live holder.
+static CLAIM_SCRIPT: Lua = Lua::new(
+    r"
+local holder, alive, ttl = ARGV[1], ARGV[2], ARGV[3]
+local live = {}
+local out = {}
+for _, key in ipairs(KEYS) do
+  local took = false
+  for j = 4, #ARGV do
+    local cur = redis.call('HGET', key, ARGV[j])
+    if cur and cur ~= holder and live[cur] == nil then
+      live[cur] = redis.call('EXISTS', alive .. cur) == 1
+    end
+    if cur and cur ~= holder and live[cur] then
+      out[#out + 1] = cur
+    else
+      redis.call('HSET', key, ARGV[j], holder)
+      took = true
+      out[#out + 1] = ''
+    end
+  end
+  if took then redis.call('PEXPIRE', key, ttl) end
+end
+return out
+",
+);
+
+/// KEYS: claim hashes; ARGV: holder, fields...
+static RELEASE_SCRIPT: Lua = Lua::new(
+    r"
+local n = 0
+for _, key in ipairs(KEYS) do
+  for j = 2, #ARGV do
+    if redis.call('HGET', key, ARGV[j]) == ARGV[1] then
+      redis.call('HDEL', key, ARGV[j])
+      n = n + 1
+    end
+  end
+end
+return n
+",
+);
+
 /// A Lua script of the store, known to the server by its SHA-1 once sent.
 struct Lua {
     body: &'static str,
@@ -140,6 +192,21 @@ impl Lua {
             c
         };
         c.arg(1).arg(key);
+        c
+    }
+
+    /// `EVALSHA` (or `EVAL`) on several keys; the caller adds the arguments.
+    fn cmd_keys(&self, keys: &[String], by_body: bool) -> Cmd {
+        let mut c = if by_body {
+            let mut c = redis::cmd("EVAL");
+            c.arg(self.body);
+            c
+        } else {
+            let mut c = redis::cmd("EVALSHA");
+            c.arg(self.sha());
+            c
+        };
+        c.arg(keys.len()).arg(keys);
         c
     }
 }
@@ -599,6 +666,60 @@ impl RedisStore {
         Ok(())
     }
 
+    pub(crate) async fn hset_many(
+        &self,
+        entries: &[(String, &[Field])],
+        ttl: Option<Duration>,
+    ) -> Result<(), StoreError> {
+        let conn = self.conn().await?;
+        let pipes: Vec<Pipeline> = entries
+            .chunks(HASH_CHUNK)
+            .map(|chunk| {
+                let mut pipe = redis::pipe();
+                for (key, fields) in chunk {
+                    let hset = pipe.cmd("HSET").arg(key);
+                    for (f, v) in *fields {
+                        hset.arg(f).arg(v.as_slice());
+                    }
+                    hset.ignore();
+                    if let Some(ttl) = ttl {
+                        pipe.cmd("PEXPIRE").arg(key).arg(ttl_millis(ttl)).ignore();
+                    }
+                }
+                pipe
+            })
+            .collect();
+        // A few pipelines in flight at once: the server applies one while the next is sent.
+        for group in pipes.chunks(WRITES_IN_FLIGHT) {
+            let writes = group.iter().map(|pipe| {
+                let mut conn = Conn {
+                    inner: conn.inner.clone(),
+                };
+                async move { self.run_pipe::<()>(&mut conn, pipe).await }
+            });
+            futures_util::future::try_join_all(writes).await?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn hmget_many(
+        &self,
+        keys: &[String],
+        fields: &[String],
+    ) -> Result<Vec<Vec<Option<Vec<u8>>>>, StoreError> {
+        let mut conn = self.conn().await?;
+        let mut rows = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(HASH_CHUNK) {
+            let mut pipe = redis::pipe();
+            for key in chunk {
+                pipe.cmd("HMGET").arg(key).arg(fields);
+            }
+            let replies: Vec<Vec<Option<Vec<u8>>>> = self.run_pipe(&mut conn, &pipe).await?;
+            rows.extend(replies);
+        }
+        Ok(rows)
+    }
+
     pub(crate) async fn hgetall(&self, key: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         self.query(redis::cmd("HGETALL").arg(key)).await
     }
@@ -645,6 +766,89 @@ impl RedisStore {
             })
             .await?;
         Ok(released == 1)
+    }
+
+    /// Runs `lua` on each chunk of `keys` (the same arguments each time), the first run alone
+    /// (sending the body if the server lacks the script), the others pipelined by hash.
+    async fn eval_chunks<T: FromRedisValue>(
+        &self,
+        lua: &Lua,
+        keys: &[String],
+        args: impl Fn(&mut Cmd),
+    ) -> Result<Vec<T>, StoreError> {
+        let mut chunks = keys.chunks(CLAIM_CHUNK);
+        let Some(first) = chunks.next() else {
+            return Ok(Vec::new());
+        };
+        let mut conn = self.conn().await?;
+        let mut cmd = lua.cmd_keys(first, false);
+        args(&mut cmd);
+        let first = match self.exec(&mut conn, &cmd).await {
+            Ok(v) => v,
+            Err(Failure::Redis(e)) if e.code() == Some("NOSCRIPT") => {
+                let mut cmd = lua.cmd_keys(first, true);
+                args(&mut cmd);
+                self.run(&mut conn, &cmd).await?
+            }
+            Err(failure) => return Err(failure.into_store_error()),
+        };
+        let mut out = vec![first];
+        let rest: Vec<&[String]> = chunks.collect();
+        for batch in rest.chunks(CLAIM_PIPELINE) {
+            let mut pipe = redis::pipe();
+            for chunk in batch {
+                let mut cmd = lua.cmd_keys(chunk, false);
+                args(&mut cmd);
+                pipe.add_command(cmd);
+            }
+            let replies: Vec<T> = self.run_pipe(&mut conn, &pipe).await?;
+            out.extend(replies);
+        }
+        Ok(out)
+    }
+
+    pub(crate) async fn claim_fields(
+        &self,
+        keys: &[String],
+        fields: &[String],
+        holder: &str,
+        alive_prefix: &str,
+        ttl: Duration,
+    ) -> Result<Vec<Vec<Option<String>>>, StoreError> {
+        let replies: Vec<Vec<String>> = self
+            .eval_chunks(&CLAIM_SCRIPT, keys, |c| {
+                c.arg(holder)
+                    .arg(alive_prefix)
+                    .arg(ttl_millis(ttl))
+                    .arg(fields);
+            })
+            .await?;
+        let flat: Vec<String> = replies.into_iter().flatten().collect();
+        if flat.len() != keys.len() * fields.len() {
+            return Err(corrupt_reply("the claim script"));
+        }
+        Ok(flat
+            .chunks(fields.len())
+            .map(|row| {
+                row.iter()
+                    .map(|h| (!h.is_empty()).then(|| h.clone()))
+                    .collect()
+            })
+            .collect())
+    }
+
+    pub(crate) async fn release_fields(
+        &self,
+        keys: &[String],
+        fields: &[String],
+        holder: &str,
+    ) -> Result<u64, StoreError> {
+        let freed: Vec<u64> = self
+            .eval_chunks(&RELEASE_SCRIPT, keys, |c| {
+                c.arg(holder).arg(fields);
+            })
+            .await?;
+        Ok(freed.into_iter().sum())
     }
 
     pub(crate) async fn zadd(&self, key: &str, member: &str, score: f64) -> Result<(), StoreError> {
