@@ -74,6 +74,30 @@ pub fn document() -> utoipa::openapi::OpenApi {
     })
 }
 
+/// The document of this process, built once: the route table of every listener is read from it,
+/// and [`document_json`] serves it.
+pub fn shared_document() -> &'static utoipa::openapi::OpenApi {
+    static DOCUMENT: std::sync::OnceLock<utoipa::openapi::OpenApi> = std::sync::OnceLock::new();
+    DOCUMENT.get_or_init(document)
+}
+
+/// `GET /openapi.json`: the document serialized once per process, so no worker keeps a copy of
+/// its own and no request encodes the whole document again.
+pub async fn document_json() -> actix_web::HttpResponse {
+    static JSON: std::sync::OnceLock<bytes::Bytes> = std::sync::OnceLock::new();
+    let json = JSON.get_or_init(|| {
+        serde_json::to_vec(shared_document())
+            .map(bytes::Bytes::from)
+            .unwrap_or_else(|error| {
+                tracing::error!(%error, "the OpenAPI document could not be serialized");
+                bytes::Bytes::new()
+            })
+    });
+    actix_web::HttpResponse::Ok()
+        .content_type(actix_web::http::header::ContentType::json())
+        .body(json.clone())
+}
+
 fn routes_document() -> utoipa::openapi::OpenApi {
     let (_, api) = App::new()
         .into_utoipa_app()

@@ -1,13 +1,11 @@
 //! Building and running the application: the seam tests use to start it on `127.0.0.1:0`.
 
 use std::net::TcpListener;
-use std::sync::Arc;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::{Compress, from_fn};
 use actix_web::{App, HttpServer, web};
 use tracing_actix_web::TracingLogger;
-use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -16,7 +14,6 @@ use crate::http::fallback::{RouteTable, not_routed};
 use crate::http::rate_limit::rate_limit_headers;
 use crate::http::request_id::{GatewayRootSpan, request_id};
 use crate::http::{extractors, idempotency, metrics};
-use crate::openapi::ApiDoc;
 use crate::state::AppState;
 use crate::store::{Store, StoreSettings};
 use crate::workers::Workers;
@@ -214,8 +211,7 @@ enum Surface {
 
 fn run(listener: TcpListener, state: AppState, surface: Surface) -> anyhow::Result<Server> {
     let config = state.config.clone();
-    let api = Arc::new(crate::openapi::document());
-    let table = RouteTable::from_openapi(&api);
+    let table = RouteTable::from_openapi(crate::openapi::shared_document());
     let table = match surface {
         Surface::Everything => table,
         Surface::Public => table.retain(|path| !crate::routes::is_status_path(path)),
@@ -227,7 +223,6 @@ fn run(listener: TcpListener, state: AppState, surface: Surface) -> anyhow::Resu
     let mut server = HttpServer::new(move || {
         let (app, _) = App::new()
             .into_utoipa_app()
-            .openapi(ApiDoc::openapi())
             .app_data(data.clone())
             .app_data(routes.clone())
             .app_data(extractors::json_config(max_body))
@@ -245,11 +240,12 @@ fn run(listener: TcpListener, state: AppState, surface: Surface) -> anyhow::Resu
         let app = if surface == Surface::Status {
             app
         } else {
-            app.service(web::redirect("/docs", "/docs/")).service(
-                SwaggerUi::new("/docs/{_:.*}")
-                    .url("/openapi.json", (*api).clone())
-                    .config(swagger_ui_config()),
-            )
+            app.service(web::redirect("/docs", "/docs/"))
+                .route(
+                    "/openapi.json",
+                    web::get().to(crate::openapi::document_json),
+                )
+                .service(SwaggerUi::new("/docs/{_:.*}").config(swagger_ui_config()))
         };
         app.default_service(web::to(not_routed))
             .wrap(from_fn(crate::events::inbound::base_path_rewrite))

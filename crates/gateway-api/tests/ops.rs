@@ -119,19 +119,26 @@ async fn swagger_ui_is_served_from_the_binary() {
         compact.contains(r#""url":"../openapi.json""#),
         "{initializer}"
     );
-    let spec: Value = app
+    let served = app
         .client
         .get(app.url("/openapi.json"))
         .send()
         .await
-        .expect("spec")
-        .json()
-        .await
-        .expect("json");
+        .expect("spec");
+    assert_eq!(
+        served.headers()["content-type"],
+        "application/json",
+        "{served:?}"
+    );
+    let spec: Value = served.json().await.expect("json");
     assert_eq!(
         spec["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"
     );
+    // The whole document, with the parts the extractors and middleware add.
+    let built: Value =
+        serde_json::to_value(gateway_api::openapi::document()).expect("the document encodes");
+    assert!(spec == built, "the served document is not the built one");
 }
 
 #[test]
