@@ -13,8 +13,9 @@ use providers::{PollPolicy, SingleCheck};
 use super::cache::Cache;
 use super::claims::{self, Claims};
 use super::jobs::{self, Counts, DUE, Job, SubOrder};
-use super::model::{CreateNumberCheck, InvalidItem, JobStatus, JobWarning};
+use super::model::{CreateNumberCheck, InvalidItem, JobStatus, JobWarning, MaxWait};
 use super::planner::{self, Candidate};
+use super::pool::{self, PoolEntry};
 use super::{usage, worker};
 use crate::breaker::Refused;
 use crate::error::{ApiError, ErrorCode, FieldError};
@@ -47,6 +48,27 @@ pub fn parse_max_age(value: Option<&str>, default: Duration) -> Result<Duration,
     }
 }
 
+/// The request's `max_wait`: a duration (`30s`, `2m`, `0`) or a number of seconds.
+#[allow(clippy::result_large_err)] // ApiError is the crate-wide error of handlers
+pub fn parse_max_wait(value: Option<&MaxWait>) -> Result<Option<Duration>, ApiError> {
+    let invalid = || {
+        ApiError::field(
+            "max_wait",
+            "invalid_duration",
+            "a duration such as `30s` or `2m`, or a number of seconds (`0`: never wait)",
+        )
+    };
+    match value {
+        None => Ok(None),
+        Some(MaxWait::Seconds(secs)) => Duration::try_from_secs_f64(*secs)
+            .map(Some)
+            .map_err(|_| invalid()),
+        Some(MaxWait::Text(text)) => humantime::parse_duration(text.trim())
+            .map(Some)
+            .map_err(|_| invalid()),
+    }
+}
+
 pub async fn create(
     state: &AppState,
     tenant: &str,
@@ -71,6 +93,7 @@ pub async fn create(
         return Err(ApiError::field("checks", "length", "at least one check"));
     }
     let max_age = parse_max_age(req.max_age.as_deref(), config.max_age)?;
+    let window = pool::window(parse_max_wait(req.max_wait.as_ref())?, config.batch_window);
     if let Some(url) = &req.callback_url {
         egress::UrlPolicy::new(config.callback_allow.clone())
             .check(url)
@@ -130,7 +153,10 @@ pub async fn create(
     let found = cache.lookup(&batch.numbers, &checks, max_age, now).await?;
     let looked_up = started.elapsed();
 
-    let (candidates, cooling_down) = candidates(state, candidates_from, &checks).await?;
+    let (mut candidates, cooling_down) = candidates(state, candidates_from, &checks).await?;
+    for candidate in &mut candidates {
+        candidate.pool = !window.is_zero() && candidate.limits.min > 1;
+    }
     let unanswerable = checks.difference(&answerable(&candidates));
     let open_numbers = found.misses.clone();
     if !open_numbers.is_empty() && unanswerable == checks {
@@ -172,6 +198,7 @@ pub async fn create(
                 open_numbers,
                 candidates,
                 cooling_down,
+                window,
             };
             accept(state, &claims, inputs, split).await
         }
@@ -210,6 +237,8 @@ struct Inputs<'a> {
     open_numbers: Vec<E164>,
     candidates: Vec<Candidate>,
     cooling_down: Vec<(domain::ProviderId, Duration)>,
+    /// How long groups below a vendor's minimum wait for a pool (zero: they do not).
+    window: Duration,
 }
 
 /// Plans what the job buys, reserves the budget, persists the job.
@@ -234,7 +263,15 @@ async fn accept(
         let buy = split.buy;
         let waits = waits.clone();
         tokio::task::spawn_blocking(move || {
-            let waited = planner::plan_groups(waits, &checks, &candidates).billed();
+            // Bought later by this job only if their buyer fails, and then without pooling.
+            let unpooled: Vec<Candidate> = candidates
+                .iter()
+                .map(|c| Candidate {
+                    pool: false,
+                    ..c.clone()
+                })
+                .collect();
+            let waited = planner::plan_groups(waits, &checks, &unpooled).billed();
             (planner::plan_groups(buy, &checks, &candidates), waited)
         })
         .await
@@ -244,7 +281,7 @@ async fn accept(
     // The caller chose one provider and it is failing: say so now rather than accept a job
     // that cannot be sent. (With `auto` the plan already routed around open circuits.)
     if inputs.req_provider.provider().is_some()
-        && !plan.orders.is_empty()
+        && !(plan.orders.is_empty() && plan.pooled.is_empty())
         && let Some((provider, retry_after)) = inputs.cooling_down.first().copied()
     {
         return Err(Refused::Open {
@@ -318,6 +355,7 @@ async fn accept(
         waits: Vec::new(),
         wait_lists: 0,
         max_age_ms: Some(inputs.max_age.as_millis() as u64),
+        pooled: Vec::new(),
     };
 
     let ttl = config.job_ttl;
@@ -343,6 +381,21 @@ async fn accept(
         let wait =
             jobs::put_wait(store, &mut job, *checks, numbers, config.poll_initial, ttl).await?;
         job.waits.push(wait);
+    }
+    let until = now + chrono::Duration::from_std(inputs.window).unwrap_or_default();
+    let scope = super::cache::scope_name(config.cache_scope, tenant);
+    for group in &plan.pooled {
+        let list = jobs::put_list(store, &mut job, &group.numbers, ttl).await?;
+        job.pooled.push(PoolEntry {
+            pool: pool::pool_key(&scope, group.provider, &group.checks, group.region.as_deref()),
+            batch: None,
+            provider: group.provider,
+            checks: group.checks,
+            region: group.region.clone(),
+            list,
+            len: group.numbers.len(),
+            until,
+        });
     }
     let requested = job.counts.total;
     metrics::counter!("number_checks_numbers_requested_total").increment(requested);
@@ -392,6 +445,7 @@ pub async fn candidates(
             one_region_per_order: checker.one_region_per_order(),
             groups: checker.order_groups(checks),
             healthy: cooldown.is_none(),
+            pool: false,
         });
     }
     Ok((candidates, cooling_down))
@@ -420,18 +474,26 @@ fn warnings(plan: &planner::Plan, open_numbers: u64) -> Vec<JobWarning> {
         });
     }
     for unplanned in &plan.unplanned {
-        out.push(JobWarning {
-            code: "no_provider".into(),
-            message: format!(
-                "no configured provider takes these numbers for {} (e.g. fewer than a vendor's minimum order); \
-                 those checks are `unavailable` in their records",
-                names(&unplanned.checks)
-            ),
-            checks: unplanned.checks,
-            numbers: unplanned.numbers.len() as u64,
-        });
+        out.push(no_provider_warning(
+            &unplanned.checks,
+            unplanned.numbers.len() as u64,
+        ));
     }
     out
+}
+
+/// No provider takes `numbers` numbers for `checks`.
+pub fn no_provider_warning(checks: &CheckSet, numbers: u64) -> JobWarning {
+    JobWarning {
+        code: "no_provider".into(),
+        message: format!(
+            "no configured provider takes these numbers for {} (e.g. fewer than a vendor's minimum order); \
+             those checks are `unavailable` in their records",
+            names(checks)
+        ),
+        checks: *checks,
+        numbers,
+    }
 }
 
 fn names(checks: &CheckSet) -> String {

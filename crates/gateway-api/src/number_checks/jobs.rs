@@ -14,6 +14,7 @@ use domain::{CheckOutcome, CheckSet, CheckStatus, E164, NumberResult, ProviderId
 use serde::{Deserialize, Serialize};
 
 use super::model::{InvalidItem, JobError, JobStatus, JobWarning, ProviderChoice, SubOrderState};
+use super::pool::PoolEntry;
 use crate::store::{Store, StoreError};
 
 /// Items per `lrange` (and page of an export).
@@ -100,6 +101,9 @@ pub struct SubOrder {
     /// Whether a failure of this order is written into its numbers' records.
     #[serde(default)]
     pub failure_recorded: bool,
+    /// Whether the vendor order is shared with other callers' numbers (a filled pool).
+    #[serde(default)]
+    pub pooled: bool,
 }
 
 impl SubOrder {
@@ -131,6 +135,7 @@ impl SubOrder {
             download_errors: 0,
             error: None,
             failure_recorded: false,
+            pooled: false,
         }
     }
 }
@@ -186,6 +191,9 @@ pub struct Job {
     /// The job's `max_age` (the configured one when absent), for answers reused later.
     #[serde(default)]
     pub max_age_ms: Option<u64>,
+    /// Groups below a vendor's minimum waiting to be pooled with other callers' numbers.
+    #[serde(default)]
+    pub pooled: Vec<PoolEntry>,
 }
 
 /// A provider that failed a submit of a job, with the error's code.
@@ -196,20 +204,31 @@ pub struct FailedProvider {
 }
 
 impl Job {
-    /// Every sub-order has ended and no number waits for another request's answers.
+    /// Every sub-order has ended and no number waits for another request's answers or for
+    /// its pool.
     pub fn all_work_done(&self) -> bool {
-        self.waits.is_empty() && self.sub_orders.iter().all(|s| s.state.is_terminal())
+        self.waits.is_empty()
+            && self.pooled.is_empty()
+            && self.sub_orders.iter().all(|s| s.state.is_terminal())
     }
 
-    /// Numbers of sub-orders a vendor has billed, may have billed, or will bill when sent.
+    /// Numbers of sub-orders a vendor has billed, may have billed, or will bill when sent, and
+    /// of groups waiting in a pool.
     pub fn committed(&self) -> u64 {
-        self.sub_orders
+        let ordered: u64 = self
+            .sub_orders
             .iter()
             .filter(|s| {
                 s.billed || !matches!(s.state, SubOrderState::Failed | SubOrderState::Completed)
             })
             .map(|s| s.len as u64)
-            .sum()
+            .sum();
+        ordered + self.pooled_numbers()
+    }
+
+    /// Numbers waiting in pools.
+    pub fn pooled_numbers(&self) -> u64 {
+        self.pooled.iter().map(|p| p.len as u64).sum()
     }
 
     /// Sets the final status: `completed` only when every asked check of every number has its
@@ -345,6 +364,35 @@ pub async fn read_wait(store: &Store, id: &str, wait: &Wait) -> Result<Vec<E164>
                 .map_err(|e| StoreError::Corrupt(format!("job {id} wait list: {e}")))
         })
         .collect()
+}
+
+/// Writes `numbers` as a new list of the job (named like wait lists); returns its name.
+pub async fn put_list(
+    store: &Store,
+    job: &mut Job,
+    numbers: &[E164],
+    ttl: Duration,
+) -> Result<usize, StoreError> {
+    let list = job.wait_lists;
+    job.wait_lists += 1;
+    push_json(store, &wait_key(&job.id, list), numbers, ttl).await?;
+    Ok(list)
+}
+
+/// The numbers of list `list` of job `id`.
+pub async fn read_list(store: &Store, id: &str, list: usize) -> Result<Vec<E164>, StoreError> {
+    let raw = store.lrange(&wait_key(id, list), 0, -1).await?;
+    raw.iter()
+        .map(|item| {
+            serde_json::from_slice(item)
+                .map_err(|e| StoreError::Corrupt(format!("job {id} list {list}: {e}")))
+        })
+        .collect()
+}
+
+pub async fn drop_list(store: &Store, id: &str, list: usize) -> Result<(), StoreError> {
+    store.delete(&wait_key(id, list)).await?;
+    Ok(())
 }
 
 pub async fn drop_wait(store: &Store, id: &str, wait: &Wait) -> Result<(), StoreError> {

@@ -6,6 +6,7 @@
 //!   [`claims`]: who is buying which answers right now, so nobody buys them twice.
 //! - [`jobs`]: persisted jobs, sub-orders and result lists; [`worker`]: the background loop
 //!   that submits, polls and downloads.
+//! - [`pool`]: groups below a vendor's minimum pooled across callers into one order.
 //! - [`usage`]: spend ledger and monthly budgets. Every vendor call goes through the vendor's
 //!   circuit breaker ([`crate::breaker`]).
 
@@ -15,6 +16,7 @@ pub mod intake;
 pub mod jobs;
 pub mod model;
 pub mod planner;
+pub mod pool;
 pub mod routes;
 pub mod usage;
 pub mod worker;
@@ -94,6 +96,11 @@ pub struct NumberChecksConfig {
     /// How long jobs and their results are kept.
     #[serde(with = "humantime_serde")]
     pub job_ttl: Duration,
+    /// How long a group below a vendor's minimum (fewer than 500 numbers of one region for
+    /// screening) waits to be pooled with other callers' numbers into one order, before it
+    /// goes to the fallback provider; a request's `max_wait` shortens it. `0`: never wait.
+    #[serde(with = "humantime_serde")]
+    pub batch_window: Duration,
 }
 
 impl Default for NumberChecksConfig {
@@ -116,6 +123,7 @@ impl Default for NumberChecksConfig {
             callback_secrets: BTreeMap::new(),
             budgets: BTreeMap::new(),
             job_ttl: Duration::from_secs(30 * 24 * 3600),
+            batch_window: Duration::ZERO,
         }
     }
 }

@@ -38,6 +38,7 @@ impl ProviderChoice {
     "checks": ["registered", "profile"],
     "provider": "auto",
     "max_age": "7d",
+    "max_wait": "30s",
     "callback_url": "https://hooks.example.com/wa/number-checks"
 }))]
 pub struct CreateNumberCheck {
@@ -55,11 +56,27 @@ pub struct CreateNumberCheck {
     #[serde(default)]
     #[schema(example = "7d")]
     pub max_age: Option<String>,
+    /// How long numbers below a vendor's minimum order (fewer than 500 of one region for
+    /// screening) may wait to be pooled with other callers' numbers into one order: a duration
+    /// (`30s`, `2m`) or a number of seconds, at most `number_checks.batch_window` (the
+    /// default); `0` never waits. Numbers still below the minimum when it ends go to the next
+    /// provider, or are `unavailable`.
+    #[serde(default)]
+    #[schema(example = "30s")]
+    pub max_wait: Option<MaxWait>,
     /// Where to POST the finished job (signed per Standard Webhooks): a URL the deployment's
     /// `number_checks.callback_allow` list allows (no user info; a host that is or resolves to a
     /// non-public address only if the list names it).
     #[serde(default)]
     pub callback_url: Option<String>,
+}
+
+/// A wait: a duration text (`30s`) or seconds (`30`, `0`).
+#[derive(Debug, Clone, PartialEq, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum MaxWait {
+    Seconds(f64),
+    Text(String),
 }
 
 /// Where a job is; the last three are final:
@@ -177,6 +194,8 @@ pub struct Progress {
     /// every vendor order for them failed.
     pub failed: u64,
     pub pending: u64,
+    /// Of `pending`: numbers waiting to be pooled with other callers' numbers (see `pooled`).
+    pub pooled: u64,
     pub invalid: u64,
     pub duplicates: u64,
 }
@@ -212,6 +231,26 @@ pub struct SubOrderView {
     pub finished_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<JobError>,
+    /// The vendor order also carries other callers' numbers (a filled pool); `numbers`,
+    /// `answered` and the job's cost count this job's numbers only.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub pooled: bool,
+}
+
+/// Numbers below a vendor's minimum order waiting to be pooled with other callers' numbers of
+/// the same region (and, with `cache_scope = "per_tenant"`, the same tenant) into one order.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PooledView {
+    pub provider: ProviderId,
+    pub checks: CheckSet,
+    /// ISO 3166-1 alpha-2 region of the numbers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "IN")]
+    pub region: Option<String>,
+    pub numbers: u64,
+    /// When the wait ends: still below the minimum then, the numbers go to the next provider
+    /// answering these checks, or are `unavailable` (`no_provider` warning).
+    pub wait_until: DateTime<Utc>,
 }
 
 impl From<&SubOrder> for SubOrderView {
@@ -228,6 +267,7 @@ impl From<&SubOrder> for SubOrderView {
             submitted_at: s.submitted_at,
             finished_at: s.finished_at,
             error: s.error.clone(),
+            pooled: s.pooled,
         }
     }
 }
@@ -241,7 +281,7 @@ impl From<&SubOrder> for SubOrderView {
     "provider": "auto",
     "created_at": "2026-11-22T03:00:00Z",
     "updated_at": "2026-11-22T03:00:05Z",
-    "progress": {"total": 45000, "from_cache": 0, "answered": 15000, "failed": 0, "pending": 30000, "invalid": 1, "duplicates": 0},
+    "progress": {"total": 45000, "from_cache": 0, "answered": 15000, "failed": 0, "pending": 30000, "pooled": 0, "invalid": 1, "duplicates": 0},
     "cost": {"numbers_billed": 45000, "numbers_from_cache": 0, "billed_by_provider": {"wscrm_screening": 45000}, "numbers_unconfirmed": 0},
     "sub_orders": [{"index": 0, "provider": "wscrm_screening", "checks": ["registered"], "numbers": 15000,
                     "state": "completed", "vendor_order_id": "1812345678901234567", "answered": 15000}],
@@ -265,8 +305,13 @@ pub struct JobView {
     /// Invalid inputs (the first 1,000; `progress.invalid` counts all).
     pub invalid_numbers: Vec<InvalidItem>,
     pub errors: Vec<JobError>,
-    /// Asked checks some numbers cannot get, known at acceptance.
+    /// Asked checks some numbers cannot get, known at acceptance (or when a pool's wait ends
+    /// below the minimum).
     pub warnings: Vec<JobWarning>,
+    /// Groups waiting to be pooled with other callers' numbers (`number_checks.batch_window`,
+    /// `max_wait`); their records say `pending` meanwhile.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pooled: Vec<PooledView>,
     pub results_url: String,
 }
 
@@ -291,6 +336,7 @@ impl From<&Job> for JobView {
                 answered: c.answered,
                 failed: c.failed,
                 pending: c.total.saturating_sub(c.from_cache + c.answered + c.failed),
+                pooled: job.pooled_numbers(),
                 invalid: c.invalid,
                 duplicates: c.duplicates,
             },
@@ -309,6 +355,17 @@ impl From<&Job> for JobView {
             invalid_numbers: job.invalid.clone(),
             errors: job.errors.clone(),
             warnings: job.warnings.clone(),
+            pooled: job
+                .pooled
+                .iter()
+                .map(|p| PooledView {
+                    provider: p.provider,
+                    checks: p.checks,
+                    region: p.region.clone(),
+                    numbers: p.len as u64,
+                    wait_until: p.until,
+                })
+                .collect(),
             results_url: format!("/v1/number-checks/{}/results", job.id),
         }
     }

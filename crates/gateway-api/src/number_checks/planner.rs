@@ -12,10 +12,12 @@
 //!    region per order gets one group per region. A group of at least the vendor's minimum is
 //!    split into the fewest orders of at most its maximum, sized evenly (45,000 → 3 × 15,000),
 //!    so no order is over the maximum nor under the minimum.
-//! 3. A group below a vendor's minimum (e.g. under 500 for screening) is not padded or held back
-//!    for other callers: it goes to the next eligible provider without that minimum (ekycpro).
-//!    If none is left, its checks are planned again with the providers not tried yet (which may
-//!    answer only some of them); what no provider takes is [`Plan::unplanned`].
+//! 3. A group below a vendor's minimum (e.g. under 500 for screening) is never padded. When the
+//!    candidate may pool ([`Candidate::pool`]: a batching window is open for this job), the
+//!    group is held back for other callers' numbers of the same region ([`Plan::pooled`]);
+//!    otherwise it goes to the next eligible provider without that minimum (ekycpro). If none
+//!    is left, its checks are planned again with the providers not tried yet (which may answer
+//!    only some of them); what no provider takes is [`Plan::unplanned`].
 
 use domain::{CheckSet, E164, ProviderId, split_by_country};
 use providers::BatchLimits;
@@ -31,6 +33,9 @@ pub struct Candidate {
     pub groups: Vec<CheckSet>,
     /// False while the provider's circuit is open.
     pub healthy: bool,
+    /// Whether a group below the provider's minimum waits to be pooled with other callers'
+    /// numbers instead of moving on.
+    pub pool: bool,
 }
 
 impl Candidate {
@@ -60,6 +65,17 @@ pub struct Unplanned {
     pub numbers: Vec<E164>,
 }
 
+/// A group below `provider`'s minimum, held back to be pooled with other callers' numbers of
+/// the same `region` asked for the same `checks`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pooled {
+    pub provider: ProviderId,
+    pub checks: CheckSet,
+    /// ISO 3166-1 alpha-2 region, `None` for numbers of no known region.
+    pub region: Option<String>,
+    pub numbers: Vec<E164>,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Plan {
     /// The numbers to send, ordered so each order is a contiguous range. A number asked for
@@ -71,12 +87,17 @@ pub struct Plan {
     pub unplanned: Vec<Unplanned>,
     /// Asked checks no candidate answers at all (for no number).
     pub unanswerable: CheckSet,
+    /// Groups waiting to be pooled (planned, billed once their pool is ordered).
+    pub pooled: Vec<Pooled>,
 }
 
 impl Plan {
-    /// Numbers that will be billed (a number in two orders is billed twice).
+    /// Numbers that will be billed (a number in two orders is billed twice), pooled ones
+    /// included: they are billed either in their pool's order or by the fallback.
     pub fn billed(&self) -> u64 {
-        self.orders.iter().map(|o| o.len as u64).sum()
+        let ordered: u64 = self.orders.iter().map(|o| o.len as u64).sum();
+        let pooled: u64 = self.pooled.iter().map(|p| p.numbers.len() as u64).sum();
+        ordered + pooled
     }
 
     /// Numbers for which no asked check at all can be answered.
@@ -146,6 +167,7 @@ pub fn plan_groups(
                 ..o
             }));
         out.unplanned.extend(part.unplanned);
+        out.pooled.extend(part.pooled);
     }
     out
 }
@@ -187,15 +209,25 @@ fn assign(
             break;
         }
         let order_groups = candidate.groups_for(target);
-        let groups: Vec<Vec<E164>> = if candidate.one_region_per_order {
-            split_by_country(&remaining).into_values().collect()
+        let groups: Vec<(Option<String>, Vec<E164>)> = if candidate.one_region_per_order {
+            split_by_country(&remaining).into_iter().collect()
         } else {
-            vec![std::mem::take(&mut remaining)]
+            vec![(None, std::mem::take(&mut remaining))]
         };
         let mut leftover = Vec::new();
-        for group in groups {
+        for (region, group) in groups {
             if group.len() < candidate.limits.min.max(1) {
-                leftover.extend(group);
+                if candidate.pool {
+                    plan.pooled
+                        .extend(order_groups.iter().map(|checks| Pooled {
+                            provider: candidate.provider,
+                            checks: *checks,
+                            region: region.clone(),
+                            numbers: group.clone(),
+                        }));
+                } else {
+                    leftover.extend(group);
+                }
                 continue;
             }
             let mut offset = 0;
@@ -240,6 +272,14 @@ mod tests {
                 .filter(|g| !g.is_empty())
                 .collect(),
             healthy,
+            pool: false,
+        }
+    }
+
+    fn pooling(asked: &CheckSet) -> Candidate {
+        Candidate {
+            pool: true,
+            ..screening(true, asked)
         }
     }
 
@@ -258,6 +298,7 @@ mod tests {
                 .filter(|g| !g.is_empty())
                 .collect(),
             healthy: true,
+            pool: false,
         }
     }
 
@@ -436,5 +477,37 @@ mod tests {
             }]
         );
         assert_eq!(small.unplanned_numbers(&asked), 0);
+    }
+
+    #[test]
+    fn a_small_group_waits_for_a_pool_instead_of_moving_on() {
+        let asked = registered();
+        let mut numbers = indian(1_000, 0);
+        numbers.extend(us(120));
+        let plan = plan(numbers, &asked, &[pooling(&asked), ekycpro(&asked)]);
+        assert_eq!(plan.orders.len(), 1, "the large region is ordered at once");
+        assert_eq!(plan.orders[0].provider, ProviderId::WscrmScreening);
+        assert_eq!(
+            plan.pooled,
+            vec![Pooled {
+                provider: ProviderId::WscrmScreening,
+                checks: asked,
+                region: Some("US".into()),
+                numbers: us(120),
+            }]
+        );
+        assert!(plan.unplanned.is_empty());
+        assert_eq!(plan.billed(), 1_120, "pooled numbers are reserved too");
+    }
+
+    #[test]
+    fn a_pooled_group_keeps_every_check_of_its_provider() {
+        let asked = CheckSet::of(&[Check::Registered, Check::Activity]);
+        let plan = plan(indian(120, 0), &asked, &[pooling(&asked), ekycpro(&asked)]);
+        assert!(plan.orders.is_empty(), "nothing moves to ekycpro while pooled");
+        assert_eq!(plan.pooled.len(), 1);
+        assert_eq!(plan.pooled[0].checks, asked);
+        assert_eq!(plan.pooled[0].region.as_deref(), Some("IN"));
+        assert!(plan.unplanned.is_empty());
     }
 }

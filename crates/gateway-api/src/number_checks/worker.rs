@@ -32,7 +32,7 @@ use providers::{OrderProgress, VendorOrderId};
 use super::claims::{self, Claims};
 use super::jobs::{self, DUE, FailedProvider, Job, SubOrder, Wait};
 use super::model::{JobError, JobView, SubOrderState};
-use super::{NumberChecksConfig, cache::Cache, intake, planner, usage};
+use super::{NumberChecksConfig, cache::Cache, intake, planner, pool, usage};
 use crate::breaker::Refused;
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -177,6 +177,7 @@ async fn advance(
     claims::keep_alive(store, id, claims::holder_ttl(config)).await?;
     if !shutdown.is_requested() {
         resolve_waits(state, &mut job).await?;
+        pool::resolve(state, &mut job).await?;
     }
     for i in 0..job.sub_orders.len() {
         if shutdown.is_requested() {
@@ -240,6 +241,13 @@ async fn advance(
             job.waits
                 .iter()
                 .map(|w| w.next_check_at.map_or(now_secs(), at_secs)),
+        )
+        // A pooled group looks at its batch as often as an order is polled at first, and at
+        // the end of its window.
+        .chain(
+            job.pooled
+                .iter()
+                .map(|p| at_secs(p.until).min(now_secs() + config.poll_initial.as_secs_f64())),
         )
         .fold(f64::INFINITY, f64::min);
     // Back before the job's holder key lapses, so its claims stay alive while it waits.
@@ -367,15 +375,16 @@ async fn reuse(
     .await
 }
 
-/// Plans `checks` of `numbers` (claimed by this job, their buyer having ended without an
-/// answer) and adds the orders to the job. What no provider takes is `unavailable`, and what
-/// the budget no longer allows `failed`, in their records.
-async fn add_orders(
+/// Plans `checks` of `numbers` (claimed by this job: their buyer ended without an answer, or
+/// their pool closed below the minimum) and adds the orders to the job. What no provider takes
+/// is `unavailable` (returned: checks and how many numbers), and what the budget no longer
+/// allows `failed`, in their records.
+pub(super) async fn add_orders(
     state: &AppState,
     job: &mut Job,
     numbers: Vec<E164>,
     checks: CheckSet,
-) -> Result<(), StoreError> {
+) -> Result<Vec<(CheckSet, u64)>, StoreError> {
     let config = &state.config.number_checks;
     let store = &state.store;
     let ttl = config.job_ttl;
@@ -411,7 +420,7 @@ async fn add_orders(
                     sub_order: None,
                     numbers: numbers.len() as u64,
                 });
-                return Ok(());
+                return Ok(Vec::new());
             }
             job.reserved += needed;
         }
@@ -424,6 +433,7 @@ async fn add_orders(
     if !plan.unanswerable.is_empty() {
         unplanned.push((plan.unanswerable, numbers.clone()));
     }
+    let mut untaken = Vec::new();
     for (checks, numbers) in unplanned {
         let records = jobs::unanswered(
             &numbers,
@@ -434,6 +444,7 @@ async fn add_orders(
         );
         jobs::merge_records(store, &job.id, &records, ttl).await?;
         claims.release(&job.id, &numbers, &checks).await?;
+        untaken.push((checks, numbers.len() as u64));
     }
     let start = jobs::append_numbers(store, &job.id, &plan.numbers, ttl).await?;
     for order in &plan.orders {
@@ -446,7 +457,7 @@ async fn add_orders(
             order.len,
         ));
     }
-    Ok(())
+    Ok(untaken)
 }
 
 fn fail(job: &mut Job, i: usize, code: &str, message: String) {
@@ -465,7 +476,7 @@ fn fail(job: &mut Job, i: usize, code: &str, message: String) {
 /// The sub-order's outcome is unknown: the vendor may have accepted (and billed) it. Counted as
 /// unconfirmed usage before the job is saved: a crash in between may count it twice, never not
 /// at all.
-async fn mark_unknown(
+pub(super) async fn mark_unknown(
     store: &crate::store::Store,
     job: &mut Job,
     i: usize,
