@@ -119,7 +119,10 @@ async fn a_number_two_callers_pool_is_bought_once_and_charged_to_the_first() {
         if *tenant == "t2" {
             assert_eq!(job["progress"]["from_cache"], 60, "{job}");
         }
-        assert_eq!(usage(&app, tenant).await["billed_total"], billed[billed.len() - 1]);
+        assert_eq!(
+            usage(&app, tenant).await["billed_total"],
+            billed[billed.len() - 1]
+        );
     }
     assert_eq!(billed, vec![120, 60, 120, 120, 120]);
     assert_eq!(screening_orders(&sim), vec![540], "the shared numbers once");
@@ -129,13 +132,18 @@ async fn a_number_two_callers_pool_is_bought_once_and_charged_to_the_first() {
 async fn a_window_closing_below_the_minimum_takes_the_path_without_pooling() {
     let sim = start_sim(53, 0).await;
     let app = spawn_app_with(config(&sim, json!({"batch_window": "1s"}))).await;
-    let registered = json!({"numbers": indian(120, 0), "default_country": "IN", "checks": ["registered"]});
+    let registered =
+        json!({"numbers": indian(120, 0), "default_country": "IN", "checks": ["registered"]});
     let to_ekycpro = post_pooled(&app, "t1", &registered, 120).await;
     let only_screening = post_pooled(&app, "t2", &activity(indian(80, 5_000)), 80).await;
 
     let job = wait_done(&app, &token("t1", SCOPES), &to_ekycpro).await;
     assert_eq!(job["status"], "completed", "{job}");
-    assert_eq!(job["cost"]["billed_by_provider"], json!({"ekycpro": 120}), "{job}");
+    assert_eq!(
+        job["cost"]["billed_by_provider"],
+        json!({"ekycpro": 120}),
+        "{job}"
+    );
     assert_eq!(job["progress"]["pooled"], 0, "{job}");
 
     let job = wait_done(&app, &token("t2", SCOPES), &only_screening).await;
@@ -171,7 +179,8 @@ async fn max_wait_zero_never_waits() {
         assert_eq!(job["status"], "completed", "{job}");
     }
     let bad = json!({"numbers": indian(1, 0), "default_country": "IN", "checks": ["registered"], "max_wait": "soon"});
-    let problem = support::expect_problem(post_job(&app, &t, &bad).await, 422, "validation_failed").await;
+    let problem =
+        support::expect_problem(post_job(&app, &t, &bad).await, 422, "validation_failed").await;
     assert_eq!(problem["errors"][0]["field"], "max_wait", "{problem}");
     assert!(screening_orders(&sim).is_empty());
 }
@@ -196,7 +205,10 @@ async fn with_a_per_tenant_cache_pools_never_mix_tenants() {
     let b_job = wait_done(&app, &token("b", SCOPES), &id(&b_job)).await;
     assert_eq!(b_job["status"], "failed", "{b_job}");
     assert_eq!(b_job["warnings"][0]["code"], "no_provider", "{b_job}");
-    assert!(screening_orders(&sim).is_empty(), "nothing ordered across tenants");
+    assert!(
+        screening_orders(&sim).is_empty(),
+        "nothing ordered across tenants"
+    );
 
     a_jobs.push(post_pooled(&app, "a", &activity(indian(120, 4_000)), 120).await);
     for id in &a_jobs {

@@ -387,7 +387,12 @@ async fn accept(
     for group in &plan.pooled {
         let list = jobs::put_list(store, &mut job, &group.numbers, ttl).await?;
         job.pooled.push(PoolEntry {
-            pool: pool::pool_key(&scope, group.provider, &group.checks, group.region.as_deref()),
+            pool: pool::pool_key(
+                &scope,
+                group.provider,
+                &group.checks,
+                group.region.as_deref(),
+            ),
             batch: None,
             provider: group.provider,
             checks: group.checks,

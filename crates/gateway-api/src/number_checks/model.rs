@@ -71,9 +71,10 @@ pub struct CreateNumberCheck {
     pub callback_url: Option<String>,
 }
 
-/// A wait: a duration text (`30s`) or seconds (`30`, `0`).
+/// A wait: a duration (`30s`, `2m`) or a number of seconds (`30`, `0`).
 #[derive(Debug, Clone, PartialEq, Deserialize, ToSchema)]
 #[serde(untagged)]
+#[schema(example = "30s")]
 pub enum MaxWait {
     Seconds(f64),
     Text(String),

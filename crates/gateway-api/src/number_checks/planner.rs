@@ -218,13 +218,12 @@ fn assign(
         for (region, group) in groups {
             if group.len() < candidate.limits.min.max(1) {
                 if candidate.pool {
-                    plan.pooled
-                        .extend(order_groups.iter().map(|checks| Pooled {
-                            provider: candidate.provider,
-                            checks: *checks,
-                            region: region.clone(),
-                            numbers: group.clone(),
-                        }));
+                    plan.pooled.extend(order_groups.iter().map(|checks| Pooled {
+                        provider: candidate.provider,
+                        checks: *checks,
+                        region: region.clone(),
+                        numbers: group.clone(),
+                    }));
                 } else {
                     leftover.extend(group);
                 }
@@ -504,7 +503,10 @@ mod tests {
     fn a_pooled_group_keeps_every_check_of_its_provider() {
         let asked = CheckSet::of(&[Check::Registered, Check::Activity]);
         let plan = plan(indian(120, 0), &asked, &[pooling(&asked), ekycpro(&asked)]);
-        assert!(plan.orders.is_empty(), "nothing moves to ekycpro while pooled");
+        assert!(
+            plan.orders.is_empty(),
+            "nothing moves to ekycpro while pooled"
+        );
         assert_eq!(plan.pooled.len(), 1);
         assert_eq!(plan.pooled[0].checks, asked);
         assert_eq!(plan.pooled[0].region.as_deref(), Some("IN"));

@@ -262,7 +262,10 @@ pub async fn join(
     ttl: Duration,
 ) -> Result<String, StoreError> {
     let marker = marker_key(member);
-    if let Some(id) = store.get(&marker).await?.and_then(|raw| String::from_utf8(raw).ok())
+    if let Some(id) = store
+        .get(&marker)
+        .await?
+        .and_then(|raw| String::from_utf8(raw).ok())
         && read(store, &id)
             .await?
             .is_some_and(|(b, _)| b.has(&member.job, member.list))
@@ -408,7 +411,9 @@ async fn step(state: &AppState, job: &Job, mut entry: PoolEntry) -> Result<Outco
                           the vendor's answer; it was not sent again to avoid paying twice"
                     .into(),
             };
-            if let Some((now, _)) = update(store, &id, ttl, |b| b.settle(&job.id, outcome.clone())).await? {
+            if let Some((now, _)) =
+                update(store, &id, ttl, |b| b.settle(&job.id, outcome.clone())).await?
+            {
                 batch = now;
             }
         }
@@ -564,7 +569,8 @@ async fn fall_back(state: &AppState, job: &mut Job, entry: &PoolEntry) -> Result
     let numbers = jobs::read_list(store, &job.id, entry.list).await?;
     let unplanned = worker::add_orders(state, job, numbers, entry.checks).await?;
     for (checks, numbers) in unplanned {
-        job.warnings.push(intake::no_provider_warning(&checks, numbers));
+        job.warnings
+            .push(intake::no_provider_warning(&checks, numbers));
     }
     jobs::drop_list(store, &job.id, entry.list).await
 }
@@ -672,7 +678,10 @@ mod tests {
         assert_eq!(window_of(Some(5)), 5);
         assert_eq!(window_of(Some(0)), 0);
         assert_eq!(window_of(Some(600)), 30);
-        assert_eq!(window(Some(Duration::from_secs(5)), Duration::ZERO), Duration::ZERO);
+        assert_eq!(
+            window(Some(Duration::from_secs(5)), Duration::ZERO),
+            Duration::ZERO
+        );
     }
 
     #[test]
@@ -702,7 +711,11 @@ mod tests {
         let jobs = ["a", "b", "c", "d", "e"];
         let mut ids = Vec::new();
         for job in jobs {
-            ids.push(join(&store, pool, &member(job, 120), limits, ttl).await.unwrap());
+            ids.push(
+                join(&store, pool, &member(job, 120), limits, ttl)
+                    .await
+                    .unwrap(),
+            );
         }
         assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
         let id = ids[0].clone();
@@ -716,9 +729,13 @@ mod tests {
             .count();
         assert_eq!(taken, 1);
 
-        let next = join(&store, pool, &member("f", 120), limits, ttl).await.unwrap();
+        let next = join(&store, pool, &member("f", 120), limits, ttl)
+            .await
+            .unwrap();
         assert_ne!(next, id, "a taken batch is closed");
-        let again = join(&store, pool, &member("a", 120), limits, ttl).await.unwrap();
+        let again = join(&store, pool, &member("a", 120), limits, ttl)
+            .await
+            .unwrap();
         assert_eq!(again, id, "a group finds the batch it joined");
         let batch = read(&store, &id).await.unwrap().unwrap().0;
         assert_eq!(batch.size(), 600);
