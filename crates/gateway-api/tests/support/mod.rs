@@ -3,7 +3,6 @@
 #![allow(dead_code)]
 
 pub mod fake_redis;
-pub mod number_checks;
 pub mod process;
 
 use std::time::Duration;
