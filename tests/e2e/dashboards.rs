@@ -127,6 +127,22 @@ fn metric_names(expr: &str) -> BTreeSet<String> {
     names
 }
 
+/// The version and revision the binary under test prints for `--version`
+/// (`gateway-api 0.1.0 (revision 1a2b3c4d5e6f)`).
+fn binary_version() -> (String, String) {
+    let output = std::process::Command::new(crate::support::binaries::gateway())
+        .arg("--version")
+        .output()
+        .expect("gateway-api --version runs");
+    let text = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    let parsed = text
+        .strip_prefix("gateway-api ")
+        .and_then(|rest| rest.strip_suffix(')'))
+        .and_then(|rest| rest.split_once(" (revision "));
+    let (version, revision) = parsed.unwrap_or_else(|| panic!("unexpected --version: {text}"));
+    (version.to_owned(), revision.to_owned())
+}
+
 fn dashboard_and_alert_expressions() -> Vec<String> {
     let dashboard: Value = serde_json::from_str(
         &std::fs::read_to_string(format!("{CHART}/files/dashboard.json")).expect("dashboard"),
@@ -312,11 +328,10 @@ async fn every_vendor_is_measured_and_every_dashboard_metric_is_exposed_with_hel
                 && l.contains("kind=\"vendor_unavailable\"")),
         "{metrics}"
     );
+    let (version, revision) = binary_version();
     assert!(
         metrics.contains(&format!(
-            "build_info{{version=\"{}\",revision=\"{}\"}} 1",
-            gateway_api::build_info::VERSION,
-            gateway_api::build_info::REVISION
+            "build_info{{version=\"{version}\",revision=\"{revision}\"}} 1"
         )),
         "{metrics}"
     );

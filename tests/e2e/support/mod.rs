@@ -36,7 +36,9 @@ pub fn random_prefix() -> String {
 pub fn test_settings(overrides: Value) -> Value {
     let mut base = json!({
         "server": {"listen": "127.0.0.1:0", "workers": 1, "drain_timeout": "5s"},
-        "store": {"redis_url": redis_url(), "key_prefix": random_prefix()},
+        // Room for a shared, busy CI machine: a store command that times out is a 503, not
+        // what these suites are about (the crate's store tests cover timeouts).
+        "store": {"redis_url": redis_url(), "key_prefix": random_prefix(), "command_timeout": "5s"},
         "auth": {"allow_dev_secret": true},
         // The start-up line says which ports were bound; everything else only when it matters.
         "log": {"level": "warn,gateway_api::startup=info", "format": "json"}
