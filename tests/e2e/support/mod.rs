@@ -1,6 +1,5 @@
 //! The one harness of the end-to-end suites: the real gateway binary on a free port with its own
 //! Redis key prefix, configured by a file as an operator would; tokens; problem checks.
-#![allow(dead_code)]
 
 pub mod binaries;
 pub mod number_checks;
@@ -17,8 +16,6 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 
 use process::GatewayProcess;
-
-pub const ALL_SCOPES: &str = "numbers:read numbers:check accounts:read accounts:write sessions:write actions:write business:read events:read admin";
 
 /// How long a stopping gateway may take to drain and exit.
 const STOP_WITHIN: Duration = Duration::from_secs(30);
@@ -131,10 +128,6 @@ impl TestApp {
             self.process.output()
         );
     }
-}
-
-pub async fn spawn_app() -> TestApp {
-    spawn_app_with(json!({})).await
 }
 
 pub async fn spawn_app_with(overrides: Value) -> TestApp {

@@ -14,9 +14,9 @@ use super::process::ChildProcess;
 
 #[derive(Debug)]
 pub struct RunningSim {
-    process: ChildProcess,
+    // Killed when the handle is dropped.
+    _process: ChildProcess,
     base_url: String,
-    config: SimConfig,
     // Holds the configuration file for as long as the simulator runs.
     _dir: tempfile::TempDir,
 }
@@ -42,9 +42,8 @@ pub async fn start(config: SimConfig, listen: &str) -> Result<RunningSim, String
         })
         .await;
     Ok(RunningSim {
-        process,
+        _process: process,
         base_url,
-        config,
         _dir: dir,
     })
 }
@@ -55,17 +54,9 @@ impl RunningSim {
         &self.base_url
     }
 
-    pub fn config(&self) -> &SimConfig {
-        &self.config
-    }
-
     /// What the simulated vendors were asked and billed, so far.
     pub fn ledger(&self) -> Ledger {
         self.call("GET", "/_sim/ledger", None)
-    }
-
-    pub fn reset_ledger(&self) {
-        let _: Value = self.call("POST", "/_sim/ledger/reset", None);
     }
 
     /// Adds (or replaces by id) one fault, returning it as the simulator stored it.
@@ -84,10 +75,6 @@ impl RunningSim {
     /// The account-management simulation's controls.
     pub fn accounts(&self) -> Accounts<'_> {
         Accounts { sim: self }
-    }
-
-    pub fn stop(&self) {
-        self.process.kill();
     }
 
     fn call<T: DeserializeOwned + Send>(&self, method: &str, path: &str, body: Option<Value>) -> T {
