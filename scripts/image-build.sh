@@ -22,14 +22,28 @@ CARGO="${CARGO:-cargo}"
 PACKAGE=gateway-api
 
 # The files cargo treats as target roots (not the modules under them): each becomes a stub.
+# Besides the conventional places, any `path = "..."` a manifest declares (the end-to-end
+# package's one test target, tests/e2e/main.rs).
 target_roots() {
   (
     cd "$1"
-    for root in src/lib.rs src/main.rs src/bin/*.rs build.rs benches/*.rs tests/*.rs examples/*.rs; do
-      [ -f "$root" ] && echo "$root"
-    done
+    {
+      for root in src/lib.rs src/main.rs src/bin/*.rs build.rs benches/*.rs tests/*.rs examples/*.rs; do
+        [ -f "$root" ] && echo "$root"
+      done
+      sed -n 's/^path = "\(.*\.rs\)"$/\1/p' Cargo.toml
+    } | sort -u
     true
   )
+}
+
+# The workspace members: every crate, and the end-to-end suites at the top-level tests/.
+member_manifests() {
+  local src="$1" manifest
+  for manifest in "$src"/crates/*/Cargo.toml "$src"/tests/Cargo.toml; do
+    [ -f "$manifest" ] && echo "$manifest"
+  done
+  true
 }
 
 skeleton() {
@@ -38,7 +52,7 @@ skeleton() {
   mkdir -p "$dest"
   cp "$src/Cargo.toml" "$src/Cargo.lock" "$dest/"
   local manifest crate rel root
-  for manifest in "$src"/crates/*/Cargo.toml; do
+  while IFS= read -r manifest; do
     crate="$(dirname "$manifest")"; rel="${crate#"$src"/}"
     mkdir -p "$dest/$rel"
     cp "$manifest" "$dest/$rel/Cargo.toml"
@@ -51,7 +65,7 @@ skeleton() {
         echo 'fn main() {}' > "$dest/$rel/$root"
       fi
     done < <(target_roots "$crate")
-  done
+  done < <(member_manifests "$src")
 }
 
 # Loads every manifest (a declared target without its file fails here) and downloads what the

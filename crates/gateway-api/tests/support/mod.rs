@@ -1,20 +1,17 @@
-//! Shared helpers of the integration tests: start the gateway on `127.0.0.1:0` with its own
-//! Redis key prefix, mint tokens, read problems.
+//! Shared helpers of the crate's integration tests: start the gateway in-process on
+//! `127.0.0.1:0` with its own Redis key prefix, mint tokens, read problems. The end-to-end
+//! suites (real binaries, the simulator) have their own harness in the top-level `tests/e2e`.
 #![allow(dead_code)]
 
 pub mod fake_redis;
-pub mod number_checks;
 pub mod process;
 
 use std::time::Duration;
 
 use gateway_api::config::{Config, DEV_JWT_SECRET};
 use gateway_api::startup::Application;
-use gateway_api::store::Store;
 use secrecy::SecretString;
 use serde_json::{Value, json};
-
-pub const ALL_SCOPES: &str = "numbers:read numbers:check accounts:read accounts:write sessions:write actions:write business:read events:read admin";
 
 pub fn redis_url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
@@ -57,9 +54,7 @@ pub struct TestApp {
     /// The status listener (`server.admin_listen`), when configured.
     pub status_address: Option<String>,
     pub config: Config,
-    pub store: Store,
     pub client: reqwest::Client,
-    handle: actix_web::dev::ServerHandle,
 }
 
 impl TestApp {
@@ -74,10 +69,6 @@ impl TestApp {
             .map(|address| format!("{address}{path}"))
     }
 
-    pub fn token(&self, tenant: &str, scopes: &str) -> String {
-        token(tenant, scopes)
-    }
-
     pub async fn get(&self, path: &str, token: &str) -> reqwest::Response {
         self.client
             .get(self.url(path))
@@ -85,10 +76,6 @@ impl TestApp {
             .send()
             .await
             .expect("request")
-    }
-
-    pub async fn stop(&self) {
-        self.handle.stop(true).await;
     }
 }
 
@@ -118,8 +105,6 @@ fn start(app: Application, config: Config) -> TestApp {
     let status_address = app
         .status_port()
         .map(|port| format!("http://127.0.0.1:{port}"));
-    let store = app.state().store.clone();
-    let handle = app.handle();
     tokio::spawn(app.run_until_stopped());
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -130,9 +115,7 @@ fn start(app: Application, config: Config) -> TestApp {
         address,
         status_address,
         config,
-        store,
         client,
-        handle,
     }
 }
 

@@ -1,12 +1,11 @@
 //! Events: the vendor's webhooks in (through the simulator), the feed, the SSE stream,
 //! projections, subscriptions with signed deliveries and retries, several replicas.
 
-mod support;
-
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
+use crate::support::{TestApp, expect_problem, spawn_app_with, spawn_sibling};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use futures_util::{Stream, StreamExt};
@@ -15,7 +14,6 @@ use gateway_api::ownership::{self, OwnedKind};
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
-use support::{TestApp, expect_problem, spawn_app_with, spawn_sibling};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -51,15 +49,17 @@ async fn spawn_events_app_for(receiver: &MockServer) -> TestApp {
     .await
 }
 
-async fn start_sim(app: &TestApp) -> vendor_sim::RunningSim {
+async fn start_sim(app: &TestApp) -> crate::support::sim::RunningSim {
     let mut cfg = vendor_sim::SimConfig::for_tests(11);
     cfg.webhook_target = Some(app.address.clone());
     cfg.accounts.webhook_headers = vec![("X-Webhook-Secret".to_owned(), SECRET.to_owned())];
-    vendor_sim::start(cfg, "127.0.0.1:0").await.expect("sim")
+    crate::support::sim::start(cfg, "127.0.0.1:0")
+        .await
+        .expect("sim")
 }
 
 /// Has the simulator send one webhook now; asserts the gateway answered as the vendor expects.
-async fn trigger(app: &TestApp, sim: &vendor_sim::RunningSim, kind: &str, body: Value) {
+async fn trigger(app: &TestApp, sim: &crate::support::sim::RunningSim, kind: &str, body: Value) {
     let record: Value = app
         .client
         .post(format!("{}/_sim/accounts/webhooks/{kind}", sim.base_url()))
@@ -938,7 +938,7 @@ async fn a_killed_replica_with_pending_deliveries_loses_none_and_repeats_none() 
         .respond_with(subscriber.clone())
         .mount(&receiver)
         .await;
-    let prefix = support::random_prefix();
+    let prefix = crate::support::random_prefix();
     let file = std::env::temp_dir().join(format!("events-{}.toml", uuid::Uuid::new_v4().simple()));
     std::fs::write(
         &file,
@@ -958,13 +958,10 @@ delivery_claim_hold = "2s"
     let env = [
         ("GATEWAY_CONFIG", file.display().to_string()),
         ("GATEWAY_AUTH__ALLOW_DEV_SECRET", "true".to_owned()),
-        ("GATEWAY_STORE__REDIS_URL", support::redis_url()),
+        ("GATEWAY_STORE__REDIS_URL", crate::support::redis_url()),
         ("GATEWAY_STORE__KEY_PREFIX", prefix.clone()),
     ];
-    let mut doomed =
-        tokio::task::spawn_blocking(move || support::process::GatewayProcess::start(&env))
-            .await
-            .expect("join");
+    let doomed = crate::support::process::GatewayProcess::start(None, &env).await;
     let survivor = spawn_app_with(json!({
         "store": {"key_prefix": prefix},
         "events": {
@@ -996,8 +993,7 @@ delivery_claim_hold = "2s"
     }
     // Deliveries are failing and pending on both replicas; one dies without warning.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    doomed.child.kill().expect("SIGKILL");
-    let _ = doomed.child.wait();
+    doomed.process.kill();
     let _ = std::fs::remove_file(&file);
     subscriber
         .healthy

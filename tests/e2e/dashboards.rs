@@ -1,26 +1,24 @@
 //! What operators build on: every vendor's calls, latency and errors, the gauges and counters
 //! of a live `/metrics` (each with its `# HELP`), and the chart's alerts and Grafana dashboard
-//! using only metrics the gateway exposes. In its own binary: one process-wide recorder, and
-//! this test makes the traffic that creates every series.
-
-mod support;
+//! using only metrics the gateway exposes. The gateway runs as its own process, so its recorder
+//! holds only the series this test's traffic creates.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use crate::support::number_checks::{indian, post_job, wait_done};
+use crate::support::{spawn_app_with, token};
 use serde_json::{Value, json};
-use support::number_checks::{indian, post_job, wait_done};
-use support::{spawn_app_with, token};
 use vendor_sim::{FaultKind, FaultSpec, SimConfig, dev};
 
-const CHART: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../helm/wa-gateway");
+const CHART: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../helm/wa-gateway");
 const SCOPES: &str = "numbers:check numbers:read accounts:read business:read admin";
 
 /// Every vendor against the simulator; the status listener on its own port; a tiny `admin` limit
 /// so one rejection is easy to make.
-fn config(sim: &vendor_sim::RunningSim) -> Value {
+fn config(sim: &crate::support::sim::RunningSim) -> Value {
     let base = sim.base_url();
-    let mut vendors = support::number_checks::vendors(base, base);
+    let mut vendors = crate::support::number_checks::vendors(base, base);
     vendors["wscrm"]["dispatch_api_base_url"] = json!(format!("{base}/group-dispatch-api"));
     vendors["nxcloud"] = json!({
         "base_url": base,
@@ -42,7 +40,7 @@ fn config(sim: &vendor_sim::RunningSim) -> Value {
     })
 }
 
-async fn json_job(app: &support::TestApp, token: &str, numbers: Vec<String>) {
+async fn json_job(app: &crate::support::TestApp, token: &str, numbers: Vec<String>) {
     let body = json!({"numbers": numbers, "default_country": "IN", "checks": ["registered"]});
     let response = post_job(app, token, &body).await;
     assert_eq!(response.status(), 202);
@@ -129,6 +127,22 @@ fn metric_names(expr: &str) -> BTreeSet<String> {
     names
 }
 
+/// The version and revision the binary under test prints for `--version`
+/// (`gateway-api 0.1.0 (revision 1a2b3c4d5e6f)`).
+fn binary_version() -> (String, String) {
+    let output = std::process::Command::new(crate::support::binaries::gateway())
+        .arg("--version")
+        .output()
+        .expect("gateway-api --version runs");
+    let text = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    let parsed = text
+        .strip_prefix("gateway-api ")
+        .and_then(|rest| rest.strip_suffix(')'))
+        .and_then(|rest| rest.split_once(" (revision "));
+    let (version, revision) = parsed.unwrap_or_else(|| panic!("unexpected --version: {text}"));
+    (version.to_owned(), revision.to_owned())
+}
+
 fn dashboard_and_alert_expressions() -> Vec<String> {
     let dashboard: Value = serde_json::from_str(
         &std::fs::read_to_string(format!("{CHART}/files/dashboard.json")).expect("dashboard"),
@@ -205,7 +219,7 @@ async fn every_vendor_is_measured_and_every_dashboard_metric_is_exposed_with_hel
         dev::NXCLOUD_APPKEY.to_owned(),
         vec!["8613800138024".into(), "14155550123".into()],
     );
-    let sim = vendor_sim::start(sim_config, "127.0.0.1:0")
+    let sim = crate::support::sim::start(sim_config, "127.0.0.1:0")
         .await
         .expect("simulator starts");
     let app = spawn_app_with(config(&sim)).await;
@@ -314,11 +328,10 @@ async fn every_vendor_is_measured_and_every_dashboard_metric_is_exposed_with_hel
                 && l.contains("kind=\"vendor_unavailable\"")),
         "{metrics}"
     );
+    let (version, revision) = binary_version();
     assert!(
         metrics.contains(&format!(
-            "build_info{{version=\"{}\",revision=\"{}\"}} 1",
-            gateway_api::build_info::VERSION,
-            gateway_api::build_info::REVISION
+            "build_info{{version=\"{version}\",revision=\"{revision}\"}} 1"
         )),
         "{metrics}"
     );

@@ -2,16 +2,15 @@
 //! documents 001 and 002 reached through the gateway, lifecycle refusals without vendor calls,
 //! chat-action spacing across a restart, QR images, NxCloud signing and secrets.
 
-mod support;
-
 use std::time::Duration;
 
-use serde_json::{Value, json};
-use support::process::GatewayProcess;
-use support::{
+use crate::support::process::GatewayProcess;
+use crate::support::sim::RunningSim;
+use crate::support::{
     TestApp, expect_problem, random_prefix, redis_url, spawn_app_with, spawn_sibling, token,
 };
-use vendor_sim::{RunningSim, SimConfig, dev};
+use serde_json::{Value, json};
+use vendor_sim::{SimConfig, dev};
 
 const SCOPES: &str =
     "accounts:read accounts:write sessions:write actions:write business:read events:read";
@@ -30,7 +29,7 @@ async fn sim(spacing_ms: u64) -> RunningSim {
             "85291234567".into(),
         ],
     );
-    vendor_sim::start(config, "127.0.0.1:0")
+    crate::support::sim::start(config, "127.0.0.1:0")
         .await
         .expect("sim starts")
 }
@@ -892,26 +891,32 @@ async fn business_phones_with_caching_off_ask_the_vendor_every_time() {
 async fn imported_keys_appear_in_no_log_line_and_no_response() {
     let mut config = SimConfig::for_tests(7);
     config.wscrm.headers.clear();
-    let sim = vendor_sim::start(config, "127.0.0.1:0").await.expect("sim");
+    let sim = crate::support::sim::start(config, "127.0.0.1:0")
+        .await
+        .expect("sim");
     let base = sim.base_url().to_owned();
-    let mut gateway = GatewayProcess::start(&[
-        ("GATEWAY_LOG__LEVEL", "trace".to_owned()),
-        ("GATEWAY_AUTH__ALLOW_DEV_SECRET", "true".to_owned()),
-        ("GATEWAY_STORE__REDIS_URL", redis_url()),
-        ("GATEWAY_STORE__KEY_PREFIX", random_prefix()),
-        (
-            "GATEWAY_VENDORS__WSCRM__BUS_API_BASE_URL",
-            format!("{base}/wscrm-bus-api"),
-        ),
-        (
-            "GATEWAY_VENDORS__WSCRM__DISPATCH_API_BASE_URL",
-            format!("{base}/group-dispatch-api"),
-        ),
-        (
-            "GATEWAY_ACCOUNTS__TENANTS__ACME__WSCRM_TENANT_ID",
-            "7".to_owned(),
-        ),
-    ]);
+    let gateway = GatewayProcess::start(
+        None,
+        &[
+            ("GATEWAY_LOG__LEVEL", "trace".to_owned()),
+            ("GATEWAY_AUTH__ALLOW_DEV_SECRET", "true".to_owned()),
+            ("GATEWAY_STORE__REDIS_URL", redis_url()),
+            ("GATEWAY_STORE__KEY_PREFIX", random_prefix()),
+            (
+                "GATEWAY_VENDORS__WSCRM__BUS_API_BASE_URL",
+                format!("{base}/wscrm-bus-api"),
+            ),
+            (
+                "GATEWAY_VENDORS__WSCRM__DISPATCH_API_BASE_URL",
+                format!("{base}/group-dispatch-api"),
+            ),
+            (
+                "GATEWAY_ACCOUNTS__TENANTS__ACME__WSCRM_TENANT_ID",
+                "7".to_owned(),
+            ),
+        ],
+    )
+    .await;
     let client = reqwest::Client::new();
     let bearer = token("acme", SCOPES);
     let mut bodies = String::new();
@@ -945,7 +950,7 @@ async fn imported_keys_appear_in_no_log_line_and_no_response() {
     assert!(bodies.contains("+8613800138030"), "{bodies}");
     tokio::time::sleep(Duration::from_millis(200)).await;
     gateway.sigterm();
-    assert_eq!(gateway.wait_exit(Duration::from_secs(15)), Some(0));
+    assert_eq!(gateway.wait_exit(Duration::from_secs(15)).await, Some(0));
     let logs = gateway.output();
     assert!(logs.contains("request completed"), "{logs}");
     for secret in [PRIVATE_KEY, MSG_PRIVATE_KEY] {

@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use vendor_sim::{RunningSim, SimConfig, dev};
+use vendor_sim::{SimConfig, dev};
+
+use super::sim::{self, RunningSim};
 
 use super::TestApp;
 
@@ -12,7 +14,7 @@ pub async fn start_sim(seed: u64, screening_base_ms: u64) -> RunningSim {
     let mut config = SimConfig::for_tests(seed);
     config.result_ttl_ms = 60_000;
     config.speed.screening_base_ms = screening_base_ms;
-    vendor_sim::start(config, "127.0.0.1:0")
+    sim::start(config, "127.0.0.1:0")
         .await
         .expect("simulator starts")
 }

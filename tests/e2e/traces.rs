@@ -3,15 +3,13 @@
 //! OTLP/HTTP receiver, the vendor receives the same trace id, and the log lines of the request
 //! carry it.
 
-mod support;
-
 use std::collections::HashMap;
 use std::time::Duration;
 
+use crate::support::number_checks::start_sim;
+use crate::support::process::GatewayProcess;
+use crate::support::{random_prefix, redis_url, token};
 use serde_json::Value;
-use support::number_checks::start_sim;
-use support::process::GatewayProcess;
-use support::{random_prefix, redis_url, token};
 use vendor_sim::dev;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -106,9 +104,7 @@ async fn a_number_check_is_one_trace_from_the_caller_to_the_vendor() {
         // The exporter's batch delay (ms), so the test does not wait the default 5 s.
         ("OTEL_BSP_SCHEDULE_DELAY", "100".to_owned()),
     ];
-    let gateway = tokio::task::spawn_blocking(move || GatewayProcess::start(&env))
-        .await
-        .expect("join");
+    let gateway = GatewayProcess::start(None, &env).await;
 
     let response = reqwest::Client::new()
         .get(gateway.url("/v1/numbers/%2B51912345678?checks=registered"))

@@ -2,15 +2,14 @@
 //! SIGTERM hands its job back at once; a replica killed outright loses the job only until its
 //! lease expires. Either way each vendor order is placed once and no result is lost.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::number_checks::{config, indian, start_sim, wait_done};
+use crate::support::process::GatewayProcess;
+use crate::support::sim::RunningSim;
+use crate::support::{random_prefix, redis_url, spawn_app_with, token};
 use serde_json::{Value, json};
-use support::number_checks::{config, indian, start_sim, wait_done};
-use support::process::GatewayProcess;
-use support::{random_prefix, redis_url, spawn_app_with, token};
-use vendor_sim::{RunningSim, dev};
+use vendor_sim::dev;
 
 const SCOPES: &str = "numbers:check numbers:read";
 
@@ -86,9 +85,7 @@ async fn process_with_job_in(
         ("GATEWAY_STORE__REDIS_URL", redis_url()),
         ("GATEWAY_STORE__KEY_PREFIX", prefix.to_owned()),
     ];
-    let gateway = tokio::task::spawn_blocking(move || GatewayProcess::start(&env))
-        .await
-        .expect("join");
+    let gateway = GatewayProcess::start(None, &env).await;
     let client = reqwest::Client::new();
     let bearer = token("acme", SCOPES);
     let body =
@@ -152,15 +149,13 @@ async fn sigterm_hands_the_job_to_another_replica_at_once() {
     let prefix = random_prefix();
     // A lease far longer than the test: only a handed-back job can finish in time.
     let file = config_file(&sim, "60s");
-    let (mut gateway, id) = process_with_running_job(&file, &prefix).await;
+    let (gateway, id) = process_with_running_job(&file, &prefix).await;
     let mut overrides = config(&sim, json!({"lease_ttl": "60s"}));
     overrides["store"] = json!({"key_prefix": prefix});
     let second = spawn_app_with(overrides).await;
 
     gateway.sigterm();
-    let code = tokio::task::spawn_blocking(move || gateway.wait_exit(Duration::from_secs(20)))
-        .await
-        .expect("join");
+    let code = gateway.wait_exit(Duration::from_secs(20)).await;
     assert_eq!(code, Some(0));
     let started = tokio::time::Instant::now();
     let job = wait_done(&second, &token("acme", SCOPES), &id).await;
@@ -179,13 +174,12 @@ async fn a_killed_replica_loses_its_job_only_until_the_lease_expires() {
     let sim = start_sim(12, 1_500).await;
     let prefix = random_prefix();
     let file = config_file(&sim, "3s");
-    let (mut gateway, id) = process_with_running_job(&file, &prefix).await;
+    let (gateway, id) = process_with_running_job(&file, &prefix).await;
     let mut overrides = config(&sim, json!({"lease_ttl": "3s"}));
     overrides["store"] = json!({"key_prefix": prefix});
     let second = spawn_app_with(overrides).await;
 
-    gateway.child.kill().expect("SIGKILL");
-    let _ = gateway.child.wait();
+    gateway.process.kill();
     let job = wait_done(&second, &token("acme", SCOPES), &id).await;
     assert_eq!(job["status"], "completed", "{job}");
     assert_eq!(job["progress"]["answered"], 1_000);
@@ -205,9 +199,8 @@ async fn an_order_whose_replica_was_killed_mid_submit_counts_as_unconfirmed_usag
     .expect("fault");
     let prefix = random_prefix();
     let file = config_file(&sim, "3s");
-    let (mut gateway, id) = process_with_job_in(&file, &prefix, "submitting").await;
-    gateway.child.kill().expect("SIGKILL");
-    let _ = gateway.child.wait();
+    let (gateway, id) = process_with_job_in(&file, &prefix, "submitting").await;
+    gateway.process.kill();
     let mut overrides = config(&sim, json!({"lease_ttl": "3s"}));
     overrides["store"] = json!({"key_prefix": prefix});
     let second = spawn_app_with(overrides).await;

@@ -1,15 +1,15 @@
 //! Number checks end to end: the gateway against the vendor simulator and a real Redis.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::number_checks::{
+    all_results, config, indian, post_job, start_sim, us, wait_done,
+};
+use crate::support::{expect_problem, spawn_app_with, spawn_sibling, token};
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
-use support::number_checks::{all_results, config, indian, post_job, start_sim, us, wait_done};
-use support::{expect_problem, spawn_app_with, spawn_sibling, token};
 
 const SCOPES: &str = "numbers:check numbers:read";
 
@@ -252,7 +252,7 @@ async fn a_result_file_on_an_unconfigured_host_is_not_downloaded() {
     let sim = start_sim(5, 0).await;
     let mut overrides = config(&sim, json!({}));
     overrides["vendors"] =
-        support::number_checks::vendors(sim.base_url(), "https://results.vendor.example");
+        crate::support::number_checks::vendors(sim.base_url(), "https://results.vendor.example");
     let app = spawn_app_with(overrides).await;
     let t = token("acme", SCOPES);
     let resp = post_job(&app, &t, &registered(indian(120, 0))).await;
@@ -424,7 +424,7 @@ async fn invalid_numbers_are_reported_per_item_and_oversized_batches_refused() {
 }
 
 /// The tenant's `number_check.completed` events.
-async fn completions_in_feed(app: &support::TestApp, tenant: &str) -> Value {
+async fn completions_in_feed(app: &crate::support::TestApp, tenant: &str) -> Value {
     app.client
         .get(app.url("/v1/events?types=number_check.completed"))
         .bearer_auth(token(tenant, "events:read"))
@@ -1068,7 +1068,12 @@ fn checks_body(numbers: Vec<String>, checks: &[&str]) -> Value {
 }
 
 /// Every record of a job, read as JSON pages of `limit`.
-async fn paged_results(app: &support::TestApp, t: &str, id: &str, limit: usize) -> Vec<Value> {
+async fn paged_results(
+    app: &crate::support::TestApp,
+    t: &str,
+    id: &str,
+    limit: usize,
+) -> Vec<Value> {
     let mut cursor: Option<String> = None;
     let mut items = Vec::new();
     loop {

@@ -1,20 +1,22 @@
 //! What the gateway writes to its logs: never a bearer token, never a full phone number.
 
-mod support;
-
 use std::time::Duration;
 
-use support::process::GatewayProcess;
-use support::{random_prefix, redis_url, token};
+use crate::support::process::GatewayProcess;
+use crate::support::{random_prefix, redis_url, token};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_hold_no_token_and_no_unmasked_number() {
-    let mut gateway = GatewayProcess::start(&[
-        ("GATEWAY_LOG__LEVEL", "debug".to_owned()),
-        ("GATEWAY_AUTH__ALLOW_DEV_SECRET", "true".to_owned()),
-        ("GATEWAY_STORE__REDIS_URL", redis_url()),
-        ("GATEWAY_STORE__KEY_PREFIX", random_prefix()),
-    ]);
+    let gateway = GatewayProcess::start(
+        None,
+        &[
+            ("GATEWAY_LOG__LEVEL", "debug".to_owned()),
+            ("GATEWAY_AUTH__ALLOW_DEV_SECRET", "true".to_owned()),
+            ("GATEWAY_STORE__REDIS_URL", redis_url()),
+            ("GATEWAY_STORE__KEY_PREFIX", random_prefix()),
+        ],
+    )
+    .await;
     let client = reqwest::Client::new();
     let bearer = token("acme", "numbers:read");
     let calls = [
@@ -39,7 +41,7 @@ async fn logs_hold_no_token_and_no_unmasked_number() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     gateway.sigterm();
     assert_eq!(
-        gateway.wait_exit(Duration::from_secs(15)),
+        gateway.wait_exit(Duration::from_secs(15)).await,
         Some(0),
         "{}",
         gateway.output()
@@ -79,7 +81,7 @@ async fn vendor_failures_log_one_short_line_each_even_with_rust_backtrace() {
 
     let mut sim_config = vendor_sim::SimConfig::for_tests(41);
     sim_config.result_ttl_ms = 60_000;
-    let sim = vendor_sim::start(sim_config, "127.0.0.1:0")
+    let sim = crate::support::sim::start(sim_config, "127.0.0.1:0")
         .await
         .expect("simulator starts");
     sim.set_fault(
@@ -110,9 +112,7 @@ async fn vendor_failures_log_one_short_line_each_even_with_rust_backtrace() {
             "100000".to_owned(),
         ),
     ];
-    let mut gateway = tokio::task::spawn_blocking(move || GatewayProcess::start(&env))
-        .await
-        .expect("join");
+    let gateway = GatewayProcess::start(None, &env).await;
     let client = reqwest::Client::new();
     let bearer = token("acme", "numbers:check");
     let before = gateway.output().len();
@@ -137,7 +137,7 @@ async fn vendor_failures_log_one_short_line_each_even_with_rust_backtrace() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let logs = gateway.output();
     gateway.sigterm();
-    let _ = gateway.wait_exit(Duration::from_secs(15));
+    let _ = gateway.wait_exit(Duration::from_secs(15)).await;
     let written = logs.len() - before;
     assert!(
         !logs.contains("stack backtrace") && !logs.contains("rust_begin_unwind"),
@@ -160,12 +160,16 @@ async fn vendor_failures_log_one_short_line_each_even_with_rust_backtrace() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_line_per_request_with_route_status_latency_tenant_and_request_id() {
     const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
-    let mut gateway = GatewayProcess::start(&[
-        ("GATEWAY_LOG__LEVEL", "info".to_owned()),
-        ("GATEWAY_AUTH__ALLOW_DEV_SECRET", "true".to_owned()),
-        ("GATEWAY_STORE__REDIS_URL", redis_url()),
-        ("GATEWAY_STORE__KEY_PREFIX", random_prefix()),
-    ]);
+    let gateway = GatewayProcess::start(
+        None,
+        &[
+            ("GATEWAY_LOG__LEVEL", "info".to_owned()),
+            ("GATEWAY_AUTH__ALLOW_DEV_SECRET", "true".to_owned()),
+            ("GATEWAY_STORE__REDIS_URL", redis_url()),
+            ("GATEWAY_STORE__KEY_PREFIX", random_prefix()),
+        ],
+    )
+    .await;
     let client = reqwest::Client::new();
     let bearer = token("acme", "numbers:read numbers:check");
     let calls = [
@@ -202,7 +206,7 @@ async fn one_line_per_request_with_route_status_latency_tenant_and_request_id() 
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     gateway.sigterm();
-    assert_eq!(gateway.wait_exit(Duration::from_secs(15)), Some(0));
+    assert_eq!(gateway.wait_exit(Duration::from_secs(15)).await, Some(0));
     let logs = gateway.output();
     let lines: Vec<serde_json::Value> = logs
         .lines()

@@ -2,16 +2,14 @@
 //! one-number lookup) are waited for and reused, not sent to a vendor again. The gateway against
 //! the vendor simulator and a real Redis; vendor calls are counted in the simulator's ledger.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use gateway_api::store::{Store, StoreSettings};
 
+use crate::support::number_checks::{all_results, config, indian, post_job, start_sim, wait_done};
+use crate::support::{spawn_app_with, token};
 use serde_json::{Value, json};
-use support::number_checks::{all_results, config, indian, post_job, start_sim, wait_done};
-use support::{spawn_app_with, token};
 
 const SCOPES: &str = "numbers:check numbers:read";
 
@@ -29,7 +27,7 @@ fn id(job: &Value) -> String {
 }
 
 /// Each number's answer: `registered` and the check's status and provider.
-async fn answers(app: &support::TestApp, t: &str, id: &str) -> BTreeMap<String, Value> {
+async fn answers(app: &crate::support::TestApp, t: &str, id: &str) -> BTreeMap<String, Value> {
     all_results(app, t, id)
         .await
         .into_iter()
@@ -42,7 +40,7 @@ async fn answers(app: &support::TestApp, t: &str, id: &str) -> BTreeMap<String, 
 }
 
 /// A handle of its own on the app's store (same Redis, same prefix), for this test's thread.
-async fn store_of(app: &support::TestApp) -> Store {
+async fn store_of(app: &crate::support::TestApp) -> Store {
     Store::connect(&StoreSettings {
         redis_url: app.config.store.redis_url.clone(),
         key_prefix: app.config.store.key_prefix.clone(),

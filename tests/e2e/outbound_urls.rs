@@ -3,16 +3,14 @@
 //! listener they aim at; an explicitly named internal receiver gets its deliveries; redirects
 //! are not followed.
 
-mod support;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::support::number_checks::{config, indian, post_job, start_sim, wait_done};
+use crate::support::{TestApp, expect_problem, spawn_app_with, token};
 use gateway_api::ownership::{self, OwnedKind};
 use serde_json::{Value, json};
-use support::number_checks::{config, indian, post_job, start_sim, wait_done};
-use support::{TestApp, expect_problem, spawn_app_with, token};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use wiremock::matchers::method;
@@ -69,7 +67,7 @@ impl Listener {
 
 struct Fixture {
     app: TestApp,
-    _sim: vendor_sim::RunningSim,
+    _sim: crate::support::sim::RunningSim,
     trap: Listener,
     redirector: Listener,
     receiver: MockServer,

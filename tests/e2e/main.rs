@@ -1,0 +1,16 @@
+//! The end-to-end suites: each module drives the real `gateway-api` and `vendor-sim` binaries
+//! (and Redis) over HTTP, through the one harness in `support`. Run one suite with
+//! `cargo test -p e2e -- number_checks::`.
+
+mod support;
+
+mod accounts;
+mod dashboards;
+mod events;
+mod examples;
+mod logs;
+mod number_check_coalescing;
+mod number_checks;
+mod number_checks_processes;
+mod outbound_urls;
+mod traces;
