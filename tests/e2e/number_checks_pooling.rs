@@ -3,11 +3,9 @@
 //! into one screening order. The gateway against the vendor simulator (which enforces the
 //! minimum) and a real Redis; vendor orders are counted in the simulator's ledger.
 
-mod support;
-
 use serde_json::{Value, json};
-use support::number_checks::{all_results, config, indian, post_job, start_sim, wait_done};
-use support::{TestApp, spawn_app_with, spawn_sibling, token};
+use crate::support::number_checks::{all_results, config, indian, post_job, start_sim, wait_done};
+use crate::support::{TestApp, spawn_app_with, spawn_sibling, token};
 
 const SCOPES: &str = "numbers:check numbers:read";
 
