@@ -677,6 +677,7 @@ backend sim
                       "is final, against a simulator that answers orders at once")
         sc.targets.append({"what": "accept time", "limit": "≤ 5 s"})
         sc.targets.append({"what": "gateway peak RSS", "limit": "≤ 300 MB"})
+        sc.targets.append({"what": "complete time", "limit": "≤ 10 s"})
         gw = sc.system("gateway")
         script = ROOT / "scripts" / "bench-bulk.sh"
         for _ in range(self.args.bulk_rounds):
@@ -780,6 +781,8 @@ def verdicts(sc: Scenario) -> list[tuple[str, str, str, bool | None]]:
         a, m = g.median("accept_s"), g.median("peak_rss_mb")
         out.append(("accept time", "≤ 5 s", f"{fmt(a)} s", a is not None and a <= 5))
         out.append(("gateway peak RSS", "≤ 300 MB", f"{fmt(m)} MB", m is not None and m <= 300))
+        c = g.median("complete_s")
+        out.append(("complete time", "≤ 10 s", f"{fmt(c)} s", c is not None and c <= 10))
     return out
 
 

@@ -171,7 +171,7 @@ log "accepted $id in ${accept_seconds}s (HTTP $code), peak RSS ${peak_rss_kb} kB
 
 status=$(jq -r .status "$work/accepted.json")
 deadline=$(( $(date +%s) + COMPLETE_TIMEOUT ))
-while [[ $status != completed && $status != partially_failed && $status != failed ]]; do
+while [[ $status != completed && $status != completed_with_errors && $status != failed ]]; do
   (( $(date +%s) < deadline )) || die "job $id not finished after ${COMPLETE_TIMEOUT}s (status $status)"
   sleep 0.1
   curl -sS -o "$work/job.json" -H "Authorization: Bearer $token" "$gw/v1/number-checks/$id" \

@@ -11,6 +11,7 @@ mod examples;
 mod logs;
 mod number_check_coalescing;
 mod number_checks;
+mod number_checks_parallel;
 mod number_checks_pooling;
 mod number_checks_processes;
 mod outbound_urls;

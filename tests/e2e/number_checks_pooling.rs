@@ -58,7 +58,7 @@ async fn usage(app: &TestApp, tenant: &str) -> Value {
         .expect("usage")
 }
 
-fn screening_orders(sim: &vendor_sim::RunningSim) -> Vec<u64> {
+fn screening_orders(sim: &crate::support::sim::RunningSim) -> Vec<u64> {
     sim.ledger()
         .vendor("wscrm")
         .map(|v| v.orders.iter().map(|o| o.numbers).collect())
@@ -178,7 +178,7 @@ async fn max_wait_zero_never_waits() {
     }
     let bad = json!({"numbers": indian(1, 0), "default_country": "IN", "checks": ["registered"], "max_wait": "soon"});
     let problem =
-        support::expect_problem(post_job(&app, &t, &bad).await, 422, "validation_failed").await;
+        crate::support::expect_problem(post_job(&app, &t, &bad).await, 422, "validation_failed").await;
     assert_eq!(problem["errors"][0]["field"], "max_wait", "{problem}");
     assert!(screening_orders(&sim).is_empty());
 }

@@ -25,6 +25,8 @@ pub struct AppState {
     pub usage_tally: crate::number_checks::usage::Tally,
     /// The circuit breaker of every vendor, shared by all replicas through the store.
     pub breakers: Breakers,
+    /// Vendor calls of number-check orders in flight on this replica, per provider.
+    pub order_slots: crate::number_checks::slots::OrderSlots,
 }
 
 impl AppState {
@@ -42,9 +44,12 @@ impl AppState {
             ConfigError::from(ConfigIssue::at(vendor_section(e.provider), e.message))
         })?;
         let breakers = breakers(&config, store.clone());
+        let order_slots =
+            crate::number_checks::slots::OrderSlots::new(&config.number_checks.order_concurrency);
         let config = Arc::new(config);
         Ok(Self {
             breakers,
+            order_slots,
             providers: Arc::new(providers),
             verifier: Arc::new(TokenVerifier::from_config(&config, http.clone())),
             rate_limiter: RateLimiter::new(store.clone(), config.clone()),

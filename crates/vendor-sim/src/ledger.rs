@@ -29,6 +29,13 @@ pub struct VendorLedger {
     /// vendor), oldest first, the last 100.
     #[serde(default)]
     pub trace_ids: Vec<String>,
+    /// Requests of the vendor being handled right now (faults' delays included).
+    #[serde(default)]
+    pub in_flight: u64,
+    /// The most requests of the vendor handled at the same time: what a caller's concurrency
+    /// limit looks like from the vendor's side.
+    #[serde(default)]
+    pub peak_in_flight: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,6 +122,23 @@ impl LedgerBook {
         });
     }
 
+    /// A request of `vendor` is being handled until [`Self::request_ended`].
+    pub fn request_started(&self, vendor: &str) {
+        self.with(|l| {
+            let v = l.vendors.entry(vendor.to_owned()).or_default();
+            v.in_flight += 1;
+            v.peak_in_flight = v.peak_in_flight.max(v.in_flight);
+        });
+    }
+
+    pub fn request_ended(&self, vendor: &str) {
+        self.with(|l| {
+            let v = l.vendors.entry(vendor.to_owned()).or_default();
+            // A reset while requests were in flight already forgot them.
+            v.in_flight = v.in_flight.saturating_sub(1);
+        });
+    }
+
     /// Remembers the trace id of a request's `traceparent` (`00-<trace id>-<span id>-<flags>`).
     pub fn record_traceparent(&self, vendor: &str, traceparent: &str) {
         let Some(trace_id) = traceparent.split('-').nth(1) else {
@@ -197,5 +221,25 @@ mod tests {
         assert_eq!(l.numbers_billed("wscrm"), 5);
         book.reset();
         assert_eq!(book.snapshot(), Ledger::default());
+    }
+
+    #[test]
+    fn requests_in_flight_and_their_peak() {
+        let book = LedgerBook::default();
+        book.request_started("ekycpro");
+        book.request_started("ekycpro");
+        book.request_ended("ekycpro");
+        book.request_started("ekycpro");
+        book.request_started("wscrm");
+        let l = book.snapshot();
+        let v = l.vendor("ekycpro").expect("seen");
+        assert_eq!((v.in_flight, v.peak_in_flight), (2, 2));
+        assert_eq!(l.vendor("wscrm").map(|v| v.peak_in_flight), Some(1));
+        book.reset();
+        book.request_ended("ekycpro");
+        assert_eq!(
+            book.snapshot().vendor("ekycpro").map(|v| v.in_flight),
+            Some(0)
+        );
     }
 }

@@ -1,5 +1,5 @@
-//! The layer in front of every vendor route: counts the request in the ledger, applies faults,
-//! then checks the wscrm header credentials.
+//! The layer in front of every vendor route: counts the request in the ledger (and as in flight
+//! while it is handled), applies faults, then checks the wscrm header credentials.
 
 use std::time::Duration;
 
@@ -46,6 +46,7 @@ pub async fn vendor_layer(
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     state.ledger.count_request(op.vendor, &op.name);
+    let _in_flight = InFlight::enter(state.clone(), op.vendor);
     if let Some(traceparent) = req
         .headers()
         .get("traceparent")
@@ -101,6 +102,25 @@ pub async fn vendor_layer(
         }
     }
     handle(&state, &op, req, next).await
+}
+
+/// Counts a request of a vendor as in flight while it lives.
+struct InFlight {
+    state: web::Data<SimState>,
+    vendor: &'static str,
+}
+
+impl InFlight {
+    fn enter(state: web::Data<SimState>, vendor: &'static str) -> Self {
+        state.ledger.request_started(vendor);
+        Self { state, vendor }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.state.ledger.request_ended(self.vendor);
+    }
 }
 
 /// The request as it is when no fault intervenes.

@@ -18,6 +18,7 @@ pub mod model;
 pub mod planner;
 pub mod pool;
 pub mod routes;
+pub mod slots;
 pub mod usage;
 pub mod worker;
 
@@ -69,6 +70,13 @@ pub struct NumberChecksConfig {
     pub poll_initial: Duration,
     #[serde(with = "humantime_serde")]
     pub poll_max: Duration,
+    /// Vendor calls of number-check orders (submit, poll, result download) one replica has in
+    /// flight at once, per provider: `default` for every provider, or a provider id's own limit
+    /// (`order_concurrency = { default = 4, ekycpro = 2 }`). A job's orders are sent, polled and
+    /// downloaded concurrently up to this limit, which holds across every job of the replica.
+    /// The vendors state no rate limits; the default is modest so a large job does not look
+    /// like a burst to them.
+    pub order_concurrency: OrderConcurrency,
     /// Consecutive failed polls after which a sub-order fails.
     pub max_poll_errors: u32,
     /// Attempts at downloading and reading a finished order's result file (truncated, garbled
@@ -115,6 +123,7 @@ impl Default for NumberChecksConfig {
             lease_ttl: Duration::from_secs(30),
             poll_initial: Duration::from_secs(2),
             poll_max: Duration::from_secs(60),
+            order_concurrency: OrderConcurrency::default(),
             max_poll_errors: 10,
             download_max_attempts: 6,
             circuit_failures: 5,
@@ -128,9 +137,52 @@ impl Default for NumberChecksConfig {
     }
 }
 
+/// How many order calls a replica has in flight at once, per number-check provider.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default)]
+pub struct OrderConcurrency {
+    /// The limit of every provider not named.
+    pub default: usize,
+    /// Limits of single providers, by provider id (`wscrm_screening`, `ekycpro`, `accuauth`).
+    #[serde(flatten)]
+    pub providers: BTreeMap<ProviderId, usize>,
+}
+
+impl Default for OrderConcurrency {
+    fn default() -> Self {
+        Self {
+            default: 4,
+            providers: BTreeMap::new(),
+        }
+    }
+}
+
+impl OrderConcurrency {
+    /// The limit for `provider`.
+    pub fn limit(&self, provider: ProviderId) -> usize {
+        self.providers
+            .get(&provider)
+            .copied()
+            .unwrap_or(self.default)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.default == 0 {
+            return Err("`default` must be at least 1".into());
+        }
+        match self.providers.iter().find(|(_, limit)| **limit == 0) {
+            Some((provider, _)) => Err(format!("`{provider}` must be at least 1")),
+            None => Ok(()),
+        }
+    }
+}
+
 impl NumberChecksConfig {
     /// Checks the section; the error names the key.
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        self.order_concurrency
+            .validate()
+            .map_err(|e| ("number_checks.order_concurrency", e))?;
         for (tenant, secret) in &self.callback_secrets {
             if !crate::events::delivery::is_signing_secret(secret.expose_secret()) {
                 return Err((

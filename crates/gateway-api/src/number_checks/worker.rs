@@ -15,12 +15,20 @@
 //! circuit, or refused/failed by the vendor, moves the sub-order to another provider that
 //! answers its checks, at most once per provider; a provider that failed a submit gets no other
 //! order of the same job. Polls and downloads refused by an open circuit wait for the cool-down.
+//!
+//! Concurrency: the claimed jobs are worked on together, and a job's due sub-orders are
+//! submitted, polled and downloaded concurrently, each vendor call holding one of its provider's
+//! slots ([`super::slots`], `order_concurrency` per provider and replica). Changes to the job are
+//! made and saved under one lock per job; answers are merged into the numbers' records under
+//! another.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use futures_util::future::join_all;
+use tokio::sync::{Mutex, OwnedSemaphorePermit};
 use tracing::Instrument as _;
 
 use chrono::{DateTime, Utc};
@@ -32,6 +40,7 @@ use providers::{OrderProgress, VendorOrderId};
 use super::claims::{self, Claims};
 use super::jobs::{self, DUE, FailedProvider, Job, SubOrder, Wait};
 use super::model::{JobError, JobView, SubOrderState};
+use super::slots::{self, Step};
 use super::{NumberChecksConfig, cache::Cache, intake, planner, pool, usage};
 use crate::breaker::Refused;
 use crate::state::AppState;
@@ -64,22 +73,13 @@ async fn run(state: AppState, owner: String, mut shutdown: Shutdown) {
             .zclaim_due(DUE, now_secs(), config.lease_ttl.as_secs_f64(), 8)
             .await
         {
+            // The claimed jobs are worked on together: their orders share the replica's slots.
             Ok(ids) => {
-                for id in ids {
-                    if shutdown.is_requested() {
-                        // Hand it straight back so another replica takes it at once.
-                        let _ = state.store.zadd(DUE, &id, now_secs()).await;
-                        continue;
-                    }
-                    let span = crate::telemetry::traced_work(tracing::info_span!(
-                        "number_check_job",
-                        job = %id,
-                        trace_id = tracing::field::Empty,
-                    ));
-                    work_on(&state, &id, &owner, &shutdown)
-                        .instrument(span)
-                        .await;
-                }
+                join_all(
+                    ids.iter()
+                        .map(|id| work_on_claimed(&state, id, &owner, &shutdown)),
+                )
+                .await;
             }
             Err(e) => tracing::warn!(error = %e, "number-check worker cannot read due jobs"),
         }
@@ -88,6 +88,20 @@ async fn run(state: AppState, owner: String, mut shutdown: Shutdown) {
         }
     }
     tracing::debug!("number-check worker stopped");
+}
+
+async fn work_on_claimed(state: &AppState, id: &str, owner: &str, shutdown: &Shutdown) {
+    if shutdown.is_requested() {
+        // Hand it straight back so another replica takes it at once.
+        let _ = state.store.zadd(DUE, id, now_secs()).await;
+        return;
+    }
+    let span = crate::telemetry::traced_work(tracing::info_span!(
+        "number_check_job",
+        job = %id,
+        trace_id = tracing::field::Empty,
+    ));
+    work_on(state, id, owner, shutdown).instrument(span).await;
 }
 
 enum Next {
@@ -173,50 +187,27 @@ async fn advance(
     if job.status.is_terminal() {
         return Ok(Next::Done);
     }
-    let lease = jobs::lease_key(id);
+    let lease = Lease {
+        store,
+        key: jobs::lease_key(id),
+        owner,
+        ttl: config.lease_ttl,
+        lost,
+    };
     claims::keep_alive(store, id, claims::holder_ttl(config)).await?;
     if !shutdown.is_requested() {
         resolve_waits(state, &mut job).await?;
         pool::resolve(state, &mut job).await?;
-    }
-    for i in 0..job.sub_orders.len() {
-        if shutdown.is_requested() {
-            break;
-        }
-        if lost.load(Ordering::SeqCst)
-            || !store.lease_renew(&lease, owner, config.lease_ttl).await?
-        {
-            return Err(StepError::LeaseLost);
-        }
-        match job.sub_orders[i].state {
-            SubOrderState::Pending => submit(state, &mut job, i).await?,
-            SubOrderState::Submitting => {
-                tracing::warn!(job = %id, sub_order = i, "found a submission in flight after a restart; not resubmitting");
-                mark_unknown(
-                    store,
-                    &mut job,
-                    i,
-                    "the gateway stopped between sending this order and recording the vendor's answer; \
-                     it was not sent again to avoid paying twice"
-                        .into(),
-                )
-                .await?;
-                jobs::save(store, &job, config.job_ttl).await?;
-            }
-            SubOrderState::Running => {
-                let due = job.sub_orders[i]
-                    .next_poll_at
-                    .is_none_or(|t| t <= Utc::now());
-                if due {
-                    poll(state, &mut job, i).await?;
-                    if lost.load(Ordering::SeqCst) {
-                        return Err(StepError::LeaseLost);
-                    }
-                    jobs::save(store, &job, config.job_ttl).await?;
-                }
-            }
-            _ => {}
-        }
+        lease.ensure().await?;
+        settle_interrupted_submits(state, &mut job).await?;
+        let due = slots::due(&job, Utc::now());
+        let work = Working {
+            job: Mutex::new(job),
+            merges: Mutex::new(()),
+        };
+        let outcome = run_due(state, &work, &due, &lease, shutdown).await;
+        job = work.job.into_inner();
+        outcome?;
     }
     record_failures(state, &mut job).await?;
     let now = Utc::now();
@@ -257,6 +248,133 @@ async fn advance(
     } else {
         now_secs()
     }))
+}
+
+/// The job's lease, checked and renewed before every vendor call.
+struct Lease<'a> {
+    store: &'a crate::store::Store,
+    key: String,
+    owner: &'a str,
+    ttl: Duration,
+    lost: &'a AtomicBool,
+}
+
+impl Lease<'_> {
+    async fn ensure(&self) -> Result<(), StepError> {
+        if self.lost.load(Ordering::SeqCst)
+            || !self
+                .store
+                .lease_renew(&self.key, self.owner, self.ttl)
+                .await?
+        {
+            return Err(StepError::LeaseLost);
+        }
+        Ok(())
+    }
+}
+
+/// Sub-orders still `submitting` were being sent when a replica stopped: they become `unknown`.
+async fn settle_interrupted_submits(state: &AppState, job: &mut Job) -> Result<(), StoreError> {
+    let store = &state.store;
+    for i in 0..job.sub_orders.len() {
+        if job.sub_orders[i].state != SubOrderState::Submitting {
+            continue;
+        }
+        tracing::warn!(job = %job.id, sub_order = i, "found a submission in flight after a restart; not resubmitting");
+        mark_unknown(
+            store,
+            job,
+            i,
+            "the gateway stopped between sending this order and recording the vendor's answer; \
+             it was not sent again to avoid paying twice"
+                .into(),
+        )
+        .await?;
+        jobs::save(store, job, state.config.number_checks.job_ttl).await?;
+    }
+    Ok(())
+}
+
+/// A job being worked on by concurrent steps.
+struct Working {
+    /// The job is one value in the store: every change to it is made and saved under this lock,
+    /// so concurrent steps never overwrite each other's changes. Vendor calls and result writes
+    /// are made without it.
+    job: Mutex<Job>,
+    /// Held while merging answers into the numbers' records (see [`write_results`]).
+    merges: Mutex<()>,
+}
+
+/// Works on the due sub-orders concurrently, each vendor call in one of its provider's
+/// [`slots::OrderSlots`]. Every step runs to its end (a submit is never abandoned between
+/// sending and recording the answer); the first error is returned.
+async fn run_due(
+    state: &AppState,
+    work: &Working,
+    due: &slots::Due,
+    lease: &Lease<'_>,
+    shutdown: &Shutdown,
+) -> Result<(), StepError> {
+    let polls = join_all(
+        due.polls
+            .iter()
+            .map(|i| run_step(state, work, *i, Step::Poll, lease, shutdown)),
+    );
+    let submits = join_all(
+        due.submits
+            .iter()
+            .map(|lane| submit_lane(state, work, lane, lease, shutdown)),
+    );
+    let (polled, submitted) = futures_util::future::join(polls, submits).await;
+    polled.into_iter().chain(submitted).collect()
+}
+
+/// Submits one provider's due orders. A provider that has not accepted an order of this job
+/// yet gets the first one alone: when it refuses, the others go elsewhere without being sent
+/// to it, so a job whose every provider fails still makes at most one submit per provider.
+async fn submit_lane(
+    state: &AppState,
+    work: &Working,
+    lane: &slots::Submits,
+    lease: &Lease<'_>,
+    shutdown: &Shutdown,
+) -> Result<(), StepError> {
+    let mut orders = lane.orders.as_slice();
+    if lane.first_alone
+        && let Some((first, rest)) = orders.split_first()
+    {
+        run_step(state, work, *first, Step::Submit, lease, shutdown).await?;
+        orders = rest;
+    }
+    join_all(
+        orders
+            .iter()
+            .map(|i| run_step(state, work, *i, Step::Submit, lease, shutdown)),
+    )
+    .await
+    .into_iter()
+    .collect()
+}
+
+async fn run_step(
+    state: &AppState,
+    work: &Working,
+    i: usize,
+    step: Step,
+    lease: &Lease<'_>,
+    shutdown: &Shutdown,
+) -> Result<(), StepError> {
+    let provider = work.job.lock().await.sub_orders[i].provider;
+    let slot = state.order_slots.acquire(provider).await;
+    // A slot may take long to come: the replica may be stopping or have lost the job by then.
+    if shutdown.is_requested() {
+        return Ok(());
+    }
+    lease.ensure().await?;
+    match step {
+        Step::Submit => submit(state, &work.job, i, slot).await,
+        Step::Poll => poll(state, work, i, lease, slot).await,
+    }
 }
 
 fn claims_of(state: &AppState, tenant: &str) -> Claims {
@@ -557,9 +675,64 @@ async fn move_on(
     Ok(())
 }
 
-async fn submit(state: &AppState, job: &mut Job, i: usize) -> Result<(), StepError> {
-    let config = &state.config.number_checks;
-    let store = &state.store;
+/// A submit about to be sent.
+struct Sending {
+    checker: Arc<dyn providers::BulkNumberChecker>,
+    permit: crate::breaker::Permit,
+    provider: ProviderId,
+    numbers: Vec<E164>,
+    checks: CheckSet,
+}
+
+/// Sends sub-order `i` (holding its provider's `slot`) and records the answer.
+async fn submit(
+    state: &AppState,
+    job: &Mutex<Job>,
+    i: usize,
+    slot: Option<OwnedSemaphorePermit>,
+) -> Result<(), StepError> {
+    let (id, start, len) = {
+        let job = job.lock().await;
+        (
+            job.id.clone(),
+            job.sub_orders[i].start,
+            job.sub_orders[i].len,
+        )
+    };
+    // Read before the job is locked: other orders' steps go on meanwhile.
+    let numbers = jobs::read_numbers(&state.store, &id, start, len).await?;
+    let Some(sending) = begin_submit(state, &mut *job.lock().await, i, numbers).await? else {
+        return Ok(());
+    };
+    let Sending {
+        checker,
+        permit,
+        provider,
+        numbers,
+        checks,
+    } = sending;
+    let answer = checker.submit(&numbers, &checks).await;
+    state.breakers.settle(permit, answer.as_ref().err()).await;
+    drop(slot);
+    record_submit(
+        state,
+        &mut *job.lock().await,
+        i,
+        provider,
+        numbers.len(),
+        answer,
+    )
+    .await
+}
+
+/// Everything before the vendor call of a submit of `numbers`: the order is moved elsewhere or
+/// failed when its provider cannot take it; else it is saved as `submitting`.
+async fn begin_submit(
+    state: &AppState,
+    job: &mut Job,
+    i: usize,
+    numbers: Vec<E164>,
+) -> Result<Option<Sending>, StepError> {
     let provider = job.sub_orders[i].provider;
     let Some(checker) = state.providers.bulk(provider) else {
         fail(
@@ -568,7 +741,7 @@ async fn submit(state: &AppState, job: &mut Job, i: usize) -> Result<(), StepErr
             "provider_not_configured",
             format!("{provider} is not configured"),
         );
-        return Ok(());
+        return Ok(None);
     };
     if let Some(earlier) = job
         .failed_providers
@@ -581,7 +754,7 @@ async fn submit(state: &AppState, job: &mut Job, i: usize) -> Result<(), StepErr
             earlier.code
         );
         move_on(state, job, i, &earlier.code, message).await?;
-        return Ok(());
+        return Ok(None);
     }
     let permit = match state.breakers.admit(provider).await {
         Ok(permit) => permit,
@@ -592,21 +765,35 @@ async fn submit(state: &AppState, job: &mut Job, i: usize) -> Result<(), StepErr
                 retry_after.as_secs()
             );
             move_on(state, job, i, "vendor_unavailable", message).await?;
-            return Ok(());
+            return Ok(None);
         }
         Err(Refused::Store(e)) => return Err(e.into()),
     };
-    let numbers = match prepare_submit(state, job, i).await {
-        Ok(numbers) => numbers,
-        Err(e) => {
-            state.breakers.abandon(permit).await;
-            return Err(e.into());
-        }
-    };
+    if let Err(e) = mark_submitting(state, job, i).await {
+        state.breakers.abandon(permit).await;
+        return Err(e.into());
+    }
+    Ok(Some(Sending {
+        checker,
+        permit,
+        provider,
+        numbers,
+        checks: job.sub_orders[i].checks,
+    }))
+}
 
-    let checks = job.sub_orders[i].checks;
-    let answer = checker.submit(&numbers, &checks).await;
-    state.breakers.settle(permit, answer.as_ref().err()).await;
+/// Records the vendor's answer to a submit of `len` numbers: the order id and the bill, or
+/// where the order goes next.
+async fn record_submit(
+    state: &AppState,
+    job: &mut Job,
+    i: usize,
+    provider: ProviderId,
+    len: usize,
+    answer: Result<VendorOrderId, ProviderError>,
+) -> Result<(), StepError> {
+    let config = &state.config.number_checks;
+    let store = &state.store;
     let now = Utc::now();
     match answer {
         Ok(order) => {
@@ -623,7 +810,7 @@ async fn submit(state: &AppState, job: &mut Job, i: usize) -> Result<(), StepErr
             }
             job.updated_at = now;
             jobs::save(store, job, config.job_ttl).await?;
-            let len = numbers.len() as u64;
+            let len = len as u64;
             metrics::counter!("number_checks_numbers_billed_total", "provider" => provider.as_str()).increment(len);
             usage::record_billed(store, &job.tenant, &usage::month_of(now), provider, len).await?;
         }
@@ -656,20 +843,12 @@ async fn submit(state: &AppState, job: &mut Job, i: usize) -> Result<(), StepErr
     Ok(())
 }
 
-/// Reads the order's numbers and records the intent first: if this replica dies during the
-/// vendor call, the next one sees `submitting`.
-async fn prepare_submit(
-    state: &AppState,
-    job: &mut Job,
-    i: usize,
-) -> Result<Vec<E164>, StoreError> {
-    let store = &state.store;
-    let sub = &job.sub_orders[i];
-    let numbers = jobs::read_numbers(store, &job.id, sub.start, sub.len).await?;
+/// Records the intent first: if this replica dies during the vendor call, the next one sees
+/// `submitting`.
+async fn mark_submitting(state: &AppState, job: &mut Job, i: usize) -> Result<(), StoreError> {
     job.sub_orders[i].state = SubOrderState::Submitting;
     job.updated_at = Utc::now();
-    jobs::save(store, job, state.config.number_checks.job_ttl).await?;
-    Ok(numbers)
+    jobs::save(&state.store, job, state.config.number_checks.job_ttl).await
 }
 
 fn reroute(job: &mut Job, i: usize, to: ProviderId, checks: CheckSet) {
@@ -688,8 +867,76 @@ fn wait_for_circuit(job: &mut Job, i: usize, retry_after: Duration) {
         Some(Utc::now() + chrono::Duration::from_std(retry_after).unwrap_or_default());
 }
 
-async fn poll(state: &AppState, job: &mut Job, i: usize) -> Result<(), StepError> {
+/// What a poll (and, when the order is ready, the download of its result file) brought: the
+/// records downloaded, then what writing them brought.
+enum Polled<T> {
+    /// The circuit refused the call; try again after this.
+    CircuitOpen(Duration),
+    Running,
+    PollFailed(ProviderError),
+    Ready(T),
+    DownloadFailed(ProviderError),
+}
+
+/// Polls sub-order `i` (holding its provider's `slot`), downloads its result file when ready and
+/// records what came.
+async fn poll(
+    state: &AppState,
+    work: &Working,
+    i: usize,
+    lease: &Lease<'_>,
+    slot: Option<OwnedSemaphorePermit>,
+) -> Result<(), StepError> {
     let config = &state.config.number_checks;
+    let target = {
+        let mut job = work.job.lock().await;
+        let target = poll_target(state, &mut job, i);
+        if target.is_none() {
+            jobs::save(&state.store, &job, config.job_ttl).await?;
+        }
+        target
+    };
+    let Some(target) = target else {
+        return Ok(());
+    };
+    let polled = poll_and_download(state, &target).await?;
+    drop(slot);
+    // The result file is written before the job is locked: other orders' steps go on meanwhile.
+    let polled = match polled {
+        Polled::Ready(records) => {
+            Polled::Ready(write_results(state, &target, &work.merges, records).await?)
+        }
+        Polled::CircuitOpen(retry_after) => Polled::CircuitOpen(retry_after),
+        Polled::Running => Polled::Running,
+        Polled::PollFailed(e) => Polled::PollFailed(e),
+        Polled::DownloadFailed(e) => Polled::DownloadFailed(e),
+    };
+    let mut job = work.job.lock().await;
+    match polled {
+        Polled::Ready(recorded) => complete_sub_order(&mut job, i, &recorded),
+        Polled::CircuitOpen(retry_after) => wait_for_circuit(&mut job, i, retry_after),
+        Polled::Running => backoff(config, &mut job.sub_orders[i], false),
+        Polled::PollFailed(e) => poll_error(config, &mut job, i, &e),
+        Polled::DownloadFailed(e) => download_error(config, &mut job, i, &e),
+    }
+    if lease.lost.load(Ordering::SeqCst) {
+        return Err(StepError::LeaseLost);
+    }
+    jobs::save(&state.store, &job, config.job_ttl).await?;
+    Ok(())
+}
+
+/// What a poll needs: the sub-order as it was when the poll started, its adapter and order id.
+struct PollTarget {
+    job: String,
+    tenant: String,
+    sub: SubOrder,
+    checker: Arc<dyn providers::BulkNumberChecker>,
+    order: VendorOrderId,
+}
+
+/// Sub-order `i`'s [`PollTarget`]; fails the sub-order when its adapter or order id is missing.
+fn poll_target(state: &AppState, job: &mut Job, i: usize) -> Option<PollTarget> {
     let provider = job.sub_orders[i].provider;
     let Some(checker) = state.providers.bulk(provider) else {
         fail(
@@ -698,7 +945,7 @@ async fn poll(state: &AppState, job: &mut Job, i: usize) -> Result<(), StepError
             "provider_not_configured",
             format!("{provider} is not configured"),
         );
-        return Ok(());
+        return None;
     };
     let Some(order) = job.sub_orders[i]
         .vendor_order_id
@@ -711,44 +958,42 @@ async fn poll(state: &AppState, job: &mut Job, i: usize) -> Result<(), StepError
             "internal_error",
             "the order id was not recorded".into(),
         );
-        return Ok(());
+        return None;
     };
-    let progress = match state.breakers.call(provider, checker.poll(&order)).await {
+    Some(PollTarget {
+        job: job.id.clone(),
+        tenant: job.tenant.clone(),
+        sub: job.sub_orders[i].clone(),
+        checker,
+        order,
+    })
+}
+
+async fn poll_and_download(
+    state: &AppState,
+    target: &PollTarget,
+) -> Result<Polled<Vec<NumberResult>>, StoreError> {
+    let (provider, checker, order) = (target.sub.provider, target.checker.as_ref(), &target.order);
+    let progress = match state.breakers.call(provider, checker.poll(order)).await {
         Ok(progress) => progress,
-        Err(Refused::Open { retry_after, .. }) => {
-            wait_for_circuit(job, i, retry_after);
-            return Ok(());
-        }
-        Err(Refused::Store(e)) => return Err(e.into()),
+        Err(Refused::Open { retry_after, .. }) => return Ok(Polled::CircuitOpen(retry_after)),
+        Err(Refused::Store(e)) => return Err(e),
     };
     let location = match progress {
-        Ok(OrderProgress::Running { .. }) => {
-            backoff(config, &mut job.sub_orders[i], false);
-            return Ok(());
-        }
+        Ok(OrderProgress::Running { .. }) => return Ok(Polled::Running),
         Ok(OrderProgress::Ready { result }) => result,
-        Err(e) => {
-            poll_error(config, job, i, &e);
-            return Ok(());
-        }
+        Err(e) => return Ok(Polled::PollFailed(e)),
     };
-    let fetched = match state
+    match state
         .breakers
-        .call(provider, checker.fetch_results(&order, &location))
+        .call(provider, checker.fetch_results(order, &location))
         .await
     {
-        Ok(fetched) => fetched,
-        Err(Refused::Open { retry_after, .. }) => {
-            wait_for_circuit(job, i, retry_after);
-            return Ok(());
-        }
-        Err(Refused::Store(e)) => return Err(e.into()),
-    };
-    match fetched {
-        Ok(records) => record_results(state, job, i, records).await?,
-        Err(e) => download_error(config, job, i, &e),
+        Ok(Ok(records)) => Ok(Polled::Ready(records)),
+        Ok(Err(e)) => Ok(Polled::DownloadFailed(e)),
+        Err(Refused::Open { retry_after, .. }) => Ok(Polled::CircuitOpen(retry_after)),
+        Err(Refused::Store(e)) => Err(e),
     }
-    Ok(())
 }
 
 /// A result file that could not be fetched or read is tried again (after polling the order
@@ -826,19 +1071,28 @@ fn poll_error(config: &NumberChecksConfig, job: &mut Job, i: usize, e: &Provider
     }
 }
 
+/// What writing a sub-order's result file brought.
+struct Recorded {
+    answered: u64,
+    newly_answered: u64,
+    missing: u64,
+    registered_blank: u64,
+}
+
 /// Writes a sub-order's answers into its numbers' records: one per number of the order,
-/// numbers the result file lacks as `failed`. Also caches the answers.
-async fn record_results(
+/// numbers the result file lacks as `failed`. Also caches the answers and frees their claims.
+/// Only the merge into the records waits for `merges`: two orders of the job may answer
+/// different checks of one number, and a merge reads the record before writing it.
+async fn write_results(
     state: &AppState,
-    job: &mut Job,
-    i: usize,
+    target: &PollTarget,
+    merges: &Mutex<()>,
     records: Vec<NumberResult>,
-) -> Result<(), StepError> {
+) -> Result<Recorded, StoreError> {
     let config = &state.config.number_checks;
     let store = &state.store;
-    let sub = &job.sub_orders[i];
-    let (provider, checks) = (sub.provider, sub.checks);
-    let numbers = jobs::read_numbers(store, &job.id, sub.start, sub.len).await?;
+    let (id, sub) = (target.job.as_str(), &target.sub);
+    let numbers = jobs::read_numbers(store, id, sub.start, sub.len).await?;
     let mut by_number: HashMap<E164, NumberResult> =
         records.into_iter().map(|r| (r.number, r)).collect();
     let mut answers = Vec::with_capacity(numbers.len());
@@ -847,7 +1101,7 @@ async fn record_results(
     for number in &numbers {
         match by_number.remove(number) {
             Some(mut record) => {
-                record.settle(&checks);
+                record.settle(&sub.checks);
                 if record.status(Check::Registered) == Some(CheckStatus::Failed) {
                     registered_blank += 1;
                 }
@@ -858,51 +1112,61 @@ async fn record_results(
     }
     let gaps = jobs::unanswered(
         &missing,
-        &checks,
+        &sub.checks,
         CheckStatus::Failed,
         "numbers_missing_from_result",
-        Some(provider),
+        Some(sub.provider),
     );
-    let merged = jobs::merge_records(store, &job.id, &answers, config.job_ttl).await?;
-    jobs::merge_records(store, &job.id, &gaps, config.job_ttl).await?;
-    let cache = Cache::new(
-        store.clone(),
-        config.cache_scope,
-        &job.tenant,
-        config.cache_ttl,
-    );
-    cache.store(&answers, &checks).await?;
-    // Cached first, then freed: whoever waits for these answers finds them.
-    claims_of(state, &job.tenant)
-        .release(&job.id, &numbers, &checks)
+    let merged = {
+        let _merging = merges.lock().await;
+        let merged = jobs::merge_records(store, id, &answers, config.job_ttl).await?;
+        jobs::merge_records(store, id, &gaps, config.job_ttl).await?;
+        merged
+    };
+    cache_of(state, &target.tenant)
+        .store(&answers, &sub.checks)
         .await?;
+    // Cached first, then freed: whoever waits for these answers finds them.
+    claims_of(state, &target.tenant)
+        .release(id, &numbers, &sub.checks)
+        .await?;
+    Ok(Recorded {
+        answered: answers.len() as u64,
+        newly_answered: merged.newly_answered,
+        missing: missing.len() as u64,
+        registered_blank,
+    })
+}
+
+/// Marks sub-order `i` completed with what [`write_results`] wrote.
+fn complete_sub_order(job: &mut Job, i: usize, recorded: &Recorded) {
     let sub = &mut job.sub_orders[i];
-    sub.answered = answers.len() as u64;
+    sub.answered = recorded.answered;
     sub.state = SubOrderState::Completed;
     sub.finished_at = Some(Utc::now());
-    job.counts.answered += merged.newly_answered;
-    if !missing.is_empty() {
+    job.counts.answered += recorded.newly_answered;
+    if recorded.missing > 0 {
         job.errors.push(JobError {
             code: "numbers_missing_from_result".into(),
             message: format!(
                 "the result file of sub-order {i} lacks {} numbers",
-                missing.len()
+                recorded.missing
             ),
             sub_order: Some(i),
-            numbers: missing.len() as u64,
+            numbers: recorded.missing,
         });
     }
-    if registered_blank > 0 {
+    if recorded.registered_blank > 0 {
         job.errors.push(JobError {
             code: "registered_missing_from_result".into(),
             message: format!(
-                "the result file of sub-order {i} does not say whether {registered_blank} numbers have WhatsApp"
+                "the result file of sub-order {i} does not say whether {} numbers have WhatsApp",
+                recorded.registered_blank
             ),
             sub_order: Some(i),
-            numbers: registered_blank,
+            numbers: recorded.registered_blank,
         });
     }
-    Ok(())
 }
 
 /// Writes each failed (or unknown) sub-order's checks as `failed` into its numbers' records,

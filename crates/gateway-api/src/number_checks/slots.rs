@@ -1,0 +1,228 @@
+//! Order slots: how many vendor calls of number-check orders this replica has in flight at once,
+//! per provider ([`super::OrderConcurrency`]). One set per replica, shared by every job, so two
+//! jobs at the same vendor share its limit.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use domain::ProviderId;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::OrderConcurrency;
+use super::jobs::Job;
+use super::model::SubOrderState;
+
+#[derive(Debug, Clone)]
+pub struct OrderSlots {
+    by_provider: Arc<HashMap<ProviderId, Arc<Semaphore>>>,
+}
+
+impl OrderSlots {
+    pub fn new(limits: &OrderConcurrency) -> Self {
+        let by_provider = ProviderId::NUMBER_CHECKERS
+            .iter()
+            .map(|p| (*p, Arc::new(Semaphore::new(limits.limit(*p).max(1)))))
+            .collect();
+        Self {
+            by_provider: Arc::new(by_provider),
+        }
+    }
+
+    /// Waits for a free slot at `provider`; the slot is free again when the permit drops.
+    /// A provider without a limit of its own (not a number checker) is not limited.
+    pub async fn acquire(&self, provider: ProviderId) -> Option<OwnedSemaphorePermit> {
+        let semaphore = self.by_provider.get(&provider)?.clone();
+        // The semaphores are never closed.
+        semaphore.acquire_owned().await.ok()
+    }
+}
+
+/// What the worker does with a sub-order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Submit,
+    Poll,
+}
+
+/// The sub-orders of a job to work on now.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Due {
+    /// Sent orders whose next poll is due.
+    pub polls: Vec<usize>,
+    /// Orders not sent yet, per provider in order of first appearance.
+    pub submits: Vec<Submits>,
+}
+
+/// One provider's orders to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submits {
+    pub provider: ProviderId,
+    pub orders: Vec<usize>,
+    /// The provider has not accepted an order of this job yet: the first order goes alone, the
+    /// others only after its answer.
+    pub first_alone: bool,
+}
+
+/// The sub-orders to work on now. Sub-orders found `submitting` are not here: they are settled
+/// before, without a vendor call.
+pub fn due(job: &Job, now: DateTime<Utc>) -> Due {
+    let mut due = Due::default();
+    for (i, sub) in job.sub_orders.iter().enumerate() {
+        match sub.state {
+            SubOrderState::Running if sub.next_poll_at.is_none_or(|t| t <= now) => {
+                due.polls.push(i);
+            }
+            SubOrderState::Pending => {
+                match due.submits.iter_mut().find(|s| s.provider == sub.provider) {
+                    Some(lane) => lane.orders.push(i),
+                    None => due.submits.push(Submits {
+                        provider: sub.provider,
+                        orders: vec![i],
+                        first_alone: !job
+                            .sub_orders
+                            .iter()
+                            .any(|s| s.billed && s.provider == sub.provider),
+                    }),
+                }
+            }
+            _ => {}
+        }
+    }
+    due
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use domain::CheckSet;
+
+    use super::*;
+    use crate::number_checks::jobs::SubOrder;
+
+    fn limits(default: usize, ekycpro: usize) -> OrderConcurrency {
+        OrderConcurrency {
+            default,
+            providers: BTreeMap::from([(ProviderId::Ekycpro, ekycpro)]),
+        }
+    }
+
+    #[test]
+    fn a_provider_limit_overrides_the_default() {
+        let l = limits(4, 2);
+        assert_eq!(l.limit(ProviderId::Ekycpro), 2);
+        assert_eq!(l.limit(ProviderId::WscrmScreening), 4);
+    }
+
+    #[tokio::test]
+    async fn slots_are_per_provider_and_come_back_when_dropped() {
+        let slots = OrderSlots::new(&limits(1, 2));
+        let screening = slots.acquire(ProviderId::WscrmScreening).await;
+        assert!(screening.is_some());
+        let free = |p| slots.by_provider[&p].available_permits();
+        assert_eq!(free(ProviderId::WscrmScreening), 0);
+        let (a, b) = (
+            slots.acquire(ProviderId::Ekycpro).await,
+            slots.acquire(ProviderId::Ekycpro).await,
+        );
+        assert_eq!(free(ProviderId::Ekycpro), 0);
+        drop((a, b, screening));
+        assert_eq!(free(ProviderId::Ekycpro), 2);
+        assert_eq!(free(ProviderId::WscrmScreening), 1);
+        assert!(slots.acquire(ProviderId::Nxcloud).await.is_none());
+    }
+
+    fn sub(i: usize, state: SubOrderState, next_poll_at: Option<DateTime<Utc>>) -> SubOrder {
+        let mut sub = SubOrder::new(i, ProviderId::Ekycpro, CheckSet::empty(), i * 10, 10);
+        sub.state = state;
+        sub.next_poll_at = next_poll_at;
+        sub
+    }
+
+    fn job_of(sub_orders: Vec<SubOrder>) -> Job {
+        let now = Utc::now();
+        Job {
+            id: "job".into(),
+            tenant: "t".into(),
+            status: crate::number_checks::model::JobStatus::Running,
+            checks: CheckSet::empty(),
+            provider: Default::default(),
+            created_at: now,
+            updated_at: now,
+            finished_at: None,
+            callback_url: None,
+            month: "2026-01".into(),
+            reserved: 0,
+            counts: Default::default(),
+            sub_orders,
+            invalid: Vec::new(),
+            errors: Vec::new(),
+            warnings: Vec::new(),
+            unanswerable: CheckSet::empty(),
+            failed_providers: Vec::new(),
+            waits: Vec::new(),
+            wait_lists: 0,
+            max_age_ms: None,
+        }
+    }
+
+    #[test]
+    fn pending_and_due_orders_are_worked_on() {
+        let now = Utc::now();
+        let later = now + Duration::from_secs(5);
+        let job = job_of(vec![
+            sub(0, SubOrderState::Pending, None),
+            sub(1, SubOrderState::Running, Some(now)),
+            sub(2, SubOrderState::Running, Some(later)),
+            sub(3, SubOrderState::Running, None),
+            sub(4, SubOrderState::Submitting, None),
+            sub(5, SubOrderState::Completed, None),
+            sub(6, SubOrderState::Failed, None),
+            sub(7, SubOrderState::Unknown, None),
+            sub(8, SubOrderState::Pending, None),
+        ]);
+        let due = due(&job, now);
+        assert_eq!(due.polls, vec![1, 3]);
+        assert_eq!(
+            due.submits,
+            vec![Submits {
+                provider: ProviderId::Ekycpro,
+                orders: vec![0, 8],
+                first_alone: true,
+            }]
+        );
+    }
+
+    #[test]
+    fn a_provider_that_took_an_order_of_the_job_gets_the_rest_at_once() {
+        let mut accepted = sub(0, SubOrderState::Running, Some(Utc::now()));
+        accepted.billed = true;
+        let mut elsewhere = sub(2, SubOrderState::Pending, None);
+        elsewhere.provider = ProviderId::WscrmScreening;
+        let job = job_of(vec![
+            accepted,
+            sub(1, SubOrderState::Pending, None),
+            elsewhere,
+            sub(3, SubOrderState::Pending, None),
+        ]);
+        let due = due(&job, Utc::now() - Duration::from_secs(60));
+        assert!(due.polls.is_empty());
+        assert_eq!(
+            due.submits,
+            vec![
+                Submits {
+                    provider: ProviderId::Ekycpro,
+                    orders: vec![1, 3],
+                    first_alone: false,
+                },
+                Submits {
+                    provider: ProviderId::WscrmScreening,
+                    orders: vec![2],
+                    first_alone: true,
+                },
+            ]
+        );
+    }
+}
