@@ -120,7 +120,7 @@ async fn fixture() -> Fixture {
     let state = AppState::new(config, store).expect("gateway state");
     let checker = state
         .providers
-        .bulk(ProviderId::WscrmScreening)
+        .bulk(providers::wscrm_screening::ID)
         .expect("the screening adapter is configured");
 
     let order = checker

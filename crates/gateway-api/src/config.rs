@@ -284,13 +284,7 @@ impl From<ConfigIssue> for ConfigError {
 
 /// The section of the configuration that sets up a vendor.
 pub fn vendor_section(provider: domain::ProviderId) -> String {
-    use domain::ProviderId as P;
-    let section = match provider {
-        P::WscrmScreening | P::WscrmAccounts => "wscrm",
-        P::Ekycpro => "ekycpro",
-        P::Accuauth => "accuauth",
-        P::Nxcloud => "nxcloud",
-    };
+    let section = providers::vendor(provider).map_or(provider.as_str(), |v| v.config_section);
     format!("vendors.{section}")
 }
 

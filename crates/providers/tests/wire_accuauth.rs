@@ -35,7 +35,7 @@ async fn check_headers_and_body() {
         "api_secret": "secret-1",
         "timeout_ms": 2000
     }}))
-    .single(ProviderId::Accuauth)
+    .single(providers::accuauth::ID)
     .unwrap();
     checker
         .check(&e164("+51987654321"), &CheckSet::of(&[Check::Registered]))

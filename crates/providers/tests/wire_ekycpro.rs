@@ -67,7 +67,7 @@ async fn upload_and_task_query() {
     let checker = registry(json!({"ekycpro": {
         "base_url": server.uri(), "user_id": "u-1", "api_key": "key-xyz", "timeout_ms": 2000
     }}))
-    .bulk(ProviderId::Ekycpro)
+    .bulk(providers::ekycpro::ID)
     .unwrap();
     let numbers = [e164("+919876543210"), e164("+41798284651")];
     checker

@@ -50,7 +50,7 @@ async fn vendor(
         "screening": {"active_type": active_type},
         "timeout_ms": 2000
     }}))
-    .bulk(ProviderId::WscrmScreening)
+    .bulk(providers::wscrm_screening::ID)
     .unwrap();
     (server, checker)
 }

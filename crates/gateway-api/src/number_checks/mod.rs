@@ -103,7 +103,7 @@ impl Default for NumberChecksConfig {
             cache_ttl: Duration::from_secs(90 * 24 * 3600),
             cache_scope: CacheScope::Shared,
             max_numbers: 1_000_000,
-            routing: vec![ProviderId::WscrmScreening, ProviderId::Ekycpro],
+            routing: providers::bulk_vendors(),
             worker_interval: Duration::from_secs(1),
             lease_ttl: Duration::from_secs(30),
             poll_initial: Duration::from_secs(2),
@@ -123,6 +123,16 @@ impl Default for NumberChecksConfig {
 impl NumberChecksConfig {
     /// Checks the section; the error names the key.
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        if let Some(unknown) = self
+            .routing
+            .iter()
+            .find(|id| providers::vendor(**id).is_none())
+        {
+            return Err((
+                "number_checks.routing",
+                format!("`{unknown}` is not a known provider"),
+            ));
+        }
         for (tenant, secret) in &self.callback_secrets {
             if !crate::events::delivery::is_signing_secret(secret.expose_secret()) {
                 return Err((
