@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use common::{e164, registry, request_count};
-use domain::{Check, CheckSet, ProviderErrorKind, ProviderId};
+use domain::{Check, CheckSet, ProviderErrorKind};
 use providers::{PollPolicy, SingleCheck, SingleNumberChecker, check_until_done};
 use serde_json::json;
 use wiremock::matchers::{body_json, header, method, path};

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use common::{Cell, bulk_conformance, e164, registry, request_count, xlsx};
-use domain::{Check, CheckSet, ProviderErrorKind, ProviderId};
+use domain::{Check, CheckSet, ProviderErrorKind};
 use providers::{BulkNumberChecker, OrderProgress, ResultLocation, VendorOrderId};
 use serde_json::json;
 use wiremock::matchers::{header, method, path, query_param};

@@ -6,7 +6,7 @@ mod common;
 
 use common::contract::{Field, Format as F, Ty, assert_json_post, header, only, opt, req};
 use common::{e164, registry};
-use domain::{Check, CheckSet, ProviderId};
+use domain::{Check, CheckSet};
 use serde_json::json;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

@@ -7,7 +7,7 @@ mod common;
 
 use common::contract::{Field, Format as F, Ty, assert_bodyless, header, only, req};
 use common::{e164, registry};
-use domain::{Check, CheckSet, ProviderId};
+use domain::{Check, CheckSet};
 use providers::VendorOrderId;
 use serde_json::json;
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{Cell, bulk_conformance, e164, registry, request_count, xlsx};
-use domain::{Check, CheckSet, Gender, ProviderErrorKind, ProviderId};
+use domain::{Check, CheckSet, Gender, ProviderErrorKind};
 use providers::{BulkNumberChecker, OrderProgress, ResultLocation, VendorOrderId};
 use serde_json::json;
 use wiremock::matchers::{body_json, header, method, path};
