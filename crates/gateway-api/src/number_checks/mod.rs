@@ -1,6 +1,7 @@
 //! Number checks: one API over the screening, ekycpro and accuauth vendors.
 //!
-//! - [`routes`]: thin handlers; [`model`]: API types.
+//! - [`routes`]: thin handlers, the only module that knows HTTP (it turns the service's errors
+//!   into problems); [`model`]: API types; [`intake`]: accepting a job, step by step.
 //! - [`planner`]: pure routing and splitting into vendor orders.
 //! - [`cache`]: answers per number, each check with its provider and check time;
 //!   [`claims`]: who is buying which answers right now, so nobody buys them twice.
@@ -19,13 +20,15 @@ pub mod routes;
 pub mod usage;
 pub mod worker;
 
+#[cfg(test)]
+mod service_boundary;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use domain::ProviderId;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::state::AppState;
 use crate::workers::Workers;
@@ -145,10 +148,6 @@ impl NumberChecksConfig {
         }
         Ok(())
     }
-}
-
-pub fn configure(cfg: &mut ServiceConfig) {
-    routes::configure(cfg);
 }
 
 /// Starts the background workers of this capability.

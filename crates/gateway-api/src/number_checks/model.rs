@@ -424,16 +424,6 @@ pub struct ResultsQuery {
     pub format: Option<ExportFormat>,
 }
 
-/// Page sizes of a job's results, larger than other lists': a job holds up to 1,000,000
-/// numbers, and a page of 10,000 keeps reading a whole job to 100 requests.
-#[derive(Debug)]
-pub struct ResultPages;
-
-impl crate::http::page::PageSize for ResultPages {
-    const DEFAULT: usize = 1000;
-    const MAX: usize = 10_000;
-}
-
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
