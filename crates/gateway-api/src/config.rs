@@ -535,22 +535,13 @@ impl Config {
         }
     }
 
-    /// The configured vendor adapters. Also run while validating (only when a vendor section
-    /// exists, so configurations without vendors build no HTTP client for nothing).
+    /// The configured vendor adapters (each registered vendor decides from its own section
+    /// whether it is configured). Also run while validating.
     pub fn build_vendors(
         &self,
         http: reqwest::Client,
     ) -> Result<providers::Registry, providers::ConfigError> {
-        let vendors = &self.vendors;
-        let any = vendors.wscrm.is_some()
-            || vendors.ekycpro.is_some()
-            || vendors.accuauth.is_some()
-            || vendors.nxcloud.is_some();
-        if any {
-            providers::build_number_checkers(vendors, http)
-        } else {
-            Ok(providers::Registry::default())
-        }
+        providers::build_number_checkers(&self.vendors, http)
     }
 
     /// The HS256 secrets in force, the development one included when allowed.

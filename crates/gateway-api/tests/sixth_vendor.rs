@@ -219,8 +219,9 @@ async fn a_sixth_vendor_is_routed_to_and_answers_a_job() {
     for choice in ["auto", "sixth_vendor"] {
         let body = json!({"numbers": numbers, "checks": ["registered"], "provider": choice, "max_age": "0s"});
         let resp = post_job(&app, &t, &body).await;
-        assert_eq!(resp.status().as_u16(), 202, "{choice}");
+        let status = resp.status().as_u16();
         let job: Value = resp.json().await.expect("json");
+        assert_eq!(status, 202, "{choice}: {job}");
         assert_eq!(job["provider"], choice);
         assert_eq!(job["sub_orders"][0]["provider"], "sixth_vendor", "{job}");
 
