@@ -274,3 +274,53 @@ pub fn build_number_checkers(
     tracing::info!(providers = ?reg.providers(), "vendor adapters configured");
     Ok(reg)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// Stored jobs, cache entries, metric labels and API answers carry these names.
+    #[test]
+    fn vendor_ids_keep_their_stored_names() {
+        let names: Vec<String> = VENDORS
+            .iter()
+            .map(|v| serde_json::to_string(&v.id).unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                r#""wscrm_screening""#,
+                r#""ekycpro""#,
+                r#""accuauth""#,
+                r#""nxcloud""#,
+                r#""wscrm_accounts""#
+            ]
+        );
+        for vendor in VENDORS {
+            let back: ProviderId = serde_json::from_str(&format!("\"{}\"", vendor.id)).unwrap();
+            assert_eq!(back, vendor.id);
+        }
+        assert_eq!(
+            number_check_vendors(),
+            [
+                crate::wscrm_screening::ID,
+                crate::ekycpro::ID,
+                crate::accuauth::ID
+            ]
+        );
+        assert_eq!(
+            bulk_vendors(),
+            [crate::wscrm_screening::ID, crate::ekycpro::ID]
+        );
+    }
+
+    #[test]
+    fn each_vendor_declares_its_checks_and_regions_on_its_adapter() {
+        use domain::Check;
+        assert!(crate::ekycpro::checks().contains(Check::Profile));
+        assert!(!crate::ekycpro::checks().contains(Check::Activity));
+        assert!(crate::wscrm_screening::checks().contains(Check::Activity));
+        assert!(crate::accuauth::checks().contains(Check::Business));
+    }
+}

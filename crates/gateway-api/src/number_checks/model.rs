@@ -598,3 +598,49 @@ pub mod examples {
         )
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn provider_choices_keep_their_wire_names() {
+        let choices = [
+            (ProviderChoice::Auto, "auto"),
+            (
+                ProviderChoice::Named(providers::wscrm_screening::ID),
+                "wscrm_screening",
+            ),
+            (ProviderChoice::Named(providers::ekycpro::ID), "ekycpro"),
+        ];
+        for (choice, text) in choices {
+            assert_eq!(serde_json::to_value(choice).unwrap(), json!(text));
+            let back: ProviderChoice = serde_json::from_value(json!(text)).unwrap();
+            assert_eq!(back, choice);
+        }
+        // Only bulk vendors take a whole job; spellings are exact.
+        for refused in ["accuauth", "nxcloud", "Ekycpro", "EKYCPRO", ""] {
+            assert!(serde_json::from_value::<ProviderChoice>(json!(refused)).is_err());
+        }
+    }
+
+    #[test]
+    fn billed_by_provider_lists_vendors_in_registration_order() {
+        let cost = Cost {
+            numbers_billed: 3,
+            numbers_from_cache: 0,
+            billed_by_provider: BTreeMap::from([
+                (providers::ekycpro::ID, 1),
+                (providers::wscrm_screening::ID, 2),
+            ]),
+            numbers_unconfirmed: 0,
+        };
+        assert_eq!(
+            serde_json::to_string(&cost).unwrap(),
+            r#"{"numbers_billed":3,"numbers_from_cache":0,"billed_by_provider":{"wscrm_screening":2,"ekycpro":1},"numbers_unconfirmed":0}"#
+        );
+    }
+}
