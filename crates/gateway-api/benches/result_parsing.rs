@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use calamine::{Reader, Xlsx};
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
-use domain::{Check, CheckSet, E164, NumberResult, ProviderId};
+use domain::{Check, CheckSet, E164, NumberResult};
 use gateway_api::config::Config;
 use gateway_api::number_checks::cache::Cache;
 use gateway_api::number_checks::jobs;
