@@ -4,9 +4,9 @@
 
 use std::collections::HashSet;
 
-use serde_json::{Value, json};
 use crate::support::number_checks::{all_results, config, indian, post_job, start_sim, wait_done};
 use crate::support::{spawn_app_with, token};
+use serde_json::{Value, json};
 use vendor_sim::faults::{FaultKind, FaultSpec};
 
 const SCOPES: &str = "numbers:check numbers:read";

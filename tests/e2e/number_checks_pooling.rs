@@ -3,9 +3,9 @@
 //! into one screening order. The gateway against the vendor simulator (which enforces the
 //! minimum) and a real Redis; vendor orders are counted in the simulator's ledger.
 
-use serde_json::{Value, json};
 use crate::support::number_checks::{all_results, config, indian, post_job, start_sim, wait_done};
 use crate::support::{TestApp, spawn_app_with, spawn_sibling, token};
+use serde_json::{Value, json};
 
 const SCOPES: &str = "numbers:check numbers:read";
 
@@ -178,7 +178,8 @@ async fn max_wait_zero_never_waits() {
     }
     let bad = json!({"numbers": indian(1, 0), "default_country": "IN", "checks": ["registered"], "max_wait": "soon"});
     let problem =
-        crate::support::expect_problem(post_job(&app, &t, &bad).await, 422, "validation_failed").await;
+        crate::support::expect_problem(post_job(&app, &t, &bad).await, 422, "validation_failed")
+            .await;
     assert_eq!(problem["errors"][0]["field"], "max_wait", "{problem}");
     assert!(screening_orders(&sim).is_empty());
 }

@@ -10,6 +10,7 @@ pub mod events;
 pub mod number_result;
 pub mod phone;
 pub mod provider_error;
+pub mod provider_id;
 pub mod vendor_time;
 
 pub use account_numbers::{account_digits, vendor_number};
@@ -27,14 +28,13 @@ pub use business_phone::{
 };
 pub use checks::{Check, CheckSet};
 pub use events::{DomainEvent, Event, EventType, Subject, SubjectKind};
-pub use number_result::{
-    CheckOutcome, CheckStatus, Gender, NumberResult, ProviderId, parse_vendor_bool,
-};
+pub use number_result::{CheckOutcome, CheckStatus, Gender, NumberResult, parse_vendor_bool};
 pub use phone::{
     BatchInputs, DefaultCountry, E164, InvalidNumber, InvalidReason, NormalizedBatch, NumberList,
     mask, normalize, normalize_batch, normalize_with, split_by_country,
 };
 pub use provider_error::{ProviderError, ProviderErrorKind};
+pub use provider_id::{InvalidProviderId, ProviderId};
 pub use vendor_time::{
     TimeParseError, UtcOffset, is_unset_vendor_time, local_to_utc, parse_compact_date,
     parse_iso_date, parse_vendor_date, parse_vendor_datetime,

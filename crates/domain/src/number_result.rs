@@ -1,99 +1,13 @@
 //! One normalised record per number, whichever vendor answered.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::checks::{Check, CheckSet};
 use crate::phone::E164;
-
-/// A vendor (or vendor API) the gateway talks to.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum ProviderId {
-    /// wscrm bulk screening (500..20,000 numbers per order, xlsx result).
-    WscrmScreening,
-    /// ekycpro bulk detail check (file upload, xlsx result).
-    Ekycpro,
-    /// accuauth single-number check, Peru numbers only.
-    Accuauth,
-    /// NxCloud WhatsApp Business API; answers no number checks.
-    Nxcloud,
-    /// wscrm account management (document 001); answers no number checks.
-    WscrmAccounts,
-}
-
-impl ProviderId {
-    /// The providers that answer number checks.
-    pub const NUMBER_CHECKERS: [ProviderId; 3] = [
-        ProviderId::WscrmScreening,
-        ProviderId::Ekycpro,
-        ProviderId::Accuauth,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProviderId::WscrmScreening => "wscrm_screening",
-            ProviderId::Ekycpro => "ekycpro",
-            ProviderId::Accuauth => "accuauth",
-            ProviderId::Nxcloud => "nxcloud",
-            ProviderId::WscrmAccounts => "wscrm_accounts",
-        }
-    }
-
-    /// Which checks this provider can answer at all.
-    pub fn checks(self) -> CheckSet {
-        match self {
-            ProviderId::WscrmScreening => CheckSet::of(&[
-                Check::Registered,
-                Check::Activity,
-                Check::Demographics,
-                Check::Business,
-            ]),
-            ProviderId::Ekycpro => CheckSet::of(&[Check::Registered, Check::Profile]),
-            ProviderId::Accuauth => {
-                CheckSet::of(&[Check::Registered, Check::Profile, Check::Business])
-            }
-            ProviderId::Nxcloud | ProviderId::WscrmAccounts => CheckSet::empty(),
-        }
-    }
-
-    /// ISO regions this provider accepts numbers from; `None` = any region.
-    pub fn regions(self) -> Option<&'static [&'static str]> {
-        match self {
-            ProviderId::Accuauth => Some(&["PE"]),
-            _ => None,
-        }
-    }
-
-    /// Whether this provider accepts numbers of `number`'s region.
-    pub fn accepts(self, number: &E164) -> bool {
-        match self.regions() {
-            None => true,
-            Some(list) => number.region().is_some_and(|r| list.contains(&r)),
-        }
-    }
-}
-
-impl fmt::Display for ProviderId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::provider_id::ProviderId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -421,7 +335,7 @@ mod tests {
         let at = DateTime::parse_from_rfc3339("2025-01-01T00:00:00Z")
             .unwrap()
             .with_timezone(&Utc);
-        let mut r = NumberResult::empty(n, ProviderId::Accuauth, at);
+        let mut r = NumberResult::empty(n, ProviderId::new("vendor_a"), at);
         r.registered = Some(true);
         let v = serde_json::to_value(&r).unwrap();
         assert_eq!(
@@ -429,7 +343,7 @@ mod tests {
             serde_json::json!({
                 "number": "+51987654321",
                 "registered": true,
-                "provider": "accuauth",
+                "provider": "vendor_a",
                 "checked_at": "2025-01-01T00:00:00Z"
             })
         );
@@ -442,10 +356,10 @@ mod tests {
     fn answers_of_two_orders_merge_and_a_failure_never_erases_an_answer() {
         let n: E164 = "+919876543210".parse().unwrap();
         let at = Utc::now();
-        let mut activity = NumberResult::empty(n, ProviderId::WscrmScreening, at);
+        let mut activity = NumberResult::empty(n, ProviderId::new("vendor_b"), at);
         activity.registered = Some(false);
         activity.settle(&CheckSet::of(&[Check::Activity]));
-        let mut profile = NumberResult::empty(n, ProviderId::Ekycpro, at);
+        let mut profile = NumberResult::empty(n, ProviderId::new("vendor_c"), at);
         profile.about = Some("hi".into());
         profile.settle(&CheckSet::of(&[Check::Profile]));
         let mut failed = NumberResult::unanswered(n);
@@ -467,23 +381,12 @@ mod tests {
         assert_eq!(merged.status(Check::Profile), Some(CheckStatus::Answered));
         assert_eq!(
             merged.checks[&Check::Profile].provider,
-            Some(ProviderId::Ekycpro)
+            Some(ProviderId::new("vendor_c"))
         );
         let v = serde_json::to_value(&merged).unwrap();
         assert_eq!(v["checks"]["activity"]["status"], "not_registered");
         let back: NumberResult = serde_json::from_value(v).unwrap();
         assert_eq!(back, merged);
-    }
-
-    #[test]
-    fn capabilities() {
-        assert!(ProviderId::Ekycpro.checks().contains(Check::Profile));
-        assert!(!ProviderId::Ekycpro.checks().contains(Check::Activity));
-        let pe: E164 = "+51987654321".parse().unwrap();
-        let ind: E164 = "+919876543210".parse().unwrap();
-        assert!(ProviderId::Accuauth.accepts(&pe));
-        assert!(!ProviderId::Accuauth.accepts(&ind));
-        assert!(ProviderId::WscrmScreening.accepts(&ind));
     }
 
     #[test]

@@ -7,7 +7,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::number_result::ProviderId;
+use crate::provider_id::ProviderId;
 
 /// What went wrong, in vendor-neutral terms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,14 +149,14 @@ mod tests {
         assert!(!ProviderErrorKind::BadRequest.is_transient());
         let e = ProviderError::new(
             ProviderErrorKind::Auth,
-            ProviderId::Nxcloud,
+            ProviderId::new("vendor_a"),
             "list",
             "signature rejected",
         )
         .with_vendor_code("1003");
         assert_eq!(
             e.to_string(),
-            "nxcloud list: vendor_auth_failed (vendor code 1003): signature rejected"
+            "vendor_a list: vendor_auth_failed (vendor code 1003): signature rejected"
         );
     }
 }

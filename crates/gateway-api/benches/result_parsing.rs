@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use calamine::{Reader, Xlsx};
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
-use domain::{Check, CheckSet, E164, NumberResult, ProviderId};
+use domain::{Check, CheckSet, E164, NumberResult};
 use gateway_api::config::Config;
 use gateway_api::number_checks::cache::Cache;
 use gateway_api::number_checks::jobs;
@@ -120,7 +120,7 @@ async fn fixture() -> Fixture {
     let state = AppState::new(config, store).expect("gateway state");
     let checker = state
         .providers
-        .bulk(ProviderId::WscrmScreening)
+        .bulk(providers::wscrm_screening::ID)
         .expect("the screening adapter is configured");
 
     let order = checker

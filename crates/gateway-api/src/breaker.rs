@@ -305,7 +305,7 @@ impl Breakers {
 mod tests {
     use super::*;
 
-    const P: ProviderId = ProviderId::WscrmScreening;
+    const P: ProviderId = providers::wscrm_screening::ID;
 
     fn down() -> ProviderError {
         ProviderError::new(ProviderErrorKind::Unavailable, P, "submit", "503")
@@ -342,7 +342,7 @@ mod tests {
             Err(Refused::Open { retry_after, .. }) => assert_eq!(retry_after, left),
             other => panic!("{other:?}"),
         }
-        assert!(b.admit(ProviderId::Ekycpro).await.is_ok());
+        assert!(b.admit(providers::ekycpro::ID).await.is_ok());
     }
 
     #[tokio::test]

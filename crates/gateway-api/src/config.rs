@@ -284,13 +284,7 @@ impl From<ConfigIssue> for ConfigError {
 
 /// The section of the configuration that sets up a vendor.
 pub fn vendor_section(provider: domain::ProviderId) -> String {
-    use domain::ProviderId as P;
-    let section = match provider {
-        P::WscrmScreening | P::WscrmAccounts => "wscrm",
-        P::Ekycpro => "ekycpro",
-        P::Accuauth => "accuauth",
-        P::Nxcloud => "nxcloud",
-    };
+    let section = providers::vendor(provider).map_or(provider.as_str(), |v| v.config_section);
     format!("vendors.{section}")
 }
 
@@ -541,22 +535,13 @@ impl Config {
         }
     }
 
-    /// The configured vendor adapters. Also run while validating (only when a vendor section
-    /// exists, so configurations without vendors build no HTTP client for nothing).
+    /// The configured vendor adapters (each registered vendor decides from its own section
+    /// whether it is configured). Also run while validating.
     pub fn build_vendors(
         &self,
         http: reqwest::Client,
     ) -> Result<providers::Registry, providers::ConfigError> {
-        let vendors = &self.vendors;
-        let any = vendors.wscrm.is_some()
-            || vendors.ekycpro.is_some()
-            || vendors.accuauth.is_some()
-            || vendors.nxcloud.is_some();
-        if any {
-            providers::build_number_checkers(vendors, http)
-        } else {
-            Ok(providers::Registry::default())
-        }
+        providers::build_number_checkers(&self.vendors, http)
     }
 
     /// The HS256 secrets in force, the development one included when allowed.

@@ -99,6 +99,8 @@ pub async fn document_json() -> actix_web::HttpResponse {
 }
 
 fn routes_document() -> utoipa::openapi::OpenApi {
+    // Provider ids are open strings in the domain; the document lists the registered vendors.
+    domain::ProviderId::document_ids_from(|| providers::vendors().iter().map(|v| v.id).collect());
     let (_, api) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())

@@ -3,8 +3,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use domain::ProviderId;
-
 use crate::auth::TokenVerifier;
 use crate::breaker::{Breakers, Policy};
 use crate::config::{Config, ConfigError, ConfigIssue, vendor_section};
@@ -76,10 +74,10 @@ fn breakers(config: &Config, store: Store) -> Breakers {
     let probe_ttl = longest_vendor_call(config)
         + crate::number_checks::intake::LOOKUP_DEADLINE
         + Duration::from_secs(5);
-    ProviderId::NUMBER_CHECKERS.into_iter().fold(
+    providers::number_check_vendors().into_iter().fold(
         Breakers::new(store, probe_ttl)
-            .with_policy(ProviderId::WscrmAccounts, accounts)
-            .with_policy(ProviderId::Nxcloud, accounts),
+            .with_policy(providers::wscrm_accounts::ID, accounts)
+            .with_policy(providers::nxcloud::ID, accounts),
         |breakers, provider| breakers.with_policy(provider, checks),
     )
 }

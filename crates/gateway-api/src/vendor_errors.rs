@@ -128,14 +128,12 @@ pub fn job_error_message(e: &ProviderError) -> String {
 mod tests {
     use std::time::Duration;
 
-    use domain::ProviderId;
-
     use super::*;
 
     fn answer(kind: K) -> (u16, serde_json::Value) {
         let error = ProviderError::new(
             kind,
-            ProviderId::WscrmAccounts,
+            providers::wscrm_accounts::ID,
             "op",
             "vendor said 8613800138000",
         )

@@ -212,17 +212,17 @@ fn the_demo_configuration_loads_and_configures_every_vendor() {
     let mut configured: Vec<String> = state_providers
         .providers()
         .iter()
-        .map(|p| format!("{p:?}"))
+        .map(|p| p.to_string())
         .collect();
     configured.sort();
     assert_eq!(
         configured,
         [
-            "Accuauth",
-            "Ekycpro",
-            "Nxcloud",
-            "WscrmAccounts",
-            "WscrmScreening"
+            "accuauth",
+            "ekycpro",
+            "nxcloud",
+            "wscrm_accounts",
+            "wscrm_screening"
         ]
     );
 }

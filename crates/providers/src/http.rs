@@ -324,7 +324,7 @@ mod tests {
 
     #[test]
     fn endpoint_keeps_prefix_and_encodes() {
-        let op = Op::new(ProviderId::WscrmScreening, "poll");
+        let op = Op::new(crate::wscrm_screening::ID, "poll");
         let base = Url::parse("https://h.example/wscrm-bus-api/").unwrap();
         let u = endpoint(&op, &base, &["open", "scan", "queryTaskStatus", "a/b?c"]).unwrap();
         assert_eq!(

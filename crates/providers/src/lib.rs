@@ -26,7 +26,10 @@ pub use config::{
 };
 pub use download::SafeDownloader;
 pub use http::{METRICS as VENDOR_METRICS, recommended_client, trace_headers};
-pub use registry::{ConfigError, Registry, build_number_checkers};
+pub use registry::{
+    Build, Capability, ConfigError, Registry, VENDORS, Vendor, build_number_checkers, bulk_vendors,
+    number_check_vendors, register, vendor, vendors,
+};
 pub use traits::{
     AccountOperations, Accounts, BatchLimits, BulkNumberChecker, BusinessPhones, ChatActions,
     Contacts, LoginSessions, OrderProgress, PollPolicy, Ports, Registrations, ResultLocation,

@@ -143,9 +143,17 @@ pub trait SingleNumberChecker: Send + Sync + fmt::Debug {
 
     fn checks(&self) -> CheckSet;
 
+    /// ISO regions this vendor accepts numbers from; `None`: any region.
+    fn regions(&self) -> Option<&'static [&'static str]> {
+        None
+    }
+
     /// Whether the number's region is one this vendor serves.
     fn accepts(&self, number: &E164) -> bool {
-        self.provider().accepts(number)
+        match self.regions() {
+            None => true,
+            Some(list) => number.region().is_some_and(|r| list.contains(&r)),
+        }
     }
 
     async fn check(&self, number: &E164, checks: &CheckSet) -> Result<SingleCheck, ProviderError>;

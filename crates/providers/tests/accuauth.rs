@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use common::{e164, registry, request_count};
-use domain::{Check, CheckSet, ProviderErrorKind, ProviderId};
+use domain::{Check, CheckSet, ProviderErrorKind};
 use providers::{PollPolicy, SingleCheck, SingleNumberChecker, check_until_done};
 use serde_json::json;
 use wiremock::matchers::{body_json, header, method, path};
@@ -23,7 +23,7 @@ fn checker(server: &MockServer) -> Arc<dyn SingleNumberChecker> {
         "timeout_ms": 1000,
         "pending_retry_after_ms": 10
     }}))
-    .single(ProviderId::Accuauth)
+    .single(providers::accuauth::ID)
     .unwrap()
 }
 
@@ -74,7 +74,7 @@ async fn peru_number_is_checked_with_national_digits() {
     assert_eq!(r.about.as_deref(), Some("Hello world"));
     assert_eq!(r.status_updated_on, NaiveDate::from_ymd_opt(2023, 12, 12));
     assert_eq!(r.gender, None);
-    assert_eq!(r.provider, Some(ProviderId::Accuauth));
+    assert_eq!(r.provider, Some(providers::accuauth::ID));
 }
 
 #[tokio::test]

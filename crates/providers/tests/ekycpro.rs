@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use common::{Cell, bulk_conformance, e164, registry, request_count, xlsx};
-use domain::{Check, CheckSet, ProviderErrorKind, ProviderId};
+use domain::{Check, CheckSet, ProviderErrorKind};
 use providers::{BulkNumberChecker, OrderProgress, ResultLocation, VendorOrderId};
 use serde_json::json;
 use wiremock::matchers::{header, method, path, query_param};
@@ -27,7 +27,7 @@ fn checker_with(server: &MockServer, download: serde_json::Value) -> Arc<dyn Bul
         },
         "download": download
     }))
-    .bulk(ProviderId::Ekycpro)
+    .bulk(providers::ekycpro::ID)
     .unwrap()
 }
 
@@ -172,7 +172,7 @@ async fn end_to_end_upload_poll_fetch() {
     assert_eq!(r.about.as_deref(), Some("Hey there! I am using WhatsApp"));
     assert_eq!(r.status_updated_on, NaiveDate::from_ymd_opt(2025, 1, 19));
     assert_eq!(r.last_active_at, None);
-    assert_eq!(r.provider, Some(ProviderId::Ekycpro));
+    assert_eq!(r.provider, Some(providers::ekycpro::ID));
     assert_eq!(results[1].registered, Some(false));
     assert_eq!(results[1].about, None);
     assert_eq!(

@@ -6,7 +6,7 @@ mod common;
 
 use common::contract::{Field, Format as F, Ty, assert_json_post, header, only, opt, req};
 use common::{e164, registry};
-use domain::{Check, CheckSet, ProviderId};
+use domain::{Check, CheckSet};
 use serde_json::json;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -35,7 +35,7 @@ async fn check_headers_and_body() {
         "api_secret": "secret-1",
         "timeout_ms": 2000
     }}))
-    .single(ProviderId::Accuauth)
+    .single(providers::accuauth::ID)
     .unwrap();
     checker
         .check(&e164("+51987654321"), &CheckSet::of(&[Check::Registered]))

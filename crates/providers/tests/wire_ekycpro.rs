@@ -7,7 +7,7 @@ mod common;
 
 use common::contract::{Field, Format as F, Ty, assert_bodyless, header, only, req};
 use common::{e164, registry};
-use domain::{Check, CheckSet, ProviderId};
+use domain::{Check, CheckSet};
 use providers::VendorOrderId;
 use serde_json::json;
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
@@ -67,7 +67,7 @@ async fn upload_and_task_query() {
     let checker = registry(json!({"ekycpro": {
         "base_url": server.uri(), "user_id": "u-1", "api_key": "key-xyz", "timeout_ms": 2000
     }}))
-    .bulk(ProviderId::Ekycpro)
+    .bulk(providers::ekycpro::ID)
     .unwrap();
     let numbers = [e164("+919876543210"), e164("+41798284651")];
     checker

@@ -6,7 +6,7 @@ mod common;
 
 use common::contract::{Field, Format as F, Ty, assert_bodyless, assert_json_post, only, opt, req};
 use common::{e164, registry};
-use domain::{Check, CheckSet, ProviderId};
+use domain::{Check, CheckSet};
 use providers::OrderProgress;
 use serde_json::json;
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
@@ -50,7 +50,7 @@ async fn vendor(
         "screening": {"active_type": active_type},
         "timeout_ms": 2000
     }}))
-    .bulk(ProviderId::WscrmScreening)
+    .bulk(providers::wscrm_screening::ID)
     .unwrap();
     (server, checker)
 }

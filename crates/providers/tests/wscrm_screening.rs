@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{Cell, bulk_conformance, e164, registry, request_count, xlsx};
-use domain::{Check, CheckSet, Gender, ProviderErrorKind, ProviderId};
+use domain::{Check, CheckSet, Gender, ProviderErrorKind};
 use providers::{BulkNumberChecker, OrderProgress, ResultLocation, VendorOrderId};
 use serde_json::json;
 use wiremock::matchers::{body_json, header, method, path};
@@ -33,7 +33,7 @@ fn checker_with(server: &MockServer, extra: serde_json::Value) -> Arc<dyn BulkNu
     if let Some(d) = extra.get("download") {
         cfg["download"] = d.clone();
     }
-    registry(cfg).bulk(ProviderId::WscrmScreening).unwrap()
+    registry(cfg).bulk(providers::wscrm_screening::ID).unwrap()
 }
 
 fn checker(server: &MockServer) -> Arc<dyn BulkNumberChecker> {
@@ -185,7 +185,7 @@ async fn end_to_end_fields_and_utc_times() {
     assert_eq!(first.has_avatar, Some(true));
     assert_eq!(first.gender, Some(Gender::Male));
     assert_eq!(first.age, Some(22));
-    assert_eq!(first.provider, Some(ProviderId::WscrmScreening));
+    assert_eq!(first.provider, Some(providers::wscrm_screening::ID));
 
     let second = &results[1];
     assert_eq!(second.registered, Some(false));
@@ -387,7 +387,7 @@ async fn unreachable_vendor_is_unavailable() {
         "bus_api_base_url": format!("http://127.0.0.1:{port}/wscrm-bus-api"),
         "timeout_ms": 1000
     }}))
-    .bulk(ProviderId::WscrmScreening)
+    .bulk(providers::wscrm_screening::ID)
     .unwrap();
     let e = c
         .submit(

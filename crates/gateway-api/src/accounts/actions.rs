@@ -20,9 +20,7 @@ use tracing::Instrument as _;
 
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, TimeZone, Utc};
-use domain::{
-    ActionStatus, AgentSpacing, ChatActionRequest, ChatPlatform, ProviderErrorKind, ProviderId,
-};
+use domain::{ActionStatus, AgentSpacing, ChatActionRequest, ChatPlatform, ProviderErrorKind};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
@@ -496,7 +494,7 @@ async fn process(state: &AppState, id: &str) -> Result<(), ApiError> {
     };
     // An open circuit: nothing is sent and no spacing slot is taken; the action waits for the
     // cool-down, its attempts untouched.
-    let permit = match state.breakers.admit(ProviderId::WscrmAccounts).await {
+    let permit = match state.breakers.admit(providers::wscrm_accounts::ID).await {
         Ok(permit) => permit,
         Err(Refused::Open { retry_after, .. }) => {
             let at = now_ms() + i64::try_from(retry_after.as_millis()).unwrap_or(i64::MAX / 2);

@@ -21,7 +21,7 @@ mod sessions;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use domain::{IllegalMove, ProviderError, ProviderId};
+use domain::{IllegalMove, ProviderError};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -183,7 +183,10 @@ async fn wscrm<T>(
     state: &AppState,
     call: impl std::future::Future<Output = Result<T, ProviderError>>,
 ) -> Result<Result<T, ProviderError>, ApiError> {
-    Ok(state.breakers.call(ProviderId::WscrmAccounts, call).await?)
+    Ok(state
+        .breakers
+        .call(providers::wscrm_accounts::ID, call)
+        .await?)
 }
 
 /// The store key of `id`'s owner record: the one the events capability reads too.

@@ -156,15 +156,8 @@ fn zero_known_series() {
     for result in ["hit", "miss"] {
         metrics::counter!("number_checks_cache_lookups_total", "result" => result).increment(0);
     }
-    use domain::ProviderId as P;
-    for provider in [
-        P::WscrmScreening,
-        P::Ekycpro,
-        P::Accuauth,
-        P::Nxcloud,
-        P::WscrmAccounts,
-    ] {
-        let provider = provider.as_str();
+    for vendor in providers::vendors() {
+        let provider = vendor.id.as_str();
         metrics::counter!("vendor_circuit_opened_total", "provider" => provider).increment(0);
         metrics::counter!("vendor_circuit_refused_total", "provider" => provider).increment(0);
     }

@@ -266,10 +266,11 @@ mod tests {
         let now = Utc::now();
         let a: E164 = "+919800000001".parse().unwrap();
         let b: E164 = "+919800000002".parse().unwrap();
-        let mut fresh = NumberResult::empty(a, ProviderId::Ekycpro, now);
+        let mut fresh = NumberResult::empty(a, providers::ekycpro::ID, now);
         fresh.registered = Some(true);
         fresh.settle(&CheckSet::of(&[Check::Registered]));
-        let stale = NumberResult::empty(b, ProviderId::Ekycpro, now - chrono::Duration::hours(2));
+        let stale =
+            NumberResult::empty(b, providers::ekycpro::ID, now - chrono::Duration::hours(2));
         let registered = CheckSet::of(&[Check::Registered]);
         cache
             .store(&[fresh.clone(), stale], &registered)
@@ -320,13 +321,13 @@ mod tests {
         let now = Utc::now();
         let a: E164 = "+919800000001".parse().unwrap();
         let earlier = now - chrono::Duration::minutes(50);
-        let profile = answered(a, ProviderId::Ekycpro, earlier, Check::Profile);
+        let profile = answered(a, providers::ekycpro::ID, earlier, Check::Profile);
         cache
             .store(&[profile], &CheckSet::of(&[Check::Profile]))
             .await
             .unwrap();
         // Writing `activity` keeps the cached `profile`.
-        let activity = answered(a, ProviderId::WscrmScreening, now, Check::Activity);
+        let activity = answered(a, providers::wscrm_screening::ID, now, Check::Activity);
         cache
             .store(&[activity], &CheckSet::of(&[Check::Activity]))
             .await
@@ -360,14 +361,14 @@ mod tests {
         );
         assert_eq!(
             hit.checks[&Check::Profile].provider,
-            Some(ProviderId::Ekycpro)
+            Some(providers::ekycpro::ID)
         );
         assert_eq!(hit.checks[&Check::Profile].checked_at, Some(earlier));
         assert_eq!(hit.checks[&Check::Activity].checked_at, Some(now));
         // The record's provenance: its first check's provider, its oldest answer's time.
         assert_eq!(
             (hit.provider, hit.checked_at),
-            (Some(ProviderId::WscrmScreening), Some(earlier))
+            (Some(providers::wscrm_screening::ID), Some(earlier))
         );
 
         // `max_age` applies to each check: the older answer is stale for 30 minutes.
@@ -407,8 +408,8 @@ mod tests {
                 serde_json::to_vec(record).unwrap(),
             )
         };
-        let old_profile = answered(a, ProviderId::Ekycpro, now, Check::Profile);
-        let mut unsettled = NumberResult::empty(b, ProviderId::Ekycpro, now);
+        let old_profile = answered(a, providers::ekycpro::ID, now, Check::Profile);
+        let mut unsettled = NumberResult::empty(b, providers::ekycpro::ID, now);
         unsettled.registered = Some(false);
         store
             .mset(
@@ -420,7 +421,7 @@ mod tests {
             )
             .await
             .unwrap();
-        let activity = answered(a, ProviderId::WscrmScreening, now, Check::Activity);
+        let activity = answered(a, providers::wscrm_screening::ID, now, Check::Activity);
         cache
             .store(&[activity], &CheckSet::of(&[Check::Activity]))
             .await
@@ -458,9 +459,12 @@ mod tests {
             Duration::from_secs(60),
         );
         let two = Cache::new(store, CacheScope::PerTenant, "two", Duration::from_secs(60));
-        one.store(&[NumberResult::empty(a, ProviderId::Ekycpro, now)], &checks)
-            .await
-            .unwrap();
+        one.store(
+            &[NumberResult::empty(a, providers::ekycpro::ID, now)],
+            &checks,
+        )
+        .await
+        .unwrap();
         let found = two
             .lookup(&[a], &checks, Duration::from_secs(60), now)
             .await

@@ -1,31 +1,95 @@
-//! Accepting a job: validate, normalise (off the async threads), answer from cache, plan vendor
-//! orders, reserve budget, persist. Also the one-number lookup.
+//! Accepting a job, in steps that each take and return plain values: validate → read the cache →
+//! claim → plan → reserve → persist → answer. [`create`] strings them together. Also the
+//! one-number lookup ([`lookup_one`]).
+//!
+//! Errors are this module's own ([`IntakeError`], [`LookupError`]); the routes turn them into
+//! problems.
 
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use domain::{
-    Check, CheckOutcome, CheckSet, CheckStatus, E164, NumberResult, ProviderError,
-    ProviderErrorKind, normalize_batch,
+    Check, CheckOutcome, CheckSet, CheckStatus, E164, InvalidNumber, NormalizedBatch, NumberList,
+    NumberResult, ProviderError, ProviderErrorKind, ProviderId, normalize_batch,
 };
-use providers::{PollPolicy, SingleCheck};
+use providers::{PollPolicy, Registry, SingleCheck};
 
-use super::cache::Cache;
+use super::cache::{Cache, Lookup};
 use super::claims::{self, Claims};
 use super::jobs::{self, Counts, DUE, Job, SubOrder};
-use super::model::{CreateNumberCheck, InvalidItem, JobStatus, JobWarning, MaxWait};
-use super::planner::{self, Candidate};
+use super::model::{
+    CreateNumberCheck, InvalidItem, JobStatus, JobWarning, MaxWait, ProviderChoice,
+};
+use super::planner::{self, Candidate, Plan};
 use super::pool::{self, PoolEntry};
-use super::{usage, worker};
+use super::{NumberChecksConfig, usage, worker};
 use crate::breaker::Refused;
-use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::state::AppState;
+use crate::store::{Store, StoreError};
 
 /// Invalid items kept in the job document (all are counted).
 const MAX_INVALID_LISTED: usize = 1_000;
 
+/// Invalid numbers named in the refusal of a batch without a valid one (all are counted).
+pub const MAX_INVALID_REPORTED: usize = 100;
+
 /// How long a one-number lookup asks again while the vendor answers "pending".
 pub const LOOKUP_DEADLINE: Duration = Duration::from_secs(20);
+
+/// Why a job was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error("between 1 and {max} numbers (got {got})")]
+    NumberCount { max: usize, got: usize },
+    #[error("at least one check")]
+    NoChecks,
+    #[error(transparent)]
+    MaxAge(#[from] InvalidMaxAge),
+    #[error(transparent)]
+    MaxWait(#[from] InvalidMaxWait),
+    #[error("callback URL refused: {0:?}")]
+    CallbackRefused(egress::Refusal),
+    #[error("no callback signing secret is configured for this tenant")]
+    NoCallbackSecret,
+    #[error("{0} is not configured")]
+    ProviderNotConfigured(ProviderId),
+    /// No input is a number; the first [`MAX_INVALID_REPORTED`] of them, and how many there are.
+    #[error("no valid number ({count} invalid)")]
+    NoValidNumber {
+        invalid: Vec<(usize, InvalidNumber)>,
+        count: usize,
+    },
+    #[error("no configured provider answers these checks")]
+    ChecksUnsupported,
+    /// The provider the caller chose has an open circuit.
+    #[error(transparent)]
+    ProviderFailing(Refused),
+    #[error("this job would bill {billed} numbers; {remaining} remain in this month's budget")]
+    BudgetExceeded { billed: u64, remaining: u64 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("a blocking step did not finish")]
+    Interrupted(#[from] tokio::task::JoinError),
+}
+
+/// A `max_age` that is not a duration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a duration such as `7d` or `12h`")]
+pub struct InvalidMaxAge;
+
+/// A `max_wait` that is neither a duration nor a number of seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a duration such as `30s` or `2m`, or a number of seconds (`0`: never wait)")]
+pub struct InvalidMaxWait;
+
+/// A `checks` query that names no check, or an unknown one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidChecks {
+    #[error("`checks`: unknown check `{0}`")]
+    Unknown(String),
+    #[error("`checks`: at least one check")]
+    Empty,
+}
 
 #[derive(Debug)]
 pub struct Accepted {
@@ -34,180 +98,80 @@ pub struct Accepted {
     pub finished: bool,
 }
 
-#[allow(clippy::result_large_err)] // ApiError is the crate-wide error of handlers
-pub fn parse_max_age(value: Option<&str>, default: Duration) -> Result<Duration, ApiError> {
+pub fn parse_max_age(value: Option<&str>, default: Duration) -> Result<Duration, InvalidMaxAge> {
     match value {
         None => Ok(default),
-        Some(text) => humantime::parse_duration(text.trim()).map_err(|_| {
-            ApiError::field(
-                "max_age",
-                "invalid_duration",
-                "a duration such as `7d` or `12h`",
-            )
-        }),
+        Some(text) => humantime::parse_duration(text.trim()).map_err(|_| InvalidMaxAge),
     }
 }
 
 /// The request's `max_wait`: a duration (`30s`, `2m`, `0`) or a number of seconds.
-#[allow(clippy::result_large_err)] // ApiError is the crate-wide error of handlers
-pub fn parse_max_wait(value: Option<&MaxWait>) -> Result<Option<Duration>, ApiError> {
-    let invalid = || {
-        ApiError::field(
-            "max_wait",
-            "invalid_duration",
-            "a duration such as `30s` or `2m`, or a number of seconds (`0`: never wait)",
-        )
-    };
+pub fn parse_max_wait(value: Option<&MaxWait>) -> Result<Option<Duration>, InvalidMaxWait> {
     match value {
         None => Ok(None),
         Some(MaxWait::Seconds(secs)) => Duration::try_from_secs_f64(*secs)
             .map(Some)
-            .map_err(|_| invalid()),
+            .map_err(|_| InvalidMaxWait),
         Some(MaxWait::Text(text)) => humantime::parse_duration(text.trim())
             .map(Some)
-            .map_err(|_| invalid()),
+            .map_err(|_| InvalidMaxWait),
     }
+}
+
+/// What a request asks, once within the limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Asked {
+    pub checks: CheckSet,
+    pub max_age: Duration,
+    /// How long groups below a vendor's minimum wait for a pool (zero: they do not).
+    pub window: Duration,
 }
 
 pub async fn create(
     state: &AppState,
     tenant: &str,
     req: CreateNumberCheck,
-) -> Result<Accepted, ApiError> {
+) -> Result<Accepted, IntakeError> {
     let config = &state.config.number_checks;
-    let store = &state.store;
     let started = std::time::Instant::now();
-    if req.numbers.is_empty() || req.numbers.len() > config.max_numbers {
-        return Err(ApiError::field(
-            "numbers",
-            "length",
-            format!(
-                "between 1 and {} numbers (got {})",
-                config.max_numbers,
-                req.numbers.len()
-            ),
-        ));
-    }
-    let checks = CheckSet::of(&req.checks);
-    if checks.is_empty() {
-        return Err(ApiError::field("checks", "length", "at least one check"));
-    }
-    let max_age = parse_max_age(req.max_age.as_deref(), config.max_age)?;
-    let window = pool::window(parse_max_wait(req.max_wait.as_ref())?, config.batch_window);
-    if let Some(url) = &req.callback_url {
-        egress::UrlPolicy::new(config.callback_allow.clone())
-            .check(url)
-            .await
-            .map_err(|refusal| ApiError::url_refused("callback_url", &refusal))?;
-        if !config.callback_secrets.contains_key(tenant) {
-            return Err(ApiError::field(
-                "callback_url",
-                "no_secret",
-                "no callback signing secret is configured for this tenant",
-            ));
-        }
-    }
-    let candidates_from: Vec<domain::ProviderId> = match req.provider.provider() {
-        Some(p) => {
-            if state.providers.bulk(p).is_none() {
-                return Err(ApiError::field(
-                    "provider",
-                    "not_configured",
-                    format!("{p} is not configured"),
-                ));
-            }
-            vec![p]
-        }
-        None => config.routing.clone(),
-    };
-
-    let numbers = req.numbers;
-    let default_country = req.default_country;
-    let batch =
-        tokio::task::spawn_blocking(move || normalize_batch(&numbers, default_country.as_deref()))
-            .await
-            .map_err(ApiError::internal)?;
+    let asked = validate(config, &req)?;
+    check_callback(config, tenant, req.callback_url.as_deref()).await?;
+    let routing = routing_for(&state.providers, req.provider, &config.routing)?;
+    let batch = normalise(req.numbers, req.default_country).await?;
+    refuse_without_valid_number(&batch)?;
     let normalised = started.elapsed();
-    if batch.numbers.is_empty() {
-        let errors = batch
-            .invalid
-            .iter()
-            .take(100)
-            .map(|(index, bad)| FieldError {
-                field: format!("numbers[{index}]"),
-                code: bad.reason.as_str().to_owned(),
-                message: format!(
-                    "`{}` is not a phone number ({})",
-                    truncate(&bad.input),
-                    bad.reason
-                ),
-            })
-            .collect();
-        return Err(
-            ApiError::validation(errors).with_extension("invalid_count", batch.invalid.len())
-        );
-    }
 
     let now = Utc::now();
-    let cache = Cache::new(store.clone(), config.cache_scope, tenant, config.cache_ttl);
-    let found = cache.lookup(&batch.numbers, &checks, max_age, now).await?;
+    let cache = Cache::new(
+        state.store.clone(),
+        config.cache_scope,
+        tenant,
+        config.cache_ttl,
+    );
+    let found = cache
+        .lookup(&batch.numbers, &asked.checks, asked.max_age, now)
+        .await?;
     let looked_up = started.elapsed();
 
-    let (mut candidates, cooling_down) = candidates(state, candidates_from, &checks).await?;
+    let (mut candidates, cooling_down) = candidates(state, routing, &asked.checks).await?;
     for candidate in &mut candidates {
-        candidate.pool = !window.is_zero() && candidate.limits.min > 1;
+        candidate.pool = !asked.window.is_zero() && candidate.limits.min > 1;
     }
-    let unanswerable = checks.difference(&answerable(&candidates));
-    let open_numbers = found.misses.clone();
-    if !open_numbers.is_empty() && unanswerable == checks {
-        return Err(ApiError::field(
-            "checks",
-            "unsupported",
-            "no configured provider answers these checks",
-        ));
-    }
+    let unanswerable = refuse_unanswerable(&asked.checks, &candidates, &found.misses)?;
 
-    // From here on the job holds claims on what it buys: a failure frees them at once.
-    let id = format!("nc_{}", uuid::Uuid::now_v7().simple());
-    let claims = Claims::new(store.clone(), config.cache_scope, tenant, config.job_ttl);
-    claims::keep_alive(store, &id, claims::holder_ttl(config)).await?;
-    let split = claims::split(
-        &claims,
-        &cache,
-        &id,
-        &open_numbers,
-        &checks.difference(&unanswerable),
-        max_age,
+    let intake = Intake {
+        id: new_job_id(),
+        tenant,
+        choice: req.provider,
+        callback_url: req.callback_url,
+        asked,
         now,
-    )
-    .await;
-    let accepted = match split {
-        Ok(split) => {
-            let inputs = Inputs {
-                id: id.clone(),
-                tenant,
-                req_provider: req.provider,
-                callback_url: req.callback_url,
-                checks,
-                max_age,
-                now,
-                batch_invalid: batch.invalid,
-                duplicates: batch.duplicates,
-                total: batch.numbers.len() as u64,
-                hits: found.hits,
-                open_numbers,
-                candidates,
-                cooling_down,
-                window,
-            };
-            accept(state, &claims, inputs, split).await
-        }
-        Err(e) => Err(e.into()),
+        batch,
+        found,
+        candidates,
+        cooling_down,
     };
-    if accepted.is_err() {
-        // A refused job frees its claims at once (best effort: they lapse with its holder key).
-        let _ = claims::gone(store, &id).await;
-    }
+    let accepted = claim_and_accept(state, &cache, intake, unanswerable).await;
     if let Ok(accepted) = &accepted {
         tracing::debug!(
             job = %accepted.job.id,
@@ -221,150 +185,350 @@ pub async fn create(
     accepted
 }
 
-/// What [`create`] knows when it plans: the validated request and the cache lookup.
-struct Inputs<'a> {
-    id: String,
-    tenant: &'a str,
-    req_provider: super::model::ProviderChoice,
-    callback_url: Option<String>,
-    checks: CheckSet,
-    max_age: Duration,
-    now: chrono::DateTime<Utc>,
-    batch_invalid: Vec<(usize, domain::InvalidNumber)>,
-    duplicates: usize,
-    total: u64,
-    hits: Vec<NumberResult>,
-    open_numbers: Vec<E164>,
-    candidates: Vec<Candidate>,
-    cooling_down: Vec<(domain::ProviderId, Duration)>,
-    /// How long groups below a vendor's minimum wait for a pool (zero: they do not).
-    window: Duration,
+/// Step 1: the request's own limits (batch size, checks, `max_age`).
+pub fn validate(
+    config: &NumberChecksConfig,
+    req: &CreateNumberCheck,
+) -> Result<Asked, IntakeError> {
+    let count = req.numbers.len();
+    if count == 0 || count > config.max_numbers {
+        return Err(IntakeError::NumberCount {
+            max: config.max_numbers,
+            got: count,
+        });
+    }
+    let checks = CheckSet::of(&req.checks);
+    if checks.is_empty() {
+        return Err(IntakeError::NoChecks);
+    }
+    let max_age = parse_max_age(req.max_age.as_deref(), config.max_age)?;
+    let window = pool::window(parse_max_wait(req.max_wait.as_ref())?, config.batch_window);
+    Ok(Asked {
+        checks,
+        max_age,
+        window,
+    })
 }
 
-/// Plans what the job buys, reserves the budget, persists the job.
+/// Step 1: a callback URL must pass the outbound policy, and the tenant needs a signing secret.
+async fn check_callback(
+    config: &NumberChecksConfig,
+    tenant: &str,
+    url: Option<&str>,
+) -> Result<(), IntakeError> {
+    let Some(url) = url else {
+        return Ok(());
+    };
+    egress::UrlPolicy::new(config.callback_allow.clone())
+        .check(url)
+        .await
+        .map_err(IntakeError::CallbackRefused)?;
+    if !config.callback_secrets.contains_key(tenant) {
+        return Err(IntakeError::NoCallbackSecret);
+    }
+    Ok(())
+}
+
+/// Step 1: the providers the job may use, in preference order: the one chosen (which must be
+/// configured), else the routing policy.
+pub fn routing_for(
+    registry: &Registry,
+    choice: ProviderChoice,
+    routing: &[ProviderId],
+) -> Result<Vec<ProviderId>, IntakeError> {
+    match choice.provider() {
+        Some(p) if registry.bulk(p).is_none() => Err(IntakeError::ProviderNotConfigured(p)),
+        Some(p) => Ok(vec![p]),
+        None => Ok(routing.to_vec()),
+    }
+}
+
+/// Step 1: E.164 and deduplicated, off the async threads (a million numbers take a while).
+async fn normalise(
+    numbers: NumberList,
+    default_country: Option<String>,
+) -> Result<NormalizedBatch, IntakeError> {
+    Ok(
+        tokio::task::spawn_blocking(move || normalize_batch(&numbers, default_country.as_deref()))
+            .await?,
+    )
+}
+
+/// Step 1: a batch without a single number is refused, naming the first invalid inputs.
+pub fn refuse_without_valid_number(batch: &NormalizedBatch) -> Result<(), IntakeError> {
+    if !batch.numbers.is_empty() {
+        return Ok(());
+    }
+    Err(IntakeError::NoValidNumber {
+        invalid: batch
+            .invalid
+            .iter()
+            .take(MAX_INVALID_REPORTED)
+            .cloned()
+            .collect(),
+        count: batch.invalid.len(),
+    })
+}
+
+/// Step 3 (planning inputs): the asked checks no candidate answers. When the cache leaves
+/// numbers open and no candidate answers any asked check, the job is refused.
+pub fn refuse_unanswerable(
+    checks: &CheckSet,
+    candidates: &[Candidate],
+    misses: &[E164],
+) -> Result<CheckSet, IntakeError> {
+    let unanswerable = checks.difference(&answerable(candidates));
+    if !misses.is_empty() && unanswerable == *checks {
+        return Err(IntakeError::ChecksUnsupported);
+    }
+    Ok(unanswerable)
+}
+
+fn new_job_id() -> String {
+    format!("nc_{}", uuid::Uuid::now_v7().simple())
+}
+
+/// What the job knows once validated and looked up in the cache.
+struct Intake<'a> {
+    id: String,
+    tenant: &'a str,
+    choice: ProviderChoice,
+    callback_url: Option<String>,
+    asked: Asked,
+    now: DateTime<Utc>,
+    batch: NormalizedBatch,
+    found: Lookup,
+    candidates: Vec<Candidate>,
+    cooling_down: Vec<(ProviderId, Duration)>,
+}
+
+/// Step 3: claims what the job buys; from here on a failure frees the claims at once.
+async fn claim_and_accept(
+    state: &AppState,
+    cache: &Cache,
+    intake: Intake<'_>,
+    unanswerable: CheckSet,
+) -> Result<Accepted, IntakeError> {
+    let config = &state.config.number_checks;
+    let store = &state.store;
+    let id = intake.id.clone();
+    let claims = Claims::new(
+        store.clone(),
+        config.cache_scope,
+        intake.tenant,
+        config.job_ttl,
+    );
+    claims::keep_alive(store, &id, claims::holder_ttl(config)).await?;
+    let split = claims::split(
+        &claims,
+        cache,
+        &id,
+        &intake.found.misses,
+        &intake.asked.checks.difference(&unanswerable),
+        intake.asked.max_age,
+        intake.now,
+    )
+    .await;
+    let accepted = match split {
+        Ok(split) => accept(state, &claims, intake, split).await,
+        Err(e) => Err(e.into()),
+    };
+    if accepted.is_err() {
+        // A refused job frees its claims at once (best effort: they lapse with its holder key).
+        let _ = claims::gone(store, &id).await;
+    }
+    accepted
+}
+
+/// Steps 4 to 7: plans what the job buys, reserves the budget, persists the job, answers.
 async fn accept(
     state: &AppState,
     claims: &Claims,
-    inputs: Inputs<'_>,
+    intake: Intake<'_>,
     split: claims::Split,
-) -> Result<Accepted, ApiError> {
+) -> Result<Accepted, IntakeError> {
     let config = &state.config.number_checks;
-    let store = &state.store;
-    let Inputs {
-        id,
-        tenant,
+    let checks = intake.asked.checks;
+    let (plan, waited_billed) = plan_off_thread(
+        split.buy,
+        split.wait.clone(),
         checks,
-        now,
-        ..
-    } = inputs;
-    let candidates = inputs.candidates;
-    let waits = split.wait;
-    let (plan, waited_billed) = {
-        let buy = split.buy;
-        let waits = waits.clone();
-        tokio::task::spawn_blocking(move || {
-            // Bought later by this job only if their buyer fails, and then without pooling.
-            let unpooled: Vec<Candidate> = candidates
-                .iter()
-                .map(|c| Candidate {
-                    pool: false,
-                    ..c.clone()
-                })
-                .collect();
-            let waited = planner::plan_groups(waits, &checks, &unpooled).billed();
-            (planner::plan_groups(buy, &checks, &candidates), waited)
-        })
-        .await
-        .map_err(ApiError::internal)?
-    };
+        intake.candidates.clone(),
+    )
+    .await?;
+    refuse_if_chosen_provider_failing(intake.choice, &plan, &intake.cooling_down)?;
 
-    // The caller chose one provider and it is failing: say so now rather than accept a job
-    // that cannot be sent. (With `auto` the plan already routed around open circuits.)
-    if inputs.req_provider.provider().is_some()
-        && !(plan.orders.is_empty() && plan.pooled.is_empty())
-        && let Some((provider, retry_after)) = inputs.cooling_down.first().copied()
-    {
-        return Err(Refused::Open {
-            provider,
-            retry_after,
-        }
-        .into());
-    }
-
-    let month = usage::month_of(now);
+    let month = usage::month_of(intake.now);
     // Numbers others are buying are reserved too: if their buyer fails, this job buys them.
     let billed = plan.billed() + waited_billed;
-    let mut reserved = 0;
-    if let Some(budget) = config.budgets.get(tenant).copied()
-        && billed > 0
-    {
-        if let Err(remaining) = usage::reserve(store, tenant, &month, billed, budget).await? {
-            return Err(ApiError::new(
-                ErrorCode::BudgetExceeded,
-                format!("this job would bill {billed} numbers; {remaining} remain in this month's budget"),
-            )
-            .with_extension("remaining_budget", remaining)
-            .with_extension("numbers_to_bill", billed));
-        }
-        reserved = billed;
-    }
+    let budget = config.budgets.get(intake.tenant).copied();
+    let reserved = reserve(&state.store, intake.tenant, &month, budget, billed).await?;
 
-    let open_count = inputs.open_numbers.len() as u64;
-    let warnings = warnings(&plan, open_count);
-    let sub_orders = plan
-        .orders
-        .iter()
-        .enumerate()
-        .map(|(index, o)| SubOrder::new(index, o.provider, o.checks, o.start, o.len))
-        .collect::<Vec<_>>();
-    let mut job = Job {
-        id: id.clone(),
-        tenant: tenant.to_owned(),
+    let job = new_job(&intake, &plan, &month, reserved);
+    let persisted = Persist {
+        plan: &plan,
+        hits: &intake.found.hits,
+        open_numbers: &intake.found.misses,
+        late_hits: &split.late_hits,
+        waits: &split.wait,
+        now: intake.now,
+        window: intake.asked.window,
+    };
+    let job = persist(state, claims, job, persisted).await?;
+    answer(state, job, intake.now).await
+}
+
+/// Step 4: the orders for what this job buys, and what the numbers others are buying would bill.
+async fn plan_off_thread(
+    buy: Vec<(CheckSet, Vec<E164>)>,
+    waits: Vec<(CheckSet, Vec<E164>)>,
+    checks: CheckSet,
+    candidates: Vec<Candidate>,
+) -> Result<(Plan, u64), IntakeError> {
+    Ok(tokio::task::spawn_blocking(move || {
+        // Bought later by this job only if their buyer fails, and then without pooling.
+        let unpooled: Vec<Candidate> = candidates
+            .iter()
+            .map(|c| Candidate {
+                pool: false,
+                ..c.clone()
+            })
+            .collect();
+        let waited = planner::plan_groups(waits, &checks, &unpooled).billed();
+        (planner::plan_groups(buy, &checks, &candidates), waited)
+    })
+    .await?)
+}
+
+/// Step 5: the caller chose one provider and it is failing: say so now rather than accept a job
+/// that cannot be sent. (With `auto` the plan already routed around open circuits.)
+pub fn refuse_if_chosen_provider_failing(
+    choice: ProviderChoice,
+    plan: &Plan,
+    cooling_down: &[(ProviderId, Duration)],
+) -> Result<(), IntakeError> {
+    match cooling_down.first() {
+        Some(&(provider, retry_after))
+            if choice.provider().is_some()
+                && !(plan.orders.is_empty() && plan.pooled.is_empty()) =>
+        {
+            Err(IntakeError::ProviderFailing(Refused::Open {
+                provider,
+                retry_after,
+            }))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Step 5: reserves `billed` numbers of the tenant's monthly `budget` (none: unlimited); the
+/// numbers reserved.
+pub async fn reserve(
+    store: &Store,
+    tenant: &str,
+    month: &str,
+    budget: Option<u64>,
+    billed: u64,
+) -> Result<u64, IntakeError> {
+    let Some(budget) = budget else {
+        return Ok(0);
+    };
+    if billed == 0 {
+        return Ok(0);
+    }
+    match usage::reserve(store, tenant, month, billed, budget).await? {
+        Ok(()) => Ok(billed),
+        Err(remaining) => Err(IntakeError::BudgetExceeded { billed, remaining }),
+    }
+}
+
+/// Step 6: the job document as accepted: counts, sub-orders, warnings, invalid inputs.
+fn new_job(intake: &Intake<'_>, plan: &Plan, month: &str, reserved: u64) -> Job {
+    let checks = intake.asked.checks;
+    let batch = &intake.batch;
+    Job {
+        id: intake.id.clone(),
+        tenant: intake.tenant.to_owned(),
         status: JobStatus::Queued,
         checks,
-        provider: inputs.req_provider,
-        created_at: now,
-        updated_at: now,
+        provider: intake.choice,
+        created_at: intake.now,
+        updated_at: intake.now,
         finished_at: None,
-        callback_url: inputs.callback_url,
-        month: month.clone(),
+        callback_url: intake.callback_url.clone(),
+        month: month.to_owned(),
         reserved,
         counts: Counts {
-            total: inputs.total,
-            from_cache: inputs.hits.len() as u64,
+            total: batch.numbers.len() as u64,
+            from_cache: intake.found.hits.len() as u64,
             answered: 0,
             failed: plan.unplanned_numbers(&checks),
-            invalid: inputs.batch_invalid.len() as u64,
-            duplicates: inputs.duplicates as u64,
+            invalid: batch.invalid.len() as u64,
+            duplicates: batch.duplicates as u64,
         },
-        sub_orders,
-        invalid: inputs
-            .batch_invalid
-            .into_iter()
-            .take(MAX_INVALID_LISTED)
-            .map(|(index, bad)| InvalidItem {
-                index,
-                input: bad.input,
-                reason: bad.reason,
-            })
-            .collect(),
+        sub_orders: sub_orders(plan),
+        invalid: listed_invalid(&batch.invalid),
         errors: Vec::new(),
-        warnings,
+        warnings: warnings(plan, intake.found.misses.len() as u64),
         unanswerable: plan.unanswerable,
         failed_providers: Vec::new(),
         waits: Vec::new(),
         wait_lists: 0,
-        max_age_ms: Some(inputs.max_age.as_millis() as u64),
+        max_age_ms: Some(intake.asked.max_age.as_millis() as u64),
         pooled: Vec::new(),
-    };
+    }
+}
 
+fn sub_orders(plan: &Plan) -> Vec<SubOrder> {
+    plan.orders
+        .iter()
+        .enumerate()
+        .map(|(index, o)| SubOrder::new(index, o.provider, o.checks, o.start, o.len))
+        .collect()
+}
+
+fn listed_invalid(invalid: &[(usize, InvalidNumber)]) -> Vec<InvalidItem> {
+    invalid
+        .iter()
+        .take(MAX_INVALID_LISTED)
+        .map(|(index, bad)| InvalidItem {
+            index: *index,
+            input: bad.input.clone(),
+            reason: bad.reason,
+        })
+        .collect()
+}
+
+/// What [`persist`] writes besides the job document.
+struct Persist<'a> {
+    plan: &'a Plan,
+    hits: &'a [NumberResult],
+    open_numbers: &'a [E164],
+    late_hits: &'a [NumberResult],
+    waits: &'a [(CheckSet, Vec<E164>)],
+    now: DateTime<Utc>,
+    /// How long pooled groups wait for their batch.
+    window: Duration,
+}
+
+/// Step 6: the job's number lists, cached answers and waits; what no provider takes is marked
+/// `unavailable` and its claims released.
+async fn persist(
+    state: &AppState,
+    claims: &Claims,
+    mut job: Job,
+    what: Persist<'_>,
+) -> Result<Job, IntakeError> {
+    let config = &state.config.number_checks;
+    let store = &state.store;
+    let id = job.id.clone();
     let ttl = config.job_ttl;
-    jobs::put_numbers(store, &id, &plan.numbers, ttl).await?;
-    jobs::put_cached_results(store, &id, &inputs.hits, ttl).await?;
-    jobs::put_open_numbers(store, &id, &inputs.open_numbers, ttl).await?;
-    let reused = jobs::merge_records(store, &id, &split.late_hits, ttl).await?;
+    jobs::put_numbers(store, &id, &what.plan.numbers, ttl).await?;
+    jobs::put_cached_results(store, &id, what.hits, ttl).await?;
+    jobs::put_open_numbers(store, &id, what.open_numbers, ttl).await?;
+    let reused = jobs::merge_records(store, &id, what.late_hits, ttl).await?;
     job.counts.from_cache += reused.newly_answered;
-    for unplanned in &plan.unplanned {
+    for unplanned in &what.plan.unplanned {
         let records = jobs::unanswered(
             &unplanned.numbers,
             &unplanned.checks,
@@ -377,14 +541,14 @@ async fn accept(
             .release(&id, &unplanned.numbers, &unplanned.checks)
             .await?;
     }
-    for (checks, numbers) in &waits {
+    for (checks, numbers) in what.waits {
         let wait =
             jobs::put_wait(store, &mut job, *checks, numbers, config.poll_initial, ttl).await?;
         job.waits.push(wait);
     }
-    let until = now + chrono::Duration::from_std(inputs.window).unwrap_or_default();
-    let scope = super::cache::scope_name(config.cache_scope, tenant);
-    for group in &plan.pooled {
+    let until = what.now + chrono::Duration::from_std(what.window).unwrap_or_default();
+    let scope = super::cache::scope_name(config.cache_scope, &job.tenant);
+    for group in &what.plan.pooled {
         let list = jobs::put_list(store, &mut job, &group.numbers, ttl).await?;
         job.pooled.push(PoolEntry {
             pool: pool::pool_key(
@@ -405,8 +569,26 @@ async fn accept(
     let requested = job.counts.total;
     metrics::counter!("number_checks_numbers_requested_total").increment(requested);
     metrics::counter!("number_checks_numbers_from_cache_total").increment(job.counts.from_cache);
-    usage::record_request(store, tenant, &month, requested, job.counts.from_cache).await?;
+    usage::record_request(
+        store,
+        &job.tenant,
+        &job.month,
+        requested,
+        job.counts.from_cache,
+    )
+    .await?;
+    Ok(job)
+}
 
+/// Step 7: a job with nothing left to send is finished now (200); otherwise it is queued for
+/// the worker (202).
+async fn answer(
+    state: &AppState,
+    mut job: Job,
+    now: DateTime<Utc>,
+) -> Result<Accepted, IntakeError> {
+    let config = &state.config.number_checks;
+    let store = &state.store;
     if job.all_work_done() {
         worker::finish(state, &mut job, now).await?;
         return Ok(Accepted {
@@ -414,10 +596,10 @@ async fn accept(
             finished: true,
         });
     }
-    claims::keep_alive(store, &id, claims::holder_ttl(config)).await?;
-    jobs::save(store, &job, ttl).await?;
+    claims::keep_alive(store, &job.id, claims::holder_ttl(config)).await?;
+    jobs::save(store, &job, config.job_ttl).await?;
     store
-        .zadd(DUE, &id, now.timestamp_millis() as f64 / 1000.0)
+        .zadd(DUE, &job.id, now.timestamp_millis() as f64 / 1000.0)
         .await?;
     metrics::counter!("number_checks_jobs_created_total").increment(1);
     Ok(Accepted {
@@ -430,9 +612,9 @@ async fn accept(
 /// whose circuit is open, with the time left.
 pub async fn candidates(
     state: &AppState,
-    from: Vec<domain::ProviderId>,
+    from: Vec<ProviderId>,
     checks: &CheckSet,
-) -> Result<(Vec<Candidate>, Vec<(domain::ProviderId, Duration)>), crate::store::StoreError> {
+) -> Result<(Vec<Candidate>, Vec<(ProviderId, Duration)>), StoreError> {
     let mut candidates = Vec::new();
     let mut cooling_down = Vec::new();
     for provider in from {
@@ -509,33 +691,47 @@ fn names(checks: &CheckSet) -> String {
         .join(", ")
 }
 
-fn truncate(input: &str) -> String {
+/// The first characters of an input, for echoing it back.
+pub fn truncate(input: &str) -> String {
     input.chars().take(40).collect()
 }
 
 /// Parses `registered,profile`.
-#[allow(clippy::result_large_err)] // ApiError is the crate-wide error of handlers
-pub fn parse_checks(text: &str) -> Result<CheckSet, ApiError> {
+pub fn parse_checks(text: &str) -> Result<CheckSet, InvalidChecks> {
     let mut set = CheckSet::empty();
     for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let check = Check::ALL
             .into_iter()
             .find(|c| c.as_str() == part)
-            .ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::InvalidQuery,
-                    format!("`checks`: unknown check `{}`", truncate(part)),
-                )
-            })?;
+            .ok_or_else(|| InvalidChecks::Unknown(truncate(part)))?;
         set.insert(check);
     }
     if set.is_empty() {
-        return Err(ApiError::new(
-            ErrorCode::InvalidQuery,
-            "`checks`: at least one check",
-        ));
+        return Err(InvalidChecks::Empty);
     }
     Ok(set)
+}
+
+/// Why a one-number lookup has no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum LookupError {
+    #[error("no single-number provider serves this number's region for these checks")]
+    NoSingleProvider,
+    #[error("another request is checking this number right now")]
+    BoughtElsewhere,
+    #[error("the provider is still working on this number")]
+    StillPending { retry_after: Duration },
+    #[error("the provider cannot check this number for these checks")]
+    Unsupported,
+    #[error(transparent)]
+    Vendor(ProviderError),
+    /// The provider's circuit is open.
+    #[error(transparent)]
+    ProviderFailing(Refused),
+    #[error("this month's budget is used up ({remaining} remain)")]
+    BudgetUsedUp { remaining: u64 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// How often a lookup waiting for another request's answer looks at the claims again.
@@ -550,7 +746,7 @@ pub async fn lookup_one(
     number: E164,
     checks: CheckSet,
     max_age: Duration,
-) -> Result<(NumberResult, bool), ApiError> {
+) -> Result<(NumberResult, bool), LookupError> {
     let config = &state.config.number_checks;
     let store = &state.store;
     // Freshness counts from when the lookup asked: an answer bought while it waited is fresh.
@@ -566,12 +762,7 @@ pub async fn lookup_one(
         .single_checkers()
         .find(|c| c.accepts(&number) && !c.checks().intersection(&checks).is_empty())
         .cloned()
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::ValidationFailed,
-                "no single-number provider serves this number's region for these checks; use POST /v1/number-checks",
-            )
-        })?;
+        .ok_or(LookupError::NoSingleProvider)?;
     let claims = Claims::new(store.clone(), config.cache_scope, tenant, config.job_ttl);
     let claimable = checks.intersection(&checker.checks());
     let holder = format!("lookup_{}", uuid::Uuid::new_v4().simple());
@@ -617,7 +808,7 @@ async fn claim_or_reuse(
     cache: &Cache,
     holder: &str,
     wanted: &Wanted,
-) -> Result<Option<NumberResult>, ApiError> {
+) -> Result<Option<NumberResult>, LookupError> {
     let Wanted {
         number,
         claimable,
@@ -645,11 +836,7 @@ async fn claim_or_reuse(
             .contains(&true)
         {
             if std::time::Instant::now() >= deadline {
-                return Err(ApiError::new(
-                    ErrorCode::VendorTimeout,
-                    "another request is checking this number right now; retry shortly",
-                )
-                .with_retry_after(1));
+                return Err(LookupError::BoughtElsewhere);
             }
             tokio::time::sleep(CLAIM_POLL).await;
         }
@@ -700,12 +887,16 @@ async fn buy_one(
     checks: CheckSet,
     checker: std::sync::Arc<dyn providers::SingleNumberChecker>,
     cache: &Cache,
-) -> Result<(NumberResult, bool), ApiError> {
+) -> Result<(NumberResult, bool), LookupError> {
     let store = &state.store;
     let month = month.to_owned();
     let provider = checker.provider();
     // An open circuit refuses at once: no vendor call, nothing reserved.
-    let permit = state.breakers.admit(provider).await?;
+    let permit = state
+        .breakers
+        .admit(provider)
+        .await
+        .map_err(LookupError::ProviderFailing)?;
     let reserved = match reserve_one(state, tenant, &month).await {
         Ok(reserved) => reserved,
         Err(refused) => {
@@ -755,16 +946,9 @@ async fn buy_one(
             cache.store(std::slice::from_ref(&result), &checks).await?;
             Ok((result, false))
         }
-        Ok(SingleCheck::Pending { retry_after }) => Err(ApiError::new(
-            ErrorCode::VendorTimeout,
-            "the provider is still working on this number; retry shortly",
-        )
-        .with_retry_after(retry_after.as_secs().max(1))),
-        Ok(SingleCheck::Unsupported(_)) => Err(ApiError::new(
-            ErrorCode::ValidationFailed,
-            "the provider cannot check this number for these checks",
-        )),
-        Err(e) => Err(ApiError::from(e)),
+        Ok(SingleCheck::Pending { retry_after }) => Err(LookupError::StillPending { retry_after }),
+        Ok(SingleCheck::Unsupported(_)) => Err(LookupError::Unsupported),
+        Err(e) => Err(LookupError::Vendor(e)),
     }
 }
 
@@ -784,16 +968,271 @@ pub fn outcome_unknown(e: &ProviderError) -> bool {
 }
 
 /// Reserves one number of the tenant's budget; false when the tenant has no budget.
-async fn reserve_one(state: &AppState, tenant: &str, month: &str) -> Result<bool, ApiError> {
+async fn reserve_one(state: &AppState, tenant: &str, month: &str) -> Result<bool, LookupError> {
     let Some(budget) = state.config.number_checks.budgets.get(tenant).copied() else {
         return Ok(false);
     };
     match usage::reserve(&state.store, tenant, month, 1, budget).await? {
         Ok(()) => Ok(true),
-        Err(remaining) => Err(ApiError::new(
-            ErrorCode::BudgetExceeded,
-            "this month's budget is used up",
-        )
-        .with_extension("remaining_budget", remaining)),
+        Err(remaining) => Err(LookupError::BudgetUsedUp { remaining }),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use domain::InvalidReason;
+    use providers::BatchLimits;
+    use serde_json::json;
+
+    use super::*;
+    use crate::number_checks::model::JobView;
+
+    const VENDOR: ProviderId = ProviderId::new("some_vendor");
+
+    fn request(body: serde_json::Value) -> CreateNumberCheck {
+        serde_json::from_value(body).unwrap()
+    }
+
+    fn config(max_numbers: usize) -> NumberChecksConfig {
+        NumberChecksConfig {
+            max_numbers,
+            ..NumberChecksConfig::default()
+        }
+    }
+
+    fn numbers(n: usize) -> Vec<E164> {
+        (0..n)
+            .map(|i| format!("+9198765{i:05}").parse().unwrap())
+            .collect()
+    }
+
+    /// A candidate answering `registered` in orders of 1 to 10 numbers.
+    fn registered_only() -> Candidate {
+        let checks = CheckSet::of(&[Check::Registered]);
+        Candidate {
+            provider: VENDOR,
+            checks,
+            limits: BatchLimits { min: 1, max: 10 },
+            one_region_per_order: false,
+            groups: vec![checks],
+            healthy: true,
+            pool: false,
+        }
+    }
+
+    #[test]
+    fn validation_holds_the_batch_to_its_limits() {
+        let config = config(2);
+        let three = request(json!({"numbers": ["1", "2", "3"], "checks": ["registered"]}));
+        assert!(matches!(
+            validate(&config, &three),
+            Err(IntakeError::NumberCount { max: 2, got: 3 })
+        ));
+        let none = request(json!({"numbers": [], "checks": ["registered"]}));
+        assert!(matches!(
+            validate(&config, &none),
+            Err(IntakeError::NumberCount { max: 2, got: 0 })
+        ));
+        let no_checks = request(json!({"numbers": ["1"], "checks": []}));
+        assert!(matches!(
+            validate(&config, &no_checks),
+            Err(IntakeError::NoChecks)
+        ));
+        let bad_age =
+            request(json!({"numbers": ["1"], "checks": ["registered"], "max_age": "soon"}));
+        assert!(matches!(
+            validate(&config, &bad_age),
+            Err(IntakeError::MaxAge(InvalidMaxAge))
+        ));
+        let fine = request(
+            json!({"numbers": ["1", "2"], "checks": ["registered", "profile"], "max_age": "12h"}),
+        );
+        assert_eq!(
+            validate(&config, &fine).unwrap(),
+            Asked {
+                checks: CheckSet::of(&[Check::Registered, Check::Profile]),
+                max_age: Duration::from_secs(12 * 3600),
+                window: Duration::ZERO,
+            }
+        );
+    }
+
+    #[test]
+    fn a_chosen_provider_must_be_configured_and_auto_follows_the_routing() {
+        let registry = Registry::default();
+        let routing = [VENDOR, ProviderId::new("other_vendor")];
+        assert!(matches!(
+            routing_for(&registry, ProviderChoice::Named(VENDOR), &routing),
+            Err(IntakeError::ProviderNotConfigured(p)) if p == VENDOR
+        ));
+        assert_eq!(
+            routing_for(&registry, ProviderChoice::Auto, &routing).unwrap(),
+            routing
+        );
+    }
+
+    #[test]
+    fn a_batch_without_a_number_is_refused_naming_the_first_hundred() {
+        let bad = |i: usize| {
+            (
+                i,
+                InvalidNumber {
+                    input: format!("x{i}"),
+                    reason: InvalidReason::NotANumber,
+                },
+            )
+        };
+        let batch = NormalizedBatch {
+            numbers: Vec::new(),
+            invalid: (0..150).map(bad).collect(),
+            duplicates: 0,
+        };
+        match refuse_without_valid_number(&batch) {
+            Err(IntakeError::NoValidNumber { invalid, count }) => {
+                assert_eq!(count, 150);
+                assert_eq!(invalid.len(), MAX_INVALID_REPORTED);
+                assert_eq!(invalid[0].1.input, "x0");
+            }
+            other => panic!("{other:?}"),
+        }
+        let with_one = NormalizedBatch {
+            numbers: numbers(1),
+            ..batch
+        };
+        assert!(refuse_without_valid_number(&with_one).is_ok());
+    }
+
+    #[test]
+    fn planning_inputs_come_from_what_the_candidates_answer() {
+        let candidates = [registered_only()];
+        let both = CheckSet::of(&[Check::Registered, Check::Profile]);
+        assert_eq!(
+            refuse_unanswerable(&both, &candidates, &numbers(1)).unwrap(),
+            CheckSet::of(&[Check::Profile])
+        );
+        let profile = CheckSet::of(&[Check::Profile]);
+        assert!(matches!(
+            refuse_unanswerable(&profile, &candidates, &numbers(1)),
+            Err(IntakeError::ChecksUnsupported)
+        ));
+        // Everything answered from the cache: nothing to buy, nothing to refuse.
+        assert_eq!(
+            refuse_unanswerable(&profile, &candidates, &[]).unwrap(),
+            profile
+        );
+        // A candidate without an order group for the asked checks answers none of them.
+        let no_groups = Candidate {
+            groups: Vec::new(),
+            ..registered_only()
+        };
+        assert!(matches!(
+            refuse_unanswerable(&both, &[no_groups], &numbers(1)),
+            Err(IntakeError::ChecksUnsupported)
+        ));
+    }
+
+    #[test]
+    fn a_chosen_provider_with_an_open_circuit_refuses_the_job_but_auto_does_not() {
+        let checks = CheckSet::of(&[Check::Registered]);
+        let plan = planner::plan_groups(vec![(checks, numbers(3))], &checks, &[registered_only()]);
+        let cooling = [(VENDOR, Duration::from_secs(30))];
+        assert!(matches!(
+            refuse_if_chosen_provider_failing(ProviderChoice::Named(VENDOR), &plan, &cooling),
+            Err(IntakeError::ProviderFailing(Refused::Open { provider, .. })) if provider == VENDOR
+        ));
+        assert!(refuse_if_chosen_provider_failing(ProviderChoice::Auto, &plan, &cooling).is_ok());
+        assert!(
+            refuse_if_chosen_provider_failing(ProviderChoice::Named(VENDOR), &plan, &[]).is_ok()
+        );
+    }
+
+    #[tokio::test]
+    async fn reservation_is_refused_beyond_the_budget_and_skipped_without_one() {
+        let store = Store::memory("intake-test");
+        assert_eq!(reserve(&store, "t", "2026-11", None, 50).await.unwrap(), 0);
+        assert_eq!(
+            reserve(&store, "t", "2026-11", Some(10), 0).await.unwrap(),
+            0
+        );
+        assert_eq!(
+            reserve(&store, "t", "2026-11", Some(10), 6).await.unwrap(),
+            6
+        );
+        assert!(matches!(
+            reserve(&store, "t", "2026-11", Some(10), 5).await,
+            Err(IntakeError::BudgetExceeded {
+                billed: 5,
+                remaining: 4
+            })
+        ));
+        assert_eq!(
+            reserve(&store, "t", "2026-11", Some(10), 4).await.unwrap(),
+            4
+        );
+    }
+
+    #[test]
+    fn the_accepted_job_sums_up_the_batch_cache_and_plan() {
+        let asked = Asked {
+            checks: CheckSet::of(&[Check::Registered, Check::Profile]),
+            max_age: Duration::from_secs(60),
+            window: Duration::ZERO,
+        };
+        let open = numbers(4);
+        let now = Utc::now();
+        let hit = NumberResult::empty(numbers(5)[4], VENDOR, now);
+        let intake = Intake {
+            id: "nc_test".into(),
+            tenant: "acme",
+            choice: ProviderChoice::Auto,
+            callback_url: None,
+            asked,
+            now,
+            batch: NormalizedBatch {
+                numbers: numbers(5),
+                invalid: vec![(
+                    7,
+                    InvalidNumber {
+                        input: "nope".into(),
+                        reason: InvalidReason::NotANumber,
+                    },
+                )],
+                duplicates: 2,
+            },
+            found: Lookup {
+                hits: vec![hit],
+                misses: open.clone(),
+            },
+            candidates: vec![registered_only()],
+            cooling_down: Vec::new(),
+        };
+        let plan = planner::plan_groups(
+            vec![(asked.checks, open)],
+            &asked.checks,
+            &intake.candidates,
+        );
+        let job = new_job(&intake, &plan, "2026-11", 4);
+
+        assert_eq!(job.status, JobStatus::Queued);
+        assert_eq!(job.reserved, 4);
+        assert_eq!(job.counts.total, 5);
+        assert_eq!(job.counts.from_cache, 1);
+        assert_eq!(job.counts.invalid, 1);
+        assert_eq!(job.counts.duplicates, 2);
+        assert_eq!(job.invalid[0].index, 7);
+        assert_eq!(job.sub_orders.len(), 1);
+        assert_eq!(job.sub_orders[0].provider, VENDOR);
+        assert_eq!(job.unanswerable, CheckSet::of(&[Check::Profile]));
+        let codes: Vec<&str> = job.warnings.iter().map(|w| w.code.as_str()).collect();
+        assert_eq!(codes, ["checks_unanswered"]);
+        assert_eq!(job.warnings[0].numbers, 4);
+
+        let summary = serde_json::to_value(JobView::from(&job)).unwrap();
+        assert_eq!(summary["status"], "queued");
+        assert_eq!(summary["provider"], "auto");
+        assert_eq!(summary["progress"]["pending"], 4);
+        assert_eq!(summary["sub_orders"][0]["provider"], "some_vendor");
+        assert_eq!(summary["sub_orders"][0]["numbers"], 4);
     }
 }

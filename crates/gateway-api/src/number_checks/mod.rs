@@ -1,6 +1,7 @@
 //! Number checks: one API over the screening, ekycpro and accuauth vendors.
 //!
-//! - [`routes`]: thin handlers; [`model`]: API types.
+//! - [`routes`]: thin handlers, the only module that knows HTTP (it turns the service's errors
+//!   into problems); [`model`]: API types; [`intake`]: accepting a job, step by step.
 //! - [`planner`]: pure routing and splitting into vendor orders.
 //! - [`cache`]: answers per number, each check with its provider and check time;
 //!   [`claims`]: who is buying which answers right now, so nobody buys them twice.
@@ -22,13 +23,15 @@ pub mod slots;
 pub mod usage;
 pub mod worker;
 
+#[cfg(test)]
+mod service_boundary;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use domain::ProviderId;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::state::AppState;
 use crate::workers::Workers;
@@ -118,7 +121,7 @@ impl Default for NumberChecksConfig {
             cache_ttl: Duration::from_secs(90 * 24 * 3600),
             cache_scope: CacheScope::Shared,
             max_numbers: 1_000_000,
-            routing: vec![ProviderId::WscrmScreening, ProviderId::Ekycpro],
+            routing: providers::bulk_vendors(),
             worker_interval: Duration::from_secs(1),
             lease_ttl: Duration::from_secs(30),
             poll_initial: Duration::from_secs(2),
@@ -170,6 +173,13 @@ impl OrderConcurrency {
         if self.default == 0 {
             return Err("`default` must be at least 1".into());
         }
+        if let Some(unknown) = self
+            .providers
+            .keys()
+            .find(|id| providers::vendor(**id).is_none())
+        {
+            return Err(format!("`{unknown}` is not a known provider"));
+        }
         match self.providers.iter().find(|(_, limit)| **limit == 0) {
             Some((provider, _)) => Err(format!("`{provider}` must be at least 1")),
             None => Ok(()),
@@ -183,6 +193,16 @@ impl NumberChecksConfig {
         self.order_concurrency
             .validate()
             .map_err(|e| ("number_checks.order_concurrency", e))?;
+        if let Some(unknown) = self
+            .routing
+            .iter()
+            .find(|id| providers::vendor(**id).is_none())
+        {
+            return Err((
+                "number_checks.routing",
+                format!("`{unknown}` is not a known provider"),
+            ));
+        }
         for (tenant, secret) in &self.callback_secrets {
             if !crate::events::delivery::is_signing_secret(secret.expose_secret()) {
                 return Err((
@@ -197,10 +217,6 @@ impl NumberChecksConfig {
     }
 }
 
-pub fn configure(cfg: &mut ServiceConfig) {
-    routes::configure(cfg);
-}
-
 /// Starts the background workers of this capability.
 pub fn spawn_workers(state: &AppState, workers: &mut Workers) {
     worker::spawn(state, workers);
@@ -213,4 +229,38 @@ pub fn spawn_workers(state: &AppState, workers: &mut Workers) {
             }
         }
     }));
+}
+
+#[cfg(test)]
+mod order_concurrency_tests {
+    use serde_json::{Value, json};
+
+    use crate::config::{Config, ConfigError};
+
+    fn with_limits(limits: Value) -> Result<Config, ConfigError> {
+        Config::with_overrides(json!({
+            "auth": {"allow_dev_secret": true},
+            "number_checks": {"order_concurrency": limits}
+        }))
+    }
+
+    #[test]
+    fn a_limit_below_one_or_of_no_provider_is_refused_naming_the_key() {
+        for limits in [
+            json!({"default": 0}),
+            json!({"ekycpro": 0}),
+            json!({"no_such_vendor": 2}),
+        ] {
+            let err = with_limits(limits.clone()).expect_err("refused");
+            let text = err.to_string();
+            assert!(
+                text.contains("number_checks.order_concurrency"),
+                "{limits}: {err}"
+            );
+        }
+        let ok = with_limits(json!({"wscrm_screening": 2})).expect("valid");
+        let limits = &ok.number_checks.order_concurrency;
+        assert_eq!(limits.limit(providers::wscrm_screening::ID), 2);
+        assert_eq!(limits.limit(providers::ekycpro::ID), limits.default);
+    }
 }

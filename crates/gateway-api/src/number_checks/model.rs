@@ -9,25 +9,96 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::jobs::{Job, SubOrder};
 
-/// Which provider a job uses; `auto` lets the routing policy choose.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
+/// Which provider a job uses; `auto` lets the routing policy choose. The named choices are the
+/// registered bulk number-check vendors ([`providers::bulk_vendors`]), so a new vendor needs no
+/// edit here.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum ProviderChoice {
     #[default]
     Auto,
-    WscrmScreening,
-    Ekycpro,
+    Named(ProviderId),
 }
+
+const AUTO: &str = "auto";
 
 impl ProviderChoice {
     pub fn provider(self) -> Option<ProviderId> {
         match self {
             Self::Auto => None,
-            Self::WscrmScreening => Some(ProviderId::WscrmScreening),
-            Self::Ekycpro => Some(ProviderId::Ekycpro),
+            Self::Named(id) => Some(id),
         }
     }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Auto => AUTO,
+            Self::Named(id) => id.as_str(),
+        }
+    }
+
+    /// Every accepted spelling: `auto`, then the bulk vendors in registration order.
+    pub fn values() -> Vec<&'static str> {
+        std::iter::once(AUTO)
+            .chain(
+                providers::bulk_vendors()
+                    .into_iter()
+                    .map(ProviderId::as_str),
+            )
+            .collect()
+    }
 }
+
+impl std::str::FromStr for ProviderChoice {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if text == AUTO {
+            return Ok(Self::Auto);
+        }
+        providers::bulk_vendors()
+            .into_iter()
+            .find(|id| id.as_str() == text)
+            .map(Self::Named)
+            .ok_or_else(|| {
+                format!(
+                    "unknown variant `{}`, expected one of {}",
+                    text.chars().take(64).collect::<String>(),
+                    Self::values()
+                        .iter()
+                        .map(|v| format!("`{v}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })
+    }
+}
+
+impl Serialize for ProviderChoice {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ProviderChoice {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl utoipa::PartialSchema for ProviderChoice {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(
+                "Which provider a job uses; `auto` lets the routing policy choose.",
+            ))
+            .enum_values(Some(Self::values()))
+            .into()
+    }
+}
+
+impl ToSchema for ProviderChoice {}
 
 /// A batch of numbers to check.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -207,9 +278,28 @@ pub struct Cost {
     pub numbers_billed: u64,
     /// Numbers answered from the cache, not billed.
     pub numbers_from_cache: u64,
+    #[serde(serialize_with = "in_registration_order")]
     pub billed_by_provider: BTreeMap<ProviderId, u64>,
     /// Numbers of sub-orders ending `unknown`: the vendor may have billed them.
     pub numbers_unconfirmed: u64,
+}
+
+/// Writes the map's vendors in registration order (the order clients have always seen), not by
+/// name.
+fn in_registration_order<S: serde::Serializer>(
+    map: &BTreeMap<ProviderId, u64>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let order = providers::vendors();
+    let rank = |id: &ProviderId| order.iter().position(|v| v.id == *id).unwrap_or(usize::MAX);
+    let mut entries: Vec<_> = map.iter().collect();
+    entries.sort_by_key(|(id, _)| (rank(id), **id));
+    let mut out = serializer.serialize_map(Some(entries.len()))?;
+    for (id, count) in entries {
+        out.serialize_entry(id, count)?;
+    }
+    out.end()
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -392,16 +482,6 @@ pub struct ResultsQuery {
     pub format: Option<ExportFormat>,
 }
 
-/// Page sizes of a job's results, larger than other lists': a job holds up to 1,000,000
-/// numbers, and a page of 10,000 keeps reading a whole job to 100 requests.
-#[derive(Debug)]
-pub struct ResultPages;
-
-impl crate::http::page::PageSize for ResultPages {
-    const DEFAULT: usize = 1000;
-    const MAX: usize = 10_000;
-}
-
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -574,5 +654,51 @@ pub mod examples {
             "The vendor did not answer in time",
             "the provider is still working on this number; retry shortly",
         )
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn provider_choices_keep_their_wire_names() {
+        let choices = [
+            (ProviderChoice::Auto, "auto"),
+            (
+                ProviderChoice::Named(providers::wscrm_screening::ID),
+                "wscrm_screening",
+            ),
+            (ProviderChoice::Named(providers::ekycpro::ID), "ekycpro"),
+        ];
+        for (choice, text) in choices {
+            assert_eq!(serde_json::to_value(choice).unwrap(), json!(text));
+            let back: ProviderChoice = serde_json::from_value(json!(text)).unwrap();
+            assert_eq!(back, choice);
+        }
+        // Only bulk vendors take a whole job; spellings are exact.
+        for refused in ["accuauth", "nxcloud", "Ekycpro", "EKYCPRO", ""] {
+            assert!(serde_json::from_value::<ProviderChoice>(json!(refused)).is_err());
+        }
+    }
+
+    #[test]
+    fn billed_by_provider_lists_vendors_in_registration_order() {
+        let cost = Cost {
+            numbers_billed: 3,
+            numbers_from_cache: 0,
+            billed_by_provider: BTreeMap::from([
+                (providers::ekycpro::ID, 1),
+                (providers::wscrm_screening::ID, 2),
+            ]),
+            numbers_unconfirmed: 0,
+        };
+        assert_eq!(
+            serde_json::to_string(&cost).unwrap(),
+            r#"{"numbers_billed":3,"numbers_from_cache":0,"billed_by_provider":{"wscrm_screening":2,"ekycpro":1},"numbers_unconfirmed":0}"#
+        );
     }
 }

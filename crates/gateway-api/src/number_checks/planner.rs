@@ -257,9 +257,9 @@ mod tests {
     use domain::Check;
 
     fn screening(healthy: bool, asked: &CheckSet) -> Candidate {
-        let checks = ProviderId::WscrmScreening.checks();
+        let checks = providers::wscrm_screening::checks();
         Candidate {
-            provider: ProviderId::WscrmScreening,
+            provider: providers::wscrm_screening::ID,
             checks,
             limits: BatchLimits {
                 min: 500,
@@ -283,9 +283,9 @@ mod tests {
     }
 
     fn ekycpro(asked: &CheckSet) -> Candidate {
-        let checks = ProviderId::Ekycpro.checks();
+        let checks = providers::ekycpro::checks();
         Candidate {
-            provider: ProviderId::Ekycpro,
+            provider: providers::ekycpro::ID,
             checks,
             limits: BatchLimits {
                 min: 1,
@@ -349,8 +349,8 @@ mod tests {
         assert_eq!(
             orders,
             vec![
-                (ProviderId::WscrmScreening, registered(), 0, 600),
-                (ProviderId::Ekycpro, profile, 600, 20),
+                (providers::wscrm_screening::ID, registered(), 0, 600),
+                (providers::ekycpro::ID, profile, 600, 20),
             ]
         );
         assert_eq!(plan.numbers[600], indian(1, 1_000)[0]);
@@ -366,11 +366,9 @@ mod tests {
             &[screening(true, &asked), ekycpro(&asked)],
         );
         assert_eq!(plan.orders.len(), 3);
-        assert!(
-            plan.orders.iter().all(
-                |o| o.provider == ProviderId::WscrmScreening && (500..=20_000).contains(&o.len)
-            )
-        );
+        assert!(plan.orders.iter().all(
+            |o| o.provider == providers::wscrm_screening::ID && (500..=20_000).contains(&o.len)
+        ));
         assert_eq!(plan.billed(), 45_000);
         assert!(plan.unplanned.is_empty());
         assert!(plan.unanswerable.is_empty());
@@ -382,15 +380,15 @@ mod tests {
         let cands = [screening(true, &asked), ekycpro(&asked)];
         let small = plan(indian(120, 0), &asked, &cands);
         assert_eq!(small.orders.len(), 1);
-        assert_eq!(small.orders[0].provider, ProviderId::Ekycpro);
+        assert_eq!(small.orders[0].provider, providers::ekycpro::ID);
 
         let mut mixed = indian(1_000, 0);
         mixed.extend(us(120));
         let mixed = plan(mixed, &asked, &cands);
         assert_eq!(mixed.orders.len(), 2);
-        assert_eq!(mixed.orders[0].provider, ProviderId::WscrmScreening);
+        assert_eq!(mixed.orders[0].provider, providers::wscrm_screening::ID);
         assert_eq!(mixed.orders[0].len, 1_000);
-        assert_eq!(mixed.orders[1].provider, ProviderId::Ekycpro);
+        assert_eq!(mixed.orders[1].provider, providers::ekycpro::ID);
         assert_eq!(mixed.orders[1].len, 120);
         assert_eq!(mixed.numbers.len(), 1_120);
     }
@@ -406,7 +404,7 @@ mod tests {
         assert!(
             plan.orders
                 .iter()
-                .all(|o| o.provider == ProviderId::Ekycpro)
+                .all(|o| o.provider == providers::ekycpro::ID)
         );
         assert_eq!(plan.orders.len(), 3);
     }
@@ -447,11 +445,11 @@ mod tests {
             planned,
             vec![
                 (
-                    ProviderId::WscrmScreening,
+                    providers::wscrm_screening::ID,
                     CheckSet::of(&[Check::Activity]),
                     600
                 ),
-                (ProviderId::Ekycpro, CheckSet::of(&[Check::Profile]), 600),
+                (providers::ekycpro::ID, CheckSet::of(&[Check::Profile]), 600),
             ]
         );
         assert!(both.unplanned.is_empty() && both.unanswerable.is_empty());
@@ -466,7 +464,7 @@ mod tests {
             &[screening(true, &asked), ekycpro(&asked)],
         );
         assert_eq!(small.orders.len(), 1);
-        assert_eq!(small.orders[0].provider, ProviderId::Ekycpro);
+        assert_eq!(small.orders[0].provider, providers::ekycpro::ID);
         assert_eq!(small.orders[0].checks, CheckSet::of(&[Check::Registered]));
         assert_eq!(
             small.unplanned,
@@ -485,11 +483,11 @@ mod tests {
         numbers.extend(us(120));
         let plan = plan(numbers, &asked, &[pooling(&asked), ekycpro(&asked)]);
         assert_eq!(plan.orders.len(), 1, "the large region is ordered at once");
-        assert_eq!(plan.orders[0].provider, ProviderId::WscrmScreening);
+        assert_eq!(plan.orders[0].provider, providers::wscrm_screening::ID);
         assert_eq!(
             plan.pooled,
             vec![Pooled {
-                provider: ProviderId::WscrmScreening,
+                provider: providers::wscrm_screening::ID,
                 checks: asked,
                 region: Some("US".into()),
                 numbers: us(120),

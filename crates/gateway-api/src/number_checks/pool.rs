@@ -687,15 +687,25 @@ mod tests {
     #[test]
     fn pools_are_per_scope_provider_checks_and_region() {
         let checks = CheckSet::of(&[domain::Check::Activity]);
-        let shared = pool_key("shared", ProviderId::WscrmScreening, &checks, Some("IN"));
+        let shared = pool_key(
+            "shared",
+            providers::wscrm_screening::ID,
+            &checks,
+            Some("IN"),
+        );
         assert_eq!(shared, "nc:pool:shared:wscrm_screening:activity:IN");
         assert_ne!(
-            pool_key("t:a", ProviderId::WscrmScreening, &checks, Some("IN")),
-            pool_key("t:b", ProviderId::WscrmScreening, &checks, Some("IN"))
+            pool_key("t:a", providers::wscrm_screening::ID, &checks, Some("IN")),
+            pool_key("t:b", providers::wscrm_screening::ID, &checks, Some("IN"))
         );
         assert_ne!(
             shared,
-            pool_key("shared", ProviderId::WscrmScreening, &checks, Some("US"))
+            pool_key(
+                "shared",
+                providers::wscrm_screening::ID,
+                &checks,
+                Some("US")
+            )
         );
     }
 

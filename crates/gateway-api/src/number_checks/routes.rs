@@ -10,19 +10,29 @@ use domain::{Check, NumberResult, normalize};
 use futures_util::StreamExt;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::intake;
+use super::intake::{self, IntakeError, InvalidChecks, LookupError};
 use super::jobs::{self, CHUNK, Cursor, Job};
 use super::model::{
-    BudgetView, CreateNumberCheck, ExportFormat, JobView, NumberLookup, NumberQuery, ResultPages,
-    ResultsQuery, UsageQuery, UsageView,
+    BudgetView, CreateNumberCheck, ExportFormat, JobView, NumberLookup, NumberQuery, ResultsQuery,
+    UsageQuery, UsageView,
 };
 use super::usage;
 use crate::auth::{Auth, scope};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::http::owned::Owned;
-use crate::http::page::{self, Page, PageRequest, invalid_cursor};
+use crate::http::page::{self, Page, PageRequest, PageSize, invalid_cursor};
 use crate::ownership::TenantRecord;
 use crate::state::AppState;
+
+/// Page sizes of a job's results, larger than other lists': a job holds up to 1,000,000
+/// numbers, and a page of 10,000 keeps reading a whole job to 100 requests.
+#[derive(Debug)]
+pub struct ResultPages;
+
+impl PageSize for ResultPages {
+    const DEFAULT: usize = 1000;
+    const MAX: usize = 10_000;
+}
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(create_job)
@@ -410,4 +420,106 @@ fn is_month(text: &str) -> bool {
         && b[..4].iter().all(u8::is_ascii_digit)
         && b[4] == b'-'
         && matches!((b[5], b[6]), (b'0', b'1'..=b'9') | (b'1', b'0'..=b'2'))
+}
+
+// ---- the service's errors as problems: the one place that gives each its API code ----------
+
+impl From<IntakeError> for ApiError {
+    fn from(error: IntakeError) -> Self {
+        match error {
+            IntakeError::NumberCount { max, got } => ApiError::field(
+                "numbers",
+                "length",
+                format!("between 1 and {max} numbers (got {got})"),
+            ),
+            IntakeError::NoChecks => ApiError::field("checks", "length", "at least one check"),
+            IntakeError::MaxAge(e) => ApiError::field("max_age", "invalid_duration", e.to_string()),
+            IntakeError::MaxWait(e) => {
+                ApiError::field("max_wait", "invalid_duration", e.to_string())
+            }
+            IntakeError::CallbackRefused(refusal) => {
+                ApiError::url_refused("callback_url", &refusal)
+            }
+            IntakeError::NoCallbackSecret => ApiError::field(
+                "callback_url",
+                "no_secret",
+                "no callback signing secret is configured for this tenant",
+            ),
+            IntakeError::ProviderNotConfigured(p) => ApiError::field(
+                "provider",
+                "not_configured",
+                format!("{p} is not configured"),
+            ),
+            IntakeError::NoValidNumber { invalid, count } => {
+                ApiError::validation(invalid.iter().map(invalid_number).collect())
+                    .with_extension("invalid_count", count)
+            }
+            IntakeError::ChecksUnsupported => ApiError::field(
+                "checks",
+                "unsupported",
+                "no configured provider answers these checks",
+            ),
+            IntakeError::ProviderFailing(refused) => refused.into(),
+            IntakeError::BudgetExceeded { billed, remaining } => ApiError::new(
+                ErrorCode::BudgetExceeded,
+                format!(
+                    "this job would bill {billed} numbers; {remaining} remain in this month's budget"
+                ),
+            )
+            .with_extension("remaining_budget", remaining)
+            .with_extension("numbers_to_bill", billed),
+            IntakeError::Store(e) => e.into(),
+            IntakeError::Interrupted(e) => ApiError::internal(e),
+        }
+    }
+}
+
+fn invalid_number((index, bad): &(usize, domain::InvalidNumber)) -> FieldError {
+    FieldError {
+        field: format!("numbers[{index}]"),
+        code: bad.reason.as_str().to_owned(),
+        message: format!(
+            "`{}` is not a phone number ({})",
+            intake::truncate(&bad.input),
+            bad.reason
+        ),
+    }
+}
+
+impl From<LookupError> for ApiError {
+    fn from(error: LookupError) -> Self {
+        match error {
+            LookupError::NoSingleProvider => ApiError::new(
+                ErrorCode::ValidationFailed,
+                "no single-number provider serves this number's region for these checks; use POST /v1/number-checks",
+            ),
+            LookupError::BoughtElsewhere => ApiError::new(
+                ErrorCode::VendorTimeout,
+                "another request is checking this number right now; retry shortly",
+            )
+            .with_retry_after(1),
+            LookupError::StillPending { retry_after } => ApiError::new(
+                ErrorCode::VendorTimeout,
+                "the provider is still working on this number; retry shortly",
+            )
+            .with_retry_after(retry_after.as_secs().max(1)),
+            LookupError::Unsupported => ApiError::new(
+                ErrorCode::ValidationFailed,
+                "the provider cannot check this number for these checks",
+            ),
+            LookupError::Vendor(e) => e.into(),
+            LookupError::ProviderFailing(refused) => refused.into(),
+            LookupError::BudgetUsedUp { remaining } => {
+                ApiError::new(ErrorCode::BudgetExceeded, "this month's budget is used up")
+                    .with_extension("remaining_budget", remaining)
+            }
+            LookupError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<InvalidChecks> for ApiError {
+    fn from(error: InvalidChecks) -> Self {
+        ApiError::new(ErrorCode::InvalidQuery, error.to_string())
+    }
 }

@@ -20,9 +20,9 @@ pub struct OrderSlots {
 
 impl OrderSlots {
     pub fn new(limits: &OrderConcurrency) -> Self {
-        let by_provider = ProviderId::NUMBER_CHECKERS
-            .iter()
-            .map(|p| (*p, Arc::new(Semaphore::new(limits.limit(*p).max(1)))))
+        let by_provider = providers::number_check_vendors()
+            .into_iter()
+            .map(|p| (p, Arc::new(Semaphore::new(limits.limit(p).max(1)))))
             .collect();
         Self {
             by_provider: Arc::new(by_provider),
@@ -105,37 +105,37 @@ mod tests {
     fn limits(default: usize, ekycpro: usize) -> OrderConcurrency {
         OrderConcurrency {
             default,
-            providers: BTreeMap::from([(ProviderId::Ekycpro, ekycpro)]),
+            providers: BTreeMap::from([(providers::ekycpro::ID, ekycpro)]),
         }
     }
 
     #[test]
     fn a_provider_limit_overrides_the_default() {
         let l = limits(4, 2);
-        assert_eq!(l.limit(ProviderId::Ekycpro), 2);
-        assert_eq!(l.limit(ProviderId::WscrmScreening), 4);
+        assert_eq!(l.limit(providers::ekycpro::ID), 2);
+        assert_eq!(l.limit(providers::wscrm_screening::ID), 4);
     }
 
     #[tokio::test]
     async fn slots_are_per_provider_and_come_back_when_dropped() {
         let slots = OrderSlots::new(&limits(1, 2));
-        let screening = slots.acquire(ProviderId::WscrmScreening).await;
+        let screening = slots.acquire(providers::wscrm_screening::ID).await;
         assert!(screening.is_some());
         let free = |p| slots.by_provider[&p].available_permits();
-        assert_eq!(free(ProviderId::WscrmScreening), 0);
+        assert_eq!(free(providers::wscrm_screening::ID), 0);
         let (a, b) = (
-            slots.acquire(ProviderId::Ekycpro).await,
-            slots.acquire(ProviderId::Ekycpro).await,
+            slots.acquire(providers::ekycpro::ID).await,
+            slots.acquire(providers::ekycpro::ID).await,
         );
-        assert_eq!(free(ProviderId::Ekycpro), 0);
+        assert_eq!(free(providers::ekycpro::ID), 0);
         drop((a, b, screening));
-        assert_eq!(free(ProviderId::Ekycpro), 2);
-        assert_eq!(free(ProviderId::WscrmScreening), 1);
-        assert!(slots.acquire(ProviderId::Nxcloud).await.is_none());
+        assert_eq!(free(providers::ekycpro::ID), 2);
+        assert_eq!(free(providers::wscrm_screening::ID), 1);
+        assert!(slots.acquire(providers::nxcloud::ID).await.is_none());
     }
 
     fn sub(i: usize, state: SubOrderState, next_poll_at: Option<DateTime<Utc>>) -> SubOrder {
-        let mut sub = SubOrder::new(i, ProviderId::Ekycpro, CheckSet::empty(), i * 10, 10);
+        let mut sub = SubOrder::new(i, providers::ekycpro::ID, CheckSet::empty(), i * 10, 10);
         sub.state = state;
         sub.next_poll_at = next_poll_at;
         sub
@@ -165,6 +165,7 @@ mod tests {
             waits: Vec::new(),
             wait_lists: 0,
             max_age_ms: None,
+            pooled: Vec::new(),
         }
     }
 
@@ -188,7 +189,7 @@ mod tests {
         assert_eq!(
             due.submits,
             vec![Submits {
-                provider: ProviderId::Ekycpro,
+                provider: providers::ekycpro::ID,
                 orders: vec![0, 8],
                 first_alone: true,
             }]
@@ -200,7 +201,7 @@ mod tests {
         let mut accepted = sub(0, SubOrderState::Running, Some(Utc::now()));
         accepted.billed = true;
         let mut elsewhere = sub(2, SubOrderState::Pending, None);
-        elsewhere.provider = ProviderId::WscrmScreening;
+        elsewhere.provider = providers::wscrm_screening::ID;
         let job = job_of(vec![
             accepted,
             sub(1, SubOrderState::Pending, None),
@@ -213,12 +214,12 @@ mod tests {
             due.submits,
             vec![
                 Submits {
-                    provider: ProviderId::Ekycpro,
+                    provider: providers::ekycpro::ID,
                     orders: vec![1, 3],
                     first_alone: false,
                 },
                 Submits {
-                    provider: ProviderId::WscrmScreening,
+                    provider: providers::wscrm_screening::ID,
                     orders: vec![2],
                     first_alone: true,
                 },

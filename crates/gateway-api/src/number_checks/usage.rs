@@ -239,10 +239,10 @@ mod tests {
             reserve(&store, "a", "2026-11", 1_000, 1_000).await.unwrap(),
             Ok(())
         );
-        record_billed(&store, "a", "2026-11", ProviderId::Ekycpro, 7)
+        record_billed(&store, "a", "2026-11", providers::ekycpro::ID, 7)
             .await
             .unwrap();
-        record_unconfirmed(&store, "a", "2026-11", ProviderId::Ekycpro, 3)
+        record_unconfirmed(&store, "a", "2026-11", providers::ekycpro::ID, 3)
             .await
             .unwrap();
         let usage = read(&store, "a", "2026-11").await.unwrap();

@@ -25,7 +25,7 @@ pub fn is_status_path(path: &str) -> bool {
 
 /// What the public listener serves: the API and the vendors' webhooks.
 pub fn configure_api(cfg: &mut ServiceConfig) {
-    crate::number_checks::configure(cfg);
+    crate::number_checks::routes::configure(cfg);
     crate::accounts::configure(cfg);
     crate::events::configure(cfg);
     whoami::configure(cfg);

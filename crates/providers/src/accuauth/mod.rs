@@ -11,7 +11,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::Utc;
 use domain::{
-    CheckSet, E164, NumberResult, ProviderError, ProviderId, parse_vendor_bool, parse_vendor_date,
+    Check, CheckSet, E164, NumberResult, ProviderError, ProviderId, parse_vendor_bool,
+    parse_vendor_date,
 };
 use reqwest::header::HeaderValue;
 use secrecy::ExposeSecret;
@@ -21,7 +22,17 @@ use crate::http::Op;
 use crate::registry::ConfigError;
 use crate::traits::{SingleCheck, SingleNumberChecker};
 
-const PROVIDER: ProviderId = ProviderId::Accuauth;
+/// The id this vendor answers under (API, store, metrics).
+pub const ID: ProviderId = ProviderId::new("accuauth");
+const PROVIDER: ProviderId = ID;
+
+/// The checks this vendor answers.
+pub fn checks() -> CheckSet {
+    CheckSet::of(&[Check::Registered, Check::Profile, Check::Business])
+}
+
+/// accuauth serves Peru numbers only.
+const REGIONS: &[&str] = &["PE"];
 
 /// The accuauth adapter.
 #[derive(Debug, Clone)]
@@ -59,7 +70,11 @@ impl SingleNumberChecker for Accuauth {
     }
 
     fn checks(&self) -> CheckSet {
-        PROVIDER.checks()
+        checks()
+    }
+
+    fn regions(&self) -> Option<&'static [&'static str]> {
+        Some(REGIONS)
     }
 
     async fn check(&self, number: &E164, checks: &CheckSet) -> Result<SingleCheck, ProviderError> {

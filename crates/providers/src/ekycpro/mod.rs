@@ -12,8 +12,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::Utc;
 use domain::{
-    CheckSet, E164, NumberResult, ProviderError, ProviderErrorKind, ProviderId, normalize_with,
-    parse_vendor_bool, parse_vendor_date,
+    Check, CheckSet, E164, NumberResult, ProviderError, ProviderErrorKind, ProviderId,
+    normalize_with, parse_vendor_bool, parse_vendor_date,
 };
 use reqwest::header::HeaderValue;
 use secrecy::ExposeSecret;
@@ -25,7 +25,14 @@ use crate::registry::ConfigError;
 use crate::traits::{BatchLimits, BulkNumberChecker, OrderProgress, ResultLocation, VendorOrderId};
 use crate::xlsx::{Sheet, get};
 
-const PROVIDER: ProviderId = ProviderId::Ekycpro;
+/// The id this vendor answers under (API, store, metrics).
+pub const ID: ProviderId = ProviderId::new("ekycpro");
+const PROVIDER: ProviderId = ID;
+
+/// The checks this vendor answers.
+pub fn checks() -> CheckSet {
+    CheckSet::of(&[Check::Registered, Check::Profile])
+}
 
 /// The ekycpro adapter.
 #[derive(Debug, Clone)]
@@ -67,7 +74,7 @@ impl BulkNumberChecker for Ekycpro {
     }
 
     fn checks(&self) -> CheckSet {
-        PROVIDER.checks()
+        checks()
     }
 
     fn limits(&self) -> BatchLimits {

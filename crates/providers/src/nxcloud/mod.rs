@@ -22,7 +22,9 @@ use crate::http::Op;
 use crate::registry::ConfigError;
 use crate::traits::BusinessPhones;
 
-const PROVIDER: ProviderId = ProviderId::Nxcloud;
+/// The id this vendor answers under (API, store, metrics).
+pub const ID: ProviderId = ProviderId::new("nxcloud");
+const PROVIDER: ProviderId = ID;
 
 /// The NxCloud adapter.
 #[derive(Debug, Clone)]

@@ -40,7 +40,9 @@ use crate::traits::{
     Accounts, ChatActions, Contacts, LoginSessions, Ports, Registrations, ScanTasks,
 };
 
-const PROVIDER: ProviderId = ProviderId::WscrmAccounts;
+/// The id this vendor answers under (API, store, metrics).
+pub const ID: ProviderId = ProviderId::new("wscrm_accounts");
+const PROVIDER: ProviderId = ID;
 const NO_BODY: Option<&()> = None;
 
 /// The account-management adapter.

@@ -34,7 +34,19 @@ use crate::registry::ConfigError;
 use crate::traits::{BatchLimits, BulkNumberChecker, OrderProgress, ResultLocation, VendorOrderId};
 use crate::xlsx::{Sheet, get};
 
-const PROVIDER: ProviderId = ProviderId::WscrmScreening;
+/// The id this vendor answers under (API, store, metrics).
+pub const ID: ProviderId = ProviderId::new("wscrm_screening");
+const PROVIDER: ProviderId = ID;
+
+/// The checks this vendor answers.
+pub fn checks() -> CheckSet {
+    CheckSet::of(&[
+        Check::Registered,
+        Check::Activity,
+        Check::Demographics,
+        Check::Business,
+    ])
+}
 
 /// The screening adapter.
 #[derive(Debug, Clone)]
@@ -97,7 +109,7 @@ impl BulkNumberChecker for WscrmScreening {
     }
 
     fn checks(&self) -> CheckSet {
-        PROVIDER.checks()
+        checks()
     }
 
     fn limits(&self) -> BatchLimits {
