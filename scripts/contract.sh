@@ -79,8 +79,10 @@ prepare_venv() {
   cp tests/contract/requirements.txt "$stamp"
 }
 
+# The same command as `make build`: a narrower one (`-p gateway-api --bins`) resolves features
+# without the test packages' dependencies and rebuilds the binaries that `make test` just built.
 build_binaries() {
-  "$CARGO" build --locked -p gateway-api -p vendor-sim --bins
+  "$CARGO" build --workspace --all-targets --locked
 }
 
 start_demo() {
