@@ -11,6 +11,7 @@ pub mod number_result;
 pub mod phone;
 pub mod provider_error;
 pub mod provider_id;
+pub mod timestamp;
 pub mod vendor_time;
 
 pub use account_numbers::{account_digits, vendor_number};

@@ -71,7 +71,11 @@ pub struct CheckOutcome {
     pub status: CheckStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<ProviderId>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::timestamp::option"
+    )]
     pub checked_at: Option<DateTime<Utc>>,
     /// Why there is no answer: an error code of the job (`no_provider`, `checks_unanswered`,
     /// `numbers_missing_from_result`, a vendor error code, ...).
@@ -130,7 +134,11 @@ pub struct NumberResult {
     /// Is a WhatsApp Business account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub business: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::timestamp::option"
+    )]
     pub last_active_at: Option<DateTime<Utc>>,
     /// The vendor's "active hour" figure, passed through unchanged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -154,7 +162,11 @@ pub struct NumberResult {
     pub provider: Option<ProviderId>,
     /// Provenance: when the oldest answer in the record was obtained; absent when no check was
     /// answered.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::timestamp::option"
+    )]
     pub checked_at: Option<DateTime<Utc>>,
     /// Every asked check with its status, provider and check time.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

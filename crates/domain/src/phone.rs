@@ -108,8 +108,24 @@ impl FromStr for E164 {
 }
 
 impl Serialize for E164 {
+    // Written from a stack buffer rather than through `Display`: results of large jobs serialize
+    // hundreds of thousands of numbers, and the formatting machinery was a visible share of it.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        let mut buf = [0u8; 21];
+        let mut start = buf.len();
+        let mut rest = self.digits;
+        loop {
+            start -= 1;
+            buf[start] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        start -= 1;
+        buf[start] = b'+';
+        let text = std::str::from_utf8(&buf[start..]).map_err(serde::ser::Error::custom)?;
+        serializer.serialize_str(text)
     }
 }
 
@@ -948,6 +964,21 @@ mod tests {
         assert!("+0919876543210".parse::<E164>().is_err());
         assert!("+91987654321".parse::<E164>().is_err());
         assert!(!format!("{e:?}").contains("9876543210"));
+    }
+
+    #[test]
+    fn serialized_form_is_the_display_form() {
+        for s in [
+            "+919876543210",
+            "+12025550123",
+            "+51987654321",
+            "+4915123456789",
+            "+8613800138000",
+        ] {
+            let e: E164 = s.parse().unwrap();
+            assert_eq!(serde_json::to_string(&e).unwrap(), format!("\"{e}\""));
+            assert_eq!(format!("{e}"), s);
+        }
     }
 
     #[test]
