@@ -184,21 +184,24 @@ fn settled(records: &[NumberResult]) -> Vec<NumberResult> {
     out
 }
 
+/// As the worker's `write_results`: the merge into the job's records and the cache write run
+/// together.
 async fn store(f: &Fixture, records: &[NumberResult]) {
     let config = &f.state.config.number_checks;
     let records = &settled(records);
-    jobs::merge_records(&f.state.store, JOB_ID, records, config.job_ttl)
-        .await
-        .expect("the sub-order results are stored");
-    Cache::new(
+    let cache = Cache::new(
         f.state.store.clone(),
         config.cache_scope,
         TENANT,
         config.cache_ttl,
-    )
-    .store(records, &checks())
-    .await
-    .expect("the answers are cached");
+    );
+    let checks = checks();
+    let (merged, cached) = tokio::join!(
+        jobs::merge_records(&f.state.store, JOB_ID, records, config.job_ttl),
+        cache.store(records, &checks),
+    );
+    merged.expect("the sub-order results are stored");
+    cached.expect("the answers are cached");
 }
 
 /// [`store`] with the cache written as earlier releases did: one plain key per (number, check).

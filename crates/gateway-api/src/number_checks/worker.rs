@@ -1117,15 +1117,15 @@ async fn write_results(
         "numbers_missing_from_result",
         Some(sub.provider),
     );
-    let merged = {
+    let merge = async {
         let _merging = merges.lock().await;
         let merged = jobs::merge_records(store, id, &answers, config.job_ttl).await?;
         jobs::merge_records(store, id, &gaps, config.job_ttl).await?;
-        merged
+        Ok::<_, StoreError>(merged)
     };
-    cache_of(state, &target.tenant)
-        .store(&answers, &sub.checks)
-        .await?;
+    let cache = cache_of(state, &target.tenant);
+    // Together: one encodes while the other waits for the store.
+    let (merged, ()) = tokio::try_join!(merge, cache.store(&answers, &sub.checks))?;
     // Cached first, then freed: whoever waits for these answers finds them.
     claims_of(state, &target.tenant)
         .release(id, &numbers, &sub.checks)

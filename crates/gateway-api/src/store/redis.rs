@@ -28,7 +28,7 @@ const CLAIM_CHUNK: usize = 500;
 const CLAIM_PIPELINE: usize = 20;
 /// Hashes per pipeline for `hset_many` and `hmget_many`.
 const HASH_CHUNK: usize = 250;
-/// `hset_many` pipelines sent before waiting for their replies.
+/// `mset` and `hset_many` pipelines sent before waiting for their replies.
 const WRITES_IN_FLIGHT: usize = 4;
 /// Items per `RPUSH` command.
 const RPUSH_CHUNK: usize = 1000;
@@ -587,13 +587,31 @@ impl RedisStore {
         entries: &[(String, &[u8])],
         ttl: Option<Duration>,
     ) -> Result<(), StoreError> {
-        let mut conn = self.conn().await?;
-        for chunk in entries.chunks(MSET_CHUNK) {
-            let mut pipe = redis::pipe();
-            for (k, v) in chunk {
-                pipe.add_command(Self::set_cmd(k, v, ttl)).ignore();
-            }
-            self.run_pipe::<()>(&mut conn, &pipe).await?;
+        let pipes: Vec<Pipeline> = entries
+            .chunks(MSET_CHUNK)
+            .map(|chunk| {
+                let mut pipe = redis::pipe();
+                for (k, v) in chunk {
+                    pipe.add_command(Self::set_cmd(k, v, ttl)).ignore();
+                }
+                pipe
+            })
+            .collect();
+        self.run_writes(&pipes).await
+    }
+
+    /// Runs write pipelines a few at a time on one connection: the server applies one while the
+    /// next is sent.
+    async fn run_writes(&self, pipes: &[Pipeline]) -> Result<(), StoreError> {
+        let conn = self.conn().await?;
+        for group in pipes.chunks(WRITES_IN_FLIGHT) {
+            let writes = group.iter().map(|pipe| {
+                let mut conn = Conn {
+                    inner: conn.inner.clone(),
+                };
+                async move { self.run_pipe::<()>(&mut conn, pipe).await }
+            });
+            futures_util::future::try_join_all(writes).await?;
         }
         Ok(())
     }
@@ -671,7 +689,6 @@ impl RedisStore {
         entries: &[(String, &[Field])],
         ttl: Option<Duration>,
     ) -> Result<(), StoreError> {
-        let conn = self.conn().await?;
         let pipes: Vec<Pipeline> = entries
             .chunks(HASH_CHUNK)
             .map(|chunk| {
@@ -689,17 +706,7 @@ impl RedisStore {
                 pipe
             })
             .collect();
-        // A few pipelines in flight at once: the server applies one while the next is sent.
-        for group in pipes.chunks(WRITES_IN_FLIGHT) {
-            let writes = group.iter().map(|pipe| {
-                let mut conn = Conn {
-                    inner: conn.inner.clone(),
-                };
-                async move { self.run_pipe::<()>(&mut conn, pipe).await }
-            });
-            futures_util::future::try_join_all(writes).await?;
-        }
-        Ok(())
+        self.run_writes(&pipes).await
     }
 
     pub(crate) async fn hmget_many(
