@@ -383,6 +383,19 @@ impl MemoryStore {
         Ok(value)
     }
 
+    pub(crate) fn incr_then_hmget(
+        &self,
+        counter: &str,
+        by: i64,
+        ttl: Option<Duration>,
+        hash: &str,
+        fields: &[String],
+    ) -> Result<(i64, Vec<Option<Vec<u8>>>), StoreError> {
+        let count = self.incr(counter, by, ttl)?;
+        let mut rows = self.hmget_many(&[hash.to_owned()], fields)?;
+        Ok((count, rows.pop().unwrap_or_default()))
+    }
+
     pub(crate) fn hincr_many(&self, key: &str, fields: &[(&str, i64)]) -> Result<(), StoreError> {
         for (field, by) in fields {
             self.hincr(key, field, *by)?;

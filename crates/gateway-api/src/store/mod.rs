@@ -399,6 +399,25 @@ impl Store {
         dispatch!(self.incr(&key, by, ttl))
     }
 
+    /// [`Store::incr`] of `counter`, and the values of `fields` in the hash `hash` (`None` for
+    /// absent ones), in one round trip (one pipeline on Redis): a request's rate-limit count and
+    /// its first read, without waiting for one before sending the other.
+    pub async fn incr_then_hmget(
+        &self,
+        counter: &str,
+        by: i64,
+        ttl: Option<Duration>,
+        hash: &str,
+        fields: &[String],
+    ) -> Result<(i64, Vec<Option<Vec<u8>>>), StoreError> {
+        if fields.is_empty() {
+            return Ok((self.incr(counter, by, ttl).await?, Vec::new()));
+        }
+        let counter = self.key(counter);
+        let hash = self.key(hash);
+        dispatch!(self.incr_then_hmget(&counter, by, ttl, &hash, fields))
+    }
+
     // ---- hashes ------------------------------------------------------------------
 
     /// Adds `by` to the integer in `field` (absent = 0); returns the new value.
