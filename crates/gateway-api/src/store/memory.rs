@@ -9,7 +9,7 @@ use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::{Field, StoreError, StreamId, ttl_millis};
+use super::{Field, HashRow, StoreError, StreamId, ttl_millis};
 
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -390,7 +390,7 @@ impl MemoryStore {
         ttl: Option<Duration>,
         hash: &str,
         fields: &[String],
-    ) -> Result<(i64, Vec<Option<Vec<u8>>>), StoreError> {
+    ) -> Result<(i64, HashRow), StoreError> {
         let count = self.incr(counter, by, ttl)?;
         let mut rows = self.hmget_many(&[hash.to_owned()], fields)?;
         Ok((count, rows.pop().unwrap_or_default()))

@@ -47,6 +47,9 @@ const APPEND_CHANNEL_CAPACITY: usize = 1024;
 /// A hash field and its value.
 pub type Field = (String, Vec<u8>);
 
+/// The values of some fields of one hash, in order; `None` for absent ones.
+pub type HashRow = Vec<Option<Vec<u8>>>;
+
 /// Settings for [`Store::connect`].
 #[derive(Debug, Clone)]
 pub struct StoreSettings {
@@ -409,7 +412,7 @@ impl Store {
         ttl: Option<Duration>,
         hash: &str,
         fields: &[String],
-    ) -> Result<(i64, Vec<Option<Vec<u8>>>), StoreError> {
+    ) -> Result<(i64, HashRow), StoreError> {
         if fields.is_empty() {
             return Ok((self.incr(counter, by, ttl).await?, Vec::new()));
         }

@@ -18,7 +18,7 @@ use std::time::Duration;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, Value};
 
-use super::{Field, StoreError, StreamId, ttl_millis};
+use super::{Field, HashRow, StoreError, StreamId, ttl_millis};
 
 /// Entries per pipeline for `mset`.
 const MSET_CHUNK: usize = 500;
@@ -649,7 +649,7 @@ impl RedisStore {
         ttl: Option<Duration>,
         hash: &str,
         fields: &[String],
-    ) -> Result<(i64, Vec<Option<Vec<u8>>>), StoreError> {
+    ) -> Result<(i64, HashRow), StoreError> {
         let pipe = |by_body| {
             let mut incr = INCR_SCRIPT.cmd(counter, by_body);
             incr.arg(by).arg(ttl_arg(ttl));
