@@ -42,6 +42,12 @@ NX_APPKEY = "dev-nx-appkey"
 NX_BOUND = ["8613800138024", "14155550123", "85291234567"]
 WSCRM_HEADER, WSCRM_KEY = "X-Api-Key", "dev-wscrm-key"
 SCOPES = "numbers:read numbers:check business:read"
+# The HS256 secret the gateway accepts with `auth.allow_dev_secret` (its tokens are minted with it).
+DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
+# Per-tenant requests per minute, the same for the gateway and HAProxy with JWT: high enough
+# that no round is refused, still counted on every request.
+RATE_LIMIT_PER_MINUTE = 1_000_000_000
+HAPROXY_JWT = "haproxy JWT + rate limit"
 TENANT = "bench"
 
 
@@ -339,11 +345,11 @@ format = "json"
 level = "warn"
 
 [limits.rate_limits.default]
-requests = 1000000000
+requests = {RATE_LIMIT_PER_MINUTE}
 per = "1m"
 
 [limits.rate_limits."numbers:check"]
-requests = 1000000000
+requests = {RATE_LIMIT_PER_MINUTE}
 per = "1m"
 
 [accounts]
@@ -559,6 +565,49 @@ backend sim
         wait_http(port, "/healthz")
         return p, time.monotonic() - started
 
+    def start_haproxy_jwt(self, port: int, upstream: int, secret: str = DEV_JWT_SECRET,
+                          per_minute: int = RATE_LIMIT_PER_MINUTE) -> tuple[subprocess.Popen, float]:
+        """HAProxy doing the gateway's edge work natively: the bearer token's HS256 signature and
+        expiry are checked, the tenant claim is counted in a stick table (`http_req_rate(60s)`,
+        local to the process), over the limit is 429; then the pre-signed vendor request goes on."""
+        cfg = self.run_dir / f"haproxy-jwt-{port}.cfg"
+        cfg.write_text(f"""
+global
+  nbthread {self.args.gateway_workers}
+  maxconn 8192
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  option http-keep-alive
+frontend fe
+  bind 127.0.0.1:{port}
+  http-request return status 200 content-type text/plain string ok if {{ path /healthz }}
+  http-request deny status 401 unless {{ http_auth_bearer -m found }}
+  http-request set-var(txn.alg) http_auth_bearer,jwt_header_query('$.alg')
+  http-request deny status 401 unless {{ var(txn.alg) -m str HS256 }}
+  http-request deny status 401 unless {{ http_auth_bearer,jwt_verify(txn.alg,"{secret}") -m int 1 }}
+  http-request set-var(txn.exp) http_auth_bearer,jwt_payload_query('$.exp','int')
+  http-request set-var(txn.now) date()
+  http-request deny status 401 if {{ var(txn.exp),sub(txn.now) -m int le 0 }}
+  http-request set-var(txn.tenant) http_auth_bearer,jwt_payload_query('$.tenant')
+  http-request deny status 401 unless {{ var(txn.tenant) -m found }}
+  http-request track-sc0 var(txn.tenant) table tenants
+  http-request deny status 429 if {{ sc_http_req_rate(0) gt {per_minute} }}
+  default_backend sim
+backend tenants
+  stick-table type string len 128 size 100k expire 2m store http_req_rate(60s)
+backend sim
+  http-reuse always
+  server sim 127.0.0.1:{upstream}
+""")
+        subprocess.run(["haproxy", "-c", "-q", "-f", str(cfg)], check=True)
+        started = time.monotonic()
+        p = self.procs.start(f"haproxy-jwt-{port}", ["haproxy", "-db", "-f", str(cfg)])
+        wait_http(port, "/healthz")
+        return p, time.monotonic() - started
+
     def signed_get_phone_script(self) -> Path:
         """A wrk script sending NxCloud getPhone as the gateway sends it, signed now (the vendor
         accepts a signature for 60 s, longer than a round)."""
@@ -575,9 +624,9 @@ backend sim
         script.write_text("\n".join(lines) + "\n" + WRK_DONE)
         return script
 
-    def check_passthrough(self, port: int, script: Path, label: str):
+    def check_passthrough(self, port: int, script: Path, label: str, headers: list[str] = ()):
         """One request first, so a round never measures error answers."""
-        run = wrk(f"http://127.0.0.1:{port}", script, [], 1, 1)
+        run = wrk(f"http://127.0.0.1:{port}", script, [], 1, 1, headers)
         if run.errors or not run.extra["requests"]:
             raise RuntimeError(f"{label}: the getPhone request fails ({run})")
 
@@ -588,9 +637,12 @@ backend sim
                       "signs the vendor call and translates the answer; the proxies forward a pre-signed vendor request")
         sc.targets.append({"what": "gateway rps / nginx proxy_pass rps", "limit": "≥ 1.0"})
         sc.targets.append({"what": "gateway p99 − nginx p99", "limit": "≤ 1 ms"})
-        nginx_port, haproxy_port = free_port(), free_port()
+        sc.targets.append({"what": f"gateway rps / {HAPROXY_JWT} rps", "limit": "≥ 1.0"})
+        sc.targets.append({"what": f"gateway p99 − {HAPROXY_JWT} p99", "limit": "≤ 1 ms"})
+        nginx_port, haproxy_port, haproxy_jwt_port = free_port(), free_port(), free_port()
         ng_proc, _ = self.start_nginx(nginx_port, self.sim_port)
         ha_proc, _ = self.start_haproxy(haproxy_port, self.sim_port)
+        hj_proc, _ = self.start_haproxy_jwt(haproxy_jwt_port, self.sim_port)
         gw_script = self.run_dir / "business-phones.lua"
         gw_script.write_text('wrk.path = "/v1/business-phones"\n' + WRK_DONE)
         status, body = http_json(self.gw_port, "GET", "/v1/business-phones", self.token)
@@ -598,7 +650,8 @@ backend sim
             raise RuntimeError(f"business phones through the gateway: {status} {body}")
         auth = [f"Authorization: Bearer {self.token}"]
         systems = [("gateway", self.gw_port, False), ("nginx proxy_pass", nginx_port, True),
-                   ("haproxy", haproxy_port, False), ("simulator direct", self.sim_port, False)]
+                   ("haproxy", haproxy_port, False), (HAPROXY_JWT, haproxy_jwt_port, False),
+                   ("simulator direct", self.sim_port, False)]
         for name, port, ref in systems:
             sc.system(name, reference=ref)
         for r in range(self.args.rounds):
@@ -607,14 +660,23 @@ backend sim
                 if name == "gateway":
                     run = wrk(f"http://127.0.0.1:{port}", gw_script, [], c, secs, auth)
                 else:
+                    # HAProxy with JWT gets the caller's token, as the gateway does.
+                    headers = auth if name == HAPROXY_JWT else []
                     script = self.signed_get_phone_script()
-                    self.check_passthrough(port, script, name)
-                    run = wrk(f"http://127.0.0.1:{port}", script, [], c, secs)
+                    self.check_passthrough(port, script, name, headers)
+                    run = wrk(f"http://127.0.0.1:{port}", script, [], c, secs, headers)
                 sc.system(name).runs.append(run)
         self.procs.stop(ng_proc)
         self.procs.stop(ha_proc)
+        self.procs.stop(hj_proc)
         sc.commands += [f"wrk -t2 -c{c} -d{secs}s -H 'Authorization: Bearer …' http://gateway/v1/business-phones",
-                        f"wrk -t2 -c{c} -d{secs}s -s getphone.lua http://{{nginx,haproxy,simulator}}/api/wa/getPhone"]
+                        f"wrk -t2 -c{c} -d{secs}s -s getphone.lua http://{{nginx,haproxy,simulator}}/api/wa/getPhone",
+                        f"wrk -t2 -c{c} -d{secs}s -s getphone.lua -H 'Authorization: Bearer …' "
+                        "http://haproxy-jwt/api/wa/getPhone"]
+        sc.notes.append(f"{HAPROXY_JWT}: HAProxy checks the bearer token (HS256 signature with jwt_verify, "
+                        "`exp` against date()) and counts the tenant claim in a stick table "
+                        f"(http_req_rate(60s), deny 429 over {RATE_LIMIT_PER_MINUTE}/min) before forwarding the "
+                        "pre-signed vendor request. Its count is local to the process, not shared across replicas.")
         self.scenarios.append(sc)
 
     # ---- scenarios measured by criterion --------------------------------------------------------
@@ -772,6 +834,11 @@ def verdicts(sc: Scenario) -> list[tuple[str, str, str, bool | None]]:
                     bool(g.median("rps") and n.median("rps") and g.median("rps") >= n.median("rps"))))
         d = (g.median("p99_ms") or 0) - (n.median("p99_ms") or 0)
         out.append(("gateway p99 − nginx p99", "≤ 1 ms", f"{d:+.2f} ms", d <= 1))
+        h = get[HAPROXY_JWT]
+        out.append((f"gateway rps / {HAPROXY_JWT} rps", "≥ 1.0", ratio(g.median("rps"), h.median("rps")),
+                    bool(g.median("rps") and h.median("rps") and g.median("rps") >= h.median("rps"))))
+        d = (g.median("p99_ms") or 0) - (h.median("p99_ms") or 0)
+        out.append((f"gateway p99 − {HAPROXY_JWT} p99", "≤ 1 ms", f"{d:+.2f} ms", d <= 1))
     elif sc.key == "result_parsing":
         t = get.get("gateway: download + parse + store")
         v = t.median("time_ms") if t else None

@@ -136,6 +136,23 @@ pub struct LimitsConfig {
     /// Timeout of every outbound HTTP call.
     #[serde(with = "humantime_serde")]
     pub outbound_timeout: Duration,
+    /// How rate limits are counted: in the store on every request, or in process and synchronised.
+    pub mode: RateLimitMode,
+    /// In `local` mode, how often each replica adds its counts to the store and reads the totals.
+    #[serde(with = "humantime_serde")]
+    pub sync_interval: Duration,
+}
+
+/// How rate limits are counted (`limits.mode`).
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RateLimitMode {
+    /// Every request is counted in the store: exact across replicas, one store command per request.
+    Exact,
+    /// Requests are counted in process and synchronised with the store every `sync_interval`: no
+    /// store command per request, but until a sync each replica sees only its own requests, so a
+    /// tenant may exceed its limit by up to replicas × rate × interval.
+    Local,
 }
 
 /// Built-in defaults as a TOML document: readable, and the same format as a config file.
@@ -166,6 +183,8 @@ level = "info"
 max_body_bytes = 33554432
 idempotency_ttl = "24h"
 outbound_timeout = "15s"
+mode = "exact"
+sync_interval = "100ms"
 
 [limits.rate_limits.default]
 requests = 1200
@@ -468,6 +487,11 @@ impl Config {
         if self.limits.outbound_timeout.is_zero() {
             invalid("limits.outbound_timeout", "must be positive".into());
         }
+        if self.limits.sync_interval < Duration::from_millis(1)
+            || self.limits.sync_interval > Duration::from_secs(60)
+        {
+            invalid("limits.sync_interval", "between 1 ms and 60 s".into());
+        }
         for (key, message) in self.events.validate() {
             invalid(key, message);
         }
@@ -644,6 +668,37 @@ mod tests {
             let err = Config::with_overrides(overrides).expect_err(key);
             assert!(err.to_string().contains(key), "{key}: {err}");
         }
+    }
+
+    #[test]
+    fn rate_limit_modes_are_exact_or_local() {
+        let config = Config::with_overrides(json!({"auth": {"allow_dev_secret": true}}))
+            .expect("defaults are valid");
+        assert_eq!(config.limits.mode, RateLimitMode::Exact);
+        let local = Config::with_overrides(json!({
+            "auth": {"allow_dev_secret": true},
+            "limits": {"mode": "local", "sync_interval": "250ms"}
+        }))
+        .expect("local mode");
+        assert_eq!(
+            (local.limits.mode, local.limits.sync_interval),
+            (RateLimitMode::Local, Duration::from_millis(250))
+        );
+        let err = Config::with_overrides(json!({
+            "auth": {"allow_dev_secret": true},
+            "limits": {"mode": "fast"}
+        }))
+        .expect_err("unknown mode");
+        let text = err.to_string();
+        for expected in ["`limits.mode` (GATEWAY_LIMITS__MODE)", "`exact`", "`local`"] {
+            assert!(text.contains(expected), "`{expected}` in:\n{text}");
+        }
+        let err = Config::with_overrides(json!({
+            "auth": {"allow_dev_secret": true},
+            "limits": {"mode": "local", "sync_interval": "0s"}
+        }))
+        .expect_err("no interval");
+        assert!(err.to_string().contains("limits.sync_interval"), "{err}");
     }
 
     #[test]

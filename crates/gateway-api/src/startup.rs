@@ -88,6 +88,7 @@ impl Application {
         crate::accounts::spawn_workers(&state, &mut workers);
         crate::events::spawn_workers(&state, &mut workers);
         crate::gauges::spawn(&state, &mut workers);
+        crate::http::rate_limit::spawn_sync(&state, &mut workers);
         Ok(Self {
             port,
             server,

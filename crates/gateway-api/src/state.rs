@@ -37,6 +37,7 @@ impl AppState {
         let vendor_http = providers::recommended_client(
             Duration::from_secs(5).min(config.limits.outbound_timeout),
             config.limits.outbound_timeout,
+            http_workers(&config) * VENDOR_CALLS_PER_WORKER,
         )?;
         let providers = config.build_vendors(vendor_http).map_err(|e| {
             ConfigError::from(ConfigIssue::at(vendor_section(e.provider), e.message))
@@ -56,6 +57,19 @@ impl AppState {
             http,
             config,
         })
+    }
+}
+
+/// Vendor calls one HTTP worker is expected to have in flight at once (it serves many requests
+/// concurrently): the vendor client keeps this many idle connections per host and worker.
+const VENDOR_CALLS_PER_WORKER: usize = 32;
+
+/// The HTTP workers the server runs: `server.workers`, or one per CPU (actix-web's default).
+fn http_workers(config: &Config) -> usize {
+    if config.server.workers > 0 {
+        config.server.workers
+    } else {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     }
 }
 

@@ -112,6 +112,7 @@ macro_rules! all_cases {
             json,
             compare_and_set,
             incr,
+            incr_then_hmget,
             hashes,
             hash_batches,
             claims,
@@ -381,6 +382,40 @@ mod cases {
             s.get("big").await.unwrap().as_deref(),
             Some(i64::MAX.to_string().as_bytes())
         );
+    }
+
+    pub async fn incr_then_hmget(s: Store) {
+        let fields = ["a".to_owned(), "b".to_owned()];
+        let window = Some(Duration::from_secs(10));
+        // An absent hash reads as absent fields; the counter starts with its TTL, like `incr`.
+        let (count, row) = s
+            .incr_then_hmget("c", 1, window, "h", &fields)
+            .await
+            .unwrap();
+        assert_eq!((count, row), (1, vec![None, None]));
+        let first_ttl = s.ttl("c").await.unwrap().expect("ttl set on creation");
+        s.hset("h", &[("b".to_owned(), b"2".to_vec())])
+            .await
+            .unwrap();
+        let (count, row) = s
+            .incr_then_hmget("c", 2, Some(Duration::from_secs(100)), "h", &fields)
+            .await
+            .unwrap();
+        assert_eq!((count, row), (3, vec![None, Some(b"2".to_vec())]));
+        let ttl = s.ttl("c").await.unwrap().expect("ttl kept");
+        assert!(ttl <= first_ttl, "{ttl:?} > {first_ttl:?}");
+        assert_eq!(s.get("c").await.unwrap().as_deref(), Some(&b"3"[..]));
+        // No fields: only the count.
+        let (count, row) = s.incr_then_hmget("c", 1, window, "h", &[]).await.unwrap();
+        assert_eq!((count, row), (4, Vec::new()));
+
+        s.set("text", b"abc", None).await.unwrap();
+        assert!(is_corrupt(
+            s.incr_then_hmget("text", 1, window, "h", &fields).await
+        ));
+        assert!(is_corrupt(
+            s.incr_then_hmget("c", 1, window, "text", &fields).await
+        ));
     }
 
     pub async fn hashes(s: Store) {
@@ -1309,6 +1344,31 @@ mod redis_failures {
             "the old lease went with the old server"
         );
         assert!(!store.lease_release("lease", "me").await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_count_with_a_read_reloads_a_forgotten_script_and_counts_once() {
+        let redis = PrivateRedis::start();
+        let store = connect(&redis.url()).await;
+        let fields = ["f".to_owned()];
+        let window = Some(Duration::from_secs(60));
+        store
+            .incr_then_hmget("n", 1, window, "h", &fields)
+            .await
+            .unwrap();
+        let client = ::redis::Client::open(redis.url()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let _: () = ::redis::cmd("SCRIPT")
+            .arg("FLUSH")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let (count, row) = store
+            .incr_then_hmget("n", 1, window, "h", &fields)
+            .await
+            .unwrap();
+        assert_eq!((count, row), (2, vec![None]));
+        assert!(store.ttl("n").await.unwrap().is_some());
     }
 
     #[tokio::test]

@@ -19,16 +19,21 @@ pub(crate) const MAX_JSON_BYTES: u64 = 8 * 1024 * 1024;
 /// credential headers to another host), bounded connect and total time, and idle connections
 /// dropped before the usual 5 s keep-alive of HTTP servers ends: a pooled connection reused just
 /// as the server closes it fails the call ("error sending request"), which would count as the
-/// vendor being unavailable.
+/// vendor being unavailable. Connections are kept alive (HTTP/1.1 keep-alive) and reused, up to
+/// `idle_per_host` idle ones per vendor host: size it to the vendor calls the process has in
+/// flight at once, so a steady load never opens a connection per call and a spike's extra
+/// connections are closed rather than kept.
 pub fn recommended_client(
     connect_timeout: Duration,
     timeout: Duration,
+    idle_per_host: usize,
 ) -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(connect_timeout)
         .timeout(timeout)
         .pool_idle_timeout(IDLE_CONNECTION_TIMEOUT)
+        .pool_max_idle_per_host(idle_per_host.max(1))
         .build()
 }
 

@@ -1,5 +1,6 @@
 //! `Auth<S>`: the extractor every protected handler takes. It authenticates the bearer token,
 //! checks the scope `S` requires, and counts the request against the tenant's rate limit.
+//! `Uncounted<S>` does the first two and leaves the count to the handler.
 
 use std::future::Future;
 use std::marker::PhantomData;
@@ -13,6 +14,7 @@ use chrono::{DateTime, Utc};
 use super::scopes::{RequiredScope, Scope};
 use super::verifier::AuthError;
 use crate::error::{ApiError, ErrorCode};
+use crate::http::rate_limit::RateDecision;
 use crate::state::AppState;
 
 /// Who is calling: the tenant owns every object the call creates or reads.
@@ -48,6 +50,36 @@ impl<S: RequiredScope> FromRequest for Auth<S> {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let caller = Uncounted::<S>::from_request(req, payload);
+        Box::pin(async move { caller.await?.admit().await })
+    }
+}
+
+/// An authenticated caller holding scope `S` whose request is not counted against its rate limit
+/// yet: the handler counts it with [`Uncounted::admit`], or with [`Uncounted::admit_reading`] to
+/// read the store in the same round trip as the count. Refusals for the token or the scope
+/// happen here, so such requests are never counted; the count is taken before the handler does
+/// anything else with the caller's request (a vendor call above all).
+#[derive(Debug)]
+pub struct Uncounted<S: RequiredScope> {
+    principal: Principal,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    _scope: PhantomData<S>,
+}
+
+impl<S: RequiredScope> std::ops::Deref for Uncounted<S> {
+    type Target = Principal;
+    fn deref(&self) -> &Principal {
+        &self.principal
+    }
+}
+
+impl<S: RequiredScope> FromRequest for Uncounted<S> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
@@ -72,27 +104,61 @@ impl<S: RequiredScope> FromRequest for Auth<S> {
                     ),
                 ));
             }
-            let decision = state
-                .rate_limiter
-                .check(&principal.tenant, S::CLASS)
-                .await?;
-            req.extensions_mut().insert(decision.clone());
-            if let Some(retry_after) = decision.retry_after {
-                metrics::counter!("rate_limit_rejections_total", "class" => S::CLASS).increment(1);
-                return Err(ApiError::new(
-                    ErrorCode::RateLimited,
-                    format!(
-                        "the `{}` limit of {} requests is used up",
-                        S::CLASS,
-                        decision.limit
-                    ),
-                )
-                .with_retry_after(retry_after));
-            }
-            Ok(Auth {
+            Ok(Uncounted {
                 principal,
+                req,
+                state,
                 _scope: PhantomData,
             })
+        })
+    }
+}
+
+impl<S: RequiredScope> Uncounted<S> {
+    /// Counts the request; over the limit it is refused (429).
+    pub async fn admit(self) -> Result<Auth<S>, ApiError> {
+        let decision = self
+            .state
+            .rate_limiter
+            .check(&self.principal.tenant, S::CLASS)
+            .await?;
+        self.settle(decision)
+    }
+
+    /// [`Uncounted::admit`], reading `fields` of the hash `hash` in the same store round trip.
+    /// The values are `None` for absent fields.
+    pub async fn admit_reading(
+        self,
+        hash: &str,
+        fields: &[String],
+    ) -> Result<(Auth<S>, Vec<Option<Vec<u8>>>), ApiError> {
+        let (decision, row) = self
+            .state
+            .rate_limiter
+            .check_reading(&self.principal.tenant, S::CLASS, hash, fields)
+            .await?;
+        Ok((self.settle(decision)?, row))
+    }
+
+    /// Keeps the decision for the `RateLimit-*` headers; refuses a request over the limit.
+    #[allow(clippy::result_large_err)] // the refusal is the handler's answer, built once
+    fn settle(self, decision: RateDecision) -> Result<Auth<S>, ApiError> {
+        self.req.extensions_mut().insert(decision.clone());
+        if let Some(retry_after) = decision.retry_after {
+            metrics::counter!("rate_limit_rejections_total", "class" => S::CLASS).increment(1);
+            return Err(ApiError::new(
+                ErrorCode::RateLimited,
+                format!(
+                    "the `{}` limit of {} requests is used up",
+                    S::CLASS,
+                    decision.limit
+                ),
+            )
+            .with_retry_after(retry_after));
+        }
+        Ok(Auth {
+            principal: self.principal,
+            _scope: PhantomData,
         })
     }
 }

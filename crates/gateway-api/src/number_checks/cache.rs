@@ -88,6 +88,51 @@ impl Cache {
         self.find(numbers, checks, max_age, now, false).await
     }
 
+    /// What [`Cache::lookup_read`] needs read first for one number: its entry's key and the
+    /// fields of `checks`, for a caller that sends that read along with another command.
+    pub fn entry_read(&self, number: &E164, checks: &CheckSet) -> (String, Vec<String>) {
+        let fields = checks.iter().map(|c| c.as_str().to_owned()).collect();
+        (self.key(number), fields)
+    }
+
+    /// [`Cache::lookup`] of one number whose entry was read already ([`Cache::entry_read`]):
+    /// `row` holds the values of its fields (`None` for absent ones). Only checks the entry lacks
+    /// are read again (from the legacy keys).
+    pub async fn lookup_read(
+        &self,
+        number: E164,
+        asked: &CheckSet,
+        row: Vec<Option<Vec<u8>>>,
+        max_age: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Lookup, StoreError> {
+        let checks: Vec<Check> = asked.iter().collect();
+        if checks.is_empty() || row.len() != checks.len() {
+            return self.lookup(&[number], asked, max_age, now).await;
+        }
+        let mut rows = vec![row];
+        if LEGACY_READS {
+            self.fill_from_legacy(&[number], &checks, &mut rows).await?;
+        }
+        let oldest = self.oldest(max_age, now);
+        let mut out = Lookup::default();
+        match rows
+            .pop()
+            .and_then(|row| merge_fresh(number, &row, &checks, oldest))
+        {
+            Some(record) => out.hits.push(record),
+            None => out.misses.push(number),
+        }
+        count_lookups(&out);
+        Ok(out)
+    }
+
+    /// Answers checked before this are too old.
+    fn oldest(&self, max_age: Duration, now: DateTime<Utc>) -> DateTime<Utc> {
+        let max_age = max_age.min(self.ttl);
+        now - chrono::Duration::from_std(max_age).unwrap_or(chrono::Duration::MAX)
+    }
+
     async fn find(
         &self,
         numbers: &[E164],
@@ -102,8 +147,7 @@ impl Cache {
             out.misses = numbers.to_vec();
             return Ok(out);
         }
-        let max_age = max_age.min(self.ttl);
-        let oldest = now - chrono::Duration::from_std(max_age).unwrap_or(chrono::Duration::MAX);
+        let oldest = self.oldest(max_age, now);
         // Made up front (they run only when polled), so the stream holds no closure whose
         // borrows would keep the lookup from being sent to another thread.
         let lookups: Vec<_> = numbers
@@ -124,10 +168,7 @@ impl Cache {
                 }
             }
         }
-        metrics::counter!("number_checks_cache_lookups_total", "result" => "hit")
-            .increment(out.hits.len() as u64);
-        metrics::counter!("number_checks_cache_lookups_total", "result" => "miss")
-            .increment(out.misses.len() as u64);
+        count_lookups(&out);
         Ok(out)
     }
 
@@ -142,9 +183,19 @@ impl Cache {
         let keys: Vec<String> = numbers.iter().map(|n| self.key(n)).collect();
         let fields: Vec<String> = checks.iter().map(|c| c.as_str().to_owned()).collect();
         let mut rows = self.store.hmget_many(&keys, &fields).await?;
-        if !legacy {
-            return Ok(rows);
+        if legacy {
+            self.fill_from_legacy(numbers, checks, &mut rows).await?;
         }
+        Ok(rows)
+    }
+
+    /// Fills the values `rows` lack from the legacy per-(number, check) keys.
+    async fn fill_from_legacy(
+        &self,
+        numbers: &[E164],
+        checks: &[Check],
+        rows: &mut [Vec<Option<Vec<u8>>>],
+    ) -> Result<(), StoreError> {
         let gaps: Vec<(usize, usize)> = rows
             .iter()
             .enumerate()
@@ -156,7 +207,7 @@ impl Cache {
             })
             .collect();
         if gaps.is_empty() {
-            return Ok(rows);
+            return Ok(());
         }
         let legacy: Vec<String> = gaps
             .iter()
@@ -166,7 +217,7 @@ impl Cache {
         for ((n, c), value) in gaps.into_iter().zip(found) {
             rows[n][c] = value;
         }
-        Ok(rows)
+        Ok(())
     }
 
     /// Caches each of `checks` that a record answers (a check without an answer in the record,
@@ -196,6 +247,13 @@ impl Cache {
         }
         Ok(())
     }
+}
+
+fn count_lookups(lookup: &Lookup) {
+    metrics::counter!("number_checks_cache_lookups_total", "result" => "hit")
+        .increment(lookup.hits.len() as u64);
+    metrics::counter!("number_checks_cache_lookups_total", "result" => "miss")
+        .increment(lookup.misses.len() as u64);
 }
 
 /// The name of the cache (and of the in-flight claims) a tenant uses.

@@ -737,23 +737,36 @@ pub enum LookupError {
 /// How often a lookup waiting for another request's answer looks at the claims again.
 const CLAIM_POLL: Duration = Duration::from_millis(50);
 
-/// One number now: a fresh cached answer, else a single-number provider. When another request
-/// (a lookup or a job) is buying the same answers, waits for them (up to [`LOOKUP_DEADLINE`])
-/// and serves them as cached; only one of concurrent lookups of a number calls the vendor.
+/// The cache a tenant's lookups read: a one-number lookup reads its entry first
+/// ([`Cache::entry_read`], along with counting the request), then calls [`lookup_one`].
+pub fn lookup_cache(state: &AppState, tenant: &str) -> Cache {
+    let config = &state.config.number_checks;
+    Cache::new(
+        state.store.clone(),
+        config.cache_scope,
+        tenant,
+        config.cache_ttl,
+    )
+}
+
+/// One number now: the fresh cached answer `found` (the [`lookup_cache`] lookup made when the
+/// lookup asked, at `asked_at`), else a single-number provider. When another request (a lookup
+/// or a job) is buying the same answers, waits for them (up to [`LOOKUP_DEADLINE`]) and serves
+/// them as cached; only one of concurrent lookups of a number calls the vendor.
 pub async fn lookup_one(
     state: &AppState,
     tenant: &str,
     number: E164,
     checks: CheckSet,
     max_age: Duration,
+    asked_at: DateTime<Utc>,
+    found: Lookup,
 ) -> Result<(NumberResult, bool), LookupError> {
     let config = &state.config.number_checks;
     let store = &state.store;
     // Freshness counts from when the lookup asked: an answer bought while it waited is fresh.
-    let asked_at = Utc::now();
     let month = usage::month_of(asked_at);
-    let cache = Cache::new(store.clone(), config.cache_scope, tenant, config.cache_ttl);
-    let found = cache.lookup(&[number], &checks, max_age, asked_at).await?;
+    let cache = lookup_cache(state, tenant);
     if let Some(hit) = found.hits.into_iter().next() {
         return Ok(served_from_cache(state, tenant, &month, hit));
     }

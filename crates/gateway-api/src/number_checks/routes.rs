@@ -6,7 +6,7 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, get, post, web};
 use bytes::Bytes;
 use chrono::Utc;
-use domain::{Check, NumberResult, normalize};
+use domain::{Check, CheckSet, E164, NumberResult, normalize};
 use futures_util::StreamExt;
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -17,7 +17,7 @@ use super::model::{
     UsageQuery, UsageView,
 };
 use super::usage;
-use crate::auth::{Auth, scope};
+use crate::auth::{Auth, Uncounted, scope};
 use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::http::owned::Owned;
 use crate::http::page::{self, Page, PageRequest, PageSize, invalid_cursor};
@@ -326,11 +326,54 @@ did not finish within 20 s; retry after `Retry-After`", body = crate::error::Pro
 )]
 #[get("/v1/numbers/{number}")]
 pub async fn get_number(
-    auth: Auth<scope::NumbersCheck>,
+    caller: Uncounted<scope::NumbersCheck>,
     state: web::Data<AppState>,
-    number: web::Path<String>,
-    query: web::Query<NumberQuery>,
-) -> Result<web::Json<NumberLookup>, ApiError> {
+    number: Result<web::Path<String>, actix_web::Error>,
+    query: Result<web::Query<NumberQuery>, actix_web::Error>,
+) -> Result<web::Json<NumberLookup>, actix_web::Error> {
+    let asked = match (number, query) {
+        (Ok(number), Ok(query)) => parse_lookup(&state, &number, &query).map_err(Into::into),
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    };
+    let (number, checks, max_age) = match asked {
+        Ok(asked) => asked,
+        Err(e) => {
+            // Refused input counts against the limit like any other request.
+            caller.admit().await?;
+            return Err(e);
+        }
+    };
+    // Freshness counts from when the lookup asked: an answer bought while it waited is fresh.
+    let asked_at = Utc::now();
+    let cache = intake::lookup_cache(&state, &caller.tenant);
+    let (entry, fields) = cache.entry_read(&number, &checks);
+    // One store round trip for the count and the cached answer; the count decides first.
+    let (auth, row) = caller.admit_reading(&entry, &fields).await?;
+    let found = cache
+        .lookup_read(number, &checks, row, max_age, asked_at)
+        .await
+        .map_err(ApiError::from)?;
+    let (result, from_cache) = intake::lookup_one(
+        &state,
+        &auth.principal.tenant,
+        number,
+        checks,
+        max_age,
+        asked_at,
+        found,
+    )
+    .await
+    .map_err(ApiError::from)?;
+    Ok(web::Json(NumberLookup { result, from_cache }))
+}
+
+/// The number, checks and `max_age` a one-number lookup asks for.
+#[allow(clippy::result_large_err)] // the refusal is the handler's answer, built once
+fn parse_lookup(
+    state: &AppState,
+    number: &str,
+    query: &NumberQuery,
+) -> Result<(E164, CheckSet, std::time::Duration), ApiError> {
     let checks = intake::parse_checks(&query.checks)?;
     let max_age =
         intake::parse_max_age(query.max_age.as_deref(), state.config.number_checks.max_age)
@@ -340,16 +383,14 @@ pub async fn get_number(
                     "`max_age`: a duration such as `7d`",
                 )
             })?;
-    let number = normalize(&number, query.default_country.as_deref()).map_err(|e| {
+    let number = normalize(number, query.default_country.as_deref()).map_err(|e| {
         ApiError::field(
             "number",
             e.reason.as_str(),
             format!("not a phone number ({})", e.reason),
         )
     })?;
-    let (result, from_cache) =
-        intake::lookup_one(&state, &auth.principal.tenant, number, checks, max_age).await?;
-    Ok(web::Json(NumberLookup { result, from_cache }))
+    Ok((number, checks, max_age))
 }
 
 /// Spend of the calling tenant in a month: numbers billed per provider, numbers possibly billed

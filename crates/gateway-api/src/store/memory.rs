@@ -9,7 +9,7 @@ use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::{Field, StoreError, StreamId, ttl_millis};
+use super::{Field, HashRow, StoreError, StreamId, ttl_millis};
 
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -381,6 +381,19 @@ impl MemoryStore {
             entry.expires_at = Some(deadline(now, ttl));
         }
         Ok(value)
+    }
+
+    pub(crate) fn incr_then_hmget(
+        &self,
+        counter: &str,
+        by: i64,
+        ttl: Option<Duration>,
+        hash: &str,
+        fields: &[String],
+    ) -> Result<(i64, HashRow), StoreError> {
+        let count = self.incr(counter, by, ttl)?;
+        let mut rows = self.hmget_many(&[hash.to_owned()], fields)?;
+        Ok((count, rows.pop().unwrap_or_default()))
     }
 
     pub(crate) fn hincr_many(&self, key: &str, fields: &[(&str, i64)]) -> Result<(), StoreError> {

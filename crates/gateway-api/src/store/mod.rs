@@ -47,6 +47,9 @@ const APPEND_CHANNEL_CAPACITY: usize = 1024;
 /// A hash field and its value.
 pub type Field = (String, Vec<u8>);
 
+/// The values of some fields of one hash, in order; `None` for absent ones.
+pub type HashRow = Vec<Option<Vec<u8>>>;
+
 /// Settings for [`Store::connect`].
 #[derive(Debug, Clone)]
 pub struct StoreSettings {
@@ -397,6 +400,25 @@ impl Store {
     pub async fn incr(&self, key: &str, by: i64, ttl: Option<Duration>) -> Result<i64, StoreError> {
         let key = self.key(key);
         dispatch!(self.incr(&key, by, ttl))
+    }
+
+    /// [`Store::incr`] of `counter`, and the values of `fields` in the hash `hash` (`None` for
+    /// absent ones), in one round trip (one pipeline on Redis): a request's rate-limit count and
+    /// its first read, without waiting for one before sending the other.
+    pub async fn incr_then_hmget(
+        &self,
+        counter: &str,
+        by: i64,
+        ttl: Option<Duration>,
+        hash: &str,
+        fields: &[String],
+    ) -> Result<(i64, HashRow), StoreError> {
+        if fields.is_empty() {
+            return Ok((self.incr(counter, by, ttl).await?, Vec::new()));
+        }
+        let counter = self.key(counter);
+        let hash = self.key(hash);
+        dispatch!(self.incr_then_hmget(&counter, by, ttl, &hash, fields))
     }
 
     // ---- hashes ------------------------------------------------------------------

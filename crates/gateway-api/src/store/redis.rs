@@ -18,7 +18,7 @@ use std::time::Duration;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, Value};
 
-use super::{Field, StoreError, StreamId, ttl_millis};
+use super::{Field, HashRow, StoreError, StreamId, ttl_millis};
 
 /// Entries per pipeline for `mset`.
 const MSET_CHUNK: usize = 500;
@@ -259,6 +259,14 @@ fn map_pipeline_error(e: RedisError) -> StoreError {
         Some("WRONGTYPE") => StoreError::Corrupt(text),
         _ => mapped,
     }
+}
+
+/// One reply of a pipeline sent with `ignore_errors`: its server error, or its value.
+fn decode_reply<T: FromRedisValue>(reply: Value) -> Result<T, StoreError> {
+    reply
+        .extract_error()
+        .and_then(|value| T::from_redis_value(value).map_err(RedisError::from))
+        .map_err(|e| map_redis_error(&e))
 }
 
 fn corrupt_reply(what: &str) -> StoreError {
@@ -650,6 +658,36 @@ impl RedisStore {
             c.arg(by).arg(ttl_arg(ttl));
         })
         .await
+    }
+
+    pub(crate) async fn incr_then_hmget(
+        &self,
+        counter: &str,
+        by: i64,
+        ttl: Option<Duration>,
+        hash: &str,
+        fields: &[String],
+    ) -> Result<(i64, HashRow), StoreError> {
+        let pipe = |by_body| {
+            let mut incr = INCR_SCRIPT.cmd(counter, by_body);
+            incr.arg(by).arg(ttl_arg(ttl));
+            let mut pipe = redis::pipe();
+            pipe.ignore_errors()
+                .add_command(incr)
+                .cmd("HMGET")
+                .arg(hash)
+                .arg(fields);
+            pipe
+        };
+        let mut conn = self.conn().await?;
+        let mut replies: Vec<Value> = self.run_pipe(&mut conn, &pipe(false)).await?;
+        if matches!(replies.first(), Some(Value::ServerError(e)) if e.code() == "NOSCRIPT") {
+            // Nothing was counted: an unknown script is refused before anything runs.
+            replies = self.run_pipe(&mut conn, &pipe(true)).await?;
+        }
+        let [count, row] = <[Value; 2]>::try_from(replies)
+            .map_err(|_| corrupt_reply("a counter and hash read"))?;
+        Ok((decode_reply(count)?, decode_reply(row)?))
     }
 
     pub(crate) async fn hincr(&self, key: &str, field: &str, by: i64) -> Result<i64, StoreError> {

@@ -3,6 +3,7 @@
 //! suites (real binaries, the simulator) have their own harness in the top-level `tests/e2e`.
 #![allow(dead_code)]
 
+pub mod counting_proxy;
 pub mod fake_redis;
 pub mod process;
 
@@ -94,6 +95,14 @@ pub async fn spawn_app_with(overrides: Value) -> TestApp {
 /// A second instance sharing the first one's store configuration (same Redis, same prefix).
 pub async fn spawn_sibling(of: &TestApp) -> TestApp {
     let config = of.config.clone();
+    let app = Application::build(config.clone())
+        .await
+        .expect("app builds");
+    start(app, config)
+}
+
+/// An instance with exactly `config` (e.g. a sibling's, pointed at another Redis URL).
+pub async fn spawn_configured(config: Config) -> TestApp {
     let app = Application::build(config.clone())
         .await
         .expect("app builds");

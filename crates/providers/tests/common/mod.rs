@@ -41,7 +41,7 @@ pub fn xlsx(headers: &[&str], rows: &[Vec<Cell<'_>>]) -> Vec<u8> {
 }
 
 pub fn client() -> reqwest::Client {
-    providers::recommended_client(Duration::from_secs(2), Duration::from_secs(10)).unwrap()
+    providers::recommended_client(Duration::from_secs(2), Duration::from_secs(10), 8).unwrap()
 }
 
 pub fn registry(config: serde_json::Value) -> Registry {
