@@ -18,7 +18,7 @@ pub mod ownership;
 pub mod routes;
 pub mod startup;
 pub mod state;
-pub mod store;
+pub use store;
 pub mod telemetry;
 pub mod vendor_errors;
 pub mod workers;

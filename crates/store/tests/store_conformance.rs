@@ -11,8 +11,8 @@ mod support_redis;
 
 use std::time::{Duration, Instant};
 
-use gateway_api::store::{Store, StoreError, StoreSettings};
 use secrecy::SecretString;
+use store::{Store, StoreError, StoreSettings};
 
 use support_redis::{PrivateRedis, shared_url, test_prefix};
 
@@ -143,8 +143,8 @@ mod cases {
     use std::collections::HashSet;
     use std::time::Duration;
 
-    use gateway_api::store::{Field, Store, StoreError, StreamId};
     use serde::{Deserialize, Serialize};
+    use store::{Field, Store, StoreError, StreamId};
 
     use super::is_corrupt;
 
