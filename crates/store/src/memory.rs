@@ -541,7 +541,7 @@ impl MemoryStore {
         keys: &[String],
         fields: &[String],
         holder: &str,
-        alive_prefix: &str,
+        gone: &[String],
         ttl: Duration,
     ) -> Result<Vec<Vec<Option<String>>>, StoreError> {
         let (mut inner, now) = self.lock();
@@ -558,13 +558,10 @@ impl MemoryStore {
             let mut row = Vec::with_capacity(fields.len());
             let mut take = Vec::new();
             for (field, current) in fields.iter().zip(current) {
-                let live_other = match current {
-                    Some(other) if other != holder.as_bytes() => {
-                        let alive = format!("{alive_prefix}{}", String::from_utf8_lossy(&other));
-                        inner.live(&alive, now).is_some().then_some(other)
-                    }
-                    _ => None,
-                };
+                let live_other = current.filter(|other| {
+                    other != holder.as_bytes()
+                        && !gone.iter().any(|g| g.as_bytes() == other.as_slice())
+                });
                 match live_other {
                     Some(other) => row.push(Some(String::from_utf8_lossy(&other).into_owned())),
                     None => {

@@ -18,6 +18,7 @@ use std::time::Duration;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, Value};
 
+use super::slot::key_slot;
 use super::{Field, StoreError, StreamId, ttl_millis};
 
 /// Entries per pipeline for `mset`.
@@ -26,6 +27,8 @@ const MSET_CHUNK: usize = 500;
 const CLAIM_CHUNK: usize = 500;
 /// Script runs sent per round trip.
 const CLAIM_PIPELINE: usize = 20;
+/// `MGET` commands (one per hash slot) sent per round trip.
+const MGET_PIPELINE: usize = 2000;
 /// Hashes per pipeline for `hset_many` and `hmget_many`.
 const HASH_CHUNK: usize = 250;
 /// `hset_many` pipelines sent before waiting for their replies.
@@ -117,21 +120,21 @@ return due
 ",
 );
 
-/// KEYS: claim hashes; ARGV: holder, prefix of the holders' liveness keys, ttl_ms, fields...
-/// Replies one entry per (key, field): '' when taken by the holder, else the live holder.
+/// KEYS: claim hashes, all of one hash slot; ARGV: holder, ttl_ms, number of gone holders,
+/// the gone holders, fields... A field is taken when it is free, the holder's or a gone
+/// holder's. Replies one entry per (key, field): '' when taken by the holder, else the other
+/// holder. Liveness is judged by the caller, so the script touches only its declared keys.
 static CLAIM_SCRIPT: Lua = Lua::new(
     r"
-local holder, alive, ttl = ARGV[1], ARGV[2], ARGV[3]
-local live = {}
+local holder, ttl, ngone = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local gone = {}
+for i = 4, 3 + ngone do gone[ARGV[i]] = true end
 local out = {}
 for _, key in ipairs(KEYS) do
   local took = false
-  for j = 4, #ARGV do
+  for j = 4 + ngone, #ARGV do
     local cur = redis.call('HGET', key, ARGV[j])
-    if cur and cur ~= holder and live[cur] == nil then
-      live[cur] = redis.call('EXISTS', alive .. cur) == 1
-    end
-    if cur and cur ~= holder and live[cur] then
+    if cur and cur ~= holder and not gone[cur] then
       out[#out + 1] = cur
     else
       redis.call('HSET', key, ARGV[j], holder)
@@ -145,7 +148,7 @@ return out
 ",
 );
 
-/// KEYS: claim hashes; ARGV: holder, fields...
+/// KEYS: claim hashes, all of one hash slot; ARGV: holder, fields...
 static RELEASE_SCRIPT: Lua = Lua::new(
     r"
 local n = 0
@@ -209,6 +212,21 @@ impl Lua {
         c.arg(keys.len()).arg(keys);
         c
     }
+}
+
+/// Indexes of `keys` grouped by hash slot, each group in the order of `keys`, groups in the
+/// order of their first key.
+fn by_slot(keys: &[String]) -> Vec<Vec<usize>> {
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut group_of_slot = std::collections::HashMap::new();
+    for (i, key) in keys.iter().enumerate() {
+        let group = *group_of_slot.entry(key_slot(key)).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[group].push(i);
+    }
+    groups
 }
 
 fn ttl_arg(ttl: Option<Duration>) -> String {
@@ -578,8 +596,37 @@ impl RedisStore {
         Ok(n > 0)
     }
 
+    /// One `MGET` per hash slot (at most [`MSET_CHUNK`] keys each), pipelined: a batch of
+    /// unrelated keys (cache entries, one per number) is naturally cross-slot, and a cluster
+    /// refuses an `MGET` over several slots. Not atomic across slots.
     pub(crate) async fn mget(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
-        self.query(redis::cmd("MGET").arg(keys)).await
+        let groups = by_slot(keys);
+        if groups.len() == 1 && keys.len() <= MSET_CHUNK {
+            return self.query(redis::cmd("MGET").arg(keys)).await;
+        }
+        let runs: Vec<&[usize]> = groups
+            .iter()
+            .flat_map(|group| group.chunks(MSET_CHUNK))
+            .collect();
+        let mut conn = self.conn().await?;
+        let mut values = vec![None; keys.len()];
+        for batch in runs.chunks(MGET_PIPELINE) {
+            let mut pipe = redis::pipe();
+            for run in batch {
+                pipe.cmd("MGET")
+                    .arg(run.iter().map(|&i| &keys[i]).collect::<Vec<_>>());
+            }
+            let replies: Vec<Vec<Option<Vec<u8>>>> = self.run_pipe(&mut conn, &pipe).await?;
+            for (run, reply) in batch.iter().zip(replies) {
+                if reply.len() != run.len() {
+                    return Err(corrupt_reply("MGET"));
+                }
+                for (&i, value) in run.iter().zip(reply) {
+                    values[i] = value;
+                }
+            }
+        }
+        Ok(values)
     }
 
     pub(crate) async fn mset(
@@ -768,41 +815,57 @@ impl RedisStore {
         Ok(released == 1)
     }
 
-    /// Runs `lua` on each chunk of `keys` (the same arguments each time), the first run alone
-    /// (sending the body if the server lacks the script), the others pipelined by hash.
-    async fn eval_chunks<T: FromRedisValue>(
+    /// Runs `lua` over `keys` (the same arguments each time) in runs whose keys share one hash
+    /// slot, at most [`CLAIM_CHUNK`] keys each: the first run alone (sending the body if the
+    /// server lacks the script), the others pipelined by hash. Returns each run's key indexes
+    /// (into `keys`) with its reply.
+    async fn eval_by_slot<T: FromRedisValue>(
         &self,
         lua: &Lua,
         keys: &[String],
         args: impl Fn(&mut Cmd),
-    ) -> Result<Vec<T>, StoreError> {
-        let mut chunks = keys.chunks(CLAIM_CHUNK);
-        let Some(first) = chunks.next() else {
+    ) -> Result<Vec<(Vec<usize>, T)>, StoreError> {
+        let runs: Vec<Vec<usize>> = by_slot(keys)
+            .into_iter()
+            .flat_map(|group| {
+                group
+                    .chunks(CLAIM_CHUNK)
+                    .map(<[usize]>::to_vec)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let keys_of =
+            |run: &[usize]| -> Vec<String> { run.iter().map(|&i| keys[i].clone()).collect() };
+        let mut runs = runs.into_iter();
+        let Some(first) = runs.next() else {
             return Ok(Vec::new());
         };
         let mut conn = self.conn().await?;
-        let mut cmd = lua.cmd_keys(first, false);
+        let mut cmd = lua.cmd_keys(&keys_of(&first), false);
         args(&mut cmd);
-        let first = match self.exec(&mut conn, &cmd).await {
+        let reply = match self.exec(&mut conn, &cmd).await {
             Ok(v) => v,
             Err(Failure::Redis(e)) if e.code() == Some("NOSCRIPT") => {
-                let mut cmd = lua.cmd_keys(first, true);
+                let mut cmd = lua.cmd_keys(&keys_of(&first), true);
                 args(&mut cmd);
                 self.run(&mut conn, &cmd).await?
             }
             Err(failure) => return Err(failure.into_store_error()),
         };
-        let mut out = vec![first];
-        let rest: Vec<&[String]> = chunks.collect();
+        let mut out = vec![(first, reply)];
+        let rest: Vec<Vec<usize>> = runs.collect();
         for batch in rest.chunks(CLAIM_PIPELINE) {
             let mut pipe = redis::pipe();
-            for chunk in batch {
-                let mut cmd = lua.cmd_keys(chunk, false);
+            for run in batch {
+                let mut cmd = lua.cmd_keys(&keys_of(run), false);
                 args(&mut cmd);
                 pipe.add_command(cmd);
             }
             let replies: Vec<T> = self.run_pipe(&mut conn, &pipe).await?;
-            out.extend(replies);
+            if replies.len() != batch.len() {
+                return Err(corrupt_reply("a script pipeline"));
+            }
+            out.extend(batch.iter().cloned().zip(replies));
         }
         Ok(out)
     }
@@ -812,29 +875,31 @@ impl RedisStore {
         keys: &[String],
         fields: &[String],
         holder: &str,
-        alive_prefix: &str,
+        gone: &[String],
         ttl: Duration,
     ) -> Result<Vec<Vec<Option<String>>>, StoreError> {
-        let replies: Vec<Vec<String>> = self
-            .eval_chunks(&CLAIM_SCRIPT, keys, |c| {
+        let runs: Vec<(Vec<usize>, Vec<String>)> = self
+            .eval_by_slot(&CLAIM_SCRIPT, keys, |c| {
                 c.arg(holder)
-                    .arg(alive_prefix)
                     .arg(ttl_millis(ttl))
+                    .arg(gone.len())
+                    .arg(gone)
                     .arg(fields);
             })
             .await?;
-        let flat: Vec<String> = replies.into_iter().flatten().collect();
-        if flat.len() != keys.len() * fields.len() {
-            return Err(corrupt_reply("the claim script"));
-        }
-        Ok(flat
-            .chunks(fields.len())
-            .map(|row| {
-                row.iter()
+        let mut rows = vec![Vec::new(); keys.len()];
+        for (run, reply) in runs {
+            if reply.len() != run.len() * fields.len() {
+                return Err(corrupt_reply("the claim script"));
+            }
+            for (&i, row) in run.iter().zip(reply.chunks(fields.len())) {
+                rows[i] = row
+                    .iter()
                     .map(|h| (!h.is_empty()).then(|| h.clone()))
-                    .collect()
-            })
-            .collect())
+                    .collect();
+            }
+        }
+        Ok(rows)
     }
 
     pub(crate) async fn release_fields(
@@ -843,12 +908,12 @@ impl RedisStore {
         fields: &[String],
         holder: &str,
     ) -> Result<u64, StoreError> {
-        let freed: Vec<u64> = self
-            .eval_chunks(&RELEASE_SCRIPT, keys, |c| {
+        let freed: Vec<(Vec<usize>, u64)> = self
+            .eval_by_slot(&RELEASE_SCRIPT, keys, |c| {
                 c.arg(holder).arg(fields);
             })
             .await?;
-        Ok(freed.into_iter().sum())
+        Ok(freed.into_iter().map(|(_, n)| n).sum())
     }
 
     pub(crate) async fn zadd(&self, key: &str, member: &str, score: f64) -> Result<(), StoreError> {
