@@ -12,6 +12,7 @@ pub mod error;
 pub mod events;
 pub mod gauges;
 pub mod http;
+pub mod keys;
 pub mod number_checks;
 pub mod openapi;
 pub mod ownership;

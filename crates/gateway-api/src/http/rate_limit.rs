@@ -13,6 +13,7 @@ use actix_web::{Error, HttpMessage};
 
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::keys;
 use crate::store::Store;
 
 /// The outcome of counting one request.
@@ -45,7 +46,7 @@ impl RateLimiter {
             .max(1);
         let now_ms = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
         let window = now_ms / window_ms;
-        let key = format!("ratelimit:{class}:{tenant}:{window}");
+        let key = keys::RateWindow::new(class, tenant, window);
         let count = self
             .store
             .incr(&key, 1, Some(limit.per + std::time::Duration::from_secs(1)))
