@@ -102,9 +102,9 @@ key_def! {
     pub DueDeliveries() => "events:deliveries:due": SortedSet, ttl = forever;
     /// One delivery of an event to a subscription (JSON, kept `events.delivery_record_ttl`).
     pub DeliveryRecord(id: &str) => "delivery:{id}": Bytes, ttl = caller;
-    /// A subscription's deliveries, newest last.
+    /// A subscription's latest delivery ids, newest last (trimmed to a fixed length).
     pub DeliveryLog(subscription: &str) => "subscription:{subscription}:deliveries": List,
-        ttl = caller;
+        ttl = forever;
     /// The lease of the worker sending a delivery.
     pub DeliveryLease(id: &str) => "lease:delivery:{id}": Lease, ttl = caller;
 
@@ -145,7 +145,7 @@ key_def! {
     // ---- vendors -----------------------------------------------------------------------
     /// Until when a vendor's breaker is open.
     pub BreakerOpenUntil(provider: &str) => "breaker:{provider}:open_until": Bytes,
-        ttl = caller;
+        ttl = forever;
     /// A vendor's recent failures.
     pub BreakerFailures(provider: &str) => "breaker:{provider}:failures": Counter, ttl = caller;
     /// The one trial call let through a half-open breaker.
