@@ -25,6 +25,7 @@
 //!   [`StoreError::Unavailable`]/[`StoreError::Timeout`] after at most about
 //!   twice the command timeout, never hang.
 
+mod backend;
 mod error;
 pub mod keys;
 mod memory;
@@ -42,6 +43,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::broadcast;
 
+use self::backend::Backend as _;
 pub use self::error::StoreError;
 use self::keys::{DeclaredTtl, Json, Key};
 use self::memory::MemoryStore;
@@ -117,8 +119,9 @@ impl FromStr for StreamId {
     }
 }
 
+/// The backend of a [`Store`]: an enum rather than `dyn Backend`, so calls dispatch statically.
 #[derive(Clone)]
-enum Backend {
+enum Engine {
     Memory(Arc<MemoryStore>),
     Redis(RedisStore),
 }
@@ -150,7 +153,7 @@ impl AppendHub {
 /// Handle to the state store. Cheap to clone; clones share the backend.
 #[derive(Clone)]
 pub struct Store {
-    backend: Backend,
+    backend: Engine,
     prefix: Arc<str>,
     hub: Arc<AppendHub>,
 }
@@ -165,14 +168,13 @@ impl fmt::Debug for Store {
     }
 }
 
-/// Dispatches to the backend; the embedded backend is synchronous.
 /// Runs one store operation on the backend. Redis commands are client spans of the trace (seen
 /// by the trace exporter only; free when traces are off).
 macro_rules! dispatch {
     ($self:ident . $method:ident ( $($arg:expr),* $(,)? )) => {
         match &$self.backend {
-            Backend::Memory(m) => m.$method($($arg),*),
-            Backend::Redis(r) => {
+            Engine::Memory(m) => m.$method($($arg),*).await,
+            Engine::Redis(r) => {
                 use tracing::Instrument as _;
                 r.$method($($arg),*)
                     .instrument(tracing::info_span!(
@@ -231,7 +233,7 @@ impl Store {
             settings.command_timeout,
             settings.pool_size,
         )?;
-        let store = Store::from_backend(Backend::Redis(redis), &settings.key_prefix);
+        let store = Store::from_backend(Engine::Redis(redis), &settings.key_prefix);
         match store.ping().await {
             Ok(()) => tracing::info!(key_prefix = %settings.key_prefix, "redis store connected"),
             Err(e) => tracing::warn!(
@@ -245,10 +247,10 @@ impl Store {
     /// A fresh embedded store (its own, empty maps).
     #[must_use]
     pub fn memory(key_prefix: &str) -> Store {
-        Store::from_backend(Backend::Memory(Arc::new(MemoryStore::new())), key_prefix)
+        Store::from_backend(Engine::Memory(Arc::new(MemoryStore::new())), key_prefix)
     }
 
-    fn from_backend(backend: Backend, key_prefix: &str) -> Store {
+    fn from_backend(backend: Engine, key_prefix: &str) -> Store {
         Store {
             backend,
             prefix: Arc::from(key_prefix),
@@ -277,8 +279,8 @@ impl Store {
     #[must_use]
     pub fn backend_name(&self) -> &'static str {
         match self.backend {
-            Backend::Memory(_) => "embedded",
-            Backend::Redis(_) => "redis",
+            Engine::Memory(_) => "embedded",
+            Engine::Redis(_) => "redis",
         }
     }
 

@@ -18,6 +18,7 @@ use std::time::Duration;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, Value};
 
+use super::backend::Backend;
 use super::slot::key_slot;
 use super::{Field, StoreError, StreamId, ttl_millis};
 
@@ -547,19 +548,6 @@ impl RedisStore {
         }
     }
 
-    pub(crate) async fn ping(&self) -> Result<(), StoreError> {
-        let pong: String = self.query(&redis::cmd("PING")).await?;
-        if pong == "PONG" {
-            Ok(())
-        } else {
-            Err(corrupt_reply("PING"))
-        }
-    }
-
-    pub(crate) async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.query(redis::cmd("GET").arg(key)).await
-    }
-
     fn set_cmd(key: &str, value: &[u8], ttl: Option<Duration>) -> Cmd {
         let mut c = redis::cmd("SET");
         c.arg(key).arg(value);
@@ -567,252 +555,6 @@ impl RedisStore {
             c.arg("PX").arg(ttl_millis(ttl));
         }
         c
-    }
-
-    pub(crate) async fn set(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Option<Duration>,
-    ) -> Result<(), StoreError> {
-        self.query(&Self::set_cmd(key, value, ttl)).await
-    }
-
-    pub(crate) async fn set_nx(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Option<Duration>,
-    ) -> Result<bool, StoreError> {
-        let mut c = Self::set_cmd(key, value, ttl);
-        c.arg("NX");
-        // `SET .. NX` answers OK or nil.
-        let reply: Option<String> = self.query(&c).await?;
-        Ok(reply.is_some())
-    }
-
-    pub(crate) async fn delete(&self, key: &str) -> Result<bool, StoreError> {
-        let n: u64 = self.query(redis::cmd("DEL").arg(key)).await?;
-        Ok(n > 0)
-    }
-
-    /// One `MGET` per hash slot (at most [`MSET_CHUNK`] keys each), pipelined: a batch of
-    /// unrelated keys (cache entries, one per number) is naturally cross-slot, and a cluster
-    /// refuses an `MGET` over several slots. Not atomic across slots.
-    pub(crate) async fn mget(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
-        let groups = by_slot(keys);
-        if groups.len() == 1 && keys.len() <= MSET_CHUNK {
-            return self.query(redis::cmd("MGET").arg(keys)).await;
-        }
-        let runs: Vec<&[usize]> = groups
-            .iter()
-            .flat_map(|group| group.chunks(MSET_CHUNK))
-            .collect();
-        let mut conn = self.conn().await?;
-        let mut values = vec![None; keys.len()];
-        for batch in runs.chunks(MGET_PIPELINE) {
-            let mut pipe = redis::pipe();
-            for run in batch {
-                pipe.cmd("MGET")
-                    .arg(run.iter().map(|&i| &keys[i]).collect::<Vec<_>>());
-            }
-            let replies: Vec<Vec<Option<Vec<u8>>>> = self.run_pipe(&mut conn, &pipe).await?;
-            for (run, reply) in batch.iter().zip(replies) {
-                if reply.len() != run.len() {
-                    return Err(corrupt_reply("MGET"));
-                }
-                for (&i, value) in run.iter().zip(reply) {
-                    values[i] = value;
-                }
-            }
-        }
-        Ok(values)
-    }
-
-    pub(crate) async fn mset(
-        &self,
-        entries: &[(String, &[u8])],
-        ttl: Option<Duration>,
-    ) -> Result<(), StoreError> {
-        let mut conn = self.conn().await?;
-        for chunk in entries.chunks(MSET_CHUNK) {
-            let mut pipe = redis::pipe();
-            for (k, v) in chunk {
-                pipe.add_command(Self::set_cmd(k, v, ttl)).ignore();
-            }
-            self.run_pipe::<()>(&mut conn, &pipe).await?;
-        }
-        Ok(())
-    }
-
-    pub(crate) async fn ttl(&self, key: &str) -> Result<Option<Duration>, StoreError> {
-        let ms: i64 = self.query(redis::cmd("PTTL").arg(key)).await?;
-        // -2: no such key, -1: no TTL.
-        Ok(u64::try_from(ms).ok().map(Duration::from_millis))
-    }
-
-    pub(crate) async fn compare_and_set(
-        &self,
-        key: &str,
-        expected: Option<&[u8]>,
-        new: &[u8],
-        ttl: Option<Duration>,
-    ) -> Result<bool, StoreError> {
-        let written: i64 = self
-            .eval(&CAS_SCRIPT, key, |c| {
-                c.arg(if expected.is_some() { "1" } else { "0" })
-                    .arg(expected.unwrap_or_default())
-                    .arg(new)
-                    .arg(ttl_arg(ttl));
-            })
-            .await?;
-        Ok(written == 1)
-    }
-
-    pub(crate) async fn incr(
-        &self,
-        key: &str,
-        by: i64,
-        ttl: Option<Duration>,
-    ) -> Result<i64, StoreError> {
-        self.eval(&INCR_SCRIPT, key, |c| {
-            c.arg(by).arg(ttl_arg(ttl));
-        })
-        .await
-    }
-
-    pub(crate) async fn hincr(&self, key: &str, field: &str, by: i64) -> Result<i64, StoreError> {
-        self.query(redis::cmd("HINCRBY").arg(key).arg(field).arg(by))
-            .await
-    }
-
-    pub(crate) async fn hincr_many(
-        &self,
-        key: &str,
-        fields: &[(&str, i64)],
-    ) -> Result<(), StoreError> {
-        let mut pipe = redis::pipe();
-        for (field, by) in fields {
-            pipe.cmd("HINCRBY").arg(key).arg(*field).arg(*by).ignore();
-        }
-        let mut conn = self.conn().await?;
-        self.run_pipe(&mut conn, &pipe).await
-    }
-
-    pub(crate) async fn hset(
-        &self,
-        key: &str,
-        fields: &[(String, Vec<u8>)],
-    ) -> Result<(), StoreError> {
-        let mut c = redis::cmd("HSET");
-        c.arg(key);
-        for (f, v) in fields {
-            c.arg(f).arg(v.as_slice());
-        }
-        let _added: u64 = self.query(&c).await?;
-        Ok(())
-    }
-
-    pub(crate) async fn hset_many(
-        &self,
-        entries: &[(String, &[Field])],
-        ttl: Option<Duration>,
-    ) -> Result<(), StoreError> {
-        let conn = self.conn().await?;
-        let pipes: Vec<Pipeline> = entries
-            .chunks(HASH_CHUNK)
-            .map(|chunk| {
-                let mut pipe = redis::pipe();
-                for (key, fields) in chunk {
-                    let hset = pipe.cmd("HSET").arg(key);
-                    for (f, v) in *fields {
-                        hset.arg(f).arg(v.as_slice());
-                    }
-                    hset.ignore();
-                    if let Some(ttl) = ttl {
-                        pipe.cmd("PEXPIRE").arg(key).arg(ttl_millis(ttl)).ignore();
-                    }
-                }
-                pipe
-            })
-            .collect();
-        // A few pipelines in flight at once: the server applies one while the next is sent.
-        for group in pipes.chunks(WRITES_IN_FLIGHT) {
-            let writes = group.iter().map(|pipe| {
-                let mut conn = Conn {
-                    inner: conn.inner.clone(),
-                };
-                async move { self.run_pipe::<()>(&mut conn, pipe).await }
-            });
-            futures_util::future::try_join_all(writes).await?;
-        }
-        Ok(())
-    }
-
-    pub(crate) async fn hmget_many(
-        &self,
-        keys: &[String],
-        fields: &[String],
-    ) -> Result<Vec<Vec<Option<Vec<u8>>>>, StoreError> {
-        let mut conn = self.conn().await?;
-        let mut rows = Vec::with_capacity(keys.len());
-        for chunk in keys.chunks(HASH_CHUNK) {
-            let mut pipe = redis::pipe();
-            for key in chunk {
-                pipe.cmd("HMGET").arg(key).arg(fields);
-            }
-            let replies: Vec<Vec<Option<Vec<u8>>>> = self.run_pipe(&mut conn, &pipe).await?;
-            rows.extend(replies);
-        }
-        Ok(rows)
-    }
-
-    pub(crate) async fn hgetall(&self, key: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        self.query(redis::cmd("HGETALL").arg(key)).await
-    }
-
-    pub(crate) async fn expire(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
-        let n: i64 = self
-            .query(redis::cmd("PEXPIRE").arg(key).arg(ttl_millis(ttl)))
-            .await?;
-        Ok(n == 1)
-    }
-
-    pub(crate) async fn lease_acquire(
-        &self,
-        key: &str,
-        owner: &str,
-        ttl: Duration,
-    ) -> Result<bool, StoreError> {
-        let taken: i64 = self
-            .eval(&LEASE_ACQUIRE_SCRIPT, key, |c| {
-                c.arg(owner).arg(ttl_millis(ttl));
-            })
-            .await?;
-        Ok(taken == 1)
-    }
-
-    pub(crate) async fn lease_renew(
-        &self,
-        key: &str,
-        owner: &str,
-        ttl: Duration,
-    ) -> Result<bool, StoreError> {
-        let renewed: i64 = self
-            .eval(&LEASE_RENEW_SCRIPT, key, |c| {
-                c.arg(owner).arg(ttl_millis(ttl));
-            })
-            .await?;
-        Ok(renewed == 1)
-    }
-
-    pub(crate) async fn lease_release(&self, key: &str, owner: &str) -> Result<bool, StoreError> {
-        let released: i64 = self
-            .eval(&LEASE_RELEASE_SCRIPT, key, |c| {
-                c.arg(owner);
-            })
-            .await?;
-        Ok(released == 1)
     }
 
     /// Runs `lua` over `keys` (the same arguments each time) in runs whose keys share one hash
@@ -869,8 +611,246 @@ impl RedisStore {
         }
         Ok(out)
     }
+}
 
-    pub(crate) async fn claim_fields(
+impl Backend for RedisStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        let pong: String = self.query(&redis::cmd("PING")).await?;
+        if pong == "PONG" {
+            Ok(())
+        } else {
+            Err(corrupt_reply("PING"))
+        }
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.query(redis::cmd("GET").arg(key)).await
+    }
+
+    async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<(), StoreError> {
+        self.query(&Self::set_cmd(key, value, ttl)).await
+    }
+
+    async fn set_nx(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<bool, StoreError> {
+        let mut c = Self::set_cmd(key, value, ttl);
+        c.arg("NX");
+        // `SET .. NX` answers OK or nil.
+        let reply: Option<String> = self.query(&c).await?;
+        Ok(reply.is_some())
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool, StoreError> {
+        let n: u64 = self.query(redis::cmd("DEL").arg(key)).await?;
+        Ok(n > 0)
+    }
+
+    /// One `MGET` per hash slot (at most [`MSET_CHUNK`] keys each), pipelined: a batch of
+    /// unrelated keys (cache entries, one per number) is naturally cross-slot, and a cluster
+    /// refuses an `MGET` over several slots. Not atomic across slots.
+    async fn mget(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        let groups = by_slot(keys);
+        if groups.len() == 1 && keys.len() <= MSET_CHUNK {
+            return self.query(redis::cmd("MGET").arg(keys)).await;
+        }
+        let runs: Vec<&[usize]> = groups
+            .iter()
+            .flat_map(|group| group.chunks(MSET_CHUNK))
+            .collect();
+        let mut conn = self.conn().await?;
+        let mut values = vec![None; keys.len()];
+        for batch in runs.chunks(MGET_PIPELINE) {
+            let mut pipe = redis::pipe();
+            for run in batch {
+                pipe.cmd("MGET")
+                    .arg(run.iter().map(|&i| &keys[i]).collect::<Vec<_>>());
+            }
+            let replies: Vec<Vec<Option<Vec<u8>>>> = self.run_pipe(&mut conn, &pipe).await?;
+            for (run, reply) in batch.iter().zip(replies) {
+                if reply.len() != run.len() {
+                    return Err(corrupt_reply("MGET"));
+                }
+                for (&i, value) in run.iter().zip(reply) {
+                    values[i] = value;
+                }
+            }
+        }
+        Ok(values)
+    }
+
+    async fn mset(
+        &self,
+        entries: &[(String, &[u8])],
+        ttl: Option<Duration>,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        for chunk in entries.chunks(MSET_CHUNK) {
+            let mut pipe = redis::pipe();
+            for (k, v) in chunk {
+                pipe.add_command(Self::set_cmd(k, v, ttl)).ignore();
+            }
+            self.run_pipe::<()>(&mut conn, &pipe).await?;
+        }
+        Ok(())
+    }
+
+    async fn ttl(&self, key: &str) -> Result<Option<Duration>, StoreError> {
+        let ms: i64 = self.query(redis::cmd("PTTL").arg(key)).await?;
+        // -2: no such key, -1: no TTL.
+        Ok(u64::try_from(ms).ok().map(Duration::from_millis))
+    }
+
+    async fn compare_and_set(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<bool, StoreError> {
+        let written: i64 = self
+            .eval(&CAS_SCRIPT, key, |c| {
+                c.arg(if expected.is_some() { "1" } else { "0" })
+                    .arg(expected.unwrap_or_default())
+                    .arg(new)
+                    .arg(ttl_arg(ttl));
+            })
+            .await?;
+        Ok(written == 1)
+    }
+
+    async fn incr(&self, key: &str, by: i64, ttl: Option<Duration>) -> Result<i64, StoreError> {
+        self.eval(&INCR_SCRIPT, key, |c| {
+            c.arg(by).arg(ttl_arg(ttl));
+        })
+        .await
+    }
+
+    async fn hincr(&self, key: &str, field: &str, by: i64) -> Result<i64, StoreError> {
+        self.query(redis::cmd("HINCRBY").arg(key).arg(field).arg(by))
+            .await
+    }
+
+    async fn hincr_many(&self, key: &str, fields: &[(&str, i64)]) -> Result<(), StoreError> {
+        let mut pipe = redis::pipe();
+        for (field, by) in fields {
+            pipe.cmd("HINCRBY").arg(key).arg(*field).arg(*by).ignore();
+        }
+        let mut conn = self.conn().await?;
+        self.run_pipe(&mut conn, &pipe).await
+    }
+
+    async fn hset(&self, key: &str, fields: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+        let mut c = redis::cmd("HSET");
+        c.arg(key);
+        for (f, v) in fields {
+            c.arg(f).arg(v.as_slice());
+        }
+        let _added: u64 = self.query(&c).await?;
+        Ok(())
+    }
+
+    async fn hset_many(
+        &self,
+        entries: &[(String, &[Field])],
+        ttl: Option<Duration>,
+    ) -> Result<(), StoreError> {
+        let conn = self.conn().await?;
+        let pipes: Vec<Pipeline> = entries
+            .chunks(HASH_CHUNK)
+            .map(|chunk| {
+                let mut pipe = redis::pipe();
+                for (key, fields) in chunk {
+                    let hset = pipe.cmd("HSET").arg(key);
+                    for (f, v) in *fields {
+                        hset.arg(f).arg(v.as_slice());
+                    }
+                    hset.ignore();
+                    if let Some(ttl) = ttl {
+                        pipe.cmd("PEXPIRE").arg(key).arg(ttl_millis(ttl)).ignore();
+                    }
+                }
+                pipe
+            })
+            .collect();
+        // A few pipelines in flight at once: the server applies one while the next is sent.
+        for group in pipes.chunks(WRITES_IN_FLIGHT) {
+            let writes = group.iter().map(|pipe| {
+                let mut conn = Conn {
+                    inner: conn.inner.clone(),
+                };
+                async move { self.run_pipe::<()>(&mut conn, pipe).await }
+            });
+            futures_util::future::try_join_all(writes).await?;
+        }
+        Ok(())
+    }
+
+    async fn hmget_many(
+        &self,
+        keys: &[String],
+        fields: &[String],
+    ) -> Result<Vec<Vec<Option<Vec<u8>>>>, StoreError> {
+        let mut conn = self.conn().await?;
+        let mut rows = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(HASH_CHUNK) {
+            let mut pipe = redis::pipe();
+            for key in chunk {
+                pipe.cmd("HMGET").arg(key).arg(fields);
+            }
+            let replies: Vec<Vec<Option<Vec<u8>>>> = self.run_pipe(&mut conn, &pipe).await?;
+            rows.extend(replies);
+        }
+        Ok(rows)
+    }
+
+    async fn hgetall(&self, key: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        self.query(redis::cmd("HGETALL").arg(key)).await
+    }
+
+    async fn expire(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let n: i64 = self
+            .query(redis::cmd("PEXPIRE").arg(key).arg(ttl_millis(ttl)))
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn lease_acquire(
+        &self,
+        key: &str,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let taken: i64 = self
+            .eval(&LEASE_ACQUIRE_SCRIPT, key, |c| {
+                c.arg(owner).arg(ttl_millis(ttl));
+            })
+            .await?;
+        Ok(taken == 1)
+    }
+
+    async fn lease_renew(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let renewed: i64 = self
+            .eval(&LEASE_RENEW_SCRIPT, key, |c| {
+                c.arg(owner).arg(ttl_millis(ttl));
+            })
+            .await?;
+        Ok(renewed == 1)
+    }
+
+    async fn lease_release(&self, key: &str, owner: &str) -> Result<bool, StoreError> {
+        let released: i64 = self
+            .eval(&LEASE_RELEASE_SCRIPT, key, |c| {
+                c.arg(owner);
+            })
+            .await?;
+        Ok(released == 1)
+    }
+
+    async fn claim_fields(
         &self,
         keys: &[String],
         fields: &[String],
@@ -902,7 +882,7 @@ impl RedisStore {
         Ok(rows)
     }
 
-    pub(crate) async fn release_fields(
+    async fn release_fields(
         &self,
         keys: &[String],
         fields: &[String],
@@ -916,7 +896,7 @@ impl RedisStore {
         Ok(freed.into_iter().map(|(_, n)| n).sum())
     }
 
-    pub(crate) async fn zadd(&self, key: &str, member: &str, score: f64) -> Result<(), StoreError> {
+    async fn zadd(&self, key: &str, member: &str, score: f64) -> Result<(), StoreError> {
         let _added: u64 = self
             .query(
                 redis::cmd("ZADD")
@@ -928,12 +908,12 @@ impl RedisStore {
         Ok(())
     }
 
-    pub(crate) async fn zrem(&self, key: &str, member: &str) -> Result<bool, StoreError> {
+    async fn zrem(&self, key: &str, member: &str) -> Result<bool, StoreError> {
         let n: u64 = self.query(redis::cmd("ZREM").arg(key).arg(member)).await?;
         Ok(n > 0)
     }
 
-    pub(crate) async fn zrange_by_score(
+    async fn zrange_by_score(
         &self,
         key: &str,
         min: f64,
@@ -954,7 +934,7 @@ impl RedisStore {
         .await
     }
 
-    pub(crate) async fn zcount(&self, key: &str, min: f64, max: f64) -> Result<u64, StoreError> {
+    async fn zcount(&self, key: &str, min: f64, max: f64) -> Result<u64, StoreError> {
         self.query(
             redis::cmd("ZCOUNT")
                 .arg(key)
@@ -964,11 +944,11 @@ impl RedisStore {
         .await
     }
 
-    pub(crate) async fn zcard(&self, key: &str) -> Result<u64, StoreError> {
+    async fn zcard(&self, key: &str) -> Result<u64, StoreError> {
         self.query(redis::cmd("ZCARD").arg(key)).await
     }
 
-    pub(crate) async fn zclaim_due(
+    async fn zclaim_due(
         &self,
         key: &str,
         now: f64,
@@ -981,7 +961,7 @@ impl RedisStore {
         .await
     }
 
-    pub(crate) async fn rpush(&self, key: &str, items: &[Vec<u8>]) -> Result<u64, StoreError> {
+    async fn rpush(&self, key: &str, items: &[Vec<u8>]) -> Result<u64, StoreError> {
         let mut conn = self.conn().await?;
         let mut len = 0;
         for batch in items.chunks(RPUSH_PIPELINE) {
@@ -1000,26 +980,21 @@ impl RedisStore {
         Ok(len)
     }
 
-    pub(crate) async fn lrange(
-        &self,
-        key: &str,
-        start: i64,
-        stop: i64,
-    ) -> Result<Vec<Vec<u8>>, StoreError> {
+    async fn lrange(&self, key: &str, start: i64, stop: i64) -> Result<Vec<Vec<u8>>, StoreError> {
         self.query(redis::cmd("LRANGE").arg(key).arg(start).arg(stop))
             .await
     }
 
-    pub(crate) async fn llen(&self, key: &str) -> Result<u64, StoreError> {
+    async fn llen(&self, key: &str) -> Result<u64, StoreError> {
         self.query(redis::cmd("LLEN").arg(key)).await
     }
 
-    pub(crate) async fn ltrim(&self, key: &str, start: i64, stop: i64) -> Result<(), StoreError> {
+    async fn ltrim(&self, key: &str, start: i64, stop: i64) -> Result<(), StoreError> {
         self.query(redis::cmd("LTRIM").arg(key).arg(start).arg(stop))
             .await
     }
 
-    pub(crate) async fn stream_append(
+    async fn stream_append(
         &self,
         key: &str,
         payload: &[u8],
@@ -1036,7 +1011,7 @@ impl RedisStore {
             .map_err(|_| StoreError::Corrupt(format!("redis returned stream id {id:?}")))
     }
 
-    pub(crate) async fn stream_read_after(
+    async fn stream_read_after(
         &self,
         key: &str,
         after: Option<StreamId>,
@@ -1059,11 +1034,7 @@ impl RedisStore {
         parse_entries(reply)
     }
 
-    pub(crate) async fn stream_trim_before(
-        &self,
-        key: &str,
-        min_id_ms: u64,
-    ) -> Result<u64, StoreError> {
+    async fn stream_trim_before(&self, key: &str, min_id_ms: u64) -> Result<u64, StoreError> {
         self.query(redis::cmd("XTRIM").arg(key).arg("MINID").arg(min_id_ms))
             .await
     }
