@@ -9,8 +9,6 @@ use std::time::Duration;
 
 use crate::{Field, StoreError, StreamId};
 
-// Native `async fn`: the futures stay `Send` for the concrete backends, the only implementors.
-#[allow(async_fn_in_trait)]
 pub(crate) trait Backend {
     /// Round trip to the backend (readiness).
     async fn ping(&self) -> Result<(), StoreError>;
@@ -27,7 +25,8 @@ pub(crate) trait Backend {
     ) -> Result<bool, StoreError>;
     /// Removes `key` (any type); true if it existed.
     async fn delete(&self, key: &str) -> Result<bool, StoreError>;
-    /// Values of `keys` in order; `None` for absent keys and non-plain values. Not atomic across hash slots.
+    /// Values of `keys` in order; `None` for absent keys and non-plain values. Not atomic
+    /// across hash slots.
     async fn mget(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError>;
     /// Stores all entries with `ttl`; not atomic as a whole.
     async fn mset(
@@ -80,7 +79,9 @@ pub(crate) trait Backend {
     async fn lease_renew(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError>;
     /// Frees `owner`'s lease; false if it is not theirs.
     async fn lease_release(&self, key: &str, owner: &str) -> Result<bool, StoreError>;
-    /// Takes `fields` of each hash for `holder` where free, `holder`'s or a `gone` holder's, atomically per hash slot (the caller keeps each run's keys in few slots); one row per key, `None` where `holder` holds the field now, else the other holder. A hash where something was taken lives `ttl`.
+    /// Takes `fields` of each hash for `holder` where free, `holder`'s or a `gone` holder's,
+    /// atomically per hash slot. One row per key: `None` where `holder` holds the field now,
+    /// else the other holder. A hash where something was taken lives `ttl`.
     async fn claim_fields(
         &self,
         keys: &[String],

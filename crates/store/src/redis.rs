@@ -1060,6 +1060,21 @@ mod tests {
     }
 
     #[test]
+    fn batches_split_per_hash_slot_in_order() {
+        let keys: Vec<String> = ["p:{a}:1", "p:free", "p:{a}:2", "p:{b}:1", "p:{a}:3"]
+            .iter()
+            .map(|k| (*k).to_owned())
+            .collect();
+        let groups = by_slot(&keys);
+        assert_eq!(groups[0], vec![0, 2, 4]);
+        assert_eq!(groups.iter().map(Vec::len).sum::<usize>(), keys.len());
+        for group in &groups {
+            let slot = key_slot(&keys[group[0]]);
+            assert!(group.iter().all(|&i| key_slot(&keys[i]) == slot));
+        }
+    }
+
+    #[test]
     fn scores_are_sent_in_a_form_redis_parses() {
         assert_eq!(score_arg(f64::INFINITY), "+inf");
         assert_eq!(score_arg(f64::NEG_INFINITY), "-inf");

@@ -1,6 +1,8 @@
-//! Conformance suite for the store: every case in `cases` runs against both
-//! backends (`memory::*` and `redis::*`), plus Redis-only failure tests
-//! (`redis_failures::*`) against private `redis-server` processes.
+//! Conformance suite for the store: every case in `cases` runs against the embedded
+//! backend (`memory::*`), standalone Redis (`redis::*`) and a private one-node Redis
+//! Cluster (`cluster_node::*`, which refuses any command or script spanning hash slots),
+//! plus Redis-only failure tests (`redis_failures::*`) against private `redis-server`
+//! processes.
 //!
 //! The Redis cases use the shared server at `REDIS_URL` (default
 //! `redis://127.0.0.1:6379`), each under its own `test:{uuid}:` prefix, and FAIL
