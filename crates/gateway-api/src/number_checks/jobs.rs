@@ -227,12 +227,12 @@ pub async fn load(store: &Store, id: &str) -> Result<Option<Job>, StoreError> {
     {
         return Ok(None);
     }
-    store.get_json(&keys::JobRecord::new(id)).await
+    store.load(&keys::JobRecord::new(id)).await
 }
 
 pub async fn save(store: &Store, job: &Job, ttl: Duration) -> Result<(), StoreError> {
     store
-        .set_json(&keys::JobRecord::new(&job.id), job, Some(ttl))
+        .save_for(&keys::JobRecord::new(&job.id), job, Some(ttl))
         .await
 }
 
