@@ -876,7 +876,7 @@ async fn tenants_see_only_their_own_events() {
     // The unowned object's event is kept, but in no tenant's feed.
     let unrouted = app
         .store
-        .stream_read_after(gateway_api::events::UNROUTED_STREAM, None, 10)
+        .stream_read_after(&gateway_api::keys::UnroutedEvents::new(), None, 10)
         .await
         .expect("unrouted");
     assert_eq!(unrouted.len(), 1);

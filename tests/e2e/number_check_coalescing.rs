@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use gateway_api::keys;
 use gateway_api::store::{Store, StoreSettings};
 
 use crate::support::number_checks::{all_results, config, indian, post_job, start_sim, wait_done};
@@ -139,12 +140,16 @@ async fn numbers_claimed_by_a_request_that_died_are_bought_once_after_its_claims
         .iter()
         .map(|n| {
             let field = ("registered".to_owned(), b"lookup_dead".to_vec());
-            (format!("nc:claim:shared:91{n}"), vec![field])
+            let digits: u64 = format!("91{n}").parse().expect("digits");
+            (
+                keys::Claim::for_digits("shared", digits).into(),
+                vec![field],
+            )
         })
         .collect();
     store.hset_many(&claims, None).await.expect("claims");
     store
-        .set("nc:holder:lookup_dead", b"", None)
+        .set(&keys::ClaimHolder::new("lookup_dead"), b"", None)
         .await
         .expect("holder");
 
@@ -155,7 +160,10 @@ async fn numbers_claimed_by_a_request_that_died_are_bought_once_after_its_claims
         "nothing is sent while the holder is alive: {job}"
     );
     store
-        .expire("nc:holder:lookup_dead", Duration::from_millis(100))
+        .expire(
+            &keys::ClaimHolder::new("lookup_dead"),
+            Duration::from_millis(100),
+        )
         .await
         .expect("expire");
 

@@ -7,6 +7,7 @@ use crate::support::number_checks::{
 };
 use crate::support::{expect_problem, spawn_app_with, spawn_sibling, token};
 use base64::Engine;
+use gateway_api::keys;
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -568,12 +569,12 @@ async fn callbacks_queued_by_an_earlier_version_are_delivered_after_an_upgrade()
     });
     first
         .store
-        .set_json("nc:callback:msg_nc_legacy", &queued, None)
+        .set_json(&keys::LegacyCallback::new("msg_nc_legacy"), &queued, None)
         .await
         .expect("record");
     first
         .store
-        .zadd("nc:callbacks:due", "msg_nc_legacy", 1.0)
+        .zadd(&keys::DueLegacyCallbacks::new(), "msg_nc_legacy", 1.0)
         .await
         .expect("schedule");
 
@@ -594,7 +595,11 @@ async fn callbacks_queued_by_an_earlier_version_are_delivered_after_an_upgrade()
         queued["body"].as_str().expect("body")
     );
     assert_eq!(
-        first.store.zcard("nc:callbacks:due").await.expect("zcard"),
+        first
+            .store
+            .zcard(&keys::DueLegacyCallbacks::new())
+            .await
+            .expect("zcard"),
         0
     );
 }
@@ -691,7 +696,7 @@ async fn one_number_is_answered_by_a_single_number_provider_then_from_cache() {
     loop {
         let counts = app
             .store
-            .hgetall(&format!("nc:usage:acme:{month}"))
+            .hgetall(&keys::Usage::new("acme", &month))
             .await
             .expect("store");
         let field = |name: &str| {
@@ -731,7 +736,7 @@ async fn a_stopping_replica_hands_its_job_lease_back_at_once() {
         .as_str()
         .expect("id")
         .to_owned();
-    let lease = format!("nc:lease:job:{id}");
+    let lease = keys::JobLease::new(&id);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let first_owner = loop {
         if let Some(owner) = first.store.lease_owner(&lease).await.expect("lease") {

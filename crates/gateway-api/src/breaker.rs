@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use domain::{ProviderError, ProviderErrorKind, ProviderId};
 
+use crate::keys;
 use crate::store::{Store, StoreError};
 
 /// When one vendor's circuit opens and for how long.
@@ -121,24 +122,12 @@ impl Breakers {
         self.policies.get(&provider).copied().unwrap_or_default()
     }
 
-    fn open_key(provider: ProviderId) -> String {
-        format!("breaker:{provider}:open_until")
-    }
-
-    fn failures_key(provider: ProviderId) -> String {
-        format!("breaker:{provider}:failures")
-    }
-
-    fn probe_key(provider: ProviderId) -> String {
-        format!("breaker:{provider}:probe")
-    }
-
     /// When the circuit opened last and has not been closed by a probe since: the end of its
     /// cool-down (unix ms).
     async fn open_until(&self, provider: ProviderId) -> Result<Option<i64>, StoreError> {
         Ok(self
             .store
-            .get(&Self::open_key(provider))
+            .get(&keys::BreakerOpenUntil::new(provider.as_str()))
             .await?
             .and_then(|v| std::str::from_utf8(&v).ok()?.parse().ok()))
     }
@@ -179,7 +168,11 @@ impl Breakers {
         let owner = uuid::Uuid::new_v4().simple().to_string();
         if self
             .store
-            .lease_acquire(&Self::probe_key(provider), &owner, self.probe_ttl)
+            .lease_acquire(
+                &keys::BreakerProbe::new(provider.as_str()),
+                &owner,
+                self.probe_ttl,
+            )
             .await?
         {
             // A probe that failed a moment ago re-opened the circuit before freeing the slot:
@@ -189,7 +182,7 @@ impl Breakers {
             {
                 let _ = self
                     .store
-                    .lease_release(&Self::probe_key(provider), &owner)
+                    .lease_release(&keys::BreakerProbe::new(provider.as_str()), &owner)
                     .await;
                 return Err(self.refuse(provider, ceil_secs(until - now_ms())));
             }
@@ -227,7 +220,7 @@ impl Breakers {
         if let Some(owner) = &permit.probe {
             let _ = self
                 .store
-                .lease_release(&Self::probe_key(permit.provider), owner)
+                .lease_release(&keys::BreakerProbe::new(permit.provider.as_str()), owner)
                 .await;
         }
     }
@@ -237,31 +230,43 @@ impl Breakers {
         let policy = self.policy(provider);
         match (permit.probe, failed) {
             (Some(owner), false) => {
-                self.store.delete(&Self::open_key(provider)).await?;
-                self.store.delete(&Self::failures_key(provider)).await?;
                 self.store
-                    .lease_release(&Self::probe_key(provider), &owner)
+                    .delete(&keys::BreakerOpenUntil::new(provider.as_str()))
+                    .await?;
+                self.store
+                    .delete(&keys::BreakerFailures::new(provider.as_str()))
+                    .await?;
+                self.store
+                    .lease_release(&keys::BreakerProbe::new(provider.as_str()), &owner)
                     .await?;
                 tracing::info!(%provider, "vendor circuit closed: the probe succeeded");
             }
             (Some(owner), true) => {
                 self.open(provider, policy).await?;
                 self.store
-                    .lease_release(&Self::probe_key(provider), &owner)
+                    .lease_release(&keys::BreakerProbe::new(provider.as_str()), &owner)
                     .await?;
                 tracing::warn!(%provider, "vendor circuit opened again: the probe failed");
             }
             (None, false) => {
-                self.store.delete(&Self::failures_key(provider)).await?;
+                self.store
+                    .delete(&keys::BreakerFailures::new(provider.as_str()))
+                    .await?;
             }
             (None, true) => {
                 let failures = self
                     .store
-                    .incr(&Self::failures_key(provider), 1, Some(policy.cooldown * 10))
+                    .incr(
+                        &keys::BreakerFailures::new(provider.as_str()),
+                        1,
+                        Some(policy.cooldown * 10),
+                    )
                     .await?;
                 if failures >= i64::from(policy.failures) {
                     self.open(provider, policy).await?;
-                    self.store.delete(&Self::failures_key(provider)).await?;
+                    self.store
+                        .delete(&keys::BreakerFailures::new(provider.as_str()))
+                        .await?;
                     tracing::warn!(%provider, failures, "vendor circuit opened");
                 }
             }
@@ -275,7 +280,7 @@ impl Breakers {
             .increment(1);
         self.store
             .set(
-                &Self::open_key(provider),
+                &keys::BreakerOpenUntil::new(provider.as_str()),
                 until.to_string().as_bytes(),
                 None,
             )

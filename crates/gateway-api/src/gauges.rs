@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use crate::keys;
 use crate::state::AppState;
 use crate::store::StoreError;
 use crate::workers::Workers;
@@ -21,19 +22,17 @@ enum Unit {
 }
 
 /// The gateway's work queues: sorted sets of items scored by when they are due.
-const QUEUES: [(&str, &str, Unit); 3] = [
-    (
-        "number_checks",
-        crate::number_checks::jobs::DUE,
-        Unit::Seconds,
-    ),
-    ("chat_actions", crate::accounts::actions::DUE, Unit::Millis),
-    (
-        "event_deliveries",
-        crate::events::delivery::DUE_KEY,
-        Unit::Millis,
-    ),
-];
+fn queues() -> [(&'static str, String, Unit); 3] {
+    [
+        ("number_checks", keys::DueJobs::new().into(), Unit::Seconds),
+        ("chat_actions", keys::DueActions::new().into(), Unit::Millis),
+        (
+            "event_deliveries",
+            keys::DueDeliveries::new().into(),
+            Unit::Millis,
+        ),
+    ]
+}
 
 pub fn spawn(state: &AppState, workers: &mut Workers) {
     let mut shutdown = workers.shutdown_signal();
@@ -54,13 +53,13 @@ pub fn spawn(state: &AppState, workers: &mut Workers) {
 pub async fn refresh(state: &AppState) -> Result<(), StoreError> {
     let store = &state.store;
     let now_ms = chrono::Utc::now().timestamp_millis() as f64;
-    for (queue, key, unit) in QUEUES {
+    for (queue, key, unit) in queues() {
         let now = match unit {
             Unit::Seconds => now_ms / 1000.0,
             Unit::Millis => now_ms,
         };
-        let total = store.zcard(key).await?;
-        let due = store.zcount(key, f64::NEG_INFINITY, now).await?;
+        let total = store.zcard(&key).await?;
+        let due = store.zcount(&key, f64::NEG_INFINITY, now).await?;
         metrics::gauge!("due_queue_depth", "queue" => queue).set(due as f64);
         match queue {
             "number_checks" => {

@@ -6,6 +6,7 @@ use std::fmt;
 use std::future::Future;
 
 use crate::error::ApiError;
+use crate::keys;
 use crate::state::AppState;
 use crate::store::{Store, StoreError};
 
@@ -72,16 +73,6 @@ impl fmt::Display for OwnedKind {
     }
 }
 
-/// The store key of an owner record.
-pub fn key(kind: OwnedKind, id: &str) -> String {
-    format!("owner:{}:{}", kind.as_str(), id)
-}
-
-/// Chat actions were once claimed under `owner:action:{id}`; they are still honoured.
-fn legacy_key(kind: OwnedKind, id: &str) -> Option<String> {
-    (kind == OwnedKind::ChatAction).then(|| format!("owner:action:{id}"))
-}
-
 /// Records that `tenant` owns the object. The first owner wins: a second tenant claiming the
 /// same vendor object gets `false` and must not act on it.
 pub async fn claim(
@@ -91,7 +82,7 @@ pub async fn claim(
     tenant: &str,
 ) -> Result<bool, StoreError> {
     if store
-        .set_nx(&key(kind, id), tenant.as_bytes(), None)
+        .set_nx(&keys::Owner::of(kind, id), tenant.as_bytes(), None)
         .await?
     {
         return Ok(true);
@@ -101,9 +92,10 @@ pub async fn claim(
 
 /// The owning tenant, if any.
 pub async fn owner(store: &Store, kind: OwnedKind, id: &str) -> Result<Option<String>, StoreError> {
-    let mut found = store.get(&key(kind, id)).await?;
+    let mut found = store.get(&keys::Owner::of(kind, id)).await?;
     if found.is_none()
-        && let Some(legacy) = legacy_key(kind, id)
+        && let Some(legacy) =
+            (kind == OwnedKind::ChatAction).then(|| keys::LegacyActionOwner::new(id))
     {
         found = store.get(&legacy).await?;
     }
@@ -122,7 +114,7 @@ pub async fn owns(
 
 /// Forgets the owner (an account recycled, a session logged out and released).
 pub async fn release(store: &Store, kind: OwnedKind, id: &str) -> Result<(), StoreError> {
-    store.delete(&key(kind, id)).await.map(|_| ())
+    store.delete(&keys::Owner::of(kind, id)).await.map(|_| ())
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! 503 problem instead of hanging.
 
 mod support;
+#[path = "../../store/tests/support_redis/mod.rs"]
 mod support_redis;
 
 use std::time::{Duration, Instant};

@@ -15,13 +15,12 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::docs::{ListErrors, ReadErrors, WriteErrors};
-use super::{
-    AccountsCtx, claim_owner, illegal, number_digits, owner_key, owns, record_key, save, wscrm,
-};
+use super::{AccountsCtx, claim_owner, illegal, number_digits, owns, save, wscrm};
 use crate::auth::scope;
 use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::http::owned::Owned;
 use crate::http::page::{Order, Page, PageRequest, page_by_key};
+use crate::keys;
 use crate::ownership::OwnedKind;
 use crate::state::AppState;
 
@@ -204,7 +203,7 @@ async fn require_owned(state: &AppState, tenant: &str, digits: &[String]) -> Res
 async fn known_state(state: &AppState, digits: &str) -> Result<Option<AccountState>, ApiError> {
     Ok(state
         .store
-        .get_json(&record_key(OwnedKind::Account, digits))
+        .get_json(&keys::AccountsRecord::of(OwnedKind::Account, digits))
         .await?)
 }
 
@@ -277,7 +276,7 @@ pub async fn list_accounts(
         .map_err(ApiError::from)?;
     let keys: Vec<String> = all
         .iter()
-        .map(|a| owner_key(OwnedKind::Account, a.number.trim_start_matches('+')))
+        .map(|a| keys::Owner::of(OwnedKind::Account, a.number.trim_start_matches('+')).into())
         .collect();
     let owners = state.store.mget(&keys).await?;
     let tenant = ctx.auth.principal.tenant.as_bytes();
@@ -371,7 +370,7 @@ pub async fn recycle(
     for d in &digits {
         state
             .store
-            .delete(&record_key(OwnedKind::Account, d))
+            .delete(&keys::AccountsRecord::of(OwnedKind::Account, d))
             .await?;
     }
     Ok(web::Json(NumbersAccepted {
@@ -657,7 +656,7 @@ pub async fn create_registration(
     state
         .store
         .set(
-            &format!("accounts:registration-by-number:{digits}"),
+            &keys::RegistrationByNumber::new(&digits),
             id.as_bytes(),
             None,
         )

@@ -28,16 +28,16 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::AccountsCtx;
 use super::docs::{ReadErrors, WriteErrors};
-use super::{claim_owner, now_ms, number_digits, record_key, save, vendor, wscrm};
+use super::{claim_owner, now_ms, number_digits, save, vendor, wscrm};
 use crate::auth::scope;
 use crate::breaker::Refused;
 use crate::error::{ApiError, FieldError};
 use crate::http::owned::Owned;
+use crate::keys;
 use crate::ownership::OwnedKind;
 use crate::state::AppState;
 use crate::workers::Workers;
 
-pub(crate) const DUE: &str = "accounts:actions:due";
 const MAX_ITEMS: usize = 100;
 const CLAIM_BATCH: usize = 16;
 /// How long a claimed item stays invisible to other workers.
@@ -217,11 +217,9 @@ async fn reserve_slot(
     account: Option<&str>,
 ) -> Result<i64, ApiError> {
     let gap = gap_ms(state);
-    with_spacing(
-        state,
-        &format!("accounts:agent:{agent}:schedule"),
-        |s, now| (s.reserve(now, gap, account), true),
-    )
+    with_spacing(state, &keys::AgentSchedule::new(agent), |s, now| {
+        (s.reserve(now, gap, account), true)
+    })
     .await
 }
 
@@ -233,7 +231,7 @@ async fn clear_to_send(
     account: Option<&str>,
 ) -> Result<Result<(), i64>, ApiError> {
     let gap = gap_ms(state);
-    with_spacing(state, &format!("accounts:agent:{agent}:sent"), |s, now| {
+    with_spacing(state, &keys::AgentSent::new(agent), |s, now| {
         s.forget_before(now);
         match s.earliest(account) {
             at if at > now => (Err(at), false),
@@ -362,7 +360,10 @@ pub async fn submit_actions(
         )
         .await?;
         save(&state, OwnedKind::ChatAction, &id, &record).await?;
-        state.store.zadd(DUE, &id, slot as f64).await?;
+        state
+            .store
+            .zadd(&keys::DueActions::new(), &id, slot as f64)
+            .await?;
         accepted.push(AcceptedAction {
             id,
             status: ActionStatus::Pending,
@@ -436,7 +437,7 @@ pub fn spawn_worker(state: &AppState, workers: &mut Workers) {
             }
             match state
                 .store
-                .zclaim_due(DUE, now_ms() as f64, CLAIM_HOLD.as_millis() as f64, CLAIM_BATCH)
+                .zclaim_due(&keys::DueActions::new(), now_ms() as f64, CLAIM_HOLD.as_millis() as f64, CLAIM_BATCH)
                 .await
             {
                 Ok(ids) => {
@@ -444,7 +445,7 @@ pub fn spawn_worker(state: &AppState, workers: &mut Workers) {
                         if shutdown.is_requested() {
                             // Hand the rest back at once for the next replica.
                             for rest in &ids[i..] {
-                                let _ = state.store.zadd(DUE, rest, now_ms() as f64).await;
+                                let _ = state.store.zadd(&keys::DueActions::new(), rest, now_ms() as f64).await;
                             }
                             break;
                         }
@@ -468,14 +469,14 @@ pub fn spawn_worker(state: &AppState, workers: &mut Workers) {
 }
 
 async fn process(state: &AppState, id: &str) -> Result<(), ApiError> {
-    let key = record_key(OwnedKind::ChatAction, id);
+    let key = keys::AccountsRecord::of(OwnedKind::ChatAction, id);
     let Some(mut r) = state.store.get_json::<ActionRecord>(&key).await? else {
-        state.store.zrem(DUE, id).await?;
+        state.store.zrem(&keys::DueActions::new(), id).await?;
         return Ok(());
     };
     match r.phase {
         Phase::Sent | Phase::Done => {
-            state.store.zrem(DUE, id).await?;
+            state.store.zrem(&keys::DueActions::new(), id).await?;
             return Ok(());
         }
         Phase::Sending => {
@@ -484,7 +485,7 @@ async fn process(state: &AppState, id: &str) -> Result<(), ApiError> {
             r.status = ActionStatus::Failed;
             r.error = Some("outcome_unknown".into());
             save(state, OwnedKind::ChatAction, id, &r).await?;
-            state.store.zrem(DUE, id).await?;
+            state.store.zrem(&keys::DueActions::new(), id).await?;
             return Ok(());
         }
         Phase::Scheduled => {}
@@ -498,7 +499,10 @@ async fn process(state: &AppState, id: &str) -> Result<(), ApiError> {
         Ok(permit) => permit,
         Err(Refused::Open { retry_after, .. }) => {
             let at = now_ms() + i64::try_from(retry_after.as_millis()).unwrap_or(i64::MAX / 2);
-            state.store.zadd(DUE, id, at as f64).await?;
+            state
+                .store
+                .zadd(&keys::DueActions::new(), id, at as f64)
+                .await?;
             return Ok(());
         }
         Err(Refused::Store(e)) => return Err(e.into()),
@@ -514,7 +518,10 @@ async fn process(state: &AppState, id: &str) -> Result<(), ApiError> {
     };
     if let Err(at) = cleared {
         state.breakers.abandon(permit).await;
-        state.store.zadd(DUE, id, at as f64).await?;
+        state
+            .store
+            .zadd(&keys::DueActions::new(), id, at as f64)
+            .await?;
         return Ok(());
     }
     r.phase = Phase::Sending;
@@ -544,7 +551,7 @@ async fn process(state: &AppState, id: &str) -> Result<(), ApiError> {
             r.sent_at = Some(Utc::now());
             r.vendor_action_id = ids.into_iter().next();
             save(state, OwnedKind::ChatAction, id, &r).await?;
-            state.store.zrem(DUE, id).await?;
+            state.store.zrem(&keys::DueActions::new(), id).await?;
             tracing::info!(action = %id, "chat action sent");
         }
         // Refused before the vendor saw it: safe to try again. The send stays recorded, so the
@@ -560,7 +567,7 @@ async fn process(state: &AppState, id: &str) -> Result<(), ApiError> {
             let backoff = 1000_i64 << r.attempts.min(6);
             state
                 .store
-                .zadd(DUE, id, (now_ms() + backoff) as f64)
+                .zadd(&keys::DueActions::new(), id, (now_ms() + backoff) as f64)
                 .await?;
         }
         Err(e) => {
@@ -568,7 +575,7 @@ async fn process(state: &AppState, id: &str) -> Result<(), ApiError> {
             r.status = ActionStatus::Failed;
             r.error = Some(e.kind.code().to_owned());
             save(state, OwnedKind::ChatAction, id, &r).await?;
-            state.store.zrem(DUE, id).await?;
+            state.store.zrem(&keys::DueActions::new(), id).await?;
         }
     }
     Ok(())

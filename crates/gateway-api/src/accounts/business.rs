@@ -12,6 +12,7 @@ use super::docs::ListErrors;
 use crate::auth::{Auth, scope};
 use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::http::page::{Order, Page, PageRequest, page_by_key};
+use crate::keys;
 use crate::state::AppState;
 
 /// The list name in this route's cursors.
@@ -89,16 +90,13 @@ pub async fn business_phones(
                 .join(","),
         )[..12],
     );
-    let key = format!(
-        "accounts:business-phones:v3:{}:{filter_key}",
-        auth.principal.tenant
-    );
+    let key = keys::BusinessPhones::new(&auth.principal.tenant, &filter_key);
     let ttl = state.config.accounts.business_phones_cache_ttl;
     let cached = if ttl.is_zero() {
         // With caching off, every request goes to the vendor: no store round trip at all.
         None
     } else {
-        state.store.get_json::<Vec<BusinessPhone>>(&key).await?
+        state.store.load(&key).await?
     };
     let list = match cached {
         Some(list) => list,
@@ -109,7 +107,7 @@ pub async fn business_phones(
                 .await?
                 .map_err(ApiError::from)?;
             if !ttl.is_zero() {
-                state.store.set_json(&key, &list, Some(ttl)).await?;
+                state.store.save_for(&key, &list, Some(ttl)).await?;
             }
             list
         }

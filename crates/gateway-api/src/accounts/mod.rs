@@ -34,6 +34,7 @@ use actix_web::{FromRequest, HttpRequest, web};
 
 use crate::auth::{Auth, Principal, RequiredScope};
 use crate::error::{ApiError, ErrorCode};
+use crate::keys;
 use crate::ownership::{self, OwnedKind};
 use crate::state::AppState;
 use crate::workers::Workers;
@@ -189,11 +190,6 @@ async fn wscrm<T>(
         .await?)
 }
 
-/// The store key of `id`'s owner record: the one the events capability reads too.
-fn owner_key(kind: OwnedKind, id: &str) -> String {
-    ownership::key(kind, id)
-}
-
 /// Records that `id` belongs to `tenant`; false if another tenant already owns it.
 async fn claim_owner(
     state: &AppState,
@@ -221,10 +217,13 @@ async fn load_for_tenant<T: DeserializeOwned>(
     if !owns(state, kind, id, tenant).await? {
         return Ok(None);
     }
-    Ok(state.store.get_json(&record_key(kind, id)).await?)
+    Ok(state
+        .store
+        .get_json(&keys::AccountsRecord::of(kind, id))
+        .await?)
 }
 
-/// Implements [`ownership::TenantRecord`] for an accounts record kept under `record_key`.
+/// Implements [`ownership::TenantRecord`] for an accounts record kept under [`keys::AccountsRecord`].
 macro_rules! accounts_record {
     ($ty:ty, $kind:expr, $what:literal) => {
         impl crate::ownership::TenantRecord for $ty {
@@ -242,16 +241,6 @@ macro_rules! accounts_record {
 }
 use accounts_record;
 
-/// Where the accounts capability keeps its own record of an object (names kept from before
-/// the owner records were unified, so stored records stay readable).
-fn record_key(kind: OwnedKind, id: &str) -> String {
-    let name = match kind {
-        OwnedKind::ChatAction => "action",
-        other => other.as_str(),
-    };
-    format!("accounts:{name}:{id}")
-}
-
 async fn save<T: Serialize>(
     state: &AppState,
     kind: OwnedKind,
@@ -260,7 +249,7 @@ async fn save<T: Serialize>(
 ) -> Result<(), ApiError> {
     state
         .store
-        .set_json(&record_key(kind, id), value, None)
+        .set_json(&keys::AccountsRecord::of(kind, id), value, None)
         .await?;
     Ok(())
 }

@@ -14,11 +14,12 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::AccountsCtx;
 use super::docs::{ListErrors, ReadErrors, WriteErrors};
 use super::qr::{self, Format};
-use super::{claim_owner, illegal, number_digits, owner_key, save, vendor, wscrm};
+use super::{claim_owner, illegal, number_digits, save, vendor, wscrm};
 use crate::auth::{Auth, Principal, scope};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::owned::Owned;
 use crate::http::page::{Order, Page, PageRequest, page_by_key};
+use crate::keys;
 use crate::ownership::OwnedKind;
 use crate::state::AppState;
 
@@ -496,7 +497,7 @@ async fn risk_guard(state: &AppState, s: &Session) -> Result<(), ApiError> {
     let count = state
         .store
         .incr(
-            &format!("accounts:risk:{}:{slot}", s.id),
+            &keys::SessionRisk::new(&s.id, slot),
             1,
             Some(cfg.risk_window),
         )
@@ -610,10 +611,11 @@ pub async fn ports(
     let keys: Vec<String> = details
         .iter()
         .map(|p| {
-            owner_key(
+            keys::Owner::of(
                 OwnedKind::Account,
                 p.number.as_deref().unwrap_or("").trim_start_matches('+'),
             )
+            .into()
         })
         .collect();
     let owners = state.store.mget(&keys).await?;

@@ -27,11 +27,11 @@ use sha2::Sha256;
 use utoipa::ToSchema;
 
 use super::subscriptions::{self, StoredSubscription};
+use crate::keys;
 use crate::state::AppState;
 use crate::store::StoreError;
 use crate::workers::Shutdown;
 
-pub(crate) const DUE_KEY: &str = "events:deliveries:due";
 /// Statuses after which a delivery is not retried.
 pub const NON_RETRYABLE: [u16; 6] = [400, 401, 403, 404, 410, 422];
 /// How many deliveries a subscription's log lists.
@@ -141,14 +141,6 @@ impl StoredDelivery {
     }
 }
 
-pub(crate) fn delivery_key(id: &str) -> String {
-    format!("delivery:{id}")
-}
-
-pub(crate) fn log_key(subscription_id: &str) -> String {
-    format!("subscription:{subscription_id}:deliveries")
-}
-
 fn millis(t: DateTime<Utc>) -> f64 {
     // Millisecond timestamps are exact in an f64 for the next 280,000 years.
     t.timestamp_millis() as f64
@@ -176,10 +168,13 @@ pub(crate) async fn enqueue(
             Target::Subscription,
         );
         save(state, &stored).await?;
-        let log = log_key(&sub.id);
+        let log = keys::DeliveryLog::new(&sub.id);
         state.store.rpush(&log, &[id.clone().into_bytes()]).await?;
         state.store.ltrim(&log, -LOG_LENGTH, -1).await?;
-        state.store.zadd(DUE_KEY, &id, millis(now)).await?;
+        state
+            .store
+            .zadd(&keys::DueDeliveries::new(), &id, millis(now))
+            .await?;
     }
     Ok(())
 }
@@ -216,14 +211,21 @@ pub(super) async fn schedule_once(
     let id = &stored.delivery.id;
     if state
         .store
-        .set_nx(&delivery_key(id), &bytes, Some(record_ttl(state)))
+        .set_nx(
+            &keys::DeliveryRecord::new(id),
+            &bytes,
+            Some(record_ttl(state)),
+        )
         .await?
     {
         let due = stored
             .delivery
             .next_attempt_at
             .unwrap_or(stored.delivery.created_at);
-        state.store.zadd(DUE_KEY, id, millis(due)).await?;
+        state
+            .store
+            .zadd(&keys::DueDeliveries::new(), id, millis(due))
+            .await?;
     }
     Ok(())
 }
@@ -232,7 +234,7 @@ async fn save(state: &AppState, stored: &StoredDelivery) -> Result<(), StoreErro
     state
         .store
         .set_json(
-            &delivery_key(&stored.delivery.id),
+            &keys::DeliveryRecord::new(&stored.delivery.id),
             stored,
             Some(record_ttl(state)),
         )
@@ -240,7 +242,7 @@ async fn save(state: &AppState, stored: &StoredDelivery) -> Result<(), StoreErro
 }
 
 pub(crate) async fn load(state: &AppState, id: &str) -> Result<Option<StoredDelivery>, StoreError> {
-    state.store.get_json(&delivery_key(id)).await
+    state.store.get_json(&keys::DeliveryRecord::new(id)).await
 }
 
 /// Makes a delivery due now (manual redelivery), whatever its status.
@@ -254,7 +256,11 @@ pub(crate) async fn redeliver(
     save(state, &stored).await?;
     state
         .store
-        .zadd(DUE_KEY, &stored.delivery.id, millis(now))
+        .zadd(
+            &keys::DueDeliveries::new(),
+            &stored.delivery.id,
+            millis(now),
+        )
         .await?;
     Ok(stored.delivery)
 }
@@ -321,7 +327,12 @@ pub(crate) async fn run(state: AppState, mut shutdown: Shutdown) {
             let hold = state.config.events.delivery_claim_hold.as_millis() as f64;
             let claimed = match state
                 .store
-                .zclaim_due(DUE_KEY, millis(Utc::now()), hold, CLAIM_BATCH)
+                .zclaim_due(
+                    &keys::DueDeliveries::new(),
+                    millis(Utc::now()),
+                    hold,
+                    CLAIM_BATCH,
+                )
                 .await
             {
                 Ok(claimed) => claimed,
@@ -357,7 +368,7 @@ async fn attempt_one(
     owner: &str,
     id: &str,
 ) -> Result<(), StoreError> {
-    let lease = format!("lease:delivery:{id}");
+    let lease = keys::DeliveryLease::new(id);
     let hold = state.config.events.delivery_claim_hold;
     if !state.store.lease_acquire(&lease, owner, hold).await? {
         return Ok(());
@@ -369,18 +380,18 @@ async fn attempt_one(
 
 async fn attempt_leased(state: &AppState, clients: &Clients, id: &str) -> Result<(), StoreError> {
     let Some(mut stored) = load(state, id).await? else {
-        state.store.zrem(DUE_KEY, id).await?;
+        state.store.zrem(&keys::DueDeliveries::new(), id).await?;
         return Ok(());
     };
     if stored.delivery.status != DeliveryStatus::Pending {
-        state.store.zrem(DUE_KEY, id).await?;
+        state.store.zrem(&keys::DueDeliveries::new(), id).await?;
         return Ok(());
     }
     let Some(destination) = destination(state, clients, &stored).await? else {
         stored.delivery.status = DeliveryStatus::Cancelled;
         stored.delivery.next_attempt_at = None;
         save(state, &stored).await?;
-        state.store.zrem(DUE_KEY, id).await?;
+        state.store.zrem(&keys::DueDeliveries::new(), id).await?;
         metrics::counter!("event_deliveries_total", "outcome" => "cancelled").increment(1);
         return Ok(());
     };
@@ -434,8 +445,17 @@ async fn attempt_leased(state: &AppState, clients: &Clients, id: &str) -> Result
     };
     metrics::counter!("event_deliveries_total", "outcome" => label).increment(1);
     match next {
-        Some(next) => state.store.zadd(DUE_KEY, id, millis(next)).await,
-        None => state.store.zrem(DUE_KEY, id).await.map(|_| ()),
+        Some(next) => {
+            state
+                .store
+                .zadd(&keys::DueDeliveries::new(), id, millis(next))
+                .await
+        }
+        None => state
+            .store
+            .zrem(&keys::DueDeliveries::new(), id)
+            .await
+            .map(|_| ()),
     }
 }
 

@@ -14,10 +14,10 @@ use tokio::sync::{broadcast, mpsc};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::tenant_stream;
 use crate::auth::{Auth, scope};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::page::{self, Page, PageRequest, invalid_cursor};
+use crate::keys;
 use crate::state::AppState;
 use crate::store::{StoreError, StreamId};
 
@@ -110,7 +110,7 @@ async fn read_page(
     types: Option<&[EventType]>,
     limit: usize,
 ) -> Result<(Vec<FeedEvent>, Option<String>, bool), StoreError> {
-    let stream = tenant_stream(tenant);
+    let stream = keys::TenantEvents::new(tenant);
     let mut cursor = after;
     let mut out = Vec::new();
     let mut scanned = 0;
@@ -280,7 +280,7 @@ pub async fn stream_events(
 
 async fn newest_cursor(state: &AppState, tenant: &str) -> Result<Option<String>, StoreError> {
     // Streams have no "last entry" call in the store API: page to the end once.
-    let stream = tenant_stream(tenant);
+    let stream = keys::TenantEvents::new(tenant);
     let mut cursor: Option<String> = None;
     loop {
         let entries = state
@@ -307,7 +307,7 @@ async fn pump(
     tx: mpsc::Sender<Bytes>,
 ) {
     let config = &state.config.events;
-    let stream = tenant_stream(&tenant);
+    let stream = keys::TenantEvents::new(&tenant);
     if tx
         .send(Bytes::from_static(b": connected\n\n"))
         .await
@@ -347,7 +347,7 @@ async fn pump(
                     break;
                 }
                 received = appends.recv() => match received {
-                    Ok(name) if name == stream => break,
+                    Ok(name) if *name == *stream => break,
                     Ok(_) => {}
                     Err(broadcast::error::RecvError::Lagged(_)) => break,
                     Err(broadcast::error::RecvError::Closed) => {

@@ -29,6 +29,7 @@ use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema,
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::{ApiError, ErrorCode};
+use crate::keys;
 use crate::state::AppState;
 
 pub const ONLINE_STATUS_PATH: &str = "/api/callback/whatsapp/onlineStatus";
@@ -247,7 +248,7 @@ async fn is_duplicate(
     hasher.update(kind.as_str().as_bytes());
     hasher.update(b"\n");
     hasher.update(canonical_json(record).as_bytes());
-    let key = format!("events:dedupe:{}", hex::encode(hasher.finalize()));
+    let key = keys::InboundSeen::new(&hex::encode(hasher.finalize()));
     if state.store.set_nx(&key, b"1", Some(ttl)).await? {
         return Ok(false);
     }

@@ -6,15 +6,11 @@ use chrono::Utc;
 use serde::Deserialize;
 
 use super::delivery::{Delivery, DeliveryStatus, StoredDelivery, Target, schedule_once};
+use crate::keys;
 use crate::state::AppState;
 use crate::store::StoreError;
 
-const DUE: &str = "nc:callbacks:due";
 const BATCH: usize = 100;
-
-fn record_key(id: &str) -> String {
-    format!("nc:callback:{id}")
-}
 
 /// A callback as the earlier version stored it (id `msg_{job id}`).
 #[derive(Debug, Deserialize)]
@@ -31,18 +27,25 @@ pub(super) async fn adopt(state: &AppState) -> Result<usize, StoreError> {
     loop {
         let due = state
             .store
-            .zrange_by_score(DUE, 0.0, 1e12, 0, BATCH)
+            .zrange_by_score(&keys::DueLegacyCallbacks::new(), 0.0, 1e12, 0, BATCH)
             .await?;
         if due.is_empty() {
             return Ok(adopted);
         }
         for (id, _) in due {
-            if let Some(queued) = state.store.get_json::<Queued>(&record_key(&id)).await? {
+            if let Some(queued) = state
+                .store
+                .get_json::<Queued>(&keys::LegacyCallback::new(&id))
+                .await?
+            {
                 schedule_once(state, &as_delivery(queued)).await?;
                 adopted += 1;
             }
-            state.store.delete(&record_key(&id)).await?;
-            state.store.zrem(DUE, &id).await?;
+            state.store.delete(&keys::LegacyCallback::new(&id)).await?;
+            state
+                .store
+                .zrem(&keys::DueLegacyCallbacks::new(), &id)
+                .await?;
         }
     }
 }

@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::keys;
 use crate::ownership::{self, OwnedKind};
 use crate::state::AppState;
 use crate::store::{Store, StoreError};
@@ -177,20 +178,6 @@ pub fn spawn_workers(state: &AppState, workers: &mut Workers) {
     )));
 }
 
-/// The stream of one tenant's events.
-pub(crate) fn tenant_stream(tenant: &str) -> String {
-    format!("events:tenant:{tenant}")
-}
-
-/// Events about objects no tenant owns (never shown to tenants).
-pub const UNROUTED_STREAM: &str = "events:unrouted";
-/// Tenants that have a stream, for retention.
-const TENANTS_KEY: &str = "events:tenants";
-
-fn projection_key(kind: OwnedKind, id: &str) -> String {
-    format!("projection:{}:{id}", kind.as_str())
-}
-
 fn owned_kind(kind: SubjectKind) -> Option<OwnedKind> {
     match kind {
         SubjectKind::Account => Some(OwnedKind::Account),
@@ -223,7 +210,7 @@ pub async fn latest_state(
     kind: OwnedKind,
     id: &str,
 ) -> Result<Option<LatestState>, StoreError> {
-    store.get_json(&projection_key(kind, id)).await
+    store.load(&keys::Projection::of(kind, id)).await
 }
 
 async fn update_projection(
@@ -244,7 +231,7 @@ async fn update_projection(
     };
     state
         .store
-        .set_json(&projection_key(kind, &subject.id), &latest, None)
+        .save(&keys::Projection::of(kind, &subject.id), &latest)
         .await
 }
 
@@ -307,7 +294,11 @@ pub async fn ingest(state: &AppState, event: DomainEvent) -> Result<Ingested, St
                 .map_err(|e| StoreError::invalid(format!("event: {e}")))?;
             state
                 .store
-                .stream_append(UNROUTED_STREAM, &bytes, state.config.events.stream_max_len)
+                .stream_append(
+                    &keys::UnroutedEvents::new(),
+                    &bytes,
+                    state.config.events.stream_max_len,
+                )
                 .await?;
             Ok(Ingested::Unrouted)
         }
@@ -340,14 +331,17 @@ async fn append(
     let cursor = state
         .store
         .stream_append(
-            &tenant_stream(tenant),
+            &keys::TenantEvents::new(tenant),
             &bytes,
             state.config.events.stream_max_len,
         )
         .await?;
     state
         .store
-        .hset(TENANTS_KEY, &[(tenant.to_owned(), b"1".to_vec())])
+        .hset(
+            &keys::EventTenants::new(),
+            &[(tenant.to_owned(), b"1".to_vec())],
+        )
         .await?;
     delivery::enqueue(state, &stored, &bytes).await?;
     Ok((stored, cursor))
@@ -376,12 +370,12 @@ pub async fn apply_retention(state: &AppState) -> Result<u64, StoreError> {
     let min_ms = u64::try_from(cutoff.timestamp_millis()).unwrap_or(0);
     let mut removed = state
         .store
-        .stream_trim_before(UNROUTED_STREAM, min_ms)
+        .stream_trim_before(&keys::UnroutedEvents::new(), min_ms)
         .await?;
-    for (tenant, _) in state.store.hgetall(TENANTS_KEY).await? {
+    for (tenant, _) in state.store.hgetall(&keys::EventTenants::new()).await? {
         removed += state
             .store
-            .stream_trim_before(&tenant_stream(&tenant), min_ms)
+            .stream_trim_before(&keys::TenantEvents::new(&tenant), min_ms)
             .await?;
     }
     Ok(removed)

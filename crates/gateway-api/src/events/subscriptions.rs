@@ -18,6 +18,7 @@ use crate::auth::{Auth, scope};
 use crate::error::ApiError;
 use crate::http::owned::Owned;
 use crate::http::page::{Order, Page, PageRequest, page_by_key};
+use crate::keys;
 use crate::ownership::TenantRecord;
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -31,14 +32,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
 }
 
 const MAX_PER_TENANT: usize = 100;
-
-fn key(id: &str) -> String {
-    format!("subscription:{id}")
-}
-
-fn index_key(tenant: &str) -> String {
-    format!("subscriptions:{tenant}")
-}
 
 /// What is stored. The secret is kept to sign deliveries and never shown after creation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -121,7 +114,7 @@ pub(crate) async fn load(
     state: &AppState,
     id: &str,
 ) -> Result<Option<StoredSubscription>, StoreError> {
-    state.store.get_json(&key(id)).await
+    state.store.load(&keys::SubscriptionRecord::new(id)).await
 }
 
 /// The tenant's subscriptions, oldest first.
@@ -132,7 +125,7 @@ pub(crate) async fn list_stored(
     let ids = state
         .store
         .zrange_by_score(
-            &index_key(tenant),
+            &keys::TenantSubscriptions::new(tenant),
             f64::NEG_INFINITY,
             f64::INFINITY,
             0,
@@ -142,7 +135,10 @@ pub(crate) async fn list_stored(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let keys: Vec<String> = ids.iter().map(|(id, _)| key(id)).collect();
+    let keys: Vec<String> = ids
+        .iter()
+        .map(|(id, _)| keys::SubscriptionRecord::new(id).into())
+        .collect();
     Ok(state
         .store
         .mget(&keys)
@@ -230,12 +226,12 @@ pub async fn create_subscription(
     };
     state
         .store
-        .set_json(&key(&stored.id), &stored, None)
+        .save(&keys::SubscriptionRecord::new(&stored.id), &stored)
         .await?;
     state
         .store
         .zadd(
-            &index_key(&tenant),
+            &keys::TenantSubscriptions::new(&tenant),
             &stored.id,
             now.timestamp_millis() as f64,
         )
@@ -304,8 +300,14 @@ pub async fn delete_subscription(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let sub = owned.record;
-    state.store.delete(&key(&sub.id)).await?;
-    state.store.zrem(&index_key(&sub.tenant), &sub.id).await?;
+    state
+        .store
+        .delete(&keys::SubscriptionRecord::new(&sub.id))
+        .await?;
+    state
+        .store
+        .zrem(&keys::TenantSubscriptions::new(&sub.tenant), &sub.id)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -336,7 +338,7 @@ pub async fn list_deliveries(
     let sub = owned.record;
     let ids: Vec<String> = state
         .store
-        .lrange(&delivery::log_key(&sub.id), 0, -1)
+        .lrange(&keys::DeliveryLog::new(&sub.id), 0, -1)
         .await?
         .iter()
         .map(|id| String::from_utf8_lossy(id).into_owned())
@@ -347,7 +349,7 @@ pub async fn list_deliveries(
     let keys: Vec<String> = ids
         .items
         .iter()
-        .map(|id| delivery::delivery_key(id))
+        .map(|id| keys::DeliveryRecord::new(id).into())
         .collect();
     let items = state
         .store

@@ -22,6 +22,7 @@ use sha2::{Digest, Sha256};
 use super::fallback::RouteTable;
 use crate::auth::authenticate_request;
 use crate::error::{ApiError, ErrorCode, RequestId};
+use crate::keys;
 use crate::state::AppState;
 
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
@@ -129,10 +130,9 @@ pub async fn idempotency(
     };
     req.set_payload(Payload::from(body));
 
-    let store_key = format!(
-        "idempotency:{}:{}",
-        principal.tenant,
-        hex::encode(Sha256::digest(key.as_bytes()))
+    let store_key = keys::Idempotency::new(
+        &principal.tenant,
+        &hex::encode(Sha256::digest(key.as_bytes())),
     );
     let claim = serde_json::to_vec(&Record::InFlight {
         fingerprint: fingerprint.clone(),

@@ -23,6 +23,7 @@ use actix_web::{Error, HttpMessage};
 
 use crate::config::{Config, RateLimitMode};
 use crate::error::ApiError;
+use crate::keys;
 use crate::state::AppState;
 use crate::store::Store;
 use crate::workers::Workers;
@@ -132,7 +133,7 @@ impl Window {
         let now_ms = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
         let index = now_ms / window_ms;
         Window {
-            key: format!("ratelimit:{class}:{tenant}:{index}"),
+            key: keys::RateWindow::new(class, tenant, index).into(),
             requests: limit.requests,
             per: limit.per,
             window_ms,

@@ -17,6 +17,8 @@ use domain::{Check, CheckSet, E164, NumberResult};
 use futures_util::StreamExt;
 
 use super::CacheScope;
+use crate::keys;
+pub use crate::keys::scope_name;
 use crate::store::{Field, Store, StoreError};
 
 /// Numbers looked up or written per batch.
@@ -51,20 +53,6 @@ impl Cache {
         }
     }
 
-    fn key(&self, number: &E164) -> String {
-        // The digits, as `E164::digits` writes them, without a String of their own.
-        format!("nc:cache:{}:{}", self.scope, number.as_u64())
-    }
-
-    fn legacy_key(&self, number: &E164, check: Check) -> String {
-        format!(
-            "nc:cache:{}:{}:{}",
-            self.scope,
-            number.as_u64(),
-            check.as_str()
-        )
-    }
-
     /// A number is a hit only when every asked check has an answer younger than `max_age`
     /// (and than the cache's own lifetime).
     pub async fn lookup(
@@ -92,7 +80,7 @@ impl Cache {
     /// fields of `checks`, for a caller that sends that read along with another command.
     pub fn entry_read(&self, number: &E164, checks: &CheckSet) -> (String, Vec<String>) {
         let fields = checks.iter().map(|c| c.as_str().to_owned()).collect();
-        (self.key(number), fields)
+        (keys::CachedNumber::of(&self.scope, number).into(), fields)
     }
 
     /// [`Cache::lookup`] of one number whose entry was read already ([`Cache::entry_read`]):
@@ -180,7 +168,10 @@ impl Cache {
         checks: &[Check],
         legacy: bool,
     ) -> Result<Vec<Vec<Option<Vec<u8>>>>, StoreError> {
-        let keys: Vec<String> = numbers.iter().map(|n| self.key(n)).collect();
+        let keys: Vec<String> = numbers
+            .iter()
+            .map(|n| keys::CachedNumber::of(&self.scope, n).into())
+            .collect();
         let fields: Vec<String> = checks.iter().map(|c| c.as_str().to_owned()).collect();
         let mut rows = self.store.hmget_many(&keys, &fields).await?;
         if legacy {
@@ -211,7 +202,7 @@ impl Cache {
         }
         let legacy: Vec<String> = gaps
             .iter()
-            .map(|&(n, c)| self.legacy_key(&numbers[n], checks[c]))
+            .map(|&(n, c)| keys::LegacyCachedAnswer::of(&self.scope, &numbers[n], checks[c]).into())
             .collect();
         let found = self.store.mget(&legacy).await?;
         for ((n, c), value) in gaps.into_iter().zip(found) {
@@ -240,7 +231,10 @@ impl Cache {
                             Some((check.as_str().to_owned(), bytes))
                         })
                         .collect();
-                    (self.key(&record.number), fields)
+                    (
+                        keys::CachedNumber::of(&self.scope, &record.number).into(),
+                        fields,
+                    )
                 })
                 .collect();
             self.store.hset_many(&entries, Some(self.ttl)).await?;
@@ -254,14 +248,6 @@ fn count_lookups(lookup: &Lookup) {
         .increment(lookup.hits.len() as u64);
     metrics::counter!("number_checks_cache_lookups_total", "result" => "miss")
         .increment(lookup.misses.len() as u64);
-}
-
-/// The name of the cache (and of the in-flight claims) a tenant uses.
-pub fn scope_name(scope: CacheScope, tenant: &str) -> String {
-    match scope {
-        CacheScope::Shared => "shared".to_owned(),
-        CacheScope::PerTenant => format!("t:{tenant}"),
-    }
 }
 
 /// `check`'s answer in `record` as a record of its own: the fields the check fills, its status,
@@ -392,14 +378,14 @@ mod tests {
             .unwrap();
 
         let entry = store
-            .hgetall(&format!("nc:cache:shared:{}", a.as_u64()))
+            .hgetall(&keys::CachedNumber::of("shared", &a))
             .await
             .unwrap();
         let fields: Vec<&str> = entry.iter().map(|(f, _)| f.as_str()).collect();
         assert_eq!(fields, ["activity", "profile"]);
         assert!(
             store
-                .mget(&[format!("nc:cache:shared:{}:activity", a.as_u64())])
+                .mget(&[keys::LegacyCachedAnswer::of("shared", &a, Check::Activity).into()])
                 .await
                 .unwrap()[0]
                 .is_none()
@@ -462,7 +448,7 @@ mod tests {
         // One key per (number, check), holding the whole record: how earlier releases cached.
         let legacy = |n: E164, check: Check, record: &NumberResult| {
             (
-                format!("nc:cache:shared:{}:{}", n.as_u64(), check.as_str()),
+                keys::LegacyCachedAnswer::of("shared", &n, check).into(),
                 serde_json::to_vec(record).unwrap(),
             )
         };

@@ -1,12 +1,12 @@
 //! In-flight claims: who is buying the answer to a (number, check) right now, so that nobody
 //! else sends it to a vendor meanwhile; the others wait for the answer and reuse it.
 //!
-//! - One claim hash per number, `nc:claim:{scope}:{digits}`, a field per check holding its
+//! - One claim hash per number ([`keys::Claim`]), a field per check holding its
 //!   holder, in the cache's scope: exactly the requests that would share the answer coordinate
 //!   (with `per_tenant`, tenants never wait for each other). Fields are taken in batches,
 //!   atomically per chunk ([`Store::claim_fields`]).
 //! - A holder is a job (its id) or a one-number lookup (`lookup_<uuid>`). Its claims count
-//!   while it is alive: its key `nc:holder:{holder}` exists. The worker renews a job's key at
+//!   while it is alive: its key ([`keys::ClaimHolder`]) exists. The worker renews a job's key at
 //!   every step and with the job lease, a lookup renews its own while it calls the vendor; it
 //!   expires [`holder_ttl`] after the last renewal, so the claims of a replica that crashed are
 //!   free soon after, and the waiters then buy the answers themselves (still once: they claim
@@ -22,9 +22,9 @@ use domain::{CheckSet, E164, NumberResult};
 
 use super::cache::{Cache, scope_name};
 use super::{CacheScope, NumberChecksConfig};
+use crate::keys;
 use crate::store::{Store, StoreError};
 
-const HOLDER_PREFIX: &str = "nc:holder:";
 /// Numbers per batch.
 const CHUNK: usize = 5_000;
 
@@ -36,17 +36,13 @@ pub fn holder_ttl(config: &NumberChecksConfig) -> Duration {
 
 /// Marks `holder` alive for `ttl` more.
 pub async fn keep_alive(store: &Store, holder: &str, ttl: Duration) -> Result<(), StoreError> {
-    let key = holder_key(holder);
+    let key = keys::ClaimHolder::new(holder);
     store.set(&key, b"", Some(ttl)).await
-}
-
-fn holder_key(holder: &str) -> String {
-    format!("{HOLDER_PREFIX}{holder}")
 }
 
 /// `holder` is done: every claim it still has is free.
 pub async fn gone(store: &Store, holder: &str) -> Result<(), StoreError> {
-    let key = holder_key(holder);
+    let key = keys::ClaimHolder::new(holder);
     store.delete(&key).await?;
     Ok(())
 }
@@ -68,12 +64,11 @@ impl Claims {
         }
     }
 
-    fn key(&self, number: &E164) -> String {
-        format!("nc:claim:{}:{}", self.scope, number.as_u64())
-    }
-
     fn keys(&self, numbers: &[E164]) -> Vec<String> {
-        numbers.iter().map(|n| self.key(n)).collect()
+        numbers
+            .iter()
+            .map(|n| keys::Claim::of(&self.scope, n).into())
+            .collect()
     }
 
     /// Takes `checks` of `numbers` for `holder` wherever no other live holder has them. Per
@@ -90,7 +85,13 @@ impl Claims {
         for chunk in numbers.chunks(CHUNK) {
             let rows = self
                 .store
-                .claim_fields(&self.keys(chunk), &fields, holder, HOLDER_PREFIX, self.ttl)
+                .claim_fields(
+                    &self.keys(chunk),
+                    &fields,
+                    holder,
+                    keys::ClaimHolder::PREFIX,
+                    self.ttl,
+                )
                 .await?;
             out.extend(rows.into_iter().map(|row| {
                 row.iter()
@@ -162,8 +163,11 @@ impl Claims {
         if distinct.is_empty() {
             return Ok(HashSet::new());
         }
-        let keys: Vec<String> = distinct.iter().map(|h| holder_key(h)).collect();
-        let found = self.store.mget(&keys).await?;
+        let holders: Vec<String> = distinct
+            .iter()
+            .map(|h| keys::ClaimHolder::new(h).into())
+            .collect();
+        let found = self.store.mget(&holders).await?;
         Ok(distinct
             .into_iter()
             .zip(found)

@@ -16,7 +16,7 @@ use providers::{PollPolicy, Registry, SingleCheck};
 
 use super::cache::{Cache, Lookup};
 use super::claims::{self, Claims};
-use super::jobs::{self, Counts, DUE, Job, SubOrder};
+use super::jobs::{self, Counts, Job, SubOrder};
 use super::model::{
     CreateNumberCheck, InvalidItem, JobStatus, JobWarning, MaxWait, ProviderChoice,
 };
@@ -24,6 +24,7 @@ use super::planner::{self, Candidate, Plan};
 use super::pool::{self, PoolEntry};
 use super::{NumberChecksConfig, usage, worker};
 use crate::breaker::Refused;
+use crate::keys;
 use crate::state::AppState;
 use crate::store::{Store, StoreError};
 
@@ -551,12 +552,13 @@ async fn persist(
     for group in &what.plan.pooled {
         let list = jobs::put_list(store, &mut job, &group.numbers, ttl).await?;
         job.pooled.push(PoolEntry {
-            pool: pool::pool_key(
+            pool: keys::PoolOpenBatch::of(
                 &scope,
                 group.provider,
                 &group.checks,
                 group.region.as_deref(),
-            ),
+            )
+            .into(),
             batch: None,
             provider: group.provider,
             checks: group.checks,
@@ -599,7 +601,11 @@ async fn answer(
     claims::keep_alive(store, &job.id, claims::holder_ttl(config)).await?;
     jobs::save(store, &job, config.job_ttl).await?;
     store
-        .zadd(DUE, &job.id, now.timestamp_millis() as f64 / 1000.0)
+        .zadd(
+            &keys::DueJobs::new(),
+            &job.id,
+            now.timestamp_millis() as f64 / 1000.0,
+        )
         .await?;
     metrics::counter!("number_checks_jobs_created_total").increment(1);
     Ok(Accepted {

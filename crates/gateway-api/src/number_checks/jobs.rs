@@ -15,47 +15,13 @@ use serde::{Deserialize, Serialize};
 
 use super::model::{InvalidItem, JobError, JobStatus, JobWarning, ProviderChoice, SubOrderState};
 use super::pool::PoolEntry;
+use crate::keys;
 use crate::store::{Store, StoreError};
 
 /// Items per `lrange` (and page of an export).
 pub const CHUNK: usize = 5_000;
 /// Items encoded and handed to one `rpush` (the Redis store pipelines them in one round trip).
 const PUSH_CHUNK: usize = 5_000;
-
-/// Jobs due for work, scored by when (unix seconds).
-pub const DUE: &str = "nc:jobs:due";
-
-pub fn job_key(id: &str) -> String {
-    format!("nc:job:{id}")
-}
-
-pub fn lease_key(id: &str) -> String {
-    format!("nc:lease:job:{id}")
-}
-
-fn numbers_key(id: &str) -> String {
-    format!("nc:job:{id}:numbers")
-}
-
-/// The cached answers, complete records.
-fn cached_key(id: &str) -> String {
-    format!("nc:job:{id}:results:0")
-}
-
-/// The job's numbers not answered from cache, distinct, in result order.
-fn open_numbers_key(id: &str) -> String {
-    format!("nc:job:{id}:open")
-}
-
-/// Numbers of a [`Wait`].
-fn wait_key(id: &str, list: usize) -> String {
-    format!("nc:job:{id}:wait:{list}")
-}
-
-/// The merged record of one of the job's open numbers.
-fn record_key(id: &str, number: &E164) -> String {
-    format!("nc:job:{id}:record:{}", number.as_u64())
-}
 
 /// Counts of numbers, never of records or orders.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -261,11 +227,13 @@ pub async fn load(store: &Store, id: &str) -> Result<Option<Job>, StoreError> {
     {
         return Ok(None);
     }
-    store.get_json(&job_key(id)).await
+    store.load(&keys::JobRecord::new(id)).await
 }
 
 pub async fn save(store: &Store, job: &Job, ttl: Duration) -> Result<(), StoreError> {
-    store.set_json(&job_key(&job.id), job, Some(ttl)).await
+    store
+        .save_for(&keys::JobRecord::new(&job.id), job, Some(ttl))
+        .await
 }
 
 async fn push_json<T: Serialize>(
@@ -293,7 +261,7 @@ pub async fn put_numbers(
     numbers: &[E164],
     ttl: Duration,
 ) -> Result<(), StoreError> {
-    push_json(store, &numbers_key(id), numbers, ttl).await
+    push_json(store, &keys::JobNumbers::new(id), numbers, ttl).await
 }
 
 pub async fn read_numbers(
@@ -308,7 +276,7 @@ pub async fn read_numbers(
     while from < end {
         let to = (from + CHUNK).min(end);
         let raw = store
-            .lrange(&numbers_key(id), from as i64, to as i64 - 1)
+            .lrange(&keys::JobNumbers::new(id), from as i64, to as i64 - 1)
             .await?;
         if raw.is_empty() {
             break;
@@ -330,7 +298,7 @@ pub async fn append_numbers(
     numbers: &[E164],
     ttl: Duration,
 ) -> Result<usize, StoreError> {
-    let start = store.llen(&numbers_key(id)).await? as usize;
+    let start = store.llen(&keys::JobNumbers::new(id)).await? as usize;
     put_numbers(store, id, numbers, ttl).await?;
     Ok(start)
 }
@@ -346,7 +314,7 @@ pub async fn put_wait(
 ) -> Result<Wait, StoreError> {
     let list = job.wait_lists;
     job.wait_lists += 1;
-    push_json(store, &wait_key(&job.id, list), numbers, ttl).await?;
+    push_json(store, &keys::JobWait::new(&job.id, list), numbers, ttl).await?;
     Ok(Wait {
         list,
         checks,
@@ -357,7 +325,9 @@ pub async fn put_wait(
 }
 
 pub async fn read_wait(store: &Store, id: &str, wait: &Wait) -> Result<Vec<E164>, StoreError> {
-    let raw = store.lrange(&wait_key(id, wait.list), 0, -1).await?;
+    let raw = store
+        .lrange(&keys::JobWait::new(id, wait.list), 0, -1)
+        .await?;
     raw.iter()
         .map(|item| {
             serde_json::from_slice(item)
@@ -375,13 +345,13 @@ pub async fn put_list(
 ) -> Result<usize, StoreError> {
     let list = job.wait_lists;
     job.wait_lists += 1;
-    push_json(store, &wait_key(&job.id, list), numbers, ttl).await?;
+    push_json(store, &keys::JobWait::new(&job.id, list), numbers, ttl).await?;
     Ok(list)
 }
 
 /// The numbers of list `list` of job `id`.
 pub async fn read_list(store: &Store, id: &str, list: usize) -> Result<Vec<E164>, StoreError> {
-    let raw = store.lrange(&wait_key(id, list), 0, -1).await?;
+    let raw = store.lrange(&keys::JobWait::new(id, list), 0, -1).await?;
     raw.iter()
         .map(|item| {
             serde_json::from_slice(item)
@@ -391,12 +361,12 @@ pub async fn read_list(store: &Store, id: &str, list: usize) -> Result<Vec<E164>
 }
 
 pub async fn drop_list(store: &Store, id: &str, list: usize) -> Result<(), StoreError> {
-    store.delete(&wait_key(id, list)).await?;
+    store.delete(&keys::JobWait::new(id, list)).await?;
     Ok(())
 }
 
 pub async fn drop_wait(store: &Store, id: &str, wait: &Wait) -> Result<(), StoreError> {
-    store.delete(&wait_key(id, wait.list)).await?;
+    store.delete(&keys::JobWait::new(id, wait.list)).await?;
     Ok(())
 }
 
@@ -407,7 +377,7 @@ pub async fn put_cached_results(
     results: &[NumberResult],
     ttl: Duration,
 ) -> Result<(), StoreError> {
-    push_json(store, &cached_key(id), results, ttl).await
+    push_json(store, &keys::JobCachedResults::new(id), results, ttl).await
 }
 
 /// Writes the numbers that are not answered from cache, in result order.
@@ -417,7 +387,7 @@ pub async fn put_open_numbers(
     numbers: &[E164],
     ttl: Duration,
 ) -> Result<(), StoreError> {
-    push_json(store, &open_numbers_key(id), numbers, ttl).await
+    push_json(store, &keys::JobOpenNumbers::new(id), numbers, ttl).await
 }
 
 /// What merging partial records changed.
@@ -437,7 +407,10 @@ pub async fn merge_records(
 ) -> Result<Merged, StoreError> {
     let mut merged = Merged::default();
     for chunk in partials.chunks(CHUNK) {
-        let keys: Vec<String> = chunk.iter().map(|r| record_key(id, &r.number)).collect();
+        let keys: Vec<String> = chunk
+            .iter()
+            .map(|r| keys::JobNumberRecord::of(id, &r.number).into())
+            .collect();
         let existing = store.mget(&keys).await?;
         let mut entries = Vec::with_capacity(chunk.len());
         for ((key, partial), old) in keys.into_iter().zip(chunk).zip(existing) {
@@ -544,8 +517,8 @@ pub async fn read_results(
 
 async fn list_len(store: &Store, job: &Job, list: usize) -> Result<u64, StoreError> {
     match list {
-        0 => store.llen(&cached_key(&job.id)).await,
-        _ => store.llen(&open_numbers_key(&job.id)).await,
+        0 => store.llen(&keys::JobCachedResults::new(&job.id)).await,
+        _ => store.llen(&keys::JobOpenNumbers::new(&job.id)).await,
     }
 }
 
@@ -558,7 +531,7 @@ async fn read_cached(
 ) -> Result<usize, StoreError> {
     let raw = store
         .lrange(
-            &cached_key(&job.id),
+            &keys::JobCachedResults::new(&job.id),
             offset as i64,
             (offset + want) as i64 - 1,
         )
@@ -580,7 +553,7 @@ async fn read_open(
 ) -> Result<usize, StoreError> {
     let raw = store
         .lrange(
-            &open_numbers_key(&job.id),
+            &keys::JobOpenNumbers::new(&job.id),
             offset as i64,
             (offset + want) as i64 - 1,
         )
@@ -589,7 +562,10 @@ async fn read_open(
         .iter()
         .filter_map(|r| serde_json::from_slice(r).ok())
         .collect();
-    let keys: Vec<String> = numbers.iter().map(|n| record_key(&job.id, n)).collect();
+    let keys: Vec<String> = numbers
+        .iter()
+        .map(|n| keys::JobNumberRecord::of(&job.id, n).into())
+        .collect();
     let records = if keys.is_empty() {
         Vec::new()
     } else {

@@ -6,8 +6,8 @@
 //! tenants). The pool collects groups in a *batch*; when the batch reaches the minimum, one
 //! member takes it and places one vendor order with every member's numbers.
 //!
-//! - Store: `nc:pool:{scope}:{provider}:{checks}:{region}` names the pool's open batch;
-//!   `nc:poolbatch:{id}` is the batch (members, state), changed only by compare-and-set, so
+//! - Store: [`keys::PoolOpenBatch`] names the pool's open batch; [`keys::PoolBatch`] is the
+//!   batch (members, state), changed only by compare-and-set, so
 //!   joining, leaving at the end of a window and taking are atomic against each other on
 //!   every replica and both store backends.
 //! - Exactly one order: taking moves the batch from `open` to `taken` by one job, which then
@@ -34,6 +34,7 @@ use super::jobs::{self, Job, SubOrder};
 use super::model::{JobStatus, SubOrderState};
 use super::{intake, usage, worker};
 use crate::breaker::Refused;
+use crate::keys;
 use crate::state::AppState;
 use crate::store::{Store, StoreError};
 
@@ -157,39 +158,13 @@ impl Batch {
     }
 }
 
-/// The pool a group of `checks` of `provider` in `region` joins, in the cache scope `scope`.
-pub fn pool_key(
-    scope: &str,
-    provider: ProviderId,
-    checks: &CheckSet,
-    region: Option<&str>,
-) -> String {
-    let checks: Vec<&str> = checks.iter().map(|c| c.as_str()).collect();
-    format!(
-        "nc:pool:{scope}:{}:{}:{}",
-        provider.as_str(),
-        checks.join("+"),
-        region.unwrap_or("none")
-    )
-}
-
-fn batch_key(id: &str) -> String {
-    format!("nc:poolbatch:{id}")
-}
-
-/// The batch a job's group is joining or has joined, written before each attempt to join: a
-/// job that stops between joining and saving itself finds its batch again.
-fn marker_key(member: &Member) -> String {
-    format!("nc:poolmember:{}:{}", member.job, member.list)
-}
-
 /// How long a group waits at most: the request's `max_wait`, capped by the configured window.
 pub fn window(max_wait: Option<Duration>, batch_window: Duration) -> Duration {
     max_wait.map_or(batch_window, |w| w.min(batch_window))
 }
 
 async fn read(store: &Store, id: &str) -> Result<Option<(Batch, Vec<u8>)>, StoreError> {
-    let key = batch_key(id);
+    let key = keys::PoolBatch::new(id);
     let Some(raw) = store.get(&key).await? else {
         return Ok(None);
     };
@@ -224,7 +199,7 @@ pub async fn update(
         }
         let new = encode(&batch)?;
         if store
-            .compare_and_set(&batch_key(id), Some(&raw), &new, Some(ttl))
+            .compare_and_set(&keys::PoolBatch::new(id), Some(&raw), &new, Some(ttl))
             .await?
         {
             return Ok(Some((batch, true)));
@@ -244,7 +219,7 @@ async fn open_batch(
     let id = uuid::Uuid::now_v7().simple().to_string();
     let batch = Batch::new(id.clone(), limits.min, limits.max);
     store
-        .set(&batch_key(&id), &encode(&batch)?, Some(ttl))
+        .set(&keys::PoolBatch::new(&id), &encode(&batch)?, Some(ttl))
         .await?;
     store
         .compare_and_set(pool, current.map(str::as_bytes), id.as_bytes(), Some(ttl))
@@ -261,7 +236,7 @@ pub async fn join(
     limits: providers::BatchLimits,
     ttl: Duration,
 ) -> Result<String, StoreError> {
-    let marker = marker_key(member);
+    let marker = keys::JobPoolMarker::new(&member.job, member.list);
     if let Some(id) = store
         .get(&marker)
         .await?
@@ -294,7 +269,7 @@ pub async fn join(
 /// A job's group waiting in a pool.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PoolEntry {
-    /// The pool's key ([`pool_key`]).
+    /// The pool's key ([`keys::PoolOpenBatch`]).
     pub pool: String,
     /// The batch joined; `None` until the worker joins.
     pub batch: Option<String>,
@@ -687,20 +662,20 @@ mod tests {
     #[test]
     fn pools_are_per_scope_provider_checks_and_region() {
         let checks = CheckSet::of(&[domain::Check::Activity]);
-        let shared = pool_key(
+        let shared = keys::PoolOpenBatch::of(
             "shared",
             providers::wscrm_screening::ID,
             &checks,
             Some("IN"),
         );
-        assert_eq!(shared, "nc:pool:shared:wscrm_screening:activity:IN");
+        assert_eq!(&*shared, "nc:pool:shared:wscrm_screening:activity:IN");
         assert_ne!(
-            pool_key("t:a", providers::wscrm_screening::ID, &checks, Some("IN")),
-            pool_key("t:b", providers::wscrm_screening::ID, &checks, Some("IN"))
+            keys::PoolOpenBatch::of("t:a", providers::wscrm_screening::ID, &checks, Some("IN")),
+            keys::PoolOpenBatch::of("t:b", providers::wscrm_screening::ID, &checks, Some("IN"))
         );
         assert_ne!(
             shared,
-            pool_key(
+            keys::PoolOpenBatch::of(
                 "shared",
                 providers::wscrm_screening::ID,
                 &checks,
@@ -717,7 +692,13 @@ mod tests {
             max: 20_000,
         };
         let ttl = Duration::from_secs(60);
-        let pool = "nc:pool:shared:wscrm_screening:activity:IN";
+        let pool = keys::PoolOpenBatch::of(
+            "shared",
+            providers::wscrm_screening::ID,
+            &CheckSet::of(&[domain::Check::Activity]),
+            Some("IN"),
+        );
+        let pool = &*pool;
         let jobs = ["a", "b", "c", "d", "e"];
         let mut ids = Vec::new();
         for job in jobs {

@@ -12,14 +12,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use chrono::{DateTime, Utc};
 use domain::ProviderId;
 
+use crate::keys;
 use crate::store::{Store, StoreError};
 
 pub fn month_of(t: DateTime<Utc>) -> String {
     t.format("%Y-%m").to_string()
-}
-
-fn key(tenant: &str, month: &str) -> String {
-    format!("nc:usage:{tenant}:{month}")
 }
 
 const COMMITTED: &str = "committed";
@@ -37,7 +34,7 @@ pub async fn record_billed(
 ) -> Result<(), StoreError> {
     store
         .hincr(
-            &key(tenant, month),
+            &keys::Usage::new(tenant, month),
             &format!("{BILLED}{provider}"),
             numbers as i64,
         )
@@ -55,7 +52,7 @@ pub async fn record_unconfirmed(
 ) -> Result<(), StoreError> {
     store
         .hincr(
-            &key(tenant, month),
+            &keys::Usage::new(tenant, month),
             &format!("{UNCONFIRMED}{provider}"),
             numbers as i64,
         )
@@ -72,7 +69,7 @@ pub async fn record_request(
 ) -> Result<(), StoreError> {
     store
         .hincr_many(
-            &key(tenant, month),
+            &keys::Usage::new(tenant, month),
             &[
                 (REQUESTED, requested as i64),
                 (FROM_CACHE, from_cache as i64),
@@ -90,7 +87,9 @@ pub struct Tally(Arc<Mutex<HashMap<String, (i64, i64)>>>);
 impl Tally {
     pub fn add(&self, tenant: &str, month: &str, requested: u64, from_cache: u64) {
         let mut pending = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let entry = pending.entry(key(tenant, month)).or_default();
+        let entry = pending
+            .entry(keys::Usage::new(tenant, month).into())
+            .or_default();
         entry.0 += requested as i64;
         entry.1 += from_cache as i64;
     }
@@ -127,7 +126,7 @@ pub async fn reserve(
     numbers: u64,
     budget: u64,
 ) -> Result<Result<(), u64>, StoreError> {
-    let key = key(tenant, month);
+    let key = keys::Usage::new(tenant, month);
     let after = store.hincr(&key, COMMITTED, numbers as i64).await?;
     let after = u64::try_from(after).unwrap_or(0);
     if after > budget {
@@ -147,7 +146,11 @@ pub async fn release(
 ) -> Result<(), StoreError> {
     if numbers > 0 {
         store
-            .hincr(&key(tenant, month), COMMITTED, -(numbers as i64))
+            .hincr(
+                &keys::Usage::new(tenant, month),
+                COMMITTED,
+                -(numbers as i64),
+            )
             .await?;
     }
     Ok(())
@@ -164,7 +167,7 @@ pub struct Usage {
 
 pub async fn read(store: &Store, tenant: &str, month: &str) -> Result<Usage, StoreError> {
     let mut usage = Usage::default();
-    for (field, value) in store.hgetall(&key(tenant, month)).await? {
+    for (field, value) in store.hgetall(&keys::Usage::new(tenant, month)).await? {
         let value = std::str::from_utf8(&value)
             .ok()
             .and_then(|v| v.parse::<i64>().ok())
@@ -213,12 +216,15 @@ mod tests {
 
         // A key of another type makes the write fail: the counts stay pending.
         store
-            .set(&key("c", "2026-11"), b"text", None)
+            .set(&keys::Usage::new("c", "2026-11"), b"text", None)
             .await
             .unwrap();
         tally.add("c", "2026-11", 3, 0);
         assert!(tally.flush(&store).await.is_err());
-        store.delete(&key("c", "2026-11")).await.unwrap();
+        store
+            .delete(&keys::Usage::new("c", "2026-11"))
+            .await
+            .unwrap();
         tally.flush(&store).await.unwrap();
         assert_eq!(read(&store, "c", "2026-11").await.unwrap().requested, 3);
     }

@@ -38,11 +38,12 @@ use domain::{
 use providers::{OrderProgress, VendorOrderId};
 
 use super::claims::{self, Claims};
-use super::jobs::{self, DUE, FailedProvider, Job, SubOrder, Wait};
+use super::jobs::{self, FailedProvider, Job, SubOrder, Wait};
 use super::model::{JobError, JobView, SubOrderState};
 use super::slots::{self, Step};
 use super::{NumberChecksConfig, cache::Cache, intake, planner, pool, usage};
 use crate::breaker::Refused;
+use crate::keys;
 use crate::state::AppState;
 use crate::store::StoreError;
 use crate::workers::{Shutdown, Workers};
@@ -70,7 +71,12 @@ async fn run(state: AppState, owner: String, mut shutdown: Shutdown) {
         }
         match state
             .store
-            .zclaim_due(DUE, now_secs(), config.lease_ttl.as_secs_f64(), 8)
+            .zclaim_due(
+                &keys::DueJobs::new(),
+                now_secs(),
+                config.lease_ttl.as_secs_f64(),
+                8,
+            )
             .await
         {
             // The claimed jobs are worked on together: their orders share the replica's slots.
@@ -93,7 +99,10 @@ async fn run(state: AppState, owner: String, mut shutdown: Shutdown) {
 async fn work_on_claimed(state: &AppState, id: &str, owner: &str, shutdown: &Shutdown) {
     if shutdown.is_requested() {
         // Hand it straight back so another replica takes it at once.
-        let _ = state.store.zadd(DUE, id, now_secs()).await;
+        let _ = state
+            .store
+            .zadd(&keys::DueJobs::new(), id, now_secs())
+            .await;
         return;
     }
     let span = crate::telemetry::traced_work(tracing::info_span!(
@@ -112,7 +121,7 @@ enum Next {
 async fn work_on(state: &AppState, id: &str, owner: &str, shutdown: &Shutdown) {
     let config = &state.config.number_checks;
     let store = &state.store;
-    let lease = jobs::lease_key(id);
+    let lease = keys::JobLease::new(id);
     match store.lease_acquire(&lease, owner, config.lease_ttl).await {
         Ok(true) => {}
         // Another replica holds it; the claim makes it due again after the lease time.
@@ -149,12 +158,16 @@ async fn work_on(state: &AppState, id: &str, owner: &str, shutdown: &Shutdown) {
     let outcome = advance(state, id, owner, shutdown, &lost).await;
     heartbeat.abort();
     let next = match outcome {
-        Ok(Next::Done) => store.zrem(DUE, id).await.map(|_| ()),
-        Ok(Next::At(at)) => store.zadd(DUE, id, at).await,
+        Ok(Next::Done) => store.zrem(&keys::DueJobs::new(), id).await.map(|_| ()),
+        Ok(Next::At(at)) => store.zadd(&keys::DueJobs::new(), id, at).await,
         Err(e) => {
             tracing::warn!(job = %id, error = %e, "number-check job step failed; retrying");
             store
-                .zadd(DUE, id, now_secs() + config.worker_interval.as_secs_f64())
+                .zadd(
+                    &keys::DueJobs::new(),
+                    id,
+                    now_secs() + config.worker_interval.as_secs_f64(),
+                )
                 .await
         }
     };
@@ -189,7 +202,7 @@ async fn advance(
     }
     let lease = Lease {
         store,
-        key: jobs::lease_key(id),
+        key: keys::JobLease::new(id).into(),
         owner,
         ttl: config.lease_ttl,
         lost,

@@ -9,6 +9,7 @@ use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use super::backend::Backend;
 use super::{Field, HashRow, StoreError, StreamId, ttl_millis};
 
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
@@ -272,28 +273,25 @@ impl MemoryStore {
         }
         (inner, now)
     }
+}
 
-    pub(crate) fn ping(&self) -> Result<(), StoreError> {
+impl Backend for MemoryStore {
+    async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
     }
 
-    pub(crate) fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let (mut inner, now) = self.lock();
         Ok(inner.str_value(key, now)?.map(<[u8]>::to_vec))
     }
 
-    pub(crate) fn set(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Option<Duration>,
-    ) -> Result<(), StoreError> {
+    async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<(), StoreError> {
         let (mut inner, now) = self.lock();
         inner.put_str(key, value, ttl, now);
         Ok(())
     }
 
-    pub(crate) fn set_nx(
+    async fn set_nx(
         &self,
         key: &str,
         value: &[u8],
@@ -307,13 +305,13 @@ impl MemoryStore {
         Ok(true)
     }
 
-    pub(crate) fn delete(&self, key: &str) -> Result<bool, StoreError> {
+    async fn delete(&self, key: &str) -> Result<bool, StoreError> {
         let (mut inner, now) = self.lock();
         inner.purge(key, now);
         Ok(inner.map.remove(key).is_some())
     }
 
-    pub(crate) fn mget(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+    async fn mget(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
         let (mut inner, now) = self.lock();
         Ok(keys
             .iter()
@@ -327,7 +325,7 @@ impl MemoryStore {
             .collect())
     }
 
-    pub(crate) fn mset(
+    async fn mset(
         &self,
         entries: &[(String, &[u8])],
         ttl: Option<Duration>,
@@ -339,7 +337,7 @@ impl MemoryStore {
         Ok(())
     }
 
-    pub(crate) fn ttl(&self, key: &str) -> Result<Option<Duration>, StoreError> {
+    async fn ttl(&self, key: &str) -> Result<Option<Duration>, StoreError> {
         let (mut inner, now) = self.lock();
         Ok(inner.live(key, now).and_then(|e| e.expires_at).map(|at| {
             let left = at.saturating_duration_since(now);
@@ -347,7 +345,7 @@ impl MemoryStore {
         }))
     }
 
-    pub(crate) fn compare_and_set(
+    async fn compare_and_set(
         &self,
         key: &str,
         expected: Option<&[u8]>,
@@ -362,12 +360,7 @@ impl MemoryStore {
         Ok(true)
     }
 
-    pub(crate) fn incr(
-        &self,
-        key: &str,
-        by: i64,
-        ttl: Option<Duration>,
-    ) -> Result<i64, StoreError> {
+    async fn incr(&self, key: &str, by: i64, ttl: Option<Duration>) -> Result<i64, StoreError> {
         let (mut inner, now) = self.lock();
         let entry = inner.value_or_insert(key, now, || Value::Str(b"0".to_vec()));
         let Value::Str(bytes) = &mut entry.value else {
@@ -383,7 +376,7 @@ impl MemoryStore {
         Ok(value)
     }
 
-    pub(crate) fn incr_then_hmget(
+    async fn incr_then_hmget(
         &self,
         counter: &str,
         by: i64,
@@ -391,19 +384,19 @@ impl MemoryStore {
         hash: &str,
         fields: &[String],
     ) -> Result<(i64, HashRow), StoreError> {
-        let count = self.incr(counter, by, ttl)?;
-        let mut rows = self.hmget_many(&[hash.to_owned()], fields)?;
+        let count = self.incr(counter, by, ttl).await?;
+        let mut rows = self.hmget_many(&[hash.to_owned()], fields).await?;
         Ok((count, rows.pop().unwrap_or_default()))
     }
 
-    pub(crate) fn hincr_many(&self, key: &str, fields: &[(&str, i64)]) -> Result<(), StoreError> {
+    async fn hincr_many(&self, key: &str, fields: &[(&str, i64)]) -> Result<(), StoreError> {
         for (field, by) in fields {
-            self.hincr(key, field, *by)?;
+            self.hincr(key, field, *by).await?;
         }
         Ok(())
     }
 
-    pub(crate) fn hincr(&self, key: &str, field: &str, by: i64) -> Result<i64, StoreError> {
+    async fn hincr(&self, key: &str, field: &str, by: i64) -> Result<i64, StoreError> {
         let (mut inner, now) = self.lock();
         let entry = inner.value_or_insert(key, now, || Value::Hash(BTreeMap::new()));
         let Value::Hash(hash) = &mut entry.value else {
@@ -432,7 +425,7 @@ impl MemoryStore {
         }
     }
 
-    pub(crate) fn hset(&self, key: &str, fields: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+    async fn hset(&self, key: &str, fields: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
         let (mut inner, now) = self.lock();
         let entry = inner.value_or_insert(key, now, || Value::Hash(BTreeMap::new()));
         let Value::Hash(hash) = &mut entry.value else {
@@ -444,7 +437,7 @@ impl MemoryStore {
         Ok(())
     }
 
-    pub(crate) fn hset_many(
+    async fn hset_many(
         &self,
         entries: &[(String, &[Field])],
         ttl: Option<Duration>,
@@ -465,7 +458,7 @@ impl MemoryStore {
         Ok(())
     }
 
-    pub(crate) fn hmget_many(
+    async fn hmget_many(
         &self,
         keys: &[String],
         fields: &[String],
@@ -483,7 +476,7 @@ impl MemoryStore {
             .collect()
     }
 
-    pub(crate) fn hgetall(&self, key: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+    async fn hgetall(&self, key: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let (mut inner, now) = self.lock();
         match inner.live(key, now) {
             None => Ok(Vec::new()),
@@ -495,7 +488,7 @@ impl MemoryStore {
         }
     }
 
-    pub(crate) fn expire(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
+    async fn expire(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
         let (mut inner, now) = self.lock();
         match inner.live(key, now) {
             None => Ok(false),
@@ -506,7 +499,7 @@ impl MemoryStore {
         }
     }
 
-    pub(crate) fn lease_acquire(
+    async fn lease_acquire(
         &self,
         key: &str,
         owner: &str,
@@ -526,12 +519,7 @@ impl MemoryStore {
         }
     }
 
-    pub(crate) fn lease_renew(
-        &self,
-        key: &str,
-        owner: &str,
-        ttl: Duration,
-    ) -> Result<bool, StoreError> {
+    async fn lease_renew(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
         let (mut inner, now) = self.lock();
         if inner.str_value(key, now)? != Some(owner.as_bytes()) {
             return Ok(false);
@@ -540,7 +528,7 @@ impl MemoryStore {
         Ok(true)
     }
 
-    pub(crate) fn lease_release(&self, key: &str, owner: &str) -> Result<bool, StoreError> {
+    async fn lease_release(&self, key: &str, owner: &str) -> Result<bool, StoreError> {
         let (mut inner, now) = self.lock();
         if inner.str_value(key, now)? != Some(owner.as_bytes()) {
             return Ok(false);
@@ -549,12 +537,12 @@ impl MemoryStore {
         Ok(true)
     }
 
-    pub(crate) fn claim_fields(
+    async fn claim_fields(
         &self,
         keys: &[String],
         fields: &[String],
         holder: &str,
-        alive_prefix: &str,
+        gone: &[String],
         ttl: Duration,
     ) -> Result<Vec<Vec<Option<String>>>, StoreError> {
         let (mut inner, now) = self.lock();
@@ -571,13 +559,10 @@ impl MemoryStore {
             let mut row = Vec::with_capacity(fields.len());
             let mut take = Vec::new();
             for (field, current) in fields.iter().zip(current) {
-                let live_other = match current {
-                    Some(other) if other != holder.as_bytes() => {
-                        let alive = format!("{alive_prefix}{}", String::from_utf8_lossy(&other));
-                        inner.live(&alive, now).is_some().then_some(other)
-                    }
-                    _ => None,
-                };
+                let live_other = current.filter(|other| {
+                    other != holder.as_bytes()
+                        && !gone.iter().any(|g| g.as_bytes() == other.as_slice())
+                });
                 match live_other {
                     Some(other) => row.push(Some(String::from_utf8_lossy(&other).into_owned())),
                     None => {
@@ -600,7 +585,7 @@ impl MemoryStore {
         Ok(rows)
     }
 
-    pub(crate) fn release_fields(
+    async fn release_fields(
         &self,
         keys: &[String],
         fields: &[String],
@@ -629,7 +614,7 @@ impl MemoryStore {
         Ok(freed)
     }
 
-    pub(crate) fn zadd(&self, key: &str, member: &str, s: f64) -> Result<(), StoreError> {
+    async fn zadd(&self, key: &str, member: &str, s: f64) -> Result<(), StoreError> {
         let (mut inner, now) = self.lock();
         let entry = inner.value_or_insert(key, now, || Value::ZSet(ZSet::default()));
         let Value::ZSet(z) = &mut entry.value else {
@@ -639,7 +624,7 @@ impl MemoryStore {
         Ok(())
     }
 
-    pub(crate) fn zrem(&self, key: &str, member: &str) -> Result<bool, StoreError> {
+    async fn zrem(&self, key: &str, member: &str) -> Result<bool, StoreError> {
         let (mut inner, now) = self.lock();
         let removed = match inner.zset(key, now)? {
             Some(z) => z.remove(member),
@@ -649,7 +634,7 @@ impl MemoryStore {
         Ok(removed)
     }
 
-    pub(crate) fn zrange_by_score(
+    async fn zrange_by_score(
         &self,
         key: &str,
         min: f64,
@@ -669,21 +654,21 @@ impl MemoryStore {
         })
     }
 
-    pub(crate) fn zcount(&self, key: &str, min: f64, max: f64) -> Result<u64, StoreError> {
+    async fn zcount(&self, key: &str, min: f64, max: f64) -> Result<u64, StoreError> {
         let (mut inner, now) = self.lock();
         Ok(inner.zset(key, now)?.map_or(0, |z| {
             u64::try_from(z.range(min, max).count()).unwrap_or(u64::MAX)
         }))
     }
 
-    pub(crate) fn zcard(&self, key: &str) -> Result<u64, StoreError> {
+    async fn zcard(&self, key: &str) -> Result<u64, StoreError> {
         let (mut inner, now) = self.lock();
         Ok(inner
             .zset(key, now)?
             .map_or(0, |z| u64::try_from(z.scores.len()).unwrap_or(u64::MAX)))
     }
 
-    pub(crate) fn zclaim_due(
+    async fn zclaim_due(
         &self,
         key: &str,
         now_score: f64,
@@ -705,7 +690,7 @@ impl MemoryStore {
         Ok(due)
     }
 
-    pub(crate) fn rpush(&self, key: &str, items: &[Vec<u8>]) -> Result<u64, StoreError> {
+    async fn rpush(&self, key: &str, items: &[Vec<u8>]) -> Result<u64, StoreError> {
         let (mut inner, now) = self.lock();
         let entry = inner.value_or_insert(key, now, || Value::List(VecDeque::new()));
         let Value::List(list) = &mut entry.value else {
@@ -715,12 +700,7 @@ impl MemoryStore {
         Ok(u64::try_from(list.len()).unwrap_or(u64::MAX))
     }
 
-    pub(crate) fn lrange(
-        &self,
-        key: &str,
-        start: i64,
-        stop: i64,
-    ) -> Result<Vec<Vec<u8>>, StoreError> {
+    async fn lrange(&self, key: &str, start: i64, stop: i64) -> Result<Vec<Vec<u8>>, StoreError> {
         let (mut inner, now) = self.lock();
         let Some(list) = inner.list(key, now)? else {
             return Ok(Vec::new());
@@ -731,14 +711,14 @@ impl MemoryStore {
         })
     }
 
-    pub(crate) fn llen(&self, key: &str) -> Result<u64, StoreError> {
+    async fn llen(&self, key: &str) -> Result<u64, StoreError> {
         let (mut inner, now) = self.lock();
         Ok(inner
             .list(key, now)?
             .map_or(0, |l| u64::try_from(l.len()).unwrap_or(u64::MAX)))
     }
 
-    pub(crate) fn ltrim(&self, key: &str, start: i64, stop: i64) -> Result<(), StoreError> {
+    async fn ltrim(&self, key: &str, start: i64, stop: i64) -> Result<(), StoreError> {
         let (mut inner, now) = self.lock();
         let Some(list) = inner.list(key, now)? else {
             return Ok(());
@@ -754,7 +734,7 @@ impl MemoryStore {
         Ok(())
     }
 
-    pub(crate) fn stream_append(
+    async fn stream_append(
         &self,
         key: &str,
         payload: &[u8],
@@ -786,7 +766,7 @@ impl MemoryStore {
         Ok(id)
     }
 
-    pub(crate) fn stream_read_after(
+    async fn stream_read_after(
         &self,
         key: &str,
         after: Option<StreamId>,
@@ -805,7 +785,7 @@ impl MemoryStore {
             .collect())
     }
 
-    pub(crate) fn stream_trim_before(&self, key: &str, min_id_ms: u64) -> Result<u64, StoreError> {
+    async fn stream_trim_before(&self, key: &str, min_id_ms: u64) -> Result<u64, StoreError> {
         let (mut inner, now) = self.lock();
         let Some(stream) = inner.stream(key, now)? else {
             return Ok(0);

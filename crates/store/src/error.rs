@@ -41,7 +41,7 @@ impl StoreError {
         StoreError::Corrupt("value is not an integer or out of range".to_owned())
     }
 
-    pub(crate) fn invalid(what: impl std::fmt::Display) -> Self {
+    pub fn invalid(what: impl std::fmt::Display) -> Self {
         StoreError::Corrupt(format!("invalid argument: {what}"))
     }
 }

@@ -17,14 +17,20 @@
 //!   their last element goes); an emptied stream still exists.
 //! - Using a key with an operation of another data type (e.g. `get` on a hash)
 //!   fails with [`StoreError::Corrupt`], except `mget` which yields `None`.
+//! - Keys used together by one atomic operation (a claim batch) must share a hash tag
+//!   (`{...}`, see [`slot`]) so that it runs on Redis Cluster too; the Redis backend splits
+//!   such batches per slot, and `mget` too. Typed keys are declared with [`key_def!`].
 //! - Every Redis command runs under `command_timeout`, and so does taking a
 //!   opening a connection: a dead or stuck Redis makes a call fail with
 //!   [`StoreError::Unavailable`]/[`StoreError::Timeout`] after at most about
 //!   twice the command timeout, never hang.
 
+mod backend;
 mod error;
+pub mod keys;
 mod memory;
 mod redis;
+pub mod slot;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -37,7 +43,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::broadcast;
 
+use self::backend::Backend as _;
 pub use self::error::StoreError;
+use self::keys::{DeclaredTtl, Json, Key};
 use self::memory::MemoryStore;
 use self::redis::RedisStore;
 
@@ -114,8 +122,9 @@ impl FromStr for StreamId {
     }
 }
 
+/// The backend of a [`Store`]: an enum rather than `dyn Backend`, so calls dispatch statically.
 #[derive(Clone)]
-enum Backend {
+enum Engine {
     Memory(Arc<MemoryStore>),
     Redis(RedisStore),
 }
@@ -147,7 +156,7 @@ impl AppendHub {
 /// Handle to the state store. Cheap to clone; clones share the backend.
 #[derive(Clone)]
 pub struct Store {
-    backend: Backend,
+    backend: Engine,
     prefix: Arc<str>,
     hub: Arc<AppendHub>,
 }
@@ -162,14 +171,13 @@ impl fmt::Debug for Store {
     }
 }
 
-/// Dispatches to the backend; the embedded backend is synchronous.
 /// Runs one store operation on the backend. Redis commands are client spans of the trace (seen
 /// by the trace exporter only; free when traces are off).
 macro_rules! dispatch {
     ($self:ident . $method:ident ( $($arg:expr),* $(,)? )) => {
         match &$self.backend {
-            Backend::Memory(m) => m.$method($($arg),*),
-            Backend::Redis(r) => {
+            Engine::Memory(m) => m.$method($($arg),*).await,
+            Engine::Redis(r) => {
                 use tracing::Instrument as _;
                 r.$method($($arg),*)
                     .instrument(tracing::info_span!(
@@ -206,6 +214,13 @@ impl Store {
     /// opened on first use; an unreachable Redis does not fail start-up: it is logged, and
     /// [`Store::ping`] (readiness) reports it until Redis comes up.
     pub async fn connect(settings: &StoreSettings) -> Result<Store, StoreError> {
+        // Braces in the prefix would become the hash tag of every key, putting all of them in
+        // one slot of a cluster (or splitting keys that must stay together).
+        if settings.key_prefix.contains(['{', '}']) {
+            return Err(StoreError::invalid(
+                "key_prefix must not contain `{` or `}`",
+            ));
+        }
         let Some(url) = &settings.redis_url else {
             tracing::warn!("embedded store: single replica only, state is lost on restart");
             return Ok(Store::memory(&settings.key_prefix));
@@ -221,7 +236,7 @@ impl Store {
             settings.command_timeout,
             settings.pool_size,
         )?;
-        let store = Store::from_backend(Backend::Redis(redis), &settings.key_prefix);
+        let store = Store::from_backend(Engine::Redis(redis), &settings.key_prefix);
         match store.ping().await {
             Ok(()) => tracing::info!(key_prefix = %settings.key_prefix, "redis store connected"),
             Err(e) => tracing::warn!(
@@ -235,10 +250,10 @@ impl Store {
     /// A fresh embedded store (its own, empty maps).
     #[must_use]
     pub fn memory(key_prefix: &str) -> Store {
-        Store::from_backend(Backend::Memory(Arc::new(MemoryStore::new())), key_prefix)
+        Store::from_backend(Engine::Memory(Arc::new(MemoryStore::new())), key_prefix)
     }
 
-    fn from_backend(backend: Backend, key_prefix: &str) -> Store {
+    fn from_backend(backend: Engine, key_prefix: &str) -> Store {
         Store {
             backend,
             prefix: Arc::from(key_prefix),
@@ -267,8 +282,8 @@ impl Store {
     #[must_use]
     pub fn backend_name(&self) -> &'static str {
         match self.backend {
-            Backend::Memory(_) => "embedded",
-            Backend::Redis(_) => "redis",
+            Engine::Memory(_) => "embedded",
+            Engine::Redis(_) => "redis",
         }
     }
 
@@ -321,7 +336,8 @@ impl Store {
     }
 
     /// Values of `keys`, in the same order; `None` for absent keys and for keys
-    /// holding a non-plain value.
+    /// holding a non-plain value. On Redis, one `MGET` per hash slot, pipelined: atomic
+    /// only among keys of one slot.
     pub async fn mget(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
         if keys.is_empty() {
             return Ok(Vec::new());
@@ -375,6 +391,40 @@ impl Store {
         let bytes = serde_json::to_vec(value)
             .map_err(|e| StoreError::invalid(format!("{key}: cannot encode as JSON: {e}")))?;
         self.set(key, &bytes, ttl).await
+    }
+
+    // ---- typed keys -------------------------------------------------------------
+
+    /// The JSON document at a declared key.
+    pub async fn load<K, T>(&self, key: &K) -> Result<Option<T>, StoreError>
+    where
+        K: Key<Value = Json<T>>,
+        T: DeserializeOwned,
+    {
+        self.get_json(key).await
+    }
+
+    /// Writes the JSON document at a key whose TTL is declared with it.
+    pub async fn save<K, T>(&self, key: &K, value: &T) -> Result<(), StoreError>
+    where
+        K: DeclaredTtl<Value = Json<T>>,
+        T: Serialize,
+    {
+        self.set_json(key, value, K::ttl()).await
+    }
+
+    /// Writes the JSON document at a key whose TTL the caller sets (`None`: no expiry).
+    pub async fn save_for<K, T>(
+        &self,
+        key: &K,
+        value: &T,
+        ttl: Option<Duration>,
+    ) -> Result<(), StoreError>
+    where
+        K: Key<Value = Json<T>>,
+        T: Serialize,
+    {
+        self.set_json(key, value, ttl).await
     }
 
     // ---- compare-and-swap ----------------------------------------------------
@@ -542,11 +592,17 @@ impl Store {
 
     // ---- claims ----------------------------------------------------------------------
 
-    /// Claims `fields` of each hash in `keys` for `holder`, atomically per chunk of keys: a
-    /// field is taken (set to `holder`) when it is absent, already `holder`'s, or held by a
-    /// holder that is gone, i.e. whose liveness key `{alive_prefix}{holder}` does not exist.
-    /// A hash where something was taken lives `ttl` from now. Returns one row per key with one
-    /// entry per field: `None` when `holder` holds it now, else the (live) holder.
+    /// Claims `fields` of each hash in `keys` for `holder`: a field is taken (set to `holder`)
+    /// when it is absent, already `holder`'s, or held by a holder that is gone, i.e. whose
+    /// liveness key `{alive_prefix}{holder}` does not exist. A hash where something was taken
+    /// lives `ttl` from now. Returns one row per key with one entry per field: `None` when
+    /// `holder` holds it now, else the (live) holder.
+    ///
+    /// Each field is taken atomically (on Redis, by a script over the keys of one hash slot).
+    /// The liveness keys are not read inside that script, so that it touches only the keys it
+    /// declares: a first pass takes the free fields and reports the other holders, their
+    /// liveness keys are read, and a second pass takes the fields of the gone ones, but only
+    /// if they are still theirs.
     pub async fn claim_fields(
         &self,
         keys: &[String],
@@ -565,8 +621,41 @@ impl Store {
             return Ok(Vec::new());
         }
         let keys: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
-        let alive_prefix = self.key(alive_prefix);
-        dispatch!(self.claim_fields(&keys, fields, holder, &alive_prefix, ttl))
+        let mut rows = dispatch!(self.claim_fields(&keys, fields, holder, &[], ttl))?;
+        let others: Vec<String> = rows
+            .iter()
+            .flatten()
+            .flatten()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .cloned()
+            .collect();
+        if others.is_empty() {
+            return Ok(rows);
+        }
+        let alive_keys: Vec<String> = others
+            .iter()
+            .map(|other| format!("{alive_prefix}{other}"))
+            .collect();
+        let alive = self.mget(&alive_keys).await?;
+        let gone: Vec<String> = others
+            .into_iter()
+            .zip(alive)
+            .filter(|(_, alive)| alive.is_none())
+            .map(|(other, _)| other)
+            .collect();
+        if gone.is_empty() {
+            return Ok(rows);
+        }
+        let retry: Vec<usize> = (0..rows.len())
+            .filter(|&i| rows[i].iter().flatten().any(|other| gone.contains(other)))
+            .collect();
+        let retry_keys: Vec<String> = retry.iter().map(|&i| keys[i].clone()).collect();
+        let again = dispatch!(self.claim_fields(&retry_keys, fields, holder, &gone, ttl))?;
+        for (i, row) in retry.into_iter().zip(again) {
+            rows[i] = row;
+        }
+        Ok(rows)
     }
 
     /// Frees the `fields` of each hash in `keys` that `holder` holds (others are left alone);

@@ -1,6 +1,8 @@
-//! Conformance suite for the store: every case in `cases` runs against both
-//! backends (`memory::*` and `redis::*`), plus Redis-only failure tests
-//! (`redis_failures::*`) against private `redis-server` processes.
+//! Conformance suite for the store: every case in `cases` runs against the embedded
+//! backend (`memory::*`), standalone Redis (`redis::*`) and a private one-node Redis
+//! Cluster (`cluster_node::*`, which refuses any command or script spanning hash slots),
+//! plus Redis-only failure tests (`redis_failures::*`) against private `redis-server`
+//! processes.
 //!
 //! The Redis cases use the shared server at `REDIS_URL` (default
 //! `redis://127.0.0.1:6379`), each under its own `test:{uuid}:` prefix, and FAIL
@@ -11,8 +13,8 @@ mod support_redis;
 
 use std::time::{Duration, Instant};
 
-use gateway_api::store::{Store, StoreError, StoreSettings};
 use secrecy::SecretString;
+use store::{Store, StoreError, StoreSettings};
 
 use support_redis::{PrivateRedis, shared_url, test_prefix};
 
@@ -25,11 +27,22 @@ fn redis_settings(url: &str, key_prefix: &str, command_timeout: Duration) -> Sto
     }
 }
 
-async fn memory_store() -> Store {
-    Store::memory(&test_prefix())
+async fn memory_store() -> (Store, ()) {
+    (Store::memory(&test_prefix()), ())
 }
 
-async fn redis_store() -> Store {
+/// A store on a private one-node cluster (kept alive by the returned server): every case must
+/// work there, i.e. keep each multi-key command and script within one hash slot.
+async fn cluster_node_store() -> (Store, PrivateRedis) {
+    let redis = PrivateRedis::start_cluster_node();
+    let settings = redis_settings(&redis.url(), &test_prefix(), Duration::from_secs(2));
+    let store = Store::connect(&settings)
+        .await
+        .unwrap_or_else(|e| panic!("cannot set up the store on the one-node cluster: {e}"));
+    (store, redis)
+}
+
+async fn redis_store() -> (Store, ()) {
     let url = shared_url();
     // Generous timeout: CI machines are slow; the failure tests use short ones.
     let settings = redis_settings(&url, &test_prefix(), Duration::from_secs(2));
@@ -42,7 +55,7 @@ async fn redis_store() -> Store {
              redis-server: start one or point REDIS_URL at one."
         );
     }
-    store
+    (store, ())
 }
 
 async fn no_cleanup(_: &Store) {}
@@ -88,7 +101,7 @@ macro_rules! conformance {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    let store = $make().await;
+                    let (store, _server) = $make().await;
                     // Run the case as a task so that its keys are removed even when it fails.
                     let outcome = tokio::spawn(super::cases::$case(store.clone())).await;
                     $cleanup(&store).await;
@@ -135,6 +148,7 @@ macro_rules! all_cases {
 
 all_cases!(memory, super::memory_store, super::no_cleanup);
 all_cases!(redis, super::redis_store, super::redis_cleanup);
+all_cases!(cluster_node, super::cluster_node_store, super::no_cleanup);
 
 fn is_corrupt<T: std::fmt::Debug>(r: Result<T, StoreError>) -> bool {
     matches!(r, Err(StoreError::Corrupt(_)))
@@ -144,8 +158,8 @@ mod cases {
     use std::collections::HashSet;
     use std::time::Duration;
 
-    use gateway_api::store::{Field, Store, StoreError, StreamId};
     use serde::{Deserialize, Serialize};
+    use store::{Field, Store, StoreError, StreamId};
 
     use super::is_corrupt;
 
@@ -254,6 +268,28 @@ mod cases {
             assert_eq!(g.as_ref(), Some(v));
         }
         assert!(s.ttl("bulk:1233").await.unwrap().is_some());
+
+        // Keys of a few hash slots interleaved, one slot with more keys than one command takes:
+        // values come back in the order asked.
+        let entries: Vec<(String, Vec<u8>)> = (0..1500)
+            .map(|i| {
+                let key = match i % 3 {
+                    0 => format!("{{tag:a}}:{i}"),
+                    1 => format!("{{tag:b}}:{i}"),
+                    _ => format!("free:{i}"),
+                };
+                (key, i.to_string().into_bytes())
+            })
+            .collect();
+        s.mset(&entries, None).await.unwrap();
+        let mut keys: Vec<String> = entries.iter().map(|(k, _)| k.clone()).collect();
+        keys.push("{tag:a}:missing".to_owned());
+        let got = s.mget(&keys).await.unwrap();
+        assert_eq!(got.len(), keys.len());
+        assert_eq!(got.last(), Some(&None));
+        for ((_, v), g) in entries.iter().zip(&got) {
+            assert_eq!(g.as_ref(), Some(v));
+        }
     }
 
     #[derive(Debug, PartialEq, Serialize, Deserialize)]

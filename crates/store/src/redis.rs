@@ -18,6 +18,8 @@ use std::time::Duration;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, Value};
 
+use super::backend::Backend;
+use super::slot::key_slot;
 use super::{Field, HashRow, StoreError, StreamId, ttl_millis};
 
 /// Entries per pipeline for `mset`.
@@ -26,6 +28,8 @@ const MSET_CHUNK: usize = 500;
 const CLAIM_CHUNK: usize = 500;
 /// Script runs sent per round trip.
 const CLAIM_PIPELINE: usize = 20;
+/// `MGET` commands (one per hash slot) sent per round trip.
+const MGET_PIPELINE: usize = 2000;
 /// Hashes per pipeline for `hset_many` and `hmget_many`.
 const HASH_CHUNK: usize = 250;
 /// `mset` and `hset_many` pipelines sent before waiting for their replies.
@@ -117,21 +121,21 @@ return due
 ",
 );
 
-/// KEYS: claim hashes; ARGV: holder, prefix of the holders' liveness keys, ttl_ms, fields...
-/// Replies one entry per (key, field): '' when taken by the holder, else the live holder.
+/// KEYS: claim hashes, all of one hash slot; ARGV: holder, ttl_ms, number of gone holders,
+/// the gone holders, fields... A field is taken when it is free, the holder's or a gone
+/// holder's. Replies one entry per (key, field): '' when taken by the holder, else the other
+/// holder. Liveness is judged by the caller, so the script touches only its declared keys.
 static CLAIM_SCRIPT: Lua = Lua::new(
     r"
-local holder, alive, ttl = ARGV[1], ARGV[2], ARGV[3]
-local live = {}
+local holder, ttl, ngone = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local gone = {}
+for i = 4, 3 + ngone do gone[ARGV[i]] = true end
 local out = {}
 for _, key in ipairs(KEYS) do
   local took = false
-  for j = 4, #ARGV do
+  for j = 4 + ngone, #ARGV do
     local cur = redis.call('HGET', key, ARGV[j])
-    if cur and cur ~= holder and live[cur] == nil then
-      live[cur] = redis.call('EXISTS', alive .. cur) == 1
-    end
-    if cur and cur ~= holder and live[cur] then
+    if cur and cur ~= holder and not gone[cur] then
       out[#out + 1] = cur
     else
       redis.call('HSET', key, ARGV[j], holder)
@@ -145,7 +149,7 @@ return out
 ",
 );
 
-/// KEYS: claim hashes; ARGV: holder, fields...
+/// KEYS: claim hashes, all of one hash slot; ARGV: holder, fields...
 static RELEASE_SCRIPT: Lua = Lua::new(
     r"
 local n = 0
@@ -209,6 +213,21 @@ impl Lua {
         c.arg(keys.len()).arg(keys);
         c
     }
+}
+
+/// Indexes of `keys` grouped by hash slot, each group in the order of `keys`, groups in the
+/// order of their first key.
+fn by_slot(keys: &[String]) -> Vec<Vec<usize>> {
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut group_of_slot = std::collections::HashMap::new();
+    for (i, key) in keys.iter().enumerate() {
+        let group = *group_of_slot.entry(key_slot(key)).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[group].push(i);
+    }
+    groups
 }
 
 fn ttl_arg(ttl: Option<Duration>) -> String {
@@ -537,19 +556,6 @@ impl RedisStore {
         }
     }
 
-    pub(crate) async fn ping(&self) -> Result<(), StoreError> {
-        let pong: String = self.query(&redis::cmd("PING")).await?;
-        if pong == "PONG" {
-            Ok(())
-        } else {
-            Err(corrupt_reply("PING"))
-        }
-    }
-
-    pub(crate) async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.query(redis::cmd("GET").arg(key)).await
-    }
-
     fn set_cmd(key: &str, value: &[u8], ttl: Option<Duration>) -> Cmd {
         let mut c = redis::cmd("SET");
         c.arg(key).arg(value);
@@ -559,53 +565,59 @@ impl RedisStore {
         c
     }
 
-    pub(crate) async fn set(
+    /// Runs `lua` over `keys` (the same arguments each time) in runs whose keys share one hash
+    /// slot, at most [`CLAIM_CHUNK`] keys each: the first run alone (sending the body if the
+    /// server lacks the script), the others pipelined by hash. Returns each run's key indexes
+    /// (into `keys`) with its reply.
+    async fn eval_by_slot<T: FromRedisValue>(
         &self,
-        key: &str,
-        value: &[u8],
-        ttl: Option<Duration>,
-    ) -> Result<(), StoreError> {
-        self.query(&Self::set_cmd(key, value, ttl)).await
-    }
-
-    pub(crate) async fn set_nx(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Option<Duration>,
-    ) -> Result<bool, StoreError> {
-        let mut c = Self::set_cmd(key, value, ttl);
-        c.arg("NX");
-        // `SET .. NX` answers OK or nil.
-        let reply: Option<String> = self.query(&c).await?;
-        Ok(reply.is_some())
-    }
-
-    pub(crate) async fn delete(&self, key: &str) -> Result<bool, StoreError> {
-        let n: u64 = self.query(redis::cmd("DEL").arg(key)).await?;
-        Ok(n > 0)
-    }
-
-    pub(crate) async fn mget(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
-        self.query(redis::cmd("MGET").arg(keys)).await
-    }
-
-    pub(crate) async fn mset(
-        &self,
-        entries: &[(String, &[u8])],
-        ttl: Option<Duration>,
-    ) -> Result<(), StoreError> {
-        let pipes: Vec<Pipeline> = entries
-            .chunks(MSET_CHUNK)
-            .map(|chunk| {
-                let mut pipe = redis::pipe();
-                for (k, v) in chunk {
-                    pipe.add_command(Self::set_cmd(k, v, ttl)).ignore();
-                }
-                pipe
+        lua: &Lua,
+        keys: &[String],
+        args: impl Fn(&mut Cmd),
+    ) -> Result<Vec<(Vec<usize>, T)>, StoreError> {
+        let runs: Vec<Vec<usize>> = by_slot(keys)
+            .into_iter()
+            .flat_map(|group| {
+                group
+                    .chunks(CLAIM_CHUNK)
+                    .map(<[usize]>::to_vec)
+                    .collect::<Vec<_>>()
             })
             .collect();
-        self.run_writes(&pipes).await
+        let keys_of =
+            |run: &[usize]| -> Vec<String> { run.iter().map(|&i| keys[i].clone()).collect() };
+        let mut runs = runs.into_iter();
+        let Some(first) = runs.next() else {
+            return Ok(Vec::new());
+        };
+        let mut conn = self.conn().await?;
+        let mut cmd = lua.cmd_keys(&keys_of(&first), false);
+        args(&mut cmd);
+        let reply = match self.exec(&mut conn, &cmd).await {
+            Ok(v) => v,
+            Err(Failure::Redis(e)) if e.code() == Some("NOSCRIPT") => {
+                let mut cmd = lua.cmd_keys(&keys_of(&first), true);
+                args(&mut cmd);
+                self.run(&mut conn, &cmd).await?
+            }
+            Err(failure) => return Err(failure.into_store_error()),
+        };
+        let mut out = vec![(first, reply)];
+        let rest: Vec<Vec<usize>> = runs.collect();
+        for batch in rest.chunks(CLAIM_PIPELINE) {
+            let mut pipe = redis::pipe();
+            for run in batch {
+                let mut cmd = lua.cmd_keys(&keys_of(run), false);
+                args(&mut cmd);
+                pipe.add_command(cmd);
+            }
+            let replies: Vec<T> = self.run_pipe(&mut conn, &pipe).await?;
+            if replies.len() != batch.len() {
+                return Err(corrupt_reply("a script pipeline"));
+            }
+            out.extend(batch.iter().cloned().zip(replies));
+        }
+        Ok(out)
     }
 
     /// Runs write pipelines a few at a time on one connection: the server applies one while the
@@ -623,14 +635,102 @@ impl RedisStore {
         }
         Ok(())
     }
+}
 
-    pub(crate) async fn ttl(&self, key: &str) -> Result<Option<Duration>, StoreError> {
+impl Backend for RedisStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        let pong: String = self.query(&redis::cmd("PING")).await?;
+        if pong == "PONG" {
+            Ok(())
+        } else {
+            Err(corrupt_reply("PING"))
+        }
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.query(redis::cmd("GET").arg(key)).await
+    }
+
+    async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<(), StoreError> {
+        self.query(&Self::set_cmd(key, value, ttl)).await
+    }
+
+    async fn set_nx(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<bool, StoreError> {
+        let mut c = Self::set_cmd(key, value, ttl);
+        c.arg("NX");
+        // `SET .. NX` answers OK or nil.
+        let reply: Option<String> = self.query(&c).await?;
+        Ok(reply.is_some())
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool, StoreError> {
+        let n: u64 = self.query(redis::cmd("DEL").arg(key)).await?;
+        Ok(n > 0)
+    }
+
+    /// One `MGET` per hash slot (at most [`MSET_CHUNK`] keys each), pipelined: a batch of
+    /// unrelated keys (cache entries, one per number) is naturally cross-slot, and a cluster
+    /// refuses an `MGET` over several slots. Not atomic across slots.
+    async fn mget(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        let groups = by_slot(keys);
+        if groups.len() == 1 && keys.len() <= MSET_CHUNK {
+            return self.query(redis::cmd("MGET").arg(keys)).await;
+        }
+        let runs: Vec<&[usize]> = groups
+            .iter()
+            .flat_map(|group| group.chunks(MSET_CHUNK))
+            .collect();
+        let mut conn = self.conn().await?;
+        let mut values = vec![None; keys.len()];
+        for batch in runs.chunks(MGET_PIPELINE) {
+            let mut pipe = redis::pipe();
+            for run in batch {
+                pipe.cmd("MGET")
+                    .arg(run.iter().map(|&i| &keys[i]).collect::<Vec<_>>());
+            }
+            let replies: Vec<Vec<Option<Vec<u8>>>> = self.run_pipe(&mut conn, &pipe).await?;
+            for (run, reply) in batch.iter().zip(replies) {
+                if reply.len() != run.len() {
+                    return Err(corrupt_reply("MGET"));
+                }
+                for (&i, value) in run.iter().zip(reply) {
+                    values[i] = value;
+                }
+            }
+        }
+        Ok(values)
+    }
+
+    async fn mset(
+        &self,
+        entries: &[(String, &[u8])],
+        ttl: Option<Duration>,
+    ) -> Result<(), StoreError> {
+        let pipes: Vec<Pipeline> = entries
+            .chunks(MSET_CHUNK)
+            .map(|chunk| {
+                let mut pipe = redis::pipe();
+                for (k, v) in chunk {
+                    pipe.add_command(Self::set_cmd(k, v, ttl)).ignore();
+                }
+                pipe
+            })
+            .collect();
+        self.run_writes(&pipes).await
+    }
+
+    async fn ttl(&self, key: &str) -> Result<Option<Duration>, StoreError> {
         let ms: i64 = self.query(redis::cmd("PTTL").arg(key)).await?;
         // -2: no such key, -1: no TTL.
         Ok(u64::try_from(ms).ok().map(Duration::from_millis))
     }
 
-    pub(crate) async fn compare_and_set(
+    async fn compare_and_set(
         &self,
         key: &str,
         expected: Option<&[u8]>,
@@ -648,19 +748,14 @@ impl RedisStore {
         Ok(written == 1)
     }
 
-    pub(crate) async fn incr(
-        &self,
-        key: &str,
-        by: i64,
-        ttl: Option<Duration>,
-    ) -> Result<i64, StoreError> {
+    async fn incr(&self, key: &str, by: i64, ttl: Option<Duration>) -> Result<i64, StoreError> {
         self.eval(&INCR_SCRIPT, key, |c| {
             c.arg(by).arg(ttl_arg(ttl));
         })
         .await
     }
 
-    pub(crate) async fn incr_then_hmget(
+    async fn incr_then_hmget(
         &self,
         counter: &str,
         by: i64,
@@ -690,16 +785,12 @@ impl RedisStore {
         Ok((decode_reply(count)?, decode_reply(row)?))
     }
 
-    pub(crate) async fn hincr(&self, key: &str, field: &str, by: i64) -> Result<i64, StoreError> {
+    async fn hincr(&self, key: &str, field: &str, by: i64) -> Result<i64, StoreError> {
         self.query(redis::cmd("HINCRBY").arg(key).arg(field).arg(by))
             .await
     }
 
-    pub(crate) async fn hincr_many(
-        &self,
-        key: &str,
-        fields: &[(&str, i64)],
-    ) -> Result<(), StoreError> {
+    async fn hincr_many(&self, key: &str, fields: &[(&str, i64)]) -> Result<(), StoreError> {
         let mut pipe = redis::pipe();
         for (field, by) in fields {
             pipe.cmd("HINCRBY").arg(key).arg(*field).arg(*by).ignore();
@@ -708,11 +799,7 @@ impl RedisStore {
         self.run_pipe(&mut conn, &pipe).await
     }
 
-    pub(crate) async fn hset(
-        &self,
-        key: &str,
-        fields: &[(String, Vec<u8>)],
-    ) -> Result<(), StoreError> {
+    async fn hset(&self, key: &str, fields: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
         let mut c = redis::cmd("HSET");
         c.arg(key);
         for (f, v) in fields {
@@ -722,7 +809,7 @@ impl RedisStore {
         Ok(())
     }
 
-    pub(crate) async fn hset_many(
+    async fn hset_many(
         &self,
         entries: &[(String, &[Field])],
         ttl: Option<Duration>,
@@ -747,7 +834,7 @@ impl RedisStore {
         self.run_writes(&pipes).await
     }
 
-    pub(crate) async fn hmget_many(
+    async fn hmget_many(
         &self,
         keys: &[String],
         fields: &[String],
@@ -765,18 +852,18 @@ impl RedisStore {
         Ok(rows)
     }
 
-    pub(crate) async fn hgetall(&self, key: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+    async fn hgetall(&self, key: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         self.query(redis::cmd("HGETALL").arg(key)).await
     }
 
-    pub(crate) async fn expire(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
+    async fn expire(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
         let n: i64 = self
             .query(redis::cmd("PEXPIRE").arg(key).arg(ttl_millis(ttl)))
             .await?;
         Ok(n == 1)
     }
 
-    pub(crate) async fn lease_acquire(
+    async fn lease_acquire(
         &self,
         key: &str,
         owner: &str,
@@ -790,12 +877,7 @@ impl RedisStore {
         Ok(taken == 1)
     }
 
-    pub(crate) async fn lease_renew(
-        &self,
-        key: &str,
-        owner: &str,
-        ttl: Duration,
-    ) -> Result<bool, StoreError> {
+    async fn lease_renew(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
         let renewed: i64 = self
             .eval(&LEASE_RENEW_SCRIPT, key, |c| {
                 c.arg(owner).arg(ttl_millis(ttl));
@@ -804,7 +886,7 @@ impl RedisStore {
         Ok(renewed == 1)
     }
 
-    pub(crate) async fn lease_release(&self, key: &str, owner: &str) -> Result<bool, StoreError> {
+    async fn lease_release(&self, key: &str, owner: &str) -> Result<bool, StoreError> {
         let released: i64 = self
             .eval(&LEASE_RELEASE_SCRIPT, key, |c| {
                 c.arg(owner);
@@ -813,90 +895,53 @@ impl RedisStore {
         Ok(released == 1)
     }
 
-    /// Runs `lua` on each chunk of `keys` (the same arguments each time), the first run alone
-    /// (sending the body if the server lacks the script), the others pipelined by hash.
-    async fn eval_chunks<T: FromRedisValue>(
-        &self,
-        lua: &Lua,
-        keys: &[String],
-        args: impl Fn(&mut Cmd),
-    ) -> Result<Vec<T>, StoreError> {
-        let mut chunks = keys.chunks(CLAIM_CHUNK);
-        let Some(first) = chunks.next() else {
-            return Ok(Vec::new());
-        };
-        let mut conn = self.conn().await?;
-        let mut cmd = lua.cmd_keys(first, false);
-        args(&mut cmd);
-        let first = match self.exec(&mut conn, &cmd).await {
-            Ok(v) => v,
-            Err(Failure::Redis(e)) if e.code() == Some("NOSCRIPT") => {
-                let mut cmd = lua.cmd_keys(first, true);
-                args(&mut cmd);
-                self.run(&mut conn, &cmd).await?
-            }
-            Err(failure) => return Err(failure.into_store_error()),
-        };
-        let mut out = vec![first];
-        let rest: Vec<&[String]> = chunks.collect();
-        for batch in rest.chunks(CLAIM_PIPELINE) {
-            let mut pipe = redis::pipe();
-            for chunk in batch {
-                let mut cmd = lua.cmd_keys(chunk, false);
-                args(&mut cmd);
-                pipe.add_command(cmd);
-            }
-            let replies: Vec<T> = self.run_pipe(&mut conn, &pipe).await?;
-            out.extend(replies);
-        }
-        Ok(out)
-    }
-
-    pub(crate) async fn claim_fields(
+    async fn claim_fields(
         &self,
         keys: &[String],
         fields: &[String],
         holder: &str,
-        alive_prefix: &str,
+        gone: &[String],
         ttl: Duration,
     ) -> Result<Vec<Vec<Option<String>>>, StoreError> {
-        let replies: Vec<Vec<String>> = self
-            .eval_chunks(&CLAIM_SCRIPT, keys, |c| {
+        let runs: Vec<(Vec<usize>, Vec<String>)> = self
+            .eval_by_slot(&CLAIM_SCRIPT, keys, |c| {
                 c.arg(holder)
-                    .arg(alive_prefix)
                     .arg(ttl_millis(ttl))
+                    .arg(gone.len())
+                    .arg(gone)
                     .arg(fields);
             })
             .await?;
-        let flat: Vec<String> = replies.into_iter().flatten().collect();
-        if flat.len() != keys.len() * fields.len() {
-            return Err(corrupt_reply("the claim script"));
-        }
-        Ok(flat
-            .chunks(fields.len())
-            .map(|row| {
-                row.iter()
+        let mut rows = vec![Vec::new(); keys.len()];
+        for (run, reply) in runs {
+            if reply.len() != run.len() * fields.len() {
+                return Err(corrupt_reply("the claim script"));
+            }
+            for (&i, row) in run.iter().zip(reply.chunks(fields.len())) {
+                rows[i] = row
+                    .iter()
                     .map(|h| (!h.is_empty()).then(|| h.clone()))
-                    .collect()
-            })
-            .collect())
+                    .collect();
+            }
+        }
+        Ok(rows)
     }
 
-    pub(crate) async fn release_fields(
+    async fn release_fields(
         &self,
         keys: &[String],
         fields: &[String],
         holder: &str,
     ) -> Result<u64, StoreError> {
-        let freed: Vec<u64> = self
-            .eval_chunks(&RELEASE_SCRIPT, keys, |c| {
+        let freed: Vec<(Vec<usize>, u64)> = self
+            .eval_by_slot(&RELEASE_SCRIPT, keys, |c| {
                 c.arg(holder).arg(fields);
             })
             .await?;
-        Ok(freed.into_iter().sum())
+        Ok(freed.into_iter().map(|(_, n)| n).sum())
     }
 
-    pub(crate) async fn zadd(&self, key: &str, member: &str, score: f64) -> Result<(), StoreError> {
+    async fn zadd(&self, key: &str, member: &str, score: f64) -> Result<(), StoreError> {
         let _added: u64 = self
             .query(
                 redis::cmd("ZADD")
@@ -908,12 +953,12 @@ impl RedisStore {
         Ok(())
     }
 
-    pub(crate) async fn zrem(&self, key: &str, member: &str) -> Result<bool, StoreError> {
+    async fn zrem(&self, key: &str, member: &str) -> Result<bool, StoreError> {
         let n: u64 = self.query(redis::cmd("ZREM").arg(key).arg(member)).await?;
         Ok(n > 0)
     }
 
-    pub(crate) async fn zrange_by_score(
+    async fn zrange_by_score(
         &self,
         key: &str,
         min: f64,
@@ -934,7 +979,7 @@ impl RedisStore {
         .await
     }
 
-    pub(crate) async fn zcount(&self, key: &str, min: f64, max: f64) -> Result<u64, StoreError> {
+    async fn zcount(&self, key: &str, min: f64, max: f64) -> Result<u64, StoreError> {
         self.query(
             redis::cmd("ZCOUNT")
                 .arg(key)
@@ -944,11 +989,11 @@ impl RedisStore {
         .await
     }
 
-    pub(crate) async fn zcard(&self, key: &str) -> Result<u64, StoreError> {
+    async fn zcard(&self, key: &str) -> Result<u64, StoreError> {
         self.query(redis::cmd("ZCARD").arg(key)).await
     }
 
-    pub(crate) async fn zclaim_due(
+    async fn zclaim_due(
         &self,
         key: &str,
         now: f64,
@@ -961,7 +1006,7 @@ impl RedisStore {
         .await
     }
 
-    pub(crate) async fn rpush(&self, key: &str, items: &[Vec<u8>]) -> Result<u64, StoreError> {
+    async fn rpush(&self, key: &str, items: &[Vec<u8>]) -> Result<u64, StoreError> {
         let mut conn = self.conn().await?;
         let mut len = 0;
         for batch in items.chunks(RPUSH_PIPELINE) {
@@ -980,26 +1025,21 @@ impl RedisStore {
         Ok(len)
     }
 
-    pub(crate) async fn lrange(
-        &self,
-        key: &str,
-        start: i64,
-        stop: i64,
-    ) -> Result<Vec<Vec<u8>>, StoreError> {
+    async fn lrange(&self, key: &str, start: i64, stop: i64) -> Result<Vec<Vec<u8>>, StoreError> {
         self.query(redis::cmd("LRANGE").arg(key).arg(start).arg(stop))
             .await
     }
 
-    pub(crate) async fn llen(&self, key: &str) -> Result<u64, StoreError> {
+    async fn llen(&self, key: &str) -> Result<u64, StoreError> {
         self.query(redis::cmd("LLEN").arg(key)).await
     }
 
-    pub(crate) async fn ltrim(&self, key: &str, start: i64, stop: i64) -> Result<(), StoreError> {
+    async fn ltrim(&self, key: &str, start: i64, stop: i64) -> Result<(), StoreError> {
         self.query(redis::cmd("LTRIM").arg(key).arg(start).arg(stop))
             .await
     }
 
-    pub(crate) async fn stream_append(
+    async fn stream_append(
         &self,
         key: &str,
         payload: &[u8],
@@ -1016,7 +1056,7 @@ impl RedisStore {
             .map_err(|_| StoreError::Corrupt(format!("redis returned stream id {id:?}")))
     }
 
-    pub(crate) async fn stream_read_after(
+    async fn stream_read_after(
         &self,
         key: &str,
         after: Option<StreamId>,
@@ -1039,11 +1079,7 @@ impl RedisStore {
         parse_entries(reply)
     }
 
-    pub(crate) async fn stream_trim_before(
-        &self,
-        key: &str,
-        min_id_ms: u64,
-    ) -> Result<u64, StoreError> {
+    async fn stream_trim_before(&self, key: &str, min_id_ms: u64) -> Result<u64, StoreError> {
         self.query(redis::cmd("XTRIM").arg(key).arg("MINID").arg(min_id_ms))
             .await
     }
@@ -1065,6 +1101,21 @@ mod tests {
                 panic!("{url} should be rejected");
             };
             assert!(!e.to_string().contains("hunter2"), "{e}");
+        }
+    }
+
+    #[test]
+    fn batches_split_per_hash_slot_in_order() {
+        let keys: Vec<String> = ["p:{a}:1", "p:free", "p:{a}:2", "p:{b}:1", "p:{a}:3"]
+            .iter()
+            .map(|k| (*k).to_owned())
+            .collect();
+        let groups = by_slot(&keys);
+        assert_eq!(groups[0], vec![0, 2, 4]);
+        assert_eq!(groups.iter().map(Vec::len).sum::<usize>(), keys.len());
+        for group in &groups {
+            let slot = key_slot(&keys[group[0]]);
+            assert!(group.iter().all(|&i| key_slot(&keys[i]) == slot));
         }
     }
 

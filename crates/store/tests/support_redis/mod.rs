@@ -34,6 +34,13 @@ fn answers_ping(port: u16) -> bool {
     s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
 }
 
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("no free local port")
+        .port()
+}
+
 /// A private `redis-server` (no persistence), killed when dropped.
 ///
 /// ```ignore
@@ -47,17 +54,45 @@ fn answers_ping(port: u16) -> bool {
 pub struct PrivateRedis {
     child: Option<Child>,
     port: u16,
+    cluster: bool,
 }
 
 impl PrivateRedis {
     /// Starts `redis-server` on a free port and waits (up to 5 s) until it answers.
     /// Panics with a clear message if `redis-server` is not installed or does not come up.
     pub fn start() -> PrivateRedis {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("no free local port")
-            .port();
-        Self::start_on(port)
+        Self::start_on(free_port(), false)
+    }
+
+    /// A one-node Redis Cluster holding every slot: it runs any command, but like every
+    /// cluster refuses a multi-key command, transaction or script whose keys span slots
+    /// (`CROSSSLOT`), and a script touching keys it did not declare.
+    pub fn start_cluster_node() -> PrivateRedis {
+        let redis = Self::start_on(free_port(), true);
+        let port = redis.port.to_string();
+        let added = Command::new("redis-cli")
+            .args(["-p", &port, "CLUSTER", "ADDSLOTSRANGE", "0", "16383"])
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run redis-cli (is it installed?): {e}"));
+        assert!(
+            String::from_utf8_lossy(&added.stdout).contains("OK"),
+            "CLUSTER ADDSLOTSRANGE failed: {added:?}"
+        );
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let info = Command::new("redis-cli")
+                .args(["-p", &port, "CLUSTER", "INFO"])
+                .output()
+                .expect("redis-cli CLUSTER INFO");
+            if String::from_utf8_lossy(&info.stdout).contains("cluster_state:ok") {
+                return redis;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "one-node cluster on port {port} did not reach cluster_state:ok within 5 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Kills the server and starts a new, empty one on the same port (a restart that
@@ -65,11 +100,20 @@ impl PrivateRedis {
     pub fn restart(&mut self) {
         self.stop();
         let port = self.port;
-        *self = Self::start_on(port);
+        *self = Self::start_on(port, self.cluster);
     }
 
-    fn start_on(port: u16) -> PrivateRedis {
-        let child = Command::new("redis-server")
+    fn start_on(port: u16, cluster: bool) -> PrivateRedis {
+        let mut command = Command::new("redis-server");
+        if cluster {
+            let nodes = std::env::temp_dir().join(format!("store-test-nodes-{port}.conf"));
+            let _ = std::fs::remove_file(&nodes);
+            command
+                .args(["--cluster-enabled", "yes"])
+                .arg("--cluster-config-file")
+                .arg(nodes);
+        }
+        let child = command
             .args(["--port", &port.to_string()])
             .args(["--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
@@ -85,6 +129,7 @@ impl PrivateRedis {
         let mut redis = PrivateRedis {
             child: Some(child),
             port,
+            cluster,
         };
         let deadline = Instant::now() + Duration::from_secs(5);
         while !answers_ping(port) {
@@ -139,6 +184,11 @@ impl PrivateRedis {
             // A paused process still dies on SIGKILL.
             let _ = child.kill();
             let _ = child.wait();
+            if self.cluster {
+                let nodes =
+                    std::env::temp_dir().join(format!("store-test-nodes-{}.conf", self.port));
+                let _ = std::fs::remove_file(nodes);
+            }
         }
     }
 }
