@@ -891,6 +891,87 @@ mod tests {
     }
 
     #[test]
+    fn each_store_mode_needs_its_settings() {
+        let dev = json!({"allow_dev_secret": true});
+        let cases = [
+            (json!({"mode": "replicated"}), "store.mode"),
+            (json!({"mode": "cluster"}), "store.cluster.urls"),
+            (
+                json!({"mode": "cluster", "cluster": {"urls": ["http://a:1"]}}),
+                "store.cluster.urls",
+            ),
+            (
+                json!({"mode": "cluster", "cluster": {"urls": ["redis://a:1", "rediss://b:2"]}}),
+                "store.cluster.urls",
+            ),
+            (
+                json!({"mode": "sentinel", "sentinel": {"master_name": "gw"}}),
+                "store.sentinel.urls",
+            ),
+            (
+                json!({"mode": "sentinel", "sentinel": {"urls": ["redis://s:26379"]}}),
+                "store.sentinel.master_name",
+            ),
+            (
+                json!({"mode": "cluster", "cluster": {"urls": ["redis://a:1"]},
+                       "redis_url": "redis://x:6379"}),
+                "store.redis_url",
+            ),
+            (
+                json!({"sentinel": {"urls": ["redis://s:26379"], "master_name": "gw"}}),
+                "store.sentinel.urls",
+            ),
+        ];
+        for (store, key) in cases {
+            let err = Config::with_overrides(json!({"auth": dev, "store": store})).expect_err(key);
+            assert!(err.to_string().contains(key), "{key}: {err}");
+        }
+        let config = Config::with_overrides(json!({"auth": dev, "store": {
+            "mode": "sentinel",
+            "sentinel": {"urls": ["rediss://:s-hunter2@s1:26379", "rediss://:s-hunter2@s2:26379"],
+                         "master_name": "gw", "primary_username": "gateway",
+                         "primary_password": "p-hunter2"}
+        }}))
+        .expect("valid sentinel settings");
+        let settings = config.store.settings();
+        assert_eq!(settings.mode, StoreMode::Sentinel);
+        assert_eq!(settings.sentinel.urls.len(), 2);
+        assert_eq!(settings.sentinel.master_name, "gw");
+        for printed in [format!("{config:?}"), format!("{settings:?}")] {
+            assert!(!printed.contains("hunter2"), "{printed}");
+        }
+        let err = Config::with_overrides(json!({"auth": dev, "store": {
+            "mode": "cluster", "cluster": {"urls": ["redis://:c-hunter2@a:1", "http://:c-hunter2@b:2"]}
+        }}))
+        .expect_err("bad seed");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API fixes the error type
+    fn cluster_seeds_come_from_one_variable() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("GATEWAY_AUTH__ALLOW_DEV_SECRET", "true");
+            jail.set_env("GATEWAY_STORE__MODE", "cluster");
+            jail.set_env(
+                "GATEWAY_STORE__CLUSTER__URLS",
+                "[redis://10.0.0.1:6379, redis://10.0.0.2:6379]",
+            );
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(config.store.mode, StoreMode::Cluster);
+            let seeds: Vec<&str> = config
+                .store
+                .cluster
+                .urls
+                .iter()
+                .map(ExposeSecret::expose_secret)
+                .collect();
+            assert_eq!(seeds, ["redis://10.0.0.1:6379", "redis://10.0.0.2:6379"]);
+            Ok(())
+        });
+    }
+
+    #[test]
     fn unknown_keys_are_refused() {
         let err =
             Config::with_overrides(json!({"auth": {"allow_dev_secret": true, "issuerr": "x"}}))
