@@ -32,6 +32,7 @@ pub mod keys;
 mod memory;
 mod redis;
 mod redis_link;
+mod sentinel_watch;
 pub mod slot;
 
 use std::collections::HashMap;

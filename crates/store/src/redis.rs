@@ -26,6 +26,7 @@ use redis::{Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, Value};
 
 use super::backend::Backend;
 use super::redis_link::{Connector, Link};
+use super::sentinel_watch::Verdict;
 use super::slot::key_slot;
 use super::{Field, StoreError, StoreSettings, StreamId, ttl_millis};
 
@@ -476,7 +477,42 @@ impl RedisStore {
             .await
     }
 
+    /// Under Sentinel, now and then (in the background) asks the sentinels about the primary:
+    /// drops the connections when it moved, or when a failover is under way (see
+    /// `sentinel_watch`). Err while a failover is under way.
+    fn watch_sentinels(&self) -> Result<(), StoreError> {
+        let Some(watch) = self.shared.connector.sentinel_watch() else {
+            return Ok(());
+        };
+        if watch.check_due() {
+            let store = self.clone();
+            tokio::spawn(async move {
+                let Some(watch) = store.shared.connector.sentinel_watch() else {
+                    return;
+                };
+                let verdict = tokio::time::timeout(store.timeout * 2, watch.check()).await;
+                watch.check_finished();
+                if let Ok(verdict @ (Verdict::Moved | Verdict::Switching)) = verdict {
+                    tracing::warn!(
+                        ?verdict,
+                        "the sentinels are moving the primary: reconnecting"
+                    );
+                    for slot in &store.shared.slots {
+                        slot.forget();
+                    }
+                }
+            });
+        }
+        if watch.switching() {
+            return Err(StoreError::Unavailable(
+                "the sentinels are failing over the primary".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
     async fn conn(&self) -> Result<Conn, StoreError> {
+        self.watch_sentinels()?;
         let shared = &*self.shared;
         let index = thread_index() % shared.slots.len();
         let slot = &shared.slots[index];

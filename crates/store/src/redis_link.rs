@@ -8,7 +8,8 @@
 //! - **sentinel**: the sentinels are asked for the primary of `master_name` (and the primary
 //!   is checked to say it is one) each time a connection is opened; a failover breaks the
 //!   connections (the sentinels kill the old primary's clients, and its writes fail with
-//!   `READONLY`), so the next connection goes to the new primary.
+//!   `READONLY`), so the next connection goes to the new primary. While calls come in, the
+//!   sentinels are also watched for a failover under way (`sentinel_watch`).
 //!
 //! URLs may hold passwords: no error here quotes a URL or redis-rs's rendering of one.
 
@@ -22,6 +23,7 @@ use redis::{
 };
 use secrecy::ExposeSecret;
 
+use super::sentinel_watch::SentinelWatch;
 use super::{StoreError, StoreMode, StoreSettings};
 
 /// Retries of a cluster command inside redis-rs (after `MOVED`, `TRYAGAIN` or a lost node),
@@ -66,9 +68,10 @@ impl ConnectionLike for Link {
 enum Target {
     Standalone(redis::Client),
     Cluster(ClusterClient),
-    /// Locked while the sentinels are asked: it caches its connections to them.
     Sentinel {
+        /// Locked while the sentinels are asked: it caches its connections to them.
         client: tokio::sync::Mutex<SentinelClient>,
+        watch: SentinelWatch,
     },
 }
 
@@ -164,6 +167,10 @@ impl Connector {
                 if tls {
                     node = node.set_tls_mode(TlsMode::Secure);
                 }
+                let watch = SentinelWatch::new(&sentinels, &sentinel.master_name, config.clone())
+                    .map_err(|e| {
+                    StoreError::invalid(format!("store.sentinel.urls: {}", e.category()))
+                })?;
                 let client = SentinelClient::build(
                     sentinels,
                     sentinel.master_name.clone(),
@@ -175,6 +182,7 @@ impl Connector {
                 })?;
                 Target::Sentinel {
                     client: tokio::sync::Mutex::new(client),
+                    watch,
                 }
             }
         };
@@ -189,13 +197,24 @@ impl Connector {
                 .await
                 .map(Link::Single),
             Target::Cluster(client) => client.get_async_connection().await.map(Link::Cluster),
-            Target::Sentinel { client } => {
-                let primary = client.lock().await.async_get_client().await?;
-                primary
+            Target::Sentinel { client, watch } => {
+                let found = client.lock().await.async_get_client().await?;
+                let address = found.get_connection_info().addr().to_string();
+                let link = found
                     .get_multiplexed_async_connection_with_config(&self.config)
                     .await
-                    .map(Link::Single)
+                    .map(Link::Single)?;
+                watch.connected_to(address);
+                Ok(link)
             }
+        }
+    }
+
+    /// Under Sentinel, the sentinels' watch (see `sentinel_watch`).
+    pub(crate) fn sentinel_watch(&self) -> Option<&SentinelWatch> {
+        match &self.target {
+            Target::Sentinel { watch, .. } => Some(watch),
+            _ => None,
         }
     }
 
