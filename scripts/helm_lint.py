@@ -267,8 +267,14 @@ def check_gateway_config(label: str, docs: list[dict], dep: dict | None, refused
     env.update({e["name"]: e["value"] for e in c.get("env", []) if "value" in e})
     # Placeholders for what the Secrets would hold, so the gateway's own validation runs.
     env["GATEWAY_AUTH__HS256_SECRETS"] = '["helm-lint-placeholder-secret-0123456789abcdef"]'
-    if any(e["name"] == "GATEWAY_STORE__REDIS_URL" and "valueFrom" in e for e in c.get("env", [])):
-        env["GATEWAY_STORE__REDIS_URL"] = "redis://127.0.0.1:6379/0"
+    from_secrets = {e["name"] for e in c.get("env", []) if "valueFrom" in e}
+    store_placeholders = {
+        "GATEWAY_STORE__REDIS_URL": "redis://127.0.0.1:6379/0",
+        "GATEWAY_STORE__CLUSTER__URLS": "[redis://127.0.0.1:7000, redis://127.0.0.1:7001]",
+        "GATEWAY_STORE__SENTINEL__URLS": "[redis://127.0.0.1:26379]",
+        "GATEWAY_STORE__SENTINEL__PRIMARY_PASSWORD": "placeholder",
+    }
+    env.update({k: v for k, v in store_placeholders.items() if k in from_secrets})
     vendors = parsed.get("vendors", {}) or {}
     placeholders = {"ekycpro": ["API_KEY"], "accuauth": ["API_ID", "API_SECRET"], "nxcloud": ["ACCESS_KEY", "ACCESS_SECRET"]}
     for vendor, keys in placeholders.items():
@@ -357,6 +363,8 @@ def negative_cases() -> list[tuple[str, dict, str]]:
         ("autoscaling with the embedded store", {"autoscaling": {"enabled": True}}, r"embedded store serves a single replica"),
         ("preStop + drain >= terminationGracePeriodSeconds",
          {"gateway": {"drainTimeoutSeconds": 30, "terminationGracePeriodSeconds": 30}}, r"must be greater than"),
+        ("an unknown external Redis mode",
+         {"redis": {"external": {"enabled": True, "mode": "replicated"}}}, r"mode"),
         ("external and bundled Redis at once",
          {"redis": {"external": {"enabled": True}, "bundled": {"enabled": True}}}, r"both true"),
         ("a vendor credential in gateway.config",
@@ -398,6 +406,28 @@ def main() -> int:
     docs = render(bad)
     check_gateway_config("auth.leeway 5m", docs, check_pod_security("auth.leeway 5m", docs),
                          refused="GATEWAY_AUTH__LEEWAY")
+
+    for mode, sentinel in (("cluster", None), ("sentinel", {"primaryUsername": "gateway",
+                                                            "primaryPasswordKey": "redis-password"})):
+        label = f"external Redis, {mode} mode"
+        print(label)
+        external = {"enabled": True, "mode": mode, **({"sentinel": sentinel} if sentinel else {})}
+        values = {"replicaCount": 2, "redis": {"external": external}}
+        check_lint(label, values)
+        docs = render(values)
+        dep = check_pod_security(label, docs)
+        if dep:
+            env = {e["name"]: e for e in dep["spec"]["template"]["spec"]["containers"][0].get("env", [])}
+            urls = f"GATEWAY_STORE__{mode.upper()}__URLS"
+            check(env.get("GATEWAY_STORE__MODE", {}).get("value") == mode, f"GATEWAY_STORE__MODE is {mode} ({label})")
+            check(bool(env.get(urls, {}).get("valueFrom", {}).get("secretKeyRef")),
+                  f"{urls} comes from a secretKeyRef ({label})")
+            check("GATEWAY_STORE__REDIS_URL" not in env, f"no standalone URL ({label})")
+            if sentinel:
+                check(bool(env.get("GATEWAY_STORE__SENTINEL__PRIMARY_PASSWORD", {}).get("valueFrom")),
+                      f"the primary's password comes from a secretKeyRef ({label})")
+        check_gateway_config(label, docs, dep)
+        check_kubernetes_schemas(label, docs)
 
     print("bundled Redis (trials)")
     trial = {"replicaCount": 2, "redis": {"bundled": {"enabled": True}}, "networkPolicy": {"enabled": True}}

@@ -43,10 +43,9 @@ async fn answers(app: &crate::support::TestApp, t: &str, id: &str) -> BTreeMap<S
 /// A handle of its own on the app's store (same Redis, same prefix), for this test's thread.
 async fn store_of(app: &crate::support::TestApp) -> Store {
     Store::connect(&StoreSettings {
-        redis_url: app.config.store.redis_url.clone(),
-        key_prefix: app.config.store.key_prefix.clone(),
         command_timeout: Duration::from_secs(5),
         pool_size: 1,
+        ..app.config.store.settings()
     })
     .await
     .expect("store")

@@ -33,7 +33,7 @@ use gateway_api::config::Config;
 use gateway_api::number_checks::cache::Cache;
 use gateway_api::number_checks::jobs;
 use gateway_api::state::AppState;
-use gateway_api::store::{Store, StoreSettings};
+use gateway_api::store::Store;
 use providers::{BulkNumberChecker, OrderProgress, ResultLocation, VendorOrderId};
 use serde_json::json;
 use vendor_sim::{SimConfig, dev};
@@ -109,14 +109,9 @@ async fn fixture() -> Fixture {
         "number_checks": {"job_ttl": KEY_TTL, "cache_ttl": KEY_TTL}
     }))
     .expect("bench config is valid");
-    let store = Store::connect(&StoreSettings {
-        redis_url: config.store.redis_url.clone(),
-        key_prefix: config.store.key_prefix.clone(),
-        command_timeout: config.store.command_timeout,
-        pool_size: config.store.pool_size,
-    })
-    .await
-    .expect("Redis is reachable");
+    let store = Store::connect(&config.store.settings())
+        .await
+        .expect("Redis is reachable");
     let state = AppState::new(config, store).expect("gateway state");
     let checker = state
         .providers

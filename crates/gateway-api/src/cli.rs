@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
+use crate::store::StoreMode;
 
 #[derive(Debug, Parser)]
 #[command(name = "gateway-api", version = crate::build_info::VERSION_LINE, about = "WhatsApp vendor gateway")]
@@ -111,10 +112,11 @@ fn check_config(file: Option<PathBuf>) -> ExitCode {
         Ok(config) => {
             println!(
                 "gateway-api: configuration is valid ({} store, listening on {}{})",
-                if config.store.redis_url.is_some() {
-                    "redis"
-                } else {
-                    "embedded"
+                match config.store.mode {
+                    StoreMode::Standalone if config.store.redis_url.is_none() => "embedded",
+                    StoreMode::Standalone => "redis",
+                    StoreMode::Cluster => "redis cluster",
+                    StoreMode::Sentinel => "redis sentinel",
                 },
                 config.server.listen,
                 config

@@ -14,6 +14,8 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
+use crate::store::{SentinelSettings, StoreMode, StoreSettings};
+
 /// The development HS256 secret used when nothing else is configured. `serve` refuses to start
 /// with it unless `auth.allow_dev_secret` is set, so it can never reach production by accident.
 pub const DEV_JWT_SECRET: &str = "dev-only-secret-change-me-0123456789abcdef";
@@ -59,9 +61,18 @@ pub struct ServerConfig {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
-    /// `redis://` or `rediss://` URL. Absent: the embedded single-replica store.
+    /// `standalone` (one server, `redis_url`), `cluster` (`cluster.urls`) or `sentinel`
+    /// (`sentinel.urls` and `sentinel.master_name`).
+    pub mode: StoreMode,
+    /// Standalone: `redis://` or `rediss://` URL. Absent: the embedded single-replica store.
     #[serde(serialize_with = "providers::redact::optional_secret")]
     pub redis_url: Option<SecretString>,
+    /// Cluster mode: seed nodes.
+    #[serde(default)]
+    pub cluster: ClusterConfig,
+    /// Sentinel mode: the sentinels and the primary's name and credentials.
+    #[serde(default)]
+    pub sentinel: SentinelConfig,
     /// Prefix of every key, so several deployments can share one Redis.
     pub key_prefix: String,
     /// Upper bound of any single store command, so a slow Redis never hangs a request.
@@ -70,6 +81,155 @@ pub struct StoreConfig {
     /// Redis connections per replica; each is multiplexed: the commands of every request are
     /// pipelined over it, so a few suffice.
     pub pool_size: usize,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// `redis://` or `rediss://` URLs of some nodes (one is enough; more survive one being
+    /// down). Every URL has the same scheme, user and password, used for every node.
+    #[serde(serialize_with = "providers::redact::secrets")]
+    pub urls: Vec<SecretString>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SentinelConfig {
+    /// `redis://[user:password@]host:port` of the sentinels (the credentials are the
+    /// sentinels' own); `rediss://` also puts the connections to the primary under TLS.
+    #[serde(serialize_with = "providers::redact::secrets")]
+    pub urls: Vec<SecretString>,
+    /// The name the sentinels monitor the primary under.
+    pub master_name: String,
+    /// ACL user on the primary; absent: the default user.
+    pub primary_username: Option<String>,
+    /// Password on the primary; absent: no AUTH.
+    #[serde(serialize_with = "providers::redact::optional_secret")]
+    pub primary_password: Option<SecretString>,
+}
+
+impl StoreConfig {
+    /// The store's settings for this configuration.
+    #[must_use]
+    pub fn settings(&self) -> StoreSettings {
+        StoreSettings {
+            mode: self.mode,
+            redis_url: self.redis_url.clone(),
+            cluster_urls: self.cluster.urls.clone(),
+            sentinel: SentinelSettings {
+                urls: self.sentinel.urls.clone(),
+                master_name: self.sentinel.master_name.clone(),
+                primary_username: self.sentinel.primary_username.clone(),
+                primary_password: self.sentinel.primary_password.clone(),
+            },
+            key_prefix: self.key_prefix.clone(),
+            command_timeout: self.command_timeout,
+            pool_size: self.pool_size,
+        }
+    }
+
+    /// The URL rules of each mode; an issue names the setting, never the URL (it may hold a
+    /// password).
+    fn validate(&self, invalid: &mut impl FnMut(&str, String)) {
+        let check_url = |key: &str, url: &SecretString, invalid: &mut dyn FnMut(&str, String)| {
+            match url::Url::parse(url.expose_secret()) {
+                Err(_) => invalid(key, "not a URL".into()),
+                Ok(parsed) if !matches!(parsed.scheme(), "redis" | "rediss") => {
+                    invalid(key, "scheme must be redis:// or rediss://".into());
+                }
+                Ok(parsed) if parsed.host_str().is_none_or(str::is_empty) => {
+                    invalid(key, "a host is required".into());
+                }
+                Ok(_) => {}
+            }
+        };
+        let unused = |key: &str, invalid: &mut dyn FnMut(&str, String)| {
+            invalid(
+                key,
+                format!(
+                    "not used with store.mode = {}; remove it",
+                    self.mode.as_str()
+                ),
+            );
+        };
+        match self.mode {
+            StoreMode::Standalone => {
+                if let Some(url) = &self.redis_url {
+                    match url::Url::parse(url.expose_secret()) {
+                        Err(_) => invalid("store.redis_url", "not a URL".into()),
+                        Ok(parsed)
+                            if !matches!(
+                                parsed.scheme(),
+                                "redis" | "rediss" | "redis+unix" | "unix"
+                            ) =>
+                        {
+                            invalid(
+                                "store.redis_url",
+                                "scheme must be redis:// or rediss://".into(),
+                            );
+                        }
+                        Ok(_) => {}
+                    }
+                }
+            }
+            StoreMode::Cluster => {
+                if self.cluster.urls.is_empty() {
+                    invalid(
+                        "store.cluster.urls",
+                        "store.mode = cluster needs at least one seed URL".into(),
+                    );
+                }
+                for url in &self.cluster.urls {
+                    check_url("store.cluster.urls", url, invalid);
+                }
+                let schemes: std::collections::BTreeSet<_> = self
+                    .cluster
+                    .urls
+                    .iter()
+                    .filter_map(|u| url::Url::parse(u.expose_secret()).ok())
+                    .map(|u| {
+                        (
+                            u.scheme().to_owned(),
+                            u.username().to_owned(),
+                            u.password().map(str::to_owned),
+                        )
+                    })
+                    .collect();
+                if schemes.len() > 1 {
+                    invalid(
+                        "store.cluster.urls",
+                        "every seed needs the same scheme, user and password".into(),
+                    );
+                }
+            }
+            StoreMode::Sentinel => {
+                if self.sentinel.urls.is_empty() {
+                    invalid(
+                        "store.sentinel.urls",
+                        "store.mode = sentinel needs at least one sentinel URL".into(),
+                    );
+                }
+                for url in &self.sentinel.urls {
+                    check_url("store.sentinel.urls", url, invalid);
+                }
+                if self.sentinel.master_name.trim().is_empty() {
+                    invalid(
+                        "store.sentinel.master_name",
+                        "store.mode = sentinel needs the name the sentinels monitor".into(),
+                    );
+                }
+            }
+        }
+        if self.mode != StoreMode::Standalone && self.redis_url.is_some() {
+            unused("store.redis_url", invalid);
+        }
+        if self.mode != StoreMode::Cluster && !self.cluster.urls.is_empty() {
+            unused("store.cluster.urls", invalid);
+        }
+        if self.mode != StoreMode::Sentinel && !self.sentinel.urls.is_empty() {
+            unused("store.sentinel.urls", invalid);
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -163,6 +323,7 @@ workers = 0
 drain_timeout = "20s"
 
 [store]
+mode = "standalone"
 key_prefix = "wagw:"
 command_timeout = "500ms"
 pool_size = 4
@@ -447,20 +608,7 @@ impl Config {
         if self.server.drain_timeout > Duration::from_secs(600) {
             invalid("server.drain_timeout", "at most 10 minutes".into());
         }
-        if let Some(url) = &self.store.redis_url {
-            match url::Url::parse(url.expose_secret()) {
-                Err(_) => invalid("store.redis_url", "not a URL".into()),
-                Ok(parsed)
-                    if !matches!(parsed.scheme(), "redis" | "rediss" | "redis+unix" | "unix") =>
-                {
-                    invalid(
-                        "store.redis_url",
-                        "scheme must be redis:// or rediss://".into(),
-                    );
-                }
-                Ok(_) => {}
-            }
-        }
+        self.store.validate(&mut invalid);
         if self.store.command_timeout.is_zero()
             || self.store.command_timeout > Duration::from_secs(30)
         {
@@ -795,6 +943,87 @@ mod tests {
         }))
         .expect_err("same address");
         assert_eq!(err.issues[0].key, "server.admin_listen", "{err}");
+    }
+
+    #[test]
+    fn each_store_mode_needs_its_settings() {
+        let dev = json!({"allow_dev_secret": true});
+        let cases = [
+            (json!({"mode": "replicated"}), "store.mode"),
+            (json!({"mode": "cluster"}), "store.cluster.urls"),
+            (
+                json!({"mode": "cluster", "cluster": {"urls": ["http://a:1"]}}),
+                "store.cluster.urls",
+            ),
+            (
+                json!({"mode": "cluster", "cluster": {"urls": ["redis://a:1", "rediss://b:2"]}}),
+                "store.cluster.urls",
+            ),
+            (
+                json!({"mode": "sentinel", "sentinel": {"master_name": "gw"}}),
+                "store.sentinel.urls",
+            ),
+            (
+                json!({"mode": "sentinel", "sentinel": {"urls": ["redis://s:26379"]}}),
+                "store.sentinel.master_name",
+            ),
+            (
+                json!({"mode": "cluster", "cluster": {"urls": ["redis://a:1"]},
+                       "redis_url": "redis://x:6379"}),
+                "store.redis_url",
+            ),
+            (
+                json!({"sentinel": {"urls": ["redis://s:26379"], "master_name": "gw"}}),
+                "store.sentinel.urls",
+            ),
+        ];
+        for (store, key) in cases {
+            let err = Config::with_overrides(json!({"auth": dev, "store": store})).expect_err(key);
+            assert!(err.to_string().contains(key), "{key}: {err}");
+        }
+        let config = Config::with_overrides(json!({"auth": dev, "store": {
+            "mode": "sentinel",
+            "sentinel": {"urls": ["rediss://:s-hunter2@s1:26379", "rediss://:s-hunter2@s2:26379"],
+                         "master_name": "gw", "primary_username": "gateway",
+                         "primary_password": "p-hunter2"}
+        }}))
+        .expect("valid sentinel settings");
+        let settings = config.store.settings();
+        assert_eq!(settings.mode, StoreMode::Sentinel);
+        assert_eq!(settings.sentinel.urls.len(), 2);
+        assert_eq!(settings.sentinel.master_name, "gw");
+        for printed in [format!("{config:?}"), format!("{settings:?}")] {
+            assert!(!printed.contains("hunter2"), "{printed}");
+        }
+        let err = Config::with_overrides(json!({"auth": dev, "store": {
+            "mode": "cluster", "cluster": {"urls": ["redis://:c-hunter2@a:1", "http://:c-hunter2@b:2"]}
+        }}))
+        .expect_err("bad seed");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API fixes the error type
+    fn cluster_seeds_come_from_one_variable() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("GATEWAY_AUTH__ALLOW_DEV_SECRET", "true");
+            jail.set_env("GATEWAY_STORE__MODE", "cluster");
+            jail.set_env(
+                "GATEWAY_STORE__CLUSTER__URLS",
+                "[redis://10.0.0.1:6379, redis://10.0.0.2:6379]",
+            );
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(config.store.mode, StoreMode::Cluster);
+            let seeds: Vec<&str> = config
+                .store
+                .cluster
+                .urls
+                .iter()
+                .map(ExposeSecret::expose_secret)
+                .collect();
+            assert_eq!(seeds, ["redis://10.0.0.1:6379", "redis://10.0.0.2:6379"]);
+            Ok(())
+        });
     }
 
     #[test]

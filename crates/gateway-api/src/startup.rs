@@ -15,7 +15,7 @@ use crate::http::rate_limit::rate_limit_headers;
 use crate::http::request_id::{GatewayRootSpan, request_id};
 use crate::http::{extractors, idempotency, metrics};
 use crate::state::AppState;
-use crate::store::{Store, StoreSettings};
+use crate::store::Store;
 use crate::workers::Workers;
 
 /// A built, bound, not yet running gateway.
@@ -40,13 +40,7 @@ impl std::fmt::Debug for Application {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let settings = StoreSettings {
-            redis_url: config.store.redis_url.clone(),
-            key_prefix: config.store.key_prefix.clone(),
-            command_timeout: config.store.command_timeout,
-            pool_size: config.store.pool_size,
-        };
-        let store = Store::connect(&settings).await?;
+        let store = Store::connect(&config.store.settings()).await?;
         Self::build_with_store(config, store).await
     }
 

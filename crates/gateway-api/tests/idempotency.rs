@@ -35,10 +35,8 @@ async fn create(counter: web::Data<Counter>, body: web::Json<Value>) -> HttpResp
 
 async fn state_for(config: gateway_api::config::Config) -> AppState {
     let store = Store::connect(&gateway_api::store::StoreSettings {
-        redis_url: config.store.redis_url.clone(),
-        key_prefix: config.store.key_prefix.clone(),
-        command_timeout: config.store.command_timeout,
         pool_size: 4,
+        ..config.store.settings()
     })
     .await
     .expect("store");

@@ -1,6 +1,7 @@
 //! The gateway's state store: one API, two backends.
 //!
-//! - **Redis** (a few shared multiplexed connections): shared by all replicas, the production backend.
+//! - **Redis** (a few shared multiplexed connections): shared by all replicas, the production
+//!   backend; one server, a Redis Cluster or the primary named by Sentinels ([`StoreMode`]).
 //! - **Embedded** (in-process maps): for a single replica, tests and local runs;
 //!   state is lost on restart.
 //!
@@ -30,6 +31,8 @@ mod error;
 pub mod keys;
 mod memory;
 mod redis;
+mod redis_link;
+mod sentinel_watch;
 pub mod slot;
 
 use std::collections::HashMap;
@@ -38,9 +41,9 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
-use serde::Serialize;
+use secrecy::SecretString;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 use self::backend::Backend as _;
@@ -58,11 +61,60 @@ pub type Field = (String, Vec<u8>);
 /// The values of some fields of one hash, in order; `None` for absent ones.
 pub type HashRow = Vec<Option<Vec<u8>>>;
 
+/// How the Redis backend reaches Redis.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreMode {
+    /// One server at [`StoreSettings::redis_url`] (none: the embedded backend).
+    #[default]
+    Standalone,
+    /// A Redis Cluster found through [`StoreSettings::cluster_urls`]. Each multi-key script
+    /// and pipeline is split by hash slot, so what must be atomic needs keys of one slot.
+    Cluster,
+    /// The primary that the Sentinels of [`StoreSettings::sentinel`] name, found again after
+    /// a failover.
+    Sentinel,
+}
+
+impl StoreMode {
+    /// `standalone`, `cluster` or `sentinel`, as configured.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreMode::Standalone => "standalone",
+            StoreMode::Cluster => "cluster",
+            StoreMode::Sentinel => "sentinel",
+        }
+    }
+}
+
+/// Where the Sentinels are and what they watch ([`StoreMode::Sentinel`]).
+#[derive(Debug, Clone, Default)]
+pub struct SentinelSettings {
+    /// `redis://[user:password@]host:port` of each sentinel; the credentials are the
+    /// sentinels' own. `rediss://` also makes the connections to the primary use TLS.
+    pub urls: Vec<SecretString>,
+    /// The name the sentinels monitor the primary under.
+    pub master_name: String,
+    /// ACL user for the primary (and replicas); `None`: the default user.
+    pub primary_username: Option<String>,
+    /// Password for the primary; `None`: no `AUTH`.
+    pub primary_password: Option<SecretString>,
+}
+
 /// Settings for [`Store::connect`].
 #[derive(Debug, Clone)]
 pub struct StoreSettings {
-    /// `redis://[:password@]host:port[/db]`; `None` selects the embedded backend.
+    /// Which Redis deployment to use; see [`StoreMode`].
+    pub mode: StoreMode,
+    /// Standalone mode: `redis[s]://[[user]:password@]host:port[/db]`; `None` selects the
+    /// embedded backend.
     pub redis_url: Option<SecretString>,
+    /// Cluster mode: seed nodes, `redis[s]://[[user]:password@]host:port`; every one must use
+    /// the same scheme and credentials, which then apply to every node.
+    pub cluster_urls: Vec<SecretString>,
+    /// Sentinel mode: the sentinels and the primary's name and credentials.
+    pub sentinel: SentinelSettings,
     /// Prepended to every key, e.g. `wagw:`.
     pub key_prefix: String,
     /// Upper bound for one Redis command, and for opening a connection.
@@ -74,7 +126,10 @@ pub struct StoreSettings {
 impl Default for StoreSettings {
     fn default() -> Self {
         Self {
+            mode: StoreMode::Standalone,
             redis_url: None,
+            cluster_urls: Vec::new(),
+            sentinel: SentinelSettings::default(),
             key_prefix: String::new(),
             command_timeout: Duration::from_millis(500),
             pool_size: 4,
@@ -209,9 +264,9 @@ pub(crate) fn ttl_millis(ttl: Duration) -> u64 {
 }
 
 impl Store {
-    /// Builds the store from settings. `redis_url: None` selects the embedded
-    /// backend (logged at WARN). For Redis the URL is validated and the connections are
-    /// opened on first use; an unreachable Redis does not fail start-up: it is logged, and
+    /// Builds the store from settings. Standalone mode without `redis_url` selects the
+    /// embedded backend (logged at WARN). For Redis the URLs are validated and the connections
+    /// are opened on first use; an unreachable Redis does not fail start-up: it is logged, and
     /// [`Store::ping`] (readiness) reports it until Redis comes up.
     pub async fn connect(settings: &StoreSettings) -> Result<Store, StoreError> {
         // Braces in the prefix would become the hash tag of every key, putting all of them in
@@ -221,26 +276,26 @@ impl Store {
                 "key_prefix must not contain `{` or `}`",
             ));
         }
-        let Some(url) = &settings.redis_url else {
+        if settings.mode == StoreMode::Standalone && settings.redis_url.is_none() {
             tracing::warn!("embedded store: single replica only, state is lost on restart");
             return Ok(Store::memory(&settings.key_prefix));
-        };
+        }
         if settings.command_timeout.is_zero() {
             return Err(StoreError::invalid("command_timeout must be positive"));
         }
         if settings.pool_size == 0 {
             return Err(StoreError::invalid("pool_size must be at least 1"));
         }
-        let redis = RedisStore::new(
-            url.expose_secret(),
-            settings.command_timeout,
-            settings.pool_size,
-        )?;
+        let redis = RedisStore::new(settings)?;
         let store = Store::from_backend(Engine::Redis(redis), &settings.key_prefix);
+        let mode = settings.mode.as_str();
         match store.ping().await {
-            Ok(()) => tracing::info!(key_prefix = %settings.key_prefix, "redis store connected"),
+            Ok(()) => {
+                tracing::info!(key_prefix = %settings.key_prefix, mode, "redis store connected")
+            }
             Err(e) => tracing::warn!(
                 error = %e,
+                mode,
                 "redis store not reachable at start-up; will keep trying, readiness reports it"
             ),
         }

@@ -1,7 +1,8 @@
 //! Redis backend.
 //!
 //! Commands go over a few multiplexed connections shared by every task (requests are
-//! pipelined on them); each thread sticks to one of them. A connection is opened on first use and replaced
+//! pipelined on them), to one server, a cluster or the Sentinels' primary (`redis_link`);
+//! each thread sticks to one of them. A connection is opened on first use and replaced
 //! after a connection-level failure or a timeout; nothing is checked out or pinged per
 //! call, so a command costs one round trip. Every call runs under the command timeout, and
 //! so does opening a connection: a stopped or stuck server fails a call in at most about
@@ -10,17 +11,24 @@
 //! Multi-step operations that must be atomic (compare-and-set, counters with TTL, leases,
 //! claiming due members) are Lua scripts, sent by hash with `EVALSHA` and with their body
 //! (`EVAL`) only when the server does not know them yet (`NOSCRIPT`).
+//!
+//! On a cluster, a pipeline or a script may only touch one hash slot: batches over many keys
+//! (`mset`, `hset_many`, `hmget_many`, claims) are split by slot first, and the parts run
+//! side by side. `MGET` is split by redis-rs itself.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
-use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, Value};
+use futures_util::{StreamExt as _, TryStreamExt as _};
+use redis::{Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, Value};
 
 use super::backend::Backend;
+use super::redis_link::{Connector, Link};
+use super::sentinel_watch::Verdict;
 use super::slot::key_slot;
-use super::{Field, HashRow, StoreError, StreamId, ttl_millis};
+use super::{Field, HashRow, StoreError, StoreSettings, StreamId, ttl_millis};
 
 /// Entries per pipeline for `mset`.
 const MSET_CHUNK: usize = 500;
@@ -32,7 +40,7 @@ const CLAIM_PIPELINE: usize = 20;
 const MGET_PIPELINE: usize = 2000;
 /// Hashes per pipeline for `hset_many` and `hmget_many`.
 const HASH_CHUNK: usize = 250;
-/// `mset` and `hset_many` pipelines sent before waiting for their replies.
+/// `mset`, `hset_many` and `hmget_many` pipelines sent before waiting for their replies.
 const WRITES_IN_FLIGHT: usize = 4;
 /// Items per `RPUSH` command.
 const RPUSH_CHUNK: usize = 1000;
@@ -344,7 +352,9 @@ impl Failure {
         }
     }
 
-    /// The connection itself is suspect: open a new one for the next call.
+    /// The connection itself is suspect: open a new one for the next call. A server that is
+    /// no longer the primary (a failover under Sentinel) is left the same way, so the next
+    /// connection goes to the primary the sentinels name now.
     fn breaks_connection(&self) -> bool {
         match self {
             Failure::Timeout => true,
@@ -354,6 +364,7 @@ impl Failure {
                     || e.is_connection_dropped()
                     || e.is_connection_refusal()
                     || e.is_unrecoverable_error()
+                    || matches!(e.code(), Some("READONLY" | "MASTERDOWN" | "LOADING"))
             }
         }
     }
@@ -373,13 +384,13 @@ fn thread_index() -> usize {
 /// One shared connection, opened on first use and replaced after a failure.
 #[derive(Default)]
 struct Slot {
-    current: Mutex<Option<MultiplexedConnection>>,
+    current: Mutex<Option<Link>>,
     /// Only one task opens the slot's connection; the others wait for it.
     opening: tokio::sync::Mutex<()>,
 }
 
 impl Slot {
-    fn get(&self) -> Option<MultiplexedConnection> {
+    fn get(&self) -> Option<Link> {
         self.current
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -392,13 +403,13 @@ impl Slot {
 }
 
 /// A connection taken for one call (a cheap handle on a shared connection).
+#[derive(Clone)]
 struct Conn {
-    inner: MultiplexedConnection,
+    inner: Link,
 }
 
 struct Shared {
-    client: redis::Client,
-    config: AsyncConnectionConfig,
+    connector: Connector,
     slots: Vec<Slot>,
 }
 
@@ -412,6 +423,7 @@ pub(crate) struct RedisStore {
 impl std::fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisStore")
+            .field("mode", &self.shared.connector.mode())
             .field("connections", &self.shared.slots.len())
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
@@ -419,37 +431,96 @@ impl std::fmt::Debug for RedisStore {
 }
 
 impl RedisStore {
-    /// Validates `url`; does not connect.
-    pub(crate) fn new(
-        url: &str,
-        timeout: Duration,
-        connections: usize,
-    ) -> Result<Self, StoreError> {
-        // The URL may hold a password: never put it (or redis-rs's rendering of
-        // it) into an error.
-        let client = redis::Client::open(url).map_err(|e| {
-            let hint = if url.starts_with("rediss://") {
-                "TLS (rediss://) is not enabled in this build"
-            } else {
-                "expected redis://[user:password@]host[:port][/db]"
-            };
-            StoreError::Unavailable(format!("invalid redis url ({}): {hint}", e.category()))
-        })?;
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout));
+    /// Validates the URLs of the settings' mode; does not connect.
+    pub(crate) fn new(settings: &StoreSettings) -> Result<Self, StoreError> {
         let shared = Shared {
-            client,
-            config,
-            slots: (0..connections.max(1)).map(|_| Slot::default()).collect(),
+            connector: Connector::new(settings)?,
+            slots: (0..settings.pool_size.max(1))
+                .map(|_| Slot::default())
+                .collect(),
         };
         Ok(RedisStore {
             shared: Arc::new(shared),
-            timeout,
+            timeout: settings.command_timeout,
         })
     }
 
+    /// Indexes of `keys` in groups that one pipeline or script may serve: all of them on a
+    /// single server; one group per hash slot on a cluster, in order of first appearance.
+    fn slot_groups<'k>(&self, keys: impl ExactSizeIterator<Item = &'k str>) -> Vec<Vec<usize>> {
+        if !self.shared.connector.is_cluster() {
+            return vec![(0..keys.len()).collect()];
+        }
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        let mut group_of_slot: HashMap<u16, usize> = HashMap::new();
+        for (i, key) in keys.enumerate() {
+            let group = *group_of_slot.entry(key_slot(key)).or_insert_with(|| {
+                groups.push(Vec::new());
+                groups.len() - 1
+            });
+            groups[group].push(i);
+        }
+        groups
+    }
+
+    /// Runs `pipes` on `conn`, [`WRITES_IN_FLIGHT`] at a time, and returns their replies in
+    /// order.
+    async fn run_pipes<T: FromRedisValue>(
+        &self,
+        conn: &Conn,
+        pipes: &[Pipeline],
+    ) -> Result<Vec<T>, StoreError> {
+        // Collected before the stream is built: with the closure inside the stream, rustc cannot
+        // prove the caller's future `Send`.
+        let runs: Vec<_> = pipes
+            .iter()
+            .map(|pipe| {
+                let mut conn = conn.clone();
+                async move { self.run_pipe::<T>(&mut conn, pipe).await }
+            })
+            .collect();
+        futures_util::stream::iter(runs)
+            .buffered(WRITES_IN_FLIGHT)
+            .try_collect()
+            .await
+    }
+
+    /// Under Sentinel, now and then (in the background) asks the sentinels about the primary:
+    /// drops the connections when it moved, or when a failover is under way (see
+    /// `sentinel_watch`). Err while a failover is under way.
+    fn watch_sentinels(&self) -> Result<(), StoreError> {
+        let Some(watch) = self.shared.connector.sentinel_watch() else {
+            return Ok(());
+        };
+        if watch.check_due() {
+            let store = self.clone();
+            tokio::spawn(async move {
+                let Some(watch) = store.shared.connector.sentinel_watch() else {
+                    return;
+                };
+                let verdict = tokio::time::timeout(store.timeout * 2, watch.check()).await;
+                watch.check_finished();
+                if let Ok(verdict @ (Verdict::Moved | Verdict::Switching)) = verdict {
+                    tracing::warn!(
+                        ?verdict,
+                        "the sentinels are moving the primary: reconnecting"
+                    );
+                    for slot in &store.shared.slots {
+                        slot.forget();
+                    }
+                }
+            });
+        }
+        if watch.switching() {
+            return Err(StoreError::Unavailable(
+                "the sentinels are failing over the primary".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
     async fn conn(&self) -> Result<Conn, StoreError> {
+        self.watch_sentinels()?;
         let shared = &*self.shared;
         let index = thread_index() % shared.slots.len();
         let slot = &shared.slots[index];
@@ -461,10 +532,7 @@ impl RedisStore {
             if let Some(current) = slot.get() {
                 return Ok(current);
             }
-            let inner = shared
-                .client
-                .get_multiplexed_async_connection_with_config(&shared.config)
-                .await?;
+            let inner = shared.connector.open().await?;
             *slot.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(inner.clone());
             Ok::<_, RedisError>(inner)
         })
@@ -565,10 +633,35 @@ impl RedisStore {
         c
     }
 
+    /// A script on several keys (of one hash slot), by hash and by body when the server has
+    /// not seen it.
+    async fn eval_keys<T: FromRedisValue>(
+        &self,
+        conn: &Conn,
+        lua: &Lua,
+        keys: &[String],
+        args: &impl Fn(&mut Cmd),
+    ) -> Result<T, StoreError> {
+        let mut conn = conn.clone();
+        let mut cmd = lua.cmd_keys(keys, false);
+        args(&mut cmd);
+        match self.exec(&mut conn, &cmd).await {
+            Ok(v) => Ok(v),
+            Err(Failure::Redis(e)) if e.code() == Some("NOSCRIPT") => {
+                let mut cmd = lua.cmd_keys(keys, true);
+                args(&mut cmd);
+                self.run(&mut conn, &cmd).await
+            }
+            Err(failure) => Err(failure.into_store_error()),
+        }
+    }
+
     /// Runs `lua` over `keys` (the same arguments each time) in runs whose keys share one hash
     /// slot, at most [`CLAIM_CHUNK`] keys each: the first run alone (sending the body if the
-    /// server lacks the script), the others pipelined by hash. Returns each run's key indexes
-    /// (into `keys`) with its reply.
+    /// server lacks the script), then up to [`CLAIM_PIPELINE`] runs in flight on one connection
+    /// (each its own command: a cluster connection routes it to its slot's node, and loads the
+    /// script there when that node lacks it). Returns each run's key indexes (into `keys`)
+    /// with its reply.
     async fn eval_by_slot<T: FromRedisValue>(
         &self,
         lua: &Lua,
@@ -590,50 +683,23 @@ impl RedisStore {
         let Some(first) = runs.next() else {
             return Ok(Vec::new());
         };
-        let mut conn = self.conn().await?;
-        let mut cmd = lua.cmd_keys(&keys_of(&first), false);
-        args(&mut cmd);
-        let reply = match self.exec(&mut conn, &cmd).await {
-            Ok(v) => v,
-            Err(Failure::Redis(e)) if e.code() == Some("NOSCRIPT") => {
-                let mut cmd = lua.cmd_keys(&keys_of(&first), true);
-                args(&mut cmd);
-                self.run(&mut conn, &cmd).await?
-            }
-            Err(failure) => return Err(failure.into_store_error()),
-        };
-        let mut out = vec![(first, reply)];
-        let rest: Vec<Vec<usize>> = runs.collect();
-        for batch in rest.chunks(CLAIM_PIPELINE) {
-            let mut pipe = redis::pipe();
-            for run in batch {
-                let mut cmd = lua.cmd_keys(&keys_of(run), false);
-                args(&mut cmd);
-                pipe.add_command(cmd);
-            }
-            let replies: Vec<T> = self.run_pipe(&mut conn, &pipe).await?;
-            if replies.len() != batch.len() {
-                return Err(corrupt_reply("a script pipeline"));
-            }
-            out.extend(batch.iter().cloned().zip(replies));
-        }
-        Ok(out)
-    }
-
-    /// Runs write pipelines a few at a time on one connection: the server applies one while the
-    /// next is sent.
-    async fn run_writes(&self, pipes: &[Pipeline]) -> Result<(), StoreError> {
         let conn = self.conn().await?;
-        for group in pipes.chunks(WRITES_IN_FLIGHT) {
-            let writes = group.iter().map(|pipe| {
-                let mut conn = Conn {
-                    inner: conn.inner.clone(),
-                };
-                async move { self.run_pipe::<()>(&mut conn, pipe).await }
-            });
-            futures_util::future::try_join_all(writes).await?;
-        }
-        Ok(())
+        let reply = self.eval_keys(&conn, lua, &keys_of(&first), &args).await?;
+        let mut out = vec![(first, reply)];
+        let (conn, args, keys_of) = (&conn, &args, &keys_of);
+        // Collected before the stream is built, as in `run_pipes`.
+        let rest: Vec<_> = runs
+            .map(|run| async move {
+                let reply = self.eval_keys(conn, lua, &keys_of(&run), args).await?;
+                Ok::<_, StoreError>((run, reply))
+            })
+            .collect();
+        let rest: Vec<(Vec<usize>, T)> = futures_util::stream::iter(rest)
+            .buffered(CLAIM_PIPELINE)
+            .try_collect()
+            .await?;
+        out.extend(rest);
+        Ok(out)
     }
 }
 
@@ -685,15 +751,28 @@ impl Backend for RedisStore {
             .iter()
             .flat_map(|group| group.chunks(MSET_CHUNK))
             .collect();
-        let mut conn = self.conn().await?;
+        // A cluster connection sends a pipeline to one node: there, each slot's MGET goes alone.
+        let per_pipe = if self.shared.connector.is_cluster() {
+            1
+        } else {
+            MGET_PIPELINE
+        };
+        let batches: Vec<&[&[usize]]> = runs.chunks(per_pipe).collect();
+        let pipes: Vec<Pipeline> = batches
+            .iter()
+            .map(|batch| {
+                let mut pipe = redis::pipe();
+                for run in *batch {
+                    pipe.cmd("MGET")
+                        .arg(run.iter().map(|&i| &keys[i]).collect::<Vec<_>>());
+                }
+                pipe
+            })
+            .collect();
+        let conn = self.conn().await?;
+        let replies: Vec<Vec<Vec<Option<Vec<u8>>>>> = self.run_pipes(&conn, &pipes).await?;
         let mut values = vec![None; keys.len()];
-        for batch in runs.chunks(MGET_PIPELINE) {
-            let mut pipe = redis::pipe();
-            for run in batch {
-                pipe.cmd("MGET")
-                    .arg(run.iter().map(|&i| &keys[i]).collect::<Vec<_>>());
-            }
-            let replies: Vec<Vec<Option<Vec<u8>>>> = self.run_pipe(&mut conn, &pipe).await?;
+        for (batch, replies) in batches.iter().zip(replies) {
             for (run, reply) in batch.iter().zip(replies) {
                 if reply.len() != run.len() {
                     return Err(corrupt_reply("MGET"));
@@ -711,17 +790,22 @@ impl Backend for RedisStore {
         entries: &[(String, &[u8])],
         ttl: Option<Duration>,
     ) -> Result<(), StoreError> {
-        let pipes: Vec<Pipeline> = entries
-            .chunks(MSET_CHUNK)
+        let conn = self.conn().await?;
+        let groups = self.slot_groups(entries.iter().map(|(k, _)| k.as_str()));
+        let pipes: Vec<Pipeline> = groups
+            .iter()
+            .flat_map(|group| group.chunks(MSET_CHUNK))
             .map(|chunk| {
                 let mut pipe = redis::pipe();
-                for (k, v) in chunk {
+                for &i in chunk {
+                    let (k, v) = &entries[i];
                     pipe.add_command(Self::set_cmd(k, v, ttl)).ignore();
                 }
                 pipe
             })
             .collect();
-        self.run_writes(&pipes).await
+        self.run_pipes::<()>(&conn, &pipes).await?;
+        Ok(())
     }
 
     async fn ttl(&self, key: &str) -> Result<Option<Duration>, StoreError> {
@@ -763,6 +847,15 @@ impl Backend for RedisStore {
         hash: &str,
         fields: &[String],
     ) -> Result<(i64, HashRow), StoreError> {
+        if self.shared.connector.is_cluster() && key_slot(counter) != key_slot(hash) {
+            // A cluster connection sends a pipeline to one node: the two go side by side.
+            let hashes = [hash.to_owned()];
+            let (count, mut rows) = futures_util::try_join!(
+                self.incr(counter, by, ttl),
+                self.hmget_many(&hashes, fields)
+            )?;
+            return Ok((count, rows.pop().unwrap_or_default()));
+        }
         let pipe = |by_body| {
             let mut incr = INCR_SCRIPT.cmd(counter, by_body);
             incr.arg(by).arg(ttl_arg(ttl));
@@ -814,11 +907,15 @@ impl Backend for RedisStore {
         entries: &[(String, &[Field])],
         ttl: Option<Duration>,
     ) -> Result<(), StoreError> {
-        let pipes: Vec<Pipeline> = entries
-            .chunks(HASH_CHUNK)
+        let conn = self.conn().await?;
+        let groups = self.slot_groups(entries.iter().map(|(k, _)| k.as_str()));
+        let pipes: Vec<Pipeline> = groups
+            .iter()
+            .flat_map(|group| group.chunks(HASH_CHUNK))
             .map(|chunk| {
                 let mut pipe = redis::pipe();
-                for (key, fields) in chunk {
+                for &i in chunk {
+                    let (key, fields) = &entries[i];
                     let hset = pipe.cmd("HSET").arg(key);
                     for (f, v) in *fields {
                         hset.arg(f).arg(v.as_slice());
@@ -831,7 +928,9 @@ impl Backend for RedisStore {
                 pipe
             })
             .collect();
-        self.run_writes(&pipes).await
+        // A few pipelines in flight at once: the server applies one while the next is sent.
+        self.run_pipes::<()>(&conn, &pipes).await?;
+        Ok(())
     }
 
     async fn hmget_many(
@@ -839,15 +938,31 @@ impl Backend for RedisStore {
         keys: &[String],
         fields: &[String],
     ) -> Result<Vec<Vec<Option<Vec<u8>>>>, StoreError> {
-        let mut conn = self.conn().await?;
-        let mut rows = Vec::with_capacity(keys.len());
-        for chunk in keys.chunks(HASH_CHUNK) {
-            let mut pipe = redis::pipe();
-            for key in chunk {
-                pipe.cmd("HMGET").arg(key).arg(fields);
+        let conn = self.conn().await?;
+        let groups = self.slot_groups(keys.iter().map(String::as_str));
+        let chunks: Vec<&[usize]> = groups
+            .iter()
+            .flat_map(|group| group.chunks(HASH_CHUNK))
+            .collect();
+        let pipes: Vec<Pipeline> = chunks
+            .iter()
+            .map(|chunk| {
+                let mut pipe = redis::pipe();
+                for &i in *chunk {
+                    pipe.cmd("HMGET").arg(&keys[i]).arg(fields);
+                }
+                pipe
+            })
+            .collect();
+        let replies: Vec<Vec<Vec<Option<Vec<u8>>>>> = self.run_pipes(&conn, &pipes).await?;
+        let mut rows = vec![Vec::new(); keys.len()];
+        for (chunk, reply) in chunks.iter().zip(replies) {
+            if reply.len() != chunk.len() {
+                return Err(corrupt_reply("HMGET"));
             }
-            let replies: Vec<Vec<Option<Vec<u8>>>> = self.run_pipe(&mut conn, &pipe).await?;
-            rows.extend(replies);
+            for (&i, row) in chunk.iter().zip(reply) {
+                rows[i] = row;
+            }
         }
         Ok(rows)
     }
@@ -1087,20 +1202,45 @@ impl Backend for RedisStore {
 
 #[cfg(test)]
 mod tests {
+    use secrecy::SecretString;
+
+    use super::super::{SentinelSettings, StoreMode};
     use super::*;
+
+    fn settings(mode: StoreMode, url: &str) -> StoreSettings {
+        let url = SecretString::from(url.to_owned());
+        StoreSettings {
+            mode,
+            redis_url: Some(url.clone()),
+            cluster_urls: vec![url.clone()],
+            sentinel: SentinelSettings {
+                urls: vec![url],
+                master_name: "gw".into(),
+                ..SentinelSettings::default()
+            },
+            command_timeout: Duration::from_millis(100),
+            pool_size: 1,
+            ..StoreSettings::default()
+        }
+    }
 
     #[test]
     fn invalid_url_error_does_not_leak_the_password() {
-        for url in [
-            "http://user:hunter2@localhost",
-            "redis://:hunter2@localhost:notaport",
-            "rediss://:hunter2@localhost",
-            "hunter2",
+        for mode in [
+            StoreMode::Standalone,
+            StoreMode::Cluster,
+            StoreMode::Sentinel,
         ] {
-            let Err(e) = RedisStore::new(url, Duration::from_millis(100), 1) else {
-                panic!("{url} should be rejected");
-            };
-            assert!(!e.to_string().contains("hunter2"), "{e}");
+            for url in [
+                "http://user:hunter2@localhost",
+                "redis://:hunter2@localhost:notaport",
+                "hunter2",
+            ] {
+                let Err(e) = RedisStore::new(&settings(mode, url)) else {
+                    panic!("{url} should be rejected in {mode:?} mode");
+                };
+                assert!(!e.to_string().contains("hunter2"), "{e}");
+            }
         }
     }
 
@@ -1117,6 +1257,69 @@ mod tests {
             let slot = key_slot(&keys[group[0]]);
             assert!(group.iter().all(|&i| key_slot(&keys[i]) == slot));
         }
+    }
+
+    #[test]
+    fn every_mode_accepts_tls_and_acl_users() {
+        for mode in [
+            StoreMode::Standalone,
+            StoreMode::Cluster,
+            StoreMode::Sentinel,
+        ] {
+            for url in [
+                "rediss://gateway:hunter2@redis.example:6380",
+                "redis://gateway:hunter2@127.0.0.1:6379",
+            ] {
+                let store = RedisStore::new(&settings(mode, url))
+                    .unwrap_or_else(|e| panic!("{mode:?} {url}: {e}"));
+                assert_eq!(store.shared.connector.mode(), mode);
+                assert!(!format!("{store:?}").contains("hunter2"));
+            }
+        }
+    }
+
+    #[test]
+    fn each_mode_needs_its_urls() {
+        let empty = StoreSettings {
+            command_timeout: Duration::from_millis(100),
+            ..StoreSettings::default()
+        };
+        for (mode, setting) in [
+            (StoreMode::Standalone, "store.redis_url"),
+            (StoreMode::Cluster, "store.cluster.urls"),
+            (StoreMode::Sentinel, "store.sentinel.urls"),
+        ] {
+            let Err(e) = RedisStore::new(&StoreSettings {
+                mode,
+                ..empty.clone()
+            }) else {
+                panic!("{mode:?} without URLs accepted");
+            };
+            assert!(e.to_string().contains(setting), "{e}");
+        }
+        let mut no_name = settings(StoreMode::Sentinel, "redis://127.0.0.1:26379");
+        no_name.sentinel.master_name = " ".into();
+        let Err(e) = RedisStore::new(&no_name) else {
+            panic!("a sentinel set without master name accepted");
+        };
+        assert!(e.to_string().contains("store.sentinel.master_name"), "{e}");
+    }
+
+    #[test]
+    fn cluster_batches_are_split_by_hash_slot() {
+        let cluster = RedisStore::new(&settings(StoreMode::Cluster, "redis://127.0.0.1:7000"))
+            .expect("cluster settings");
+        let keys = ["{a}:1", "{b}:1", "{a}:2", "{b}:2", "{c}:1"];
+        assert_eq!(
+            cluster.slot_groups(keys.iter().copied()),
+            vec![vec![0, 2], vec![1, 3], vec![4]]
+        );
+        let single = RedisStore::new(&settings(StoreMode::Standalone, "redis://127.0.0.1:6379"))
+            .expect("standalone settings");
+        assert_eq!(
+            single.slot_groups(keys.iter().copied()),
+            vec![vec![0, 1, 2, 3, 4]]
+        );
     }
 
     #[test]

@@ -1,20 +1,24 @@
 //! Conformance suite for the store: every case in `cases` runs against the embedded
-//! backend (`memory::*`), standalone Redis (`redis::*`) and a private one-node Redis
-//! Cluster (`cluster_node::*`, which refuses any command or script spanning hash slots),
-//! plus Redis-only failure tests (`redis_failures::*`) against private `redis-server`
-//! processes.
+//! backend (`memory::*`), standalone Redis (`redis::*`), a private one-node Redis Cluster
+//! (`cluster_node::*`, which refuses any command or script spanning hash slots), and Redis in
+//! cluster and sentinel mode (`cluster::*`, `sentinel::*`), plus Redis-only failure tests
+//! (`redis_failures::*`) against private `redis-server` processes.
 //!
-//! The Redis cases use the shared server at `REDIS_URL` (default
+//! The `redis` cases use the shared server at `REDIS_URL` (default
 //! `redis://127.0.0.1:6379`), each under its own `test:{uuid}:` prefix, and FAIL
-//! when it is unreachable.
+//! when it is unreachable. The `cluster` (three masters, three replicas) and `sentinel` (a
+//! primary, two replicas, three sentinels) cases share engines that this test binary starts
+//! once (crates/redis-harness) and that die with it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support_redis;
 
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use redis_harness::{Cluster, Sentinel};
 use secrecy::SecretString;
-use store::{Store, StoreError, StoreSettings};
+use store::{SentinelSettings, Store, StoreError, StoreMode, StoreSettings};
 
 use support_redis::{PrivateRedis, shared_url, test_prefix};
 
@@ -24,7 +28,62 @@ fn redis_settings(url: &str, key_prefix: &str, command_timeout: Duration) -> Sto
         key_prefix: key_prefix.to_owned(),
         command_timeout,
         pool_size: 4,
+        ..StoreSettings::default()
     }
+}
+
+fn secrets(urls: Vec<String>) -> Vec<SecretString> {
+    urls.into_iter().map(SecretString::from).collect()
+}
+
+/// The cluster every `cluster::*` case shares, started by the first one.
+fn shared_cluster() -> &'static Cluster {
+    static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+    CLUSTER.get_or_init(Cluster::start)
+}
+
+/// The sentinel set every `sentinel::*` case shares, started by the first one.
+fn shared_sentinel() -> &'static Sentinel {
+    static SENTINEL: OnceLock<Sentinel> = OnceLock::new();
+    SENTINEL.get_or_init(Sentinel::start)
+}
+
+async fn connect_or_panic(settings: &StoreSettings, what: &str) -> Store {
+    let store = Store::connect(settings)
+        .await
+        .unwrap_or_else(|e| panic!("cannot set up the store on the {what}: {e}"));
+    if let Err(e) = store.ping().await {
+        panic!("the {what} does not answer: {e}");
+    }
+    store
+}
+
+async fn cluster_store() -> (Store, ()) {
+    let cluster = tokio::task::block_in_place(shared_cluster);
+    let settings = StoreSettings {
+        mode: StoreMode::Cluster,
+        cluster_urls: secrets(cluster.urls()),
+        key_prefix: test_prefix(),
+        command_timeout: Duration::from_secs(2),
+        ..StoreSettings::default()
+    };
+    (connect_or_panic(&settings, "test cluster").await, ())
+}
+
+async fn sentinel_store() -> (Store, ()) {
+    let set = tokio::task::block_in_place(shared_sentinel);
+    let settings = StoreSettings {
+        mode: StoreMode::Sentinel,
+        sentinel: SentinelSettings {
+            urls: secrets(set.sentinel_urls()),
+            master_name: set.master_name().to_owned(),
+            ..SentinelSettings::default()
+        },
+        key_prefix: test_prefix(),
+        command_timeout: Duration::from_secs(2),
+        ..StoreSettings::default()
+    };
+    (connect_or_panic(&settings, "test sentinel set").await, ())
 }
 
 async fn memory_store() -> (Store, ()) {
@@ -149,6 +208,9 @@ macro_rules! all_cases {
 all_cases!(memory, super::memory_store, super::no_cleanup);
 all_cases!(redis, super::redis_store, super::redis_cleanup);
 all_cases!(cluster_node, super::cluster_node_store, super::no_cleanup);
+// The engines are this binary's own and die with it: nothing to clean.
+all_cases!(cluster, super::cluster_store, super::no_cleanup);
+all_cases!(sentinel, super::sentinel_store, super::no_cleanup);
 
 fn is_corrupt<T: std::fmt::Debug>(r: Result<T, StoreError>) -> bool {
     matches!(r, Err(StoreError::Corrupt(_)))
@@ -1466,6 +1528,7 @@ mod redis_failures {
             key_prefix: "p:".into(),
             ..StoreSettings::default()
         };
+        assert_eq!(settings.mode, StoreMode::Standalone);
         let store = Store::connect(&settings).await.unwrap();
         assert_eq!(store.backend_name(), "embedded");
         assert_eq!(store.key_prefix(), "p:");

@@ -165,10 +165,9 @@ async fn start(file: Arc<ConfigFile>, config: Config) -> TestApp {
 
 async fn store_of(config: &Config) -> Store {
     Store::connect(&StoreSettings {
-        redis_url: config.store.redis_url.clone(),
-        key_prefix: config.store.key_prefix.clone(),
         command_timeout: Duration::from_secs(5),
         pool_size: 1,
+        ..config.store.settings()
     })
     .await
     .expect("the test's store handle connects")

@@ -22,7 +22,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     "config": {
         "server": {"listen": "0.0.0.0:8080", "workers": 0, "drain_timeout": "20s", "public_url": null,
                    "admin_listen": "0.0.0.0:9090"},
-        "store": {"redis_url": "[redacted]", "key_prefix": "wagw:", "command_timeout": "500ms", "pool_size": 4},
+        "store": {"mode": "standalone", "redis_url": "[redacted]", "key_prefix": "wagw:", "command_timeout": "500ms", "pool_size": 4},
         "auth": {"algorithms": ["RS256"], "hs256_secrets": [], "allow_dev_secret": false,
                  "jwks_url": "https://login.example.com/.well-known/jwks.json", "issuer": "https://login.example.com/",
                  "audience": "wa-gateway", "leeway": "30s"},

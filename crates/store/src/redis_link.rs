@@ -1,0 +1,233 @@
+//! Where the Redis backend's connections go: one server, a Redis Cluster, or the primary that
+//! the Sentinels name.
+//!
+//! - **standalone**: a multiplexed connection to the server of `store.redis_url`.
+//! - **cluster**: a cluster connection (one multiplexed connection per node, commands routed
+//!   by hash slot, `MOVED`/`ASK` followed, the slot map refreshed after a failover), found
+//!   through the seed URLs.
+//! - **sentinel**: the sentinels are asked for the primary of `master_name` (and the primary
+//!   is checked to say it is one) each time a connection is opened; a failover breaks the
+//!   connections (the sentinels kill the old primary's clients, and its writes fail with
+//!   `READONLY`), so the next connection goes to the new primary. While calls come in, the
+//!   sentinels are also watched for a failover under way (`sentinel_watch`).
+//!
+//! URLs may hold passwords: no error here quotes a URL or redis-rs's rendering of one.
+
+use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
+use redis::{
+    AsyncConnectionConfig, Cmd, IntoConnectionInfo, Pipeline, RedisConnectionInfo, RedisFuture,
+    RedisResult, TlsMode, Value,
+};
+use secrecy::ExposeSecret;
+
+use super::sentinel_watch::SentinelWatch;
+use super::{StoreError, StoreMode, StoreSettings};
+
+/// Retries of a cluster command inside redis-rs (after `MOVED`, `TRYAGAIN` or a lost node),
+/// all within the store's command timeout.
+const CLUSTER_RETRIES: u32 = 3;
+
+/// A connection of any mode; cheap to clone (a handle on a shared connection).
+#[derive(Clone)]
+pub(crate) enum Link {
+    Single(MultiplexedConnection),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Link {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Link::Single(c) => c.req_packed_command(cmd),
+            Link::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Link::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Link::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Link::Single(c) => c.get_db(),
+            Link::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+enum Target {
+    Standalone(redis::Client),
+    Cluster(ClusterClient),
+    Sentinel {
+        /// Locked while the sentinels are asked: it caches its connections to them.
+        client: tokio::sync::Mutex<SentinelClient>,
+        watch: SentinelWatch,
+    },
+}
+
+/// Opens connections of the configured mode.
+pub(crate) struct Connector {
+    target: Target,
+    config: AsyncConnectionConfig,
+}
+
+fn invalid_url(setting: &str, e: &redis::RedisError, url: &str) -> StoreError {
+    let hint = if url.contains("://") {
+        "expected redis://[user:password@]host[:port][/db] or rediss://"
+    } else {
+        "not a URL"
+    };
+    StoreError::invalid(format!("{setting}: invalid URL ({}): {hint}", e.category()))
+}
+
+impl Connector {
+    /// Checks the URLs of `settings.mode`; connects to nothing.
+    pub(crate) fn new(settings: &StoreSettings) -> Result<Connector, StoreError> {
+        let timeout = settings.command_timeout;
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout));
+        let target = match settings.mode {
+            StoreMode::Standalone => {
+                let url = settings
+                    .redis_url
+                    .as_ref()
+                    .ok_or_else(|| StoreError::invalid("store.redis_url is required"))?
+                    .expose_secret();
+                let client = redis::Client::open(url)
+                    .map_err(|e| invalid_url("store.redis_url", &e, url))?;
+                Target::Standalone(client)
+            }
+            StoreMode::Cluster => {
+                if settings.cluster_urls.is_empty() {
+                    return Err(StoreError::invalid("store.cluster.urls: at least one seed"));
+                }
+                let mut seeds = Vec::with_capacity(settings.cluster_urls.len());
+                for url in &settings.cluster_urls {
+                    let url = url.expose_secret();
+                    let info = url
+                        .into_connection_info()
+                        .map_err(|e| invalid_url("store.cluster.urls", &e, url))?;
+                    seeds.push(info);
+                }
+                let client = ClusterClient::builder(seeds)
+                    .connection_timeout(timeout)
+                    .response_timeout(timeout)
+                    .retries(CLUSTER_RETRIES)
+                    .build()
+                    .map_err(|e| {
+                        StoreError::invalid(format!(
+                            "store.cluster.urls: {} (every seed must use the same scheme, user and password)",
+                            e.category()
+                        ))
+                    })?;
+                Target::Cluster(client)
+            }
+            StoreMode::Sentinel => {
+                let sentinel = &settings.sentinel;
+                if sentinel.urls.is_empty() {
+                    return Err(StoreError::invalid(
+                        "store.sentinel.urls: at least one sentinel",
+                    ));
+                }
+                if sentinel.master_name.trim().is_empty() {
+                    return Err(StoreError::invalid(
+                        "store.sentinel.master_name is required",
+                    ));
+                }
+                let mut sentinels = Vec::with_capacity(sentinel.urls.len());
+                let mut tls = false;
+                for url in &sentinel.urls {
+                    let url = url.expose_secret();
+                    tls |= url.starts_with("rediss://");
+                    let info = url
+                        .into_connection_info()
+                        .map_err(|e| invalid_url("store.sentinel.urls", &e, url))?;
+                    sentinels.push(info);
+                }
+                let mut primary = RedisConnectionInfo::default();
+                if let Some(user) = &sentinel.primary_username {
+                    primary = primary.set_username(user);
+                }
+                if let Some(password) = &sentinel.primary_password {
+                    primary = primary.set_password(password.expose_secret());
+                }
+                let mut node =
+                    SentinelNodeConnectionInfo::default().set_redis_connection_info(primary);
+                if tls {
+                    node = node.set_tls_mode(TlsMode::Secure);
+                }
+                let watch = SentinelWatch::new(&sentinels, &sentinel.master_name, config.clone())
+                    .map_err(|e| {
+                    StoreError::invalid(format!("store.sentinel.urls: {}", e.category()))
+                })?;
+                let client = SentinelClient::build(
+                    sentinels,
+                    sentinel.master_name.clone(),
+                    Some(node),
+                    SentinelServerType::Master,
+                )
+                .map_err(|e| {
+                    StoreError::invalid(format!("store.sentinel.urls: {}", e.category()))
+                })?;
+                Target::Sentinel {
+                    client: tokio::sync::Mutex::new(client),
+                    watch,
+                }
+            }
+        };
+        Ok(Connector { target, config })
+    }
+
+    /// Opens a connection (the caller bounds the time it may take).
+    pub(crate) async fn open(&self) -> RedisResult<Link> {
+        match &self.target {
+            Target::Standalone(client) => client
+                .get_multiplexed_async_connection_with_config(&self.config)
+                .await
+                .map(Link::Single),
+            Target::Cluster(client) => client.get_async_connection().await.map(Link::Cluster),
+            Target::Sentinel { client, watch } => {
+                let found = client.lock().await.async_get_client().await?;
+                let address = found.get_connection_info().addr().to_string();
+                let link = found
+                    .get_multiplexed_async_connection_with_config(&self.config)
+                    .await
+                    .map(Link::Single)?;
+                watch.connected_to(address);
+                Ok(link)
+            }
+        }
+    }
+
+    /// Under Sentinel, the sentinels' watch (see `sentinel_watch`).
+    pub(crate) fn sentinel_watch(&self) -> Option<&SentinelWatch> {
+        match &self.target {
+            Target::Sentinel { watch, .. } => Some(watch),
+            _ => None,
+        }
+    }
+
+    /// Commands of one pipeline or script must then stay within one hash slot.
+    pub(crate) fn is_cluster(&self) -> bool {
+        matches!(self.target, Target::Cluster(_))
+    }
+
+    pub(crate) fn mode(&self) -> StoreMode {
+        match self.target {
+            Target::Standalone(_) => StoreMode::Standalone,
+            Target::Cluster(_) => StoreMode::Cluster,
+            Target::Sentinel { .. } => StoreMode::Sentinel,
+        }
+    }
+}
