@@ -14,5 +14,6 @@ mod number_checks;
 mod number_checks_parallel;
 mod number_checks_pooling;
 mod number_checks_processes;
+mod on_cluster;
 mod outbound_urls;
 mod traces;
