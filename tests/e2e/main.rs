@@ -8,6 +8,7 @@ mod accounts;
 mod dashboards;
 mod events;
 mod examples;
+mod failover;
 mod logs;
 mod number_check_coalescing;
 mod number_checks;

@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-use redis_harness::Cluster;
+use redis_harness::{Cluster, Sentinel};
 use serde_json::{Value, json};
 
 static CLUSTER: OnceLock<Cluster> = OnceLock::new();
@@ -19,6 +19,15 @@ pub fn shared_cluster() -> &'static Cluster {
 /// into a suite's configuration with [`on_cluster`].
 pub fn cluster_store(cluster: &Cluster) -> Value {
     json!({"store": {"mode": "cluster", "redis_url": null, "cluster": {"urls": cluster.urls()}}})
+}
+
+/// Store overrides that put an app behind the sentinels of `set`.
+pub fn sentinel_store(set: &Sentinel) -> Value {
+    json!({"store": {
+        "mode": "sentinel",
+        "redis_url": null,
+        "sentinel": {"urls": set.sentinel_urls(), "master_name": set.master_name()}
+    }})
 }
 
 /// A suite's configuration (e.g. `number_checks::config(..)`), targeted at the shared cluster.
