@@ -109,8 +109,8 @@ async fn a_job_survives_a_cluster_failover_of_the_master_holding_its_keys() {
 #[derive(Debug)]
 enum Outcome {
     Answered,
-    /// 503 with a `Retry-After` header.
-    Unavailable,
+    /// 503 with a `Retry-After` header; the problem's code.
+    Unavailable(String),
     /// Anything else: another status, a 503 without `Retry-After`, no answer in time.
     Wrong(String),
 }
@@ -126,7 +126,8 @@ async fn lookup(app: &TestApp, t: &str) -> Outcome {
     match sent {
         Ok(resp) if resp.status() == 200 => Outcome::Answered,
         Ok(resp) if resp.status() == 503 && resp.headers().contains_key("retry-after") => {
-            Outcome::Unavailable
+            let problem: Value = resp.json().await.unwrap_or_default();
+            Outcome::Unavailable(problem["code"].as_str().unwrap_or_default().to_owned())
         }
         Ok(resp) => Outcome::Wrong(format!(
             "{}: {}",
@@ -137,11 +138,16 @@ async fn lookup(app: &TestApp, t: &str) -> Outcome {
     }
 }
 
-/// Looks up one (cached) number over and over until `stop`.
-async fn lookup_loop(app: Arc<TestApp>, t: String, stop: Arc<AtomicBool>) -> Vec<Outcome> {
+/// Looks up one (cached) number over and over until `stop`; each outcome with when it was sent.
+async fn lookup_loop(
+    app: Arc<TestApp>,
+    t: String,
+    stop: Arc<AtomicBool>,
+) -> Vec<(Instant, Outcome)> {
     let mut outcomes = Vec::new();
     while !stop.load(Ordering::Relaxed) {
-        outcomes.push(lookup(&app, &t).await);
+        let sent = Instant::now();
+        outcomes.push((sent, lookup(&app, &t).await));
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     outcomes
@@ -164,6 +170,7 @@ async fn lookups_and_a_job_go_through_a_sentinel_failover() {
     let lookups = tokio::spawn(lookup_loop(Arc::clone(&app), t.clone(), Arc::clone(&stop)));
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_running(&app, &t, &id, "when the failover begins").await;
+    let switch_began = Instant::now();
     let switching = Arc::clone(&set);
     tokio::task::spawn_blocking(move || switching.failover())
         .await
@@ -185,23 +192,36 @@ async fn lookups_and_a_job_go_through_a_sentinel_failover() {
     let outcomes = lookups.await.expect("the lookup loop");
     let wrong: Vec<&String> = outcomes
         .iter()
-        .filter_map(|o| match o {
+        .filter_map(|(_, o)| match o {
             Outcome::Wrong(what) => Some(what),
             _ => None,
         })
         .collect();
     assert!(wrong.is_empty(), "lookups during the failover: {wrong:?}");
     assert!(
-        outcomes.iter().any(|o| matches!(o, Outcome::Answered)),
+        outcomes.iter().any(|(_, o)| matches!(o, Outcome::Answered)),
         "no lookup at all was answered: {outcomes:?}"
     );
+    // How long lookups were refused, for the docs; printed, not asserted.
+    let refused: Vec<(Instant, &str)> = outcomes
+        .iter()
+        .filter_map(|(sent, o)| match o {
+            Outcome::Unavailable(code) => Some((*sent, code.as_str())),
+            _ => None,
+        })
+        .collect();
+    let codes: std::collections::BTreeSet<&str> = refused.iter().map(|(_, c)| *c).collect();
     eprintln!(
-        "sentinel failover: {} lookups, {} answered 503",
+        "sentinel failover: {} lookups, {} answered 503 ({codes:?}), from {:?} to {:?} after \
+         the switch began",
         outcomes.len(),
-        outcomes
-            .iter()
-            .filter(|o| matches!(o, Outcome::Unavailable))
-            .count()
+        refused.len(),
+        refused
+            .first()
+            .map(|(t, _)| t.saturating_duration_since(switch_began)),
+        refused
+            .last()
+            .map(|(t, _)| t.saturating_duration_since(switch_began)),
     );
 
     completed_without_duplicates(&app, &t, &id, &sim).await;
