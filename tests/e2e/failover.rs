@@ -7,9 +7,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use gateway_api::ownership::OwnedKind;
 use redis_harness::Sentinel;
 use serde_json::{Value, json};
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
+use crate::events::{
+    SECRET, TENANT, claim, deliveries, events_config, post_webhook, subscribe, wait_for,
+};
 use crate::support::engines::{on_cluster, sentinel_store, shared_cluster, with_store};
 use crate::support::number_checks::{all_results, config, indian, post_job, start_sim, wait_done};
 use crate::support::sim::RunningSim;
@@ -160,8 +166,28 @@ async fn lookups_and_a_job_go_through_a_sentinel_failover() {
         .expect("the sentinel set");
     let set = Arc::new(set);
     let sim = start_sim(52, 2_000).await;
-    let app =
-        Arc::new(spawn_app_with(with_store(config(&sim, json!({})), sentinel_store(&set))).await);
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&receiver)
+        .await;
+    let mut settings = config(&sim, json!({}));
+    let events = events_config(json!({"subscription_allow": [format!("{}/", receiver.uri())]}));
+    if let (Some(target), Some(events)) = (
+        settings["events"].as_object_mut(),
+        events["events"].as_object(),
+    ) {
+        target.extend(events.clone());
+    }
+    let app = Arc::new(spawn_app_with(with_store(settings, sentinel_store(&set))).await);
+    claim(&app, OwnedKind::Registration, "861821726232", TENANT).await;
+    let sub = subscribe(
+        &app,
+        &format!("{}/hooks", receiver.uri()),
+        json!(["registration.completed"]),
+    )
+    .await;
+    let sub_id = sub["id"].as_str().expect("id").to_owned();
     let t = token("acme", SCOPES);
     assert!(matches!(lookup(&app, &t).await, Outcome::Answered));
     let id = start_job(&app, &t).await;
@@ -170,6 +196,8 @@ async fn lookups_and_a_job_go_through_a_sentinel_failover() {
     let lookups = tokio::spawn(lookup_loop(Arc::clone(&app), t.clone(), Arc::clone(&stop)));
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_running(&app, &t, &id, "when the failover begins").await;
+    // A vendor webhook arrives during the switch; the vendor retries it until it is accepted.
+    let webhook = tokio::spawn(webhook_until_accepted(Arc::clone(&app)));
     let switch_began = Instant::now();
     let switching = Arc::clone(&set);
     tokio::task::spawn_blocking(move || switching.failover())
@@ -225,4 +253,42 @@ async fn lookups_and_a_job_go_through_a_sentinel_failover() {
     );
 
     completed_without_duplicates(&app, &t, &id, &sim).await;
+
+    let refused_webhooks = webhook.await.expect("the webhook");
+    wait_for("the delivery", || async {
+        deliveries(&app, &sub_id).await["items"][0]["status"] == "delivered"
+    })
+    .await;
+    // Room for a second, wrong delivery to show up.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let received = receiver.received_requests().await.expect("recorded");
+    assert_eq!(
+        received.len(),
+        1,
+        "the event is delivered once (the webhook was refused {refused_webhooks} times first)"
+    );
+    eprintln!("sentinel failover: the webhook was refused {refused_webhooks} times, then accepted");
+}
+
+/// Posts a registration webhook, as the vendor does, until the gateway accepts it (200); a
+/// refusal must be a 503. Returns how many times it was refused.
+async fn webhook_until_accepted(app: Arc<TestApp>) -> usize {
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut refused = 0;
+    loop {
+        let response = post_webhook(
+            &app,
+            "/group-dispatch-api/register/syncStatus",
+            json!({"phone": "861821726232", "status": 1}),
+            SECRET,
+        )
+        .await;
+        match response.status().as_u16() {
+            200 => return refused,
+            503 => refused += 1,
+            other => panic!("a webhook during the failover got {other}"),
+        }
+        assert!(refused < 10_000, "the webhook was never accepted");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
