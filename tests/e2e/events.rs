@@ -17,10 +17,10 @@ use sha2::Sha256;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const SECRET: &str = "test-webhook-secret-0123456789";
-const TENANT: &str = "tenant-a";
+pub(crate) const SECRET: &str = "test-webhook-secret-0123456789";
+pub(crate) const TENANT: &str = "tenant-a";
 
-fn events_config(extra: Value) -> Value {
+pub(crate) fn events_config(extra: Value) -> Value {
     let mut events = json!({
         "webhook_secret": SECRET,
         "webhook_base_path": "/vendor",
@@ -84,7 +84,12 @@ async fn trigger(app: &TestApp, sim: &crate::support::sim::RunningSim, kind: &st
     );
 }
 
-async fn post_webhook(app: &TestApp, path: &str, body: Value, secret: &str) -> reqwest::Response {
+pub(crate) async fn post_webhook(
+    app: &TestApp,
+    path: &str,
+    body: Value,
+    secret: &str,
+) -> reqwest::Response {
     app.client
         .post(app.url(path))
         .header("X-Webhook-Secret", secret)
@@ -114,7 +119,7 @@ fn types_of(page: &Value) -> Vec<String> {
         .collect()
 }
 
-async fn wait_for<F, Fut>(what: &str, mut check: F)
+pub(crate) async fn wait_for<F, Fut>(what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -206,7 +211,7 @@ impl Sse {
     }
 }
 
-async fn claim(app: &TestApp, kind: OwnedKind, id: &str, tenant: &str) {
+pub(crate) async fn claim(app: &TestApp, kind: OwnedKind, id: &str, tenant: &str) {
     assert!(
         ownership::claim(&app.store, kind, id, tenant)
             .await
@@ -510,7 +515,7 @@ async fn the_same_vendor_delivery_twice_is_one_event() {
     assert_eq!(states, ["online", "offline", "online"]);
 }
 
-async fn subscribe(app: &TestApp, url: &str, types: Value) -> Value {
+pub(crate) async fn subscribe(app: &TestApp, url: &str, types: Value) -> Value {
     let response = app
         .client
         .post(app.url("/v1/subscriptions"))
@@ -554,7 +559,7 @@ fn verify(secret: &str, request: &wiremock::Request) -> Value {
     body
 }
 
-async fn deliveries(app: &TestApp, subscription: &str) -> Value {
+pub(crate) async fn deliveries(app: &TestApp, subscription: &str) -> Value {
     app.get(
         &format!("/v1/subscriptions/{subscription}/deliveries"),
         &app.token(TENANT, "events:read events:write"),

@@ -19,8 +19,12 @@ use std::time::{Duration, Instant};
 
 use redis::{AsyncConnectionConfig, ConnectionInfo};
 
-/// How often, at most, the sentinels are asked.
-pub(crate) const CHECK_EVERY: Duration = Duration::from_secs(1);
+/// How often, at most, the sentinels are asked. Writes the old primary takes between the
+/// promotion of a replica and the next check are lost, so this is short: with one check a
+/// second, a forced failover under a constant write load lost about 80 of 1600 acknowledged
+/// writes; with 100 ms, none in the runs of `tests/store_failover.rs` (a window, not a
+/// guarantee). The cost, only while calls come in: one small command per sentinel per check.
+pub(crate) const CHECK_EVERY: Duration = Duration::from_millis(100);
 
 /// What the sentinels said.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,6 +2,7 @@
 //! Redis key prefix, configured by a file as an operator would; tokens; problem checks.
 
 pub mod binaries;
+pub mod engines;
 pub mod number_checks;
 pub mod process;
 pub mod sim;
