@@ -743,7 +743,7 @@ impl Backend for RedisStore {
     /// unrelated keys (cache entries, one per number) is naturally cross-slot, and a cluster
     /// refuses an `MGET` over several slots. Not atomic across slots.
     async fn mget(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
-        let groups = self.slot_groups(keys.iter().map(String::as_str));
+        let groups = by_slot(keys);
         if groups.len() == 1 && keys.len() <= MSET_CHUNK {
             return self.query(redis::cmd("MGET").arg(keys)).await;
         }
