@@ -4,6 +4,7 @@ use std::process::{Command, Stdio};
 
 use redis::Value;
 
+use crate::Acl;
 use crate::process::{Server, TempDir, query, require_binary, wait_for};
 
 const MASTERS: usize = 3;
@@ -30,12 +31,19 @@ impl Cluster {
     /// Panics if `redis-server` or `redis-cli` is missing or the cluster does not form.
     #[must_use]
     pub fn start() -> Cluster {
+        Self::start_with_acl(None)
+    }
+
+    /// [`Cluster::start`]; with `acl`, that user is every node's only user (`default` off;
+    /// replicas and `redis-cli --cluster create` log in as it).
+    #[must_use]
+    pub fn start_with_acl(acl: Option<&Acl>) -> Cluster {
         require_binary("redis-cli", "redis-tools");
         let dir = TempDir::new("cluster");
         let nodes: Vec<Server> = (0..NODES)
             .map(|i| {
                 let conf = format!("nodes-{i}.conf");
-                Server::start(
+                Server::start_as(
                     dir.path(),
                     &format!("node{i}"),
                     &[
@@ -48,6 +56,7 @@ impl Cluster {
                     ],
                     None,
                     true,
+                    acl,
                 )
             })
             .collect();
@@ -57,7 +66,17 @@ impl Cluster {
             .iter()
             .map(|p| format!("127.0.0.1:{p}"))
             .collect();
-        let output = Command::new("redis-cli")
+        let mut create = Command::new("redis-cli");
+        if let Some(acl) = acl {
+            create.args([
+                "--user",
+                &acl.user,
+                "--pass",
+                &acl.password,
+                "--no-auth-warning",
+            ]);
+        }
+        let output = create
             .args(["--cluster", "create"])
             .args(&addresses)
             .args(["--cluster-replicas", "1", "--cluster-yes"])
