@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use redis::{Connection, FromRedisValue};
 
-use crate::{Acl, SETTLE_TIMEOUT, url};
+use crate::{Acl, SETTLE_TIMEOUT, Tls, url};
 
 /// Tries per server to find a port nobody else grabbed between our probe and the server's bind.
 const PORT_TRIES: usize = 8;
@@ -155,6 +155,7 @@ pub struct Server {
     lifeline: Option<ChildStdin>,
     pid: u32,
     port: u16,
+    tls_port: Option<u16>,
 }
 
 impl Server {
@@ -168,7 +169,7 @@ impl Server {
         config_file: Option<&str>,
         bus: bool,
     ) -> Server {
-        Self::start_as(dir, name, args, config_file, bus, None)
+        Self::start_as(dir, name, args, config_file, bus, None, None)
     }
 
     /// [`Server::start`], with `acl` (when given) as the only user: `default` is switched
@@ -180,21 +181,32 @@ impl Server {
         config_file: Option<&str>,
         bus: bool,
         acl: Option<&Acl>,
+        tls: Option<&Tls>,
     ) -> Server {
         require_binary("redis-server", "redis-server");
         let acl_args = acl.map(Acl::server_args).unwrap_or_default();
-        let mut all_args: Vec<&str> = args.to_vec();
-        all_args.extend(acl_args.iter().map(String::as_str));
         let mut last_log = String::new();
         for _ in 0..PORT_TRIES {
             let port = free_port(bus);
+            // The plain port stays open for the harness's own checks; tests use the TLS one.
+            let tls_port = tls.map(|_| free_port(false));
+            let tls_args = tls
+                .zip(tls_port)
+                .map(|(tls, p)| tls.server_args(p))
+                .unwrap_or_default();
+            let mut all_args: Vec<&str> = args.to_vec();
+            all_args.extend(acl_args.iter().map(String::as_str));
+            all_args.extend(tls_args.iter().map(String::as_str));
             if let Some(acl) = acl {
                 logins()
                     .get_or_insert_with(HashMap::new)
                     .insert(port, acl.clone());
             }
             match Self::try_start(dir, name, port, &all_args, config_file) {
-                Ok(server) => return server,
+                Ok(mut server) => {
+                    server.tls_port = tls_port;
+                    return server;
+                }
                 Err(log) => {
                     if let Some(map) = logins().as_mut() {
                         map.remove(&port);
@@ -249,6 +261,7 @@ impl Server {
             lifeline,
             pid: pid_line.trim().parse().unwrap_or(0),
             port,
+            tls_port: None,
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -283,6 +296,12 @@ impl Server {
         url(self.port)
     }
 
+    /// The TLS-only port, when started with TLS.
+    #[must_use]
+    pub fn tls_port(&self) -> Option<u16> {
+        self.tls_port
+    }
+
     /// Kills the server (SIGKILL) and waits for it; idempotent.
     pub fn kill(&mut self) {
         if self.lifeline.take().is_some() {
@@ -312,15 +331,28 @@ impl Standalone {
     /// Starts the server and waits until it answers. Panics if `redis-server` is missing.
     #[must_use]
     pub fn start() -> Standalone {
-        Self::start_with_acl(None)
+        Self::start_with(None, None)
     }
 
     /// [`Standalone::start`]; with `acl`, that user is the only one (`default` is off).
     #[must_use]
     pub fn start_with_acl(acl: Option<&Acl>) -> Standalone {
+        Self::start_with(acl, None)
+    }
+
+    /// [`Standalone::start`], with `acl` as the only user and, with `tls`, a TLS-only port
+    /// ([`Standalone::tls_port`]) besides the plain one.
+    #[must_use]
+    pub fn start_with(acl: Option<&Acl>, tls: Option<&Tls>) -> Standalone {
         let dir = TempDir::new("standalone");
-        let server = Server::start_as(dir.path(), "standalone", &[], None, false, acl);
+        let server = Server::start_as(dir.path(), "standalone", &[], None, false, acl, tls);
         Standalone { server, _dir: dir }
+    }
+
+    /// The TLS-only port, when started with TLS.
+    #[must_use]
+    pub fn tls_port(&self) -> Option<u16> {
+        self.server.tls_port()
     }
 
     #[must_use]

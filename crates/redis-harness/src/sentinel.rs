@@ -41,7 +41,7 @@ impl Sentinel {
     #[must_use]
     pub fn start_with_acl(acl: Option<&Acl>) -> Sentinel {
         let dir = TempDir::new("sentinel");
-        let primary = Server::start_as(dir.path(), "primary", &[], None, false, acl);
+        let primary = Server::start_as(dir.path(), "primary", &[], None, false, acl, None);
         let primary_port = primary.port().to_string();
         let mut data = vec![primary];
         for i in 0..REPLICAS {
@@ -52,6 +52,7 @@ impl Sentinel {
                 None,
                 false,
                 acl,
+                None,
             ));
         }
         for replica in &data[1..] {
