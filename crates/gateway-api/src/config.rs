@@ -81,6 +81,10 @@ pub struct StoreConfig {
     /// Redis connections per replica; each is multiplexed: the commands of every request are
     /// pipelined over it, so a few suffice.
     pub pool_size: usize,
+    /// PEM file of the CA that signs the Redis servers' certificates, trusted instead of the
+    /// system's roots for `rediss://` (standalone and cluster). Absent: the system's roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_ca_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -125,6 +129,7 @@ impl StoreConfig {
             key_prefix: self.key_prefix.clone(),
             command_timeout: self.command_timeout,
             pool_size: self.pool_size,
+            tls_ca_file: self.tls_ca_file.clone(),
         }
     }
 
@@ -152,6 +157,22 @@ impl StoreConfig {
                 ),
             );
         };
+        if let Some(ca) = &self.tls_ca_file {
+            let pem = std::fs::read_to_string(ca);
+            if self.mode == StoreMode::Sentinel {
+                invalid(
+                    "store.tls_ca_file",
+                    "not supported with store.mode = sentinel (the system's roots are used)".into(),
+                );
+            } else if let Err(e) = &pem {
+                invalid(
+                    "store.tls_ca_file",
+                    format!("cannot read the file: {}", e.kind()),
+                );
+            } else if !pem.is_ok_and(|p| p.contains("-----BEGIN CERTIFICATE-----")) {
+                invalid("store.tls_ca_file", "holds no PEM certificate".into());
+            }
+        }
         match self.mode {
             StoreMode::Standalone => {
                 if let Some(url) = &self.redis_url {
@@ -1000,6 +1021,23 @@ mod tests {
         }}))
         .expect_err("bad seed");
         assert!(!err.to_string().contains("hunter2"), "{err}");
+        let not_pem = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+        for (ca, mode, why) in [
+            ("/nonexistent/ca.pem", "standalone", "cannot read"),
+            (not_pem, "cluster", "no PEM certificate"),
+            (not_pem, "sentinel", "not supported"),
+        ] {
+            let err = Config::with_overrides(json!({"auth": dev, "store": {
+                "mode": mode, "tls_ca_file": ca,
+                "sentinel": {"urls": ["rediss://s:26379"], "master_name": "gw"}
+            }}))
+            .expect_err(why);
+            let text = err.to_string();
+            assert!(
+                text.contains("store.tls_ca_file") && text.contains(why),
+                "{why}: {text}"
+            );
+        }
     }
 
     #[test]

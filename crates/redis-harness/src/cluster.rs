@@ -5,6 +5,7 @@ use std::process::{Command, Stdio};
 use redis::Value;
 
 use crate::process::{Server, TempDir, query, require_binary, wait_for};
+use crate::{Acl, Tls, tls_url};
 
 const MASTERS: usize = 3;
 const NODES: usize = MASTERS * 2;
@@ -30,25 +31,38 @@ impl Cluster {
     /// Panics if `redis-server` or `redis-cli` is missing or the cluster does not form.
     #[must_use]
     pub fn start() -> Cluster {
+        Self::start_with(None, None)
+    }
+
+    /// [`Cluster::start`]; with `acl`, that user is every node's only user (`default` off;
+    /// replicas and `redis-cli --cluster create` log in as it).
+    #[must_use]
+    pub fn start_with_acl(acl: Option<&Acl>) -> Cluster {
+        Self::start_with(acl, None)
+    }
+
+    /// [`Cluster::start_with_acl`]; with `tls`, every node also serves TLS on a port of its own
+    /// and the nodes talk TLS to each other (`--tls-cluster yes --tls-replication yes`): a
+    /// client on a TLS port is routed to the others' TLS ports ([`Cluster::tls_urls`]).
+    #[must_use]
+    pub fn start_with(acl: Option<&Acl>, tls: Option<&Tls>) -> Cluster {
         require_binary("redis-cli", "redis-tools");
         let dir = TempDir::new("cluster");
         let nodes: Vec<Server> = (0..NODES)
             .map(|i| {
                 let conf = format!("nodes-{i}.conf");
-                Server::start(
-                    dir.path(),
-                    &format!("node{i}"),
-                    &[
-                        "--cluster-enabled",
-                        "yes",
-                        "--cluster-config-file",
-                        &conf,
-                        "--cluster-node-timeout",
-                        "2000",
-                    ],
-                    None,
-                    true,
-                )
+                let mut args = vec![
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    &conf,
+                    "--cluster-node-timeout",
+                    "2000",
+                ];
+                if tls.is_some() {
+                    args.extend(["--tls-cluster", "yes", "--tls-replication", "yes"]);
+                }
+                Server::start_as(dir.path(), &format!("node{i}"), &args, None, true, acl, tls)
             })
             .collect();
         let cluster = Cluster { nodes, _dir: dir };
@@ -57,7 +71,17 @@ impl Cluster {
             .iter()
             .map(|p| format!("127.0.0.1:{p}"))
             .collect();
-        let output = Command::new("redis-cli")
+        let mut create = Command::new("redis-cli");
+        if let Some(acl) = acl {
+            create.args([
+                "--user",
+                &acl.user,
+                "--pass",
+                &acl.password,
+                "--no-auth-warning",
+            ]);
+        }
+        let output = create
             .args(["--cluster", "create"])
             .args(&addresses)
             .args(["--cluster-replicas", "1", "--cluster-yes"])
@@ -84,6 +108,16 @@ impl Cluster {
     #[must_use]
     pub fn urls(&self) -> Vec<String> {
         self.nodes.iter().map(Server::url).collect()
+    }
+
+    /// `rediss://127.0.0.1:{tls_port}` of every node, when started with TLS (else empty).
+    #[must_use]
+    pub fn tls_urls(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .filter_map(Server::tls_port)
+            .map(tls_url)
+            .collect()
     }
 
     /// The hash slot of `key` (hash tags included).

@@ -1,15 +1,17 @@
 //! One `redis-server` child process under a watchdog, free ports and temporary directories.
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use redis::{Connection, FromRedisValue};
 
-use crate::{SETTLE_TIMEOUT, url};
+use crate::{Acl, SETTLE_TIMEOUT, Tls, url};
 
 /// Tries per server to find a port nobody else grabbed between our probe and the server's bind.
 const PORT_TRIES: usize = 8;
@@ -93,9 +95,27 @@ pub(crate) fn require_binary(binary: &str, package: &str) {
     );
 }
 
+/// The ACL user of each server started with one, by port, so that the harness's own checks
+/// (which only know a port) can log in. Ports are unique while their servers run.
+static LOGINS: Mutex<Option<HashMap<u16, Acl>>> = Mutex::new(None);
+
+fn logins() -> std::sync::MutexGuard<'static, Option<HashMap<u16, Acl>>> {
+    LOGINS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn login_of(port: u16) -> Option<Acl> {
+    logins().as_ref().and_then(|m| m.get(&port).cloned())
+}
+
 /// A sync connection with short timeouts, for the harness's own checks.
 pub(crate) fn connect(port: u16) -> redis::RedisResult<Connection> {
-    let client = redis::Client::open(url(port))?;
+    let target = match login_of(port) {
+        Some(acl) => acl.url(port),
+        None => url(port),
+    };
+    let client = redis::Client::open(target)?;
     let conn = client.get_connection_with_timeout(Duration::from_millis(500))?;
     conn.set_read_timeout(Some(Duration::from_secs(5)))?;
     conn.set_write_timeout(Some(Duration::from_secs(5)))?;
@@ -135,6 +155,7 @@ pub struct Server {
     lifeline: Option<ChildStdin>,
     pid: u32,
     port: u16,
+    tls_port: Option<u16>,
 }
 
 impl Server {
@@ -148,13 +169,50 @@ impl Server {
         config_file: Option<&str>,
         bus: bool,
     ) -> Server {
+        Self::start_as(dir, name, args, config_file, bus, None, None)
+    }
+
+    /// [`Server::start`], with `acl` (when given) as the only user: `default` is switched
+    /// off, and replicas log in to their master as that user too.
+    pub(crate) fn start_as(
+        dir: &Path,
+        name: &str,
+        args: &[&str],
+        config_file: Option<&str>,
+        bus: bool,
+        acl: Option<&Acl>,
+        tls: Option<&Tls>,
+    ) -> Server {
         require_binary("redis-server", "redis-server");
+        let acl_args = acl.map(Acl::server_args).unwrap_or_default();
         let mut last_log = String::new();
         for _ in 0..PORT_TRIES {
             let port = free_port(bus);
-            match Self::try_start(dir, name, port, args, config_file) {
-                Ok(server) => return server,
-                Err(log) => last_log = log,
+            // The plain port stays open for the harness's own checks; tests use the TLS one.
+            let tls_port = tls.map(|_| free_port(false));
+            let tls_args = tls
+                .zip(tls_port)
+                .map(|(tls, p)| tls.server_args(p))
+                .unwrap_or_default();
+            let mut all_args: Vec<&str> = args.to_vec();
+            all_args.extend(acl_args.iter().map(String::as_str));
+            all_args.extend(tls_args.iter().map(String::as_str));
+            if let Some(acl) = acl {
+                logins()
+                    .get_or_insert_with(HashMap::new)
+                    .insert(port, acl.clone());
+            }
+            match Self::try_start(dir, name, port, &all_args, config_file) {
+                Ok(mut server) => {
+                    server.tls_port = tls_port;
+                    return server;
+                }
+                Err(log) => {
+                    if let Some(map) = logins().as_mut() {
+                        map.remove(&port);
+                    }
+                    last_log = log;
+                }
             }
         }
         panic!(
@@ -203,6 +261,7 @@ impl Server {
             lifeline,
             pid: pid_line.trim().parse().unwrap_or(0),
             port,
+            tls_port: None,
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -237,10 +296,19 @@ impl Server {
         url(self.port)
     }
 
+    /// The TLS-only port, when started with TLS.
+    #[must_use]
+    pub fn tls_port(&self) -> Option<u16> {
+        self.tls_port
+    }
+
     /// Kills the server (SIGKILL) and waits for it; idempotent.
     pub fn kill(&mut self) {
         if self.lifeline.take().is_some() {
             let _ = self.watchdog.wait();
+            if let Some(map) = logins().as_mut() {
+                map.remove(&self.port);
+            }
         }
     }
 }
@@ -263,9 +331,28 @@ impl Standalone {
     /// Starts the server and waits until it answers. Panics if `redis-server` is missing.
     #[must_use]
     pub fn start() -> Standalone {
+        Self::start_with(None, None)
+    }
+
+    /// [`Standalone::start`]; with `acl`, that user is the only one (`default` is off).
+    #[must_use]
+    pub fn start_with_acl(acl: Option<&Acl>) -> Standalone {
+        Self::start_with(acl, None)
+    }
+
+    /// [`Standalone::start`], with `acl` as the only user and, with `tls`, a TLS-only port
+    /// ([`Standalone::tls_port`]) besides the plain one.
+    #[must_use]
+    pub fn start_with(acl: Option<&Acl>, tls: Option<&Tls>) -> Standalone {
         let dir = TempDir::new("standalone");
-        let server = Server::start(dir.path(), "standalone", &[], None, false);
+        let server = Server::start_as(dir.path(), "standalone", &[], None, false, acl, tls);
         Standalone { server, _dir: dir }
+    }
+
+    /// The TLS-only port, when started with TLS.
+    #[must_use]
+    pub fn tls_port(&self) -> Option<u16> {
+        self.server.tls_port()
     }
 
     #[must_use]

@@ -1,5 +1,6 @@
 //! One primary, two replicas and three sentinels.
 
+use crate::Acl;
 use crate::process::{Server, TempDir, query, wait_for};
 
 /// The name the sentinels monitor the primary under.
@@ -31,17 +32,27 @@ impl Sentinel {
     /// the sentinels and waits until each one knows both replicas and the two other sentinels.
     #[must_use]
     pub fn start() -> Sentinel {
+        Self::start_with_acl(None)
+    }
+
+    /// [`Sentinel::start`]; with `acl`, that user is the only user of the primary and the
+    /// replicas (`default` off), and the sentinels log in to them as it
+    /// (`sentinel auth-user` / `auth-pass`). The sentinels themselves need no login.
+    #[must_use]
+    pub fn start_with_acl(acl: Option<&Acl>) -> Sentinel {
         let dir = TempDir::new("sentinel");
-        let primary = Server::start(dir.path(), "primary", &[], None, false);
+        let primary = Server::start_as(dir.path(), "primary", &[], None, false, acl, None);
         let primary_port = primary.port().to_string();
         let mut data = vec![primary];
         for i in 0..REPLICAS {
-            data.push(Server::start(
+            data.push(Server::start_as(
                 dir.path(),
                 &format!("replica{i}"),
                 &["--replicaof", "127.0.0.1", &primary_port],
                 None,
                 false,
+                acl,
+                None,
             ));
         }
         for replica in &data[1..] {
@@ -53,12 +64,18 @@ impl Sentinel {
             });
         }
         // Sentinels rewrite their configuration file, so each gets one of its own.
-        let config = format!(
+        let mut config = format!(
             "sentinel monitor {MASTER_NAME} 127.0.0.1 {primary_port} {QUORUM}\n\
              sentinel down-after-milliseconds {MASTER_NAME} 1000\n\
              sentinel failover-timeout {MASTER_NAME} 5000\n\
              sentinel parallel-syncs {MASTER_NAME} 2\n"
         );
+        if let Some(acl) = acl {
+            config.push_str(&format!(
+                "sentinel auth-user {MASTER_NAME} {}\nsentinel auth-pass {MASTER_NAME} {}\n",
+                acl.user, acl.password
+            ));
+        }
         let sentinels = (0..SENTINELS)
             .map(|i| {
                 Server::start(

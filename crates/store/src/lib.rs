@@ -121,6 +121,10 @@ pub struct StoreSettings {
     pub command_timeout: Duration,
     /// Redis connections, each shared (multiplexed) by every task.
     pub pool_size: usize,
+    /// PEM file of the CA(s) that sign the servers' certificates, trusted instead of the
+    /// system's roots for `rediss://` (standalone and cluster; a private CA). `None`: the
+    /// system's roots. Read and checked by [`Store::connect`].
+    pub tls_ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for StoreSettings {
@@ -133,6 +137,7 @@ impl Default for StoreSettings {
             key_prefix: String::new(),
             command_timeout: Duration::from_millis(500),
             pool_size: 4,
+            tls_ca_file: None,
         }
     }
 }

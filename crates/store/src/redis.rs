@@ -253,6 +253,24 @@ fn score_arg(v: f64) -> String {
     }
 }
 
+/// Why a connection could not be opened, quoting nothing that may hold a secret (redis-rs's
+/// details can contain a URL). A refused login is named as such in every mode: the cluster
+/// client reports it as an I/O error whose detail carries the node's refusal.
+fn connect_failure(e: &RedisError) -> String {
+    const REFUSALS: [&str; 4] = ["WRONGPASS", "NOAUTH", "NOPERM", "authentication failed"];
+    let detail = e.detail().unwrap_or_default();
+    let refused = e.kind() == ErrorKind::AuthenticationFailed
+        || REFUSALS
+            .iter()
+            .any(|r| e.code() == Some(*r) || detail.contains(r));
+    if refused {
+        "cannot connect to redis: login refused (WRONGPASS / NOAUTH): check the user and password"
+            .to_owned()
+    } else {
+        format!("cannot connect to redis: {}", e.category())
+    }
+}
+
 fn map_redis_error(e: &RedisError) -> StoreError {
     if e.is_timeout() {
         return StoreError::Timeout;
@@ -540,10 +558,7 @@ impl RedisStore {
         match opened {
             Err(_) => Err(StoreError::Timeout),
             Ok(Err(e)) if e.is_timeout() => Err(StoreError::Timeout),
-            Ok(Err(e)) => Err(StoreError::Unavailable(format!(
-                "cannot connect to redis: {}",
-                e.category()
-            ))),
+            Ok(Err(e)) => Err(StoreError::Unavailable(connect_failure(&e))),
             Ok(Ok(inner)) => Ok(Conn { inner }),
         }
     }

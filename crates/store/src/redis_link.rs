@@ -19,7 +19,7 @@ use redis::cluster_async::ClusterConnection;
 use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
 use redis::{
     AsyncConnectionConfig, Cmd, IntoConnectionInfo, Pipeline, RedisConnectionInfo, RedisFuture,
-    RedisResult, TlsMode, Value,
+    RedisResult, TlsCertificates, TlsMode, Value,
 };
 use secrecy::ExposeSecret;
 
@@ -75,6 +75,58 @@ enum Target {
     },
 }
 
+/// Installs rustls's process-wide crypto provider unless one is: redis-rs enables none, so
+/// without it the first `rediss://` connection panics (unless another crate happens to enable
+/// exactly one provider).
+fn ensure_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Losing a race to another installer is fine: a provider is then installed.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    }
+}
+
+/// The CA file of `store.tls_ca_file`, read and checked to hold a PEM certificate. Only for
+/// `rediss://` URLs of standalone and cluster: redis-rs 1.8's sentinel client has no way to
+/// take a CA (it trusts the system's roots only).
+fn tls_certificates(
+    settings: &StoreSettings,
+    urls: &[&str],
+) -> Result<Option<TlsCertificates>, StoreError> {
+    let Some(path) = &settings.tls_ca_file else {
+        return Ok(None);
+    };
+    if settings.mode == StoreMode::Sentinel {
+        return Err(StoreError::invalid(
+            "store.tls_ca_file: not supported in sentinel mode (the system's roots are used)",
+        ));
+    }
+    if !urls.iter().all(|url| url.starts_with("rediss://")) {
+        return Err(StoreError::invalid(
+            "store.tls_ca_file: only with rediss:// URLs",
+        ));
+    }
+    let pem = std::fs::read(path).map_err(|e| {
+        StoreError::invalid(format!(
+            "store.tls_ca_file: cannot read {}: {}",
+            path.display(),
+            e.kind()
+        ))
+    })?;
+    if !pem
+        .windows(b"-----BEGIN CERTIFICATE-----".len())
+        .any(|w| w == b"-----BEGIN CERTIFICATE-----")
+    {
+        return Err(StoreError::invalid(format!(
+            "store.tls_ca_file: {} holds no PEM certificate",
+            path.display()
+        )));
+    }
+    Ok(Some(TlsCertificates {
+        client_tls: None,
+        root_cert: Some(pem),
+    }))
+}
+
 /// Opens connections of the configured mode.
 pub(crate) struct Connector {
     target: Target,
@@ -93,6 +145,7 @@ fn invalid_url(setting: &str, e: &redis::RedisError, url: &str) -> StoreError {
 impl Connector {
     /// Checks the URLs of `settings.mode`; connects to nothing.
     pub(crate) fn new(settings: &StoreSettings) -> Result<Connector, StoreError> {
+        ensure_crypto_provider();
         let timeout = settings.command_timeout;
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(timeout))
@@ -104,8 +157,11 @@ impl Connector {
                     .as_ref()
                     .ok_or_else(|| StoreError::invalid("store.redis_url is required"))?
                     .expose_secret();
-                let client = redis::Client::open(url)
-                    .map_err(|e| invalid_url("store.redis_url", &e, url))?;
+                let client = match tls_certificates(settings, &[url])? {
+                    Some(certs) => redis::Client::build_with_tls(url, certs),
+                    None => redis::Client::open(url),
+                }
+                .map_err(|e| invalid_url("store.redis_url", &e, url))?;
                 Target::Standalone(client)
             }
             StoreMode::Cluster => {
@@ -120,10 +176,19 @@ impl Connector {
                         .map_err(|e| invalid_url("store.cluster.urls", &e, url))?;
                     seeds.push(info);
                 }
-                let client = ClusterClient::builder(seeds)
+                let urls: Vec<&str> = settings
+                    .cluster_urls
+                    .iter()
+                    .map(ExposeSecret::expose_secret)
+                    .collect();
+                let mut builder = ClusterClient::builder(seeds)
                     .connection_timeout(timeout)
                     .response_timeout(timeout)
-                    .retries(CLUSTER_RETRIES)
+                    .retries(CLUSTER_RETRIES);
+                if let Some(certs) = tls_certificates(settings, &urls)? {
+                    builder = builder.certs(certs);
+                }
+                let client = builder
                     .build()
                     .map_err(|e| {
                         StoreError::invalid(format!(
@@ -145,6 +210,7 @@ impl Connector {
                         "store.sentinel.master_name is required",
                     ));
                 }
+                tls_certificates(settings, &[])?;
                 let mut sentinels = Vec::with_capacity(sentinel.urls.len());
                 let mut tls = false;
                 for url in &sentinel.urls {
