@@ -646,7 +646,7 @@ backend sim
         gw_script = self.run_dir / "business-phones.lua"
         gw_script.write_text('wrk.path = "/v1/business-phones"\n' + WRK_DONE)
         status, body = http_json(self.gw_port, "GET", "/v1/business-phones", self.token)
-        if status != 200 or len(body.get("phones", [])) != len(NX_BOUND):
+        if status != 200 or len(body.get("items", [])) != len(NX_BOUND):
             raise RuntimeError(f"business phones through the gateway: {status} {body}")
         auth = [f"Authorization: Bearer {self.token}"]
         systems = [("gateway", self.gw_port, False), ("nginx proxy_pass", nginx_port, True),
