@@ -44,13 +44,5 @@ if ! redis_answers "$host" "$port"; then
 fi
 
 export REDIS_URL
-whole=""
-if [ "$#" -eq 0 ]; then set -- --workspace; whole=1; fi
+if [ "$#" -eq 0 ]; then set -- --workspace; fi
 "$CARGO" test --locked --no-fail-fast "$@"
-if [ -n "$whole" ]; then
-  # The number-check and events suites once more, every app on a real 3+3 Redis Cluster (the
-  # suites' own cluster and failover tests ran above).
-  echo "make test: the number-check and events suites on a Redis Cluster"
-  E2E_STORE=cluster "$CARGO" test --locked --no-fail-fast -p e2e -- number_check events \
-    --skip on_cluster --skip failover
-fi
