@@ -41,8 +41,20 @@ pub fn test_settings(overrides: Value) -> Value {
         // The start-up line says which ports were bound; everything else only when it matters.
         "log": {"level": "warn,gateway_api::startup=info", "format": "json"}
     });
+    merge(&mut base, store_overrides());
     merge(&mut base, overrides);
     base
+}
+
+/// The store the suites' apps use: the standalone server at [`redis_url`], or with
+/// `E2E_STORE=cluster` this binary's shared 3+3 Redis Cluster (a manual run; apps configured
+/// through environment variables instead of this file stay on the standalone server).
+fn store_overrides() -> Value {
+    match std::env::var("E2E_STORE").as_deref() {
+        Ok("cluster") => engines::cluster_store(engines::shared_cluster()),
+        Ok("standalone" | "") | Err(_) => json!({}),
+        Ok(other) => panic!("E2E_STORE={other}: expected standalone or cluster"),
+    }
 }
 
 fn merge(base: &mut Value, overrides: Value) {
