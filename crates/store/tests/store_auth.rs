@@ -11,7 +11,7 @@ use redis_harness::{Acl, Cluster, Sentinel, Standalone};
 use secrecy::SecretString;
 use store::{SentinelSettings, Store, StoreError, StoreMode, StoreSettings};
 
-use support_redis::test_prefix;
+use support_redis::{exercise, test_prefix};
 
 const USER: &str = "gw";
 const PASSWORD: &str = "s3cret-acl-pass";
@@ -62,63 +62,6 @@ fn sentinel_settings(set: &Sentinel, password: &str) -> StoreSettings {
         },
         ..base_settings(StoreMode::Sentinel)
     }
-}
-
-/// Plain commands, a Lua script (the lease) and a multi-key batch, all as the ACL user.
-async fn exercise(settings: &StoreSettings, what: &str) {
-    let store = Store::connect(settings)
-        .await
-        .unwrap_or_else(|e| panic!("{what}: cannot set up the store: {e}"));
-    store
-        .ping()
-        .await
-        .unwrap_or_else(|e| panic!("{what}: the store cannot log in: {e}"));
-
-    store
-        .set("plain", b"v1", None)
-        .await
-        .unwrap_or_else(|e| panic!("{what}: set: {e}"));
-    assert_eq!(
-        store.get("plain").await.unwrap(),
-        Some(b"v1".to_vec()),
-        "{what}: get"
-    );
-
-    assert!(
-        store
-            .lease_acquire("lease:{job:1}", "owner-a", Duration::from_secs(30))
-            .await
-            .unwrap_or_else(|e| panic!("{what}: lease script: {e}")),
-        "{what}: a free lease is taken"
-    );
-    assert!(
-        !store
-            .lease_acquire("lease:{job:1}", "owner-b", Duration::from_secs(30))
-            .await
-            .unwrap(),
-        "{what}: a held lease is refused to another owner"
-    );
-    assert_eq!(
-        store.lease_owner("lease:{job:1}").await.unwrap().as_deref(),
-        Some("owner-a"),
-        "{what}: lease owner"
-    );
-
-    // Keys in different slots on a cluster: the batch is split by slot.
-    let entries: Vec<(String, Vec<u8>)> = (0..8)
-        .map(|i| (format!("batch:{i}"), format!("value-{i}").into_bytes()))
-        .collect();
-    store
-        .mset(&entries, Some(Duration::from_secs(60)))
-        .await
-        .unwrap_or_else(|e| panic!("{what}: mset: {e}"));
-    let keys: Vec<String> = entries.iter().map(|(k, _)| k.clone()).collect();
-    let values = store
-        .mget(&keys)
-        .await
-        .unwrap_or_else(|e| panic!("{what}: mget: {e}"));
-    let expected: Vec<Option<Vec<u8>>> = entries.into_iter().map(|(_, v)| Some(v)).collect();
-    assert_eq!(values, expected, "{what}: mget after mset");
 }
 
 /// A wrong password: `ping` (what readiness calls) returns an error, which says the login was

@@ -17,7 +17,7 @@ use redis_harness::{Acl, Cluster, Standalone, Tls, tls_url, url};
 use secrecy::SecretString;
 use store::{SentinelSettings, Store, StoreError, StoreMode, StoreSettings};
 
-use support_redis::test_prefix;
+use support_redis::{exercise, test_prefix};
 
 fn tls() -> &'static Tls {
     static TLS: OnceLock<Tls> = OnceLock::new();
@@ -45,44 +45,6 @@ fn settings(mode: StoreMode, urls: Vec<String>, ca: bool) -> StoreSettings {
         }
     }
     settings
-}
-
-/// Plain commands, a Lua script (the lease) and a multi-key batch over TLS.
-async fn exercise(settings: &StoreSettings, what: &str) {
-    let store = Store::connect(settings)
-        .await
-        .unwrap_or_else(|e| panic!("{what}: cannot set up the store: {e}"));
-    store
-        .ping()
-        .await
-        .unwrap_or_else(|e| panic!("{what}: no TLS connection: {e}"));
-    store.set("plain", b"v1", None).await.unwrap();
-    assert_eq!(
-        store.get("plain").await.unwrap(),
-        Some(b"v1".to_vec()),
-        "{what}"
-    );
-    assert!(
-        store
-            .lease_acquire("lease:{job:1}", "owner-a", Duration::from_secs(30))
-            .await
-            .unwrap_or_else(|e| panic!("{what}: lease script: {e}")),
-        "{what}: a free lease is taken"
-    );
-    assert!(
-        !store
-            .lease_acquire("lease:{job:1}", "owner-b", Duration::from_secs(30))
-            .await
-            .unwrap(),
-        "{what}: a held lease is refused to another owner"
-    );
-    let entries: Vec<(String, Vec<u8>)> = (0..8)
-        .map(|i| (format!("batch:{i}"), format!("value-{i}").into_bytes()))
-        .collect();
-    store.mset(&entries, None).await.unwrap();
-    let keys: Vec<String> = entries.iter().map(|(k, _)| k.clone()).collect();
-    let expected: Vec<Option<Vec<u8>>> = entries.into_iter().map(|(_, v)| Some(v)).collect();
-    assert_eq!(store.mget(&keys).await.unwrap(), expected, "{what}: batch");
 }
 
 /// `ping` fails with a transient error (readiness reports it) rather than hanging or
