@@ -481,6 +481,32 @@ impl RedisStore {
         groups
     }
 
+    /// Writes one entry per key: `add(pipe, i)` adds the commands of entry `i` to a pipeline of
+    /// at most `per_pipe` entries whose keys share a slot (on a cluster); a few pipelines are
+    /// in flight at once, so the server applies one while the next is sent.
+    async fn write_by_slot<'k>(
+        &self,
+        keys: impl ExactSizeIterator<Item = &'k str>,
+        per_pipe: usize,
+        add: impl Fn(&mut Pipeline, usize),
+    ) -> Result<(), StoreError> {
+        let conn = self.conn().await?;
+        let pipes: Vec<Pipeline> = self
+            .slot_groups(keys)
+            .iter()
+            .flat_map(|group| group.chunks(per_pipe))
+            .map(|chunk| {
+                let mut pipe = redis::pipe();
+                for &i in chunk {
+                    add(&mut pipe, i);
+                }
+                pipe
+            })
+            .collect();
+        self.run_pipes::<()>(&conn, &pipes).await?;
+        Ok(())
+    }
+
     /// Runs `pipes` on `conn`, [`WRITES_IN_FLIGHT`] at a time, and returns their replies in
     /// order.
     async fn run_pipes<T: FromRedisValue>(
@@ -805,22 +831,12 @@ impl Backend for RedisStore {
         entries: &[(String, &[u8])],
         ttl: Option<Duration>,
     ) -> Result<(), StoreError> {
-        let conn = self.conn().await?;
-        let groups = self.slot_groups(entries.iter().map(|(k, _)| k.as_str()));
-        let pipes: Vec<Pipeline> = groups
-            .iter()
-            .flat_map(|group| group.chunks(MSET_CHUNK))
-            .map(|chunk| {
-                let mut pipe = redis::pipe();
-                for &i in chunk {
-                    let (k, v) = &entries[i];
-                    pipe.add_command(Self::set_cmd(k, v, ttl)).ignore();
-                }
-                pipe
-            })
-            .collect();
-        self.run_pipes::<()>(&conn, &pipes).await?;
-        Ok(())
+        let keys = entries.iter().map(|(k, _)| k.as_str());
+        self.write_by_slot(keys, MSET_CHUNK, |pipe, i| {
+            let (k, v) = &entries[i];
+            pipe.add_command(Self::set_cmd(k, v, ttl)).ignore();
+        })
+        .await
     }
 
     async fn ttl(&self, key: &str) -> Result<Option<Duration>, StoreError> {
@@ -922,30 +938,19 @@ impl Backend for RedisStore {
         entries: &[(String, &[Field])],
         ttl: Option<Duration>,
     ) -> Result<(), StoreError> {
-        let conn = self.conn().await?;
-        let groups = self.slot_groups(entries.iter().map(|(k, _)| k.as_str()));
-        let pipes: Vec<Pipeline> = groups
-            .iter()
-            .flat_map(|group| group.chunks(HASH_CHUNK))
-            .map(|chunk| {
-                let mut pipe = redis::pipe();
-                for &i in chunk {
-                    let (key, fields) = &entries[i];
-                    let hset = pipe.cmd("HSET").arg(key);
-                    for (f, v) in *fields {
-                        hset.arg(f).arg(v.as_slice());
-                    }
-                    hset.ignore();
-                    if let Some(ttl) = ttl {
-                        pipe.cmd("PEXPIRE").arg(key).arg(ttl_millis(ttl)).ignore();
-                    }
-                }
-                pipe
-            })
-            .collect();
-        // A few pipelines in flight at once: the server applies one while the next is sent.
-        self.run_pipes::<()>(&conn, &pipes).await?;
-        Ok(())
+        let keys = entries.iter().map(|(k, _)| k.as_str());
+        self.write_by_slot(keys, HASH_CHUNK, |pipe, i| {
+            let (key, fields) = &entries[i];
+            let hset = pipe.cmd("HSET").arg(key);
+            for (f, v) in *fields {
+                hset.arg(f).arg(v.as_slice());
+            }
+            hset.ignore();
+            if let Some(ttl) = ttl {
+                pipe.cmd("PEXPIRE").arg(key).arg(ttl_millis(ttl)).ignore();
+            }
+        })
+        .await
     }
 
     async fn hmget_many(
