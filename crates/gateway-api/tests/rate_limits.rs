@@ -242,17 +242,22 @@ async fn stored_count(store: &Store) -> Option<i64> {
         .get_multiplexed_async_connection()
         .await
         .expect("redis");
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{}ratelimit:default:acme:*", store.key_prefix()))
-        .query_async(&mut conn)
-        .await
-        .expect("KEYS");
-    let key = keys.first()?;
-    let value: Option<i64> = redis::cmd("GET")
-        .arg(key)
-        .query_async(&mut conn)
-        .await
-        .expect("GET");
+    // The window's key by name (a `KEYS` scan of a shared server can take too long): the
+    // current one-hour window, or the one before it when the hour just turned.
+    let hour_ms = 3_600_000;
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let mut value = None;
+    for window in [now_ms / hour_ms, now_ms / hour_ms - 1] {
+        let key = format!("{}ratelimit:default:acme:{window}", store.key_prefix());
+        value = redis::cmd("GET")
+            .arg(key)
+            .query_async(&mut conn)
+            .await
+            .expect("GET");
+        if value.is_some() {
+            break;
+        }
+    }
     value
 }
 
