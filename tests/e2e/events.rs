@@ -943,32 +943,8 @@ async fn a_killed_replica_with_pending_deliveries_loses_none_and_repeats_none() 
         .respond_with(subscriber.clone())
         .mount(&receiver)
         .await;
-    let prefix = crate::support::random_prefix();
-    let file = std::env::temp_dir().join(format!("events-{}.toml", uuid::Uuid::new_v4().simple()));
-    std::fs::write(
-        &file,
-        format!(
-            r#"[events]
-webhook_secret = "{SECRET}"
-subscription_allow = ["{}/"]
-retry_schedule = ["200ms", "200ms", "200ms", "200ms", "200ms", "200ms", "200ms", "200ms", "200ms", "200ms", "200ms", "200ms", "200ms", "200ms", "200ms", "200ms", "200ms", "200ms", "200ms", "200ms"]
-delivery_poll_interval = "50ms"
-delivery_timeout = "1s"
-delivery_claim_hold = "2s"
-"#,
-            receiver.uri()
-        ),
-    )
-    .expect("config file");
-    let env = [
-        ("GATEWAY_CONFIG", file.display().to_string()),
-        ("GATEWAY_AUTH__ALLOW_DEV_SECRET", "true".to_owned()),
-        ("GATEWAY_STORE__REDIS_URL", crate::support::redis_url()),
-        ("GATEWAY_STORE__KEY_PREFIX", prefix.clone()),
-    ];
-    let doomed = crate::support::process::GatewayProcess::start(None, &env).await;
-    let survivor = spawn_app_with(json!({
-        "store": {"key_prefix": prefix},
+    // Two replicas on one configuration file: the same store and key prefix.
+    let doomed = spawn_app_with(json!({
         "events": {
             "webhook_secret": SECRET,
             "subscription_allow": [format!("{}/", receiver.uri())],
@@ -979,6 +955,7 @@ delivery_claim_hold = "2s"
         }
     }))
     .await;
+    let survivor = spawn_sibling(&doomed).await;
 
     subscribe(&survivor, &receiver.uri(), json!([])).await;
     let phones: Vec<String> = (0..20).map(|i| format!("8613900000{i:03}")).collect();
@@ -999,7 +976,6 @@ delivery_claim_hold = "2s"
     // Deliveries are failing and pending on both replicas; one dies without warning.
     tokio::time::sleep(Duration::from_millis(500)).await;
     doomed.process.kill();
-    let _ = std::fs::remove_file(&file);
     subscriber
         .healthy
         .store(true, std::sync::atomic::Ordering::SeqCst);

@@ -5,87 +5,27 @@
 use std::time::Duration;
 
 use crate::support::number_checks::{config, indian, start_sim, wait_done};
-use crate::support::process::GatewayProcess;
 use crate::support::sim::RunningSim;
-use crate::support::{random_prefix, redis_url, spawn_app_with, token};
+use crate::support::{TestApp, spawn_app_with, spawn_sibling, token};
 use serde_json::{Value, json};
-use vendor_sim::dev;
 
 const SCOPES: &str = "numbers:check numbers:read";
 
-/// The configuration file of a gateway process in front of `sim`.
-fn config_file(sim: &RunningSim, lease_ttl: &str) -> tempfile_path::TempToml {
-    let base = sim.base_url();
-    let toml = format!(
-        r#"
-[vendors.wscrm]
-bus_api_base_url = "{base}/wscrm-bus-api"
-result_hosts = ["{base}"]
-auth_headers = {{ "{header}" = "{key}" }}
-
-[vendors.ekycpro]
-base_url = "{base}"
-user_id = "{user}"
-api_key = "{api_key}"
-result_hosts = ["{base}"]
-
-[number_checks]
-worker_interval = "20ms"
-poll_initial = "20ms"
-poll_max = "200ms"
-lease_ttl = "{lease_ttl}"
-"#,
-        header = dev::WSCRM_HEADER,
-        key = dev::WSCRM_KEY,
-        user = dev::EKYCPRO_USER_ID,
-        api_key = dev::EKYCPRO_API_KEY,
-    );
-    tempfile_path::TempToml::new(&toml)
+/// The configuration of the first replica: the suite's vendors in front of `sim` and the job
+/// lease `lease_ttl`. The second replica reads the same file (same store, same key prefix).
+fn replica_config(sim: &RunningSim, lease_ttl: &str) -> Value {
+    config(sim, json!({"lease_ttl": lease_ttl}))
 }
 
-mod tempfile_path {
-    /// A config file removed when dropped.
-    #[derive(Debug)]
-    pub struct TempToml(pub std::path::PathBuf);
-
-    impl TempToml {
-        pub fn new(text: &str) -> Self {
-            let path = std::env::temp_dir()
-                .join(format!("gateway-{}.toml", uuid::Uuid::new_v4().simple()));
-            std::fs::write(&path, text).expect("config file written");
-            TempToml(path)
-        }
-    }
-
-    impl Drop for TempToml {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_file(&self.0);
-        }
-    }
-}
-
-/// Starts a gateway process on `prefix`, submits 1,000 numbers, and waits until the vendor
+/// Starts a gateway process with `overrides`, submits 1,000 numbers, and waits until the vendor
 /// order is running (its id recorded), so the process is stopped in the middle of the job.
-async fn process_with_running_job(
-    file: &tempfile_path::TempToml,
-    prefix: &str,
-) -> (GatewayProcess, String) {
-    process_with_job_in(file, prefix, "running").await
+async fn process_with_running_job(overrides: Value) -> (TestApp, String) {
+    process_with_job_in(overrides, "running").await
 }
 
 /// Like [`process_with_running_job`], waiting until every sub-order is in `state`.
-async fn process_with_job_in(
-    file: &tempfile_path::TempToml,
-    prefix: &str,
-    state: &str,
-) -> (GatewayProcess, String) {
-    let env = [
-        ("GATEWAY_CONFIG", file.0.display().to_string()),
-        ("GATEWAY_AUTH__ALLOW_DEV_SECRET", "true".to_owned()),
-        ("GATEWAY_STORE__REDIS_URL", redis_url()),
-        ("GATEWAY_STORE__KEY_PREFIX", prefix.to_owned()),
-    ];
-    let gateway = GatewayProcess::start(None, &env).await;
+async fn process_with_job_in(overrides: Value, state: &str) -> (TestApp, String) {
+    let gateway = spawn_app_with(overrides).await;
     let client = reqwest::Client::new();
     let bearer = token("acme", SCOPES);
     let body =
@@ -146,16 +86,12 @@ fn assert_ordered_once(sim: &RunningSim) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_hands_the_job_to_another_replica_at_once() {
     let sim = start_sim(11, 1_500).await;
-    let prefix = random_prefix();
     // A lease far longer than the test: only a handed-back job can finish in time.
-    let file = config_file(&sim, "60s");
-    let (gateway, id) = process_with_running_job(&file, &prefix).await;
-    let mut overrides = config(&sim, json!({"lease_ttl": "60s"}));
-    overrides["store"] = json!({"key_prefix": prefix});
-    let second = spawn_app_with(overrides).await;
+    let (gateway, id) = process_with_running_job(replica_config(&sim, "60s")).await;
+    let second = spawn_sibling(&gateway).await;
 
-    gateway.sigterm();
-    let code = gateway.wait_exit(Duration::from_secs(20)).await;
+    gateway.process.sigterm();
+    let code = gateway.process.wait_exit(Duration::from_secs(20)).await;
     assert_eq!(code, Some(0));
     let started = tokio::time::Instant::now();
     let job = wait_done(&second, &token("acme", SCOPES), &id).await;
@@ -172,12 +108,8 @@ async fn sigterm_hands_the_job_to_another_replica_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_replica_loses_its_job_only_until_the_lease_expires() {
     let sim = start_sim(12, 1_500).await;
-    let prefix = random_prefix();
-    let file = config_file(&sim, "3s");
-    let (gateway, id) = process_with_running_job(&file, &prefix).await;
-    let mut overrides = config(&sim, json!({"lease_ttl": "3s"}));
-    overrides["store"] = json!({"key_prefix": prefix});
-    let second = spawn_app_with(overrides).await;
+    let (gateway, id) = process_with_running_job(replica_config(&sim, "3s")).await;
+    let second = spawn_sibling(&gateway).await;
 
     gateway.process.kill();
     let job = wait_done(&second, &token("acme", SCOPES), &id).await;
@@ -197,13 +129,9 @@ async fn an_order_whose_replica_was_killed_mid_submit_counts_as_unconfirmed_usag
             .latency_ms(3_000),
     )
     .expect("fault");
-    let prefix = random_prefix();
-    let file = config_file(&sim, "3s");
-    let (gateway, id) = process_with_job_in(&file, &prefix, "submitting").await;
+    let (gateway, id) = process_with_job_in(replica_config(&sim, "3s"), "submitting").await;
     gateway.process.kill();
-    let mut overrides = config(&sim, json!({"lease_ttl": "3s"}));
-    overrides["store"] = json!({"key_prefix": prefix});
-    let second = spawn_app_with(overrides).await;
+    let second = spawn_sibling(&gateway).await;
 
     let t = token("acme", SCOPES);
     let job = wait_done(&second, &t, &id).await;

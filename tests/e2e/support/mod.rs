@@ -47,8 +47,9 @@ pub fn test_settings(overrides: Value) -> Value {
 }
 
 /// The store the suites' apps use: the standalone server at [`redis_url`], or with
-/// `E2E_STORE=cluster` this binary's shared 3+3 Redis Cluster (a manual run; apps configured
-/// through environment variables instead of this file stay on the standalone server).
+/// `E2E_STORE=cluster` this binary's shared 3+3 Redis Cluster (`make test` runs the number-check
+/// and events suites so; apps configured through environment variables instead of this file
+/// stay on the standalone server, so those suites start every app through [`spawn_app_with`]).
 fn store_overrides() -> Value {
     match std::env::var("E2E_STORE").as_deref() {
         Ok("cluster") => engines::cluster_store(engines::shared_cluster()),

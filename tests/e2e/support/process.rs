@@ -193,6 +193,11 @@ impl GatewayProcess {
         self.process.sigterm();
     }
 
+    /// Kills the process without warning (SIGKILL), as a crash or an OOM kill would.
+    pub fn kill(&self) {
+        self.process.kill();
+    }
+
     pub async fn wait_exit(&self, within: Duration) -> Option<i32> {
         self.process.wait_exit(within).await
     }
