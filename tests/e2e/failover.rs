@@ -159,6 +159,38 @@ async fn lookup_loop(
     outcomes
 }
 
+/// With `store.replica_acks`, an order is sent only once its `submitting` mark is held by that
+/// many replicas: on a server without replicas nothing is sent, and the sub-order stays
+/// pending (not `unknown`: it is known not to have been sent).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_order_is_sent_on_a_mark_no_replica_holds() {
+    let sim = start_sim(53, 0).await;
+    let mut settings = config(&sim, json!({}));
+    settings["store"] = json!({"replica_acks": 1, "replica_ack_timeout": "100ms"});
+    let app = spawn_app_with(settings).await;
+    let t = token("acme", SCOPES);
+    let resp = post_job(&app, &t, &registered(indian(600, 0))).await;
+    assert_eq!(resp.status(), 202);
+    let body: Value = resp.json().await.expect("json");
+    let id = body["id"].as_str().expect("id");
+
+    // Long enough for many worker rounds (every 20 ms), each refused for want of a replica.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let job: Value = app
+        .get(&format!("/v1/number-checks/{id}"), &t)
+        .await
+        .json()
+        .await
+        .expect("job json");
+    assert_eq!(
+        sim.ledger().requests("wscrm", "screening.submit"),
+        0,
+        "an order went out on a mark no replica held: {job}"
+    );
+    assert_eq!(job["sub_orders"][0]["state"], "pending", "{job}");
+    assert_running(&app, &t, id, "while no replica holds its marks").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lookups_and_a_job_go_through_a_sentinel_failover() {
     let set = tokio::task::spawn_blocking(Sentinel::start)
@@ -179,6 +211,8 @@ async fn lookups_and_a_job_go_through_a_sentinel_failover() {
     ) {
         target.extend(events.clone());
     }
+    // The marks orders are sent on are held by a replica first, as docs/deploy.md advises.
+    settings["store"] = json!({"replica_acks": 1, "replica_ack_timeout": "1s"});
     let app = Arc::new(spawn_app_with(with_store(settings, sentinel_store(&set))).await);
     claim(&app, OwnedKind::Registration, "861821726232", TENANT).await;
     let sub = subscribe(

@@ -85,6 +85,13 @@ pub struct StoreConfig {
     /// system's roots for `rediss://` (standalone and cluster). Absent: the system's roots.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_ca_file: Option<std::path::PathBuf>,
+    /// Replicas that must hold the marks written just before a vendor order is sent (Redis
+    /// `WAIT`), so a failover cannot lose a mark and let the order be sent twice. 0: no wait.
+    pub replica_acks: u32,
+    /// How long such a mark waits for its replicas before the order is put off; shorter than
+    /// `command_timeout`.
+    #[serde(with = "humantime_serde")]
+    pub replica_ack_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -130,6 +137,8 @@ impl StoreConfig {
             command_timeout: self.command_timeout,
             pool_size: self.pool_size,
             tls_ca_file: self.tls_ca_file.clone(),
+            replica_acks: self.replica_acks,
+            replica_ack_timeout: self.replica_ack_timeout,
         }
     }
 
@@ -348,6 +357,8 @@ mode = "standalone"
 key_prefix = "wagw:"
 command_timeout = "500ms"
 pool_size = 4
+replica_acks = 0
+replica_ack_timeout = "250ms"
 
 [auth]
 algorithms = ["HS256"]
@@ -638,6 +649,22 @@ impl Config {
         if self.store.pool_size == 0 {
             invalid("store.pool_size", "at least 1".into());
         }
+        if self.store.replica_acks > 0 {
+            if self.store.redis_url.is_none() && self.store.mode == StoreMode::Standalone {
+                invalid(
+                    "store.replica_acks",
+                    "the embedded store has no replicas; set store.redis_url or 0".into(),
+                );
+            }
+            if self.store.replica_ack_timeout.is_zero()
+                || self.store.replica_ack_timeout >= self.store.command_timeout
+            {
+                invalid(
+                    "store.replica_ack_timeout",
+                    "above 0 and shorter than store.command_timeout".into(),
+                );
+            }
+        }
         self.validate_auth(&mut invalid);
         if self.limits.max_body_bytes < 1024 {
             invalid("limits.max_body_bytes", "at least 1024".into());
@@ -868,6 +895,39 @@ mod tests {
         }))
         .expect_err("no interval");
         assert!(err.to_string().contains("limits.sync_interval"), "{err}");
+    }
+
+    #[test]
+    fn replica_acks_need_replicas_and_a_wait_within_the_command_timeout() {
+        let config = Config::with_overrides(json!({
+            "auth": {"allow_dev_secret": true},
+            "store": {"redis_url": "redis://127.0.0.1:6379", "replica_acks": 1}
+        }))
+        .expect("one replica, the default wait");
+        let settings = config.store.settings();
+        assert_eq!(
+            (settings.replica_acks, settings.replica_ack_timeout),
+            (1, Duration::from_millis(250))
+        );
+        let err = Config::with_overrides(json!({
+            "auth": {"allow_dev_secret": true},
+            "store": {"replica_acks": 1}
+        }))
+        .expect_err("the embedded store has no replicas");
+        assert!(err.to_string().contains("store.replica_acks"), "{err}");
+        let err = Config::with_overrides(json!({
+            "auth": {"allow_dev_secret": true},
+            "store": {
+                "redis_url": "redis://127.0.0.1:6379",
+                "replica_acks": 1,
+                "replica_ack_timeout": "500ms"
+            }
+        }))
+        .expect_err("as long as the command timeout");
+        assert!(
+            err.to_string().contains("store.replica_ack_timeout"),
+            "{err}"
+        );
     }
 
     #[test]

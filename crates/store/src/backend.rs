@@ -44,6 +44,17 @@ pub(crate) trait Backend {
         new: &[u8],
         ttl: Option<Duration>,
     ) -> Result<bool, StoreError>;
+    /// [`Backend::set`] (`guard` `None`) or [`Backend::compare_and_set`] (`guard`
+    /// `Some(expected)`) of a write the caller acts on outside the store: where replicas must
+    /// acknowledge such writes (`replica_acks`), it returns once they hold it, or fails with
+    /// `Unavailable`. True if written.
+    async fn write_acked(
+        &self,
+        key: &str,
+        guard: Option<Option<&[u8]>>,
+        new: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<bool, StoreError>;
     /// Adds `by` (absent = 0); `ttl` goes on a key without one.
     async fn incr(&self, key: &str, by: i64, ttl: Option<Duration>) -> Result<i64, StoreError>;
     /// [`Backend::incr`] of `counter`, then the `fields` of hash `hash`, in one round trip; not

@@ -125,6 +125,13 @@ pub struct StoreSettings {
     /// system's roots for `rediss://` (standalone and cluster; a private CA). `None`: the
     /// system's roots. Read and checked by [`Store::connect`].
     pub tls_ca_file: Option<std::path::PathBuf>,
+    /// Replicas that must hold an *acknowledged* write ([`Store::set_acked`],
+    /// [`Store::compare_and_set_acked`]) before it counts: the few writes the gateway acts on
+    /// outside Redis (a vendor order about to be sent). 0: acknowledged writes are plain ones.
+    pub replica_acks: u32,
+    /// How long an acknowledged write waits for its replicas (`WAIT`); less than
+    /// `command_timeout`.
+    pub replica_ack_timeout: Duration,
 }
 
 impl Default for StoreSettings {
@@ -138,6 +145,8 @@ impl Default for StoreSettings {
             command_timeout: Duration::from_millis(500),
             pool_size: 4,
             tls_ca_file: None,
+            replica_acks: 0,
+            replica_ack_timeout: Duration::from_millis(250),
         }
     }
 }
@@ -291,6 +300,11 @@ impl Store {
         if settings.pool_size == 0 {
             return Err(StoreError::invalid("pool_size must be at least 1"));
         }
+        if settings.replica_acks > 0 && settings.replica_ack_timeout >= settings.command_timeout {
+            return Err(StoreError::invalid(
+                "replica_ack_timeout must be shorter than command_timeout",
+            ));
+        }
         let redis = RedisStore::new(settings)?;
         let store = Store::from_backend(Engine::Redis(redis), &settings.key_prefix);
         let mode = settings.mode.as_str();
@@ -376,6 +390,20 @@ impl Store {
     ) -> Result<(), StoreError> {
         let key = self.key(key);
         dispatch!(self.set(&key, value, ttl))
+    }
+
+    /// [`Store::set`] of a write the caller is about to act on outside Redis: with
+    /// `replica_acks` set, it returns only once that many replicas hold the write, and fails
+    /// with [`StoreError::Unavailable`] when they do not within `replica_ack_timeout` (the
+    /// primary keeps the value, but a failover could lose it: do not act on it).
+    pub async fn set_acked(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<(), StoreError> {
+        let key = self.key(key);
+        dispatch!(self.write_acked(&key, None, value, ttl)).map(|_| ())
     }
 
     /// Stores `value` only if `key` does not exist; true if written.
@@ -487,6 +515,23 @@ impl Store {
         self.set_json(key, value, ttl).await
     }
 
+    /// [`Store::save_for`] as an acknowledged write ([`Store::set_acked`]).
+    pub async fn save_acked_for<K, T>(
+        &self,
+        key: &K,
+        value: &T,
+        ttl: Option<Duration>,
+    ) -> Result<(), StoreError>
+    where
+        K: Key<Value = Json<T>>,
+        T: Serialize,
+    {
+        let key: &str = key;
+        let bytes = serde_json::to_vec(value)
+            .map_err(|e| StoreError::invalid(format!("{key}: cannot encode as JSON: {e}")))?;
+        self.set_acked(key, &bytes, ttl).await
+    }
+
     // ---- compare-and-swap ----------------------------------------------------
 
     /// Writes `new` (with `ttl`, `None` = no expiry) only if the current value
@@ -500,6 +545,19 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let key = self.key(key);
         dispatch!(self.compare_and_set(&key, expected, new, ttl))
+    }
+
+    /// [`Store::compare_and_set`], acknowledged by replicas as [`Store::set_acked`] is. A
+    /// write that was not made (`false`) waits for nothing.
+    pub async fn compare_and_set_acked(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<bool, StoreError> {
+        let key = self.key(key);
+        dispatch!(self.write_acked(&key, Some(expected), new, ttl))
     }
 
     // ---- counters --------------------------------------------------------------

@@ -360,6 +360,20 @@ impl Backend for MemoryStore {
         Ok(true)
     }
 
+    /// One process, no replicas: the write is as safe as it gets once made.
+    async fn write_acked(
+        &self,
+        key: &str,
+        guard: Option<Option<&[u8]>>,
+        new: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<bool, StoreError> {
+        match guard {
+            None => self.set(key, new, ttl).await.map(|()| true),
+            Some(expected) => self.compare_and_set(key, expected, new, ttl).await,
+        }
+    }
+
     async fn incr(&self, key: &str, by: i64, ttl: Option<Duration>) -> Result<i64, StoreError> {
         let (mut inner, now) = self.lock();
         let entry = inner.value_or_insert(key, now, || Value::Str(b"0".to_vec()));

@@ -431,11 +431,19 @@ struct Shared {
     slots: Vec<Slot>,
 }
 
+/// Replicas that must hold an acknowledged write, and how long it waits for them.
+#[derive(Clone, Copy, Debug)]
+struct ReplicaAcks {
+    replicas: u32,
+    within: Duration,
+}
+
 /// The Redis backend. Cloning shares the connections.
 #[derive(Clone)]
 pub(crate) struct RedisStore {
     shared: Arc<Shared>,
     timeout: Duration,
+    acks: ReplicaAcks,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -460,6 +468,10 @@ impl RedisStore {
         Ok(RedisStore {
             shared: Arc::new(shared),
             timeout: settings.command_timeout,
+            acks: ReplicaAcks {
+                replicas: settings.replica_acks,
+                within: settings.replica_ack_timeout,
+            },
         })
     }
 
@@ -861,6 +873,55 @@ impl Backend for RedisStore {
             })
             .await?;
         Ok(written == 1)
+    }
+
+    async fn write_acked(
+        &self,
+        key: &str,
+        guard: Option<Option<&[u8]>>,
+        new: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<bool, StoreError> {
+        let ReplicaAcks { replicas, within } = self.acks;
+        if replicas == 0 {
+            return match guard {
+                None => self.set(key, new, ttl).await.map(|()| true),
+                Some(expected) => self.compare_and_set(key, expected, new, ttl).await,
+            };
+        }
+        let write = match guard {
+            None => Self::set_cmd(key, new, ttl),
+            Some(expected) => {
+                // By body: a pipeline cannot resend a script the server lacks, and
+                // acknowledged writes are few.
+                let mut c = CAS_SCRIPT.cmd(key, true);
+                c.arg(if expected.is_some() { "1" } else { "0" })
+                    .arg(expected.unwrap_or_default())
+                    .arg(new)
+                    .arg(ttl_arg(ttl));
+                c
+            }
+        };
+        // WAIT counts the replicas holding this connection's writes, so both go down one
+        // connection in one pipeline; on a cluster the pipeline goes to the key's master.
+        let mut pipe = redis::pipe();
+        pipe.add_command(write)
+            .cmd("WAIT")
+            .arg(replicas)
+            .arg(ttl_millis(within));
+        let mut conn = self.conn().await?;
+        let (written, acked): (Value, i64) = self.run_pipe(&mut conn, &pipe).await?;
+        let written = match written {
+            Value::Okay => true,
+            Value::Int(n) => n == 1,
+            _ => return Err(corrupt_reply("an acknowledged write")),
+        };
+        if written && acked < i64::from(replicas) {
+            return Err(StoreError::Unavailable(format!(
+                "a write reached {acked} of the {replicas} replicas it needs within {within:?}"
+            )));
+        }
+        Ok(written)
     }
 
     async fn incr(&self, key: &str, by: i64, ttl: Option<Duration>) -> Result<i64, StoreError> {

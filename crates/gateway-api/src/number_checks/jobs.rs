@@ -236,6 +236,14 @@ pub async fn save(store: &Store, job: &Job, ttl: Duration) -> Result<(), StoreEr
         .await
 }
 
+/// [`save`], held by the store's replicas before it counts (`store.replica_acks`): for the
+/// marks a vendor order is sent on.
+pub async fn save_acked(store: &Store, job: &Job, ttl: Duration) -> Result<(), StoreError> {
+    store
+        .save_acked_for(&keys::JobRecord::new(&job.id), job, Some(ttl))
+        .await
+}
+
 async fn push_json<T: Serialize>(
     store: &Store,
     key: &str,

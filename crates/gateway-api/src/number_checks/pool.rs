@@ -148,6 +148,16 @@ impl Batch {
         true
     }
 
+    /// `by` did not call the vendor after all (its intent could not be recorded safely): the
+    /// batch is `by`'s to order again; true when it was being submitted by `by`.
+    pub fn unsubmit(&mut self, by: &str) -> bool {
+        if self.state != (BatchState::Submitting { by: by.to_owned() }) {
+            return false;
+        }
+        self.state = BatchState::Taken { by: by.to_owned() };
+        true
+    }
+
     /// The outcome of `by`'s vendor call; true when the batch was being submitted by `by`.
     pub fn settle(&mut self, by: &str, outcome: BatchState) -> bool {
         if self.state != (BatchState::Submitting { by: by.to_owned() }) {
@@ -188,8 +198,27 @@ pub async fn update(
     store: &Store,
     id: &str,
     ttl: Duration,
+    change: impl FnMut(&mut Batch) -> bool,
+) -> Result<Option<(Batch, bool)>, StoreError> {
+    update_with(store, id, ttl, Write::Plain, change).await
+}
+
+/// How [`update_with`] writes the batch.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Write {
+    Plain,
+    /// Held by the store's replicas before it counts (see `Store::compare_and_set_acked`).
+    Acked,
+}
+
+async fn update_with(
+    store: &Store,
+    id: &str,
+    ttl: Duration,
+    write: Write,
     mut change: impl FnMut(&mut Batch) -> bool,
 ) -> Result<Option<(Batch, bool)>, StoreError> {
+    let key = keys::PoolBatch::new(id);
     for _ in 0..CAS_ATTEMPTS {
         let Some((mut batch, raw)) = read(store, id).await? else {
             return Ok(None);
@@ -198,10 +227,19 @@ pub async fn update(
             return Ok(Some((batch, false)));
         }
         let new = encode(&batch)?;
-        if store
-            .compare_and_set(&keys::PoolBatch::new(id), Some(&raw), &new, Some(ttl))
-            .await?
-        {
+        let written = match write {
+            Write::Plain => {
+                store
+                    .compare_and_set(&key, Some(&raw), &new, Some(ttl))
+                    .await?
+            }
+            Write::Acked => {
+                store
+                    .compare_and_set_acked(&key, Some(&raw), &new, Some(ttl))
+                    .await?
+            }
+        };
+        if written {
             return Ok(Some((batch, true)));
         }
     }
@@ -437,7 +475,17 @@ async fn place_order(
         return Ok(gone(id));
     };
     let numbers = batch_numbers(store, &batch).await?;
-    let Some((batch, true)) = update(store, id, ttl, |b| b.submitting(taker)).await? else {
+    let marked = update_with(store, id, ttl, Write::Acked, |b| b.submitting(taker)).await;
+    let marked = match marked {
+        Ok(marked) => marked,
+        Err(e) => {
+            // Not sent: the mark goes back, or the next attempt would take the order for one
+            // lost in flight and never send it (best effort: it then stays unknown, not paid twice).
+            let _ = update(store, id, ttl, |b| b.unsubmit(taker)).await;
+            return Err(e);
+        }
+    };
+    let Some((batch, true)) = marked else {
         return Ok(read(store, id).await?.map_or_else(|| gone(id), |(b, _)| b));
     };
     let outcome = match state.providers.bulk(provider) {
@@ -635,6 +683,15 @@ mod tests {
         assert!(!batch.submitting("b"));
         assert!(batch.submitting("a"));
         assert!(!batch.submitting("a"), "a second call would buy twice");
+        assert!(
+            !batch.unsubmit("b"),
+            "only the submitter takes its intent back"
+        );
+        assert!(batch.unsubmit("a"));
+        assert!(
+            batch.submitting("a"),
+            "taken back, the order is the taker's again"
+        );
         let ordered = BatchState::Ordered {
             vendor_order_id: "1".into(),
             at: Utc::now(),

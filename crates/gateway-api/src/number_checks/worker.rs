@@ -857,11 +857,21 @@ async fn record_submit(
 }
 
 /// Records the intent first: if this replica dies during the vendor call, the next one sees
-/// `submitting`.
+/// `submitting`. With `store.replica_acks` the mark is held by the replicas before the call, so
+/// a Redis failover cannot lose it and let another replica send the order again.
 async fn mark_submitting(state: &AppState, job: &mut Job, i: usize) -> Result<(), StoreError> {
+    let ttl = state.config.number_checks.job_ttl;
+    let before = job.sub_orders[i].state;
     job.sub_orders[i].state = SubOrderState::Submitting;
     job.updated_at = Utc::now();
-    jobs::save(&state.store, job, state.config.number_checks.job_ttl).await
+    let marked = jobs::save_acked(&state.store, job, ttl).await;
+    if marked.is_err() {
+        // Not sent: the mark goes back, or the next attempt would take the order for one lost
+        // in flight and never send it (best effort: it then ends unknown, never paid twice).
+        job.sub_orders[i].state = before;
+        let _ = jobs::save(&state.store, job, ttl).await;
+    }
+    marked
 }
 
 fn reroute(job: &mut Job, i: usize, to: ProviderId, checks: CheckSet) {
