@@ -188,6 +188,26 @@ async fn sentinel_over_tls_follows_a_failover() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sentinel_over_tls_with_acl_user() {
+    let acl = Acl::new("gw", "tls-acl-secret");
+    let set = tokio::task::block_in_place(|| Sentinel::start_with(Some(&acl), Some(tls())));
+    let login = |password: &str| {
+        let mut settings = settings(StoreMode::Sentinel, set.sentinel_tls_urls(), true);
+        settings.sentinel.primary_username = Some("gw".to_owned());
+        settings.sentinel.primary_password = Some(SecretString::from(password.to_owned()));
+        settings
+    };
+    exercise(&login("tls-acl-secret"), "sentinel TLS + ACL").await;
+    let text = fails(&login("wrong-pass-91"), "sentinel TLS + wrong password")
+        .await
+        .to_string();
+    assert!(
+        text.contains("login refused") && !text.contains("wrong-pass-91"),
+        "{text}"
+    );
+}
+
 #[tokio::test]
 async fn tls_ca_file_is_checked_at_start() {
     let refused = |settings: StoreSettings, what: &'static str| async move {
