@@ -35,6 +35,7 @@ PROD = CHART / "ci" / "production-values.yaml"
 BAD = CHART / "ci" / "bad-values"
 KUBE_VERSION = "1.31.0"  # lint and validate against this Kubernetes version
 RELEASE, NAMESPACE = "wa", "wa-gateway"
+REDIS_CA_FILE = "/etc/wa-gateway-redis-ca/ca.crt"  # where the chart mounts redis.external.tls
 
 failures: list[str] = []
 
@@ -268,13 +269,29 @@ def check_gateway_config(label: str, docs: list[dict], dep: dict | None, refused
     # Placeholders for what the Secrets would hold, so the gateway's own validation runs.
     env["GATEWAY_AUTH__HS256_SECRETS"] = '["helm-lint-placeholder-secret-0123456789abcdef"]'
     from_secrets = {e["name"] for e in c.get("env", []) if "valueFrom" in e}
+    # With a CA the gateway wants rediss:// URLs, and a PEM certificate at the mounted path:
+    # a throw-away one stands in for the Secret's.
+    scheme = "rediss" if env.get("GATEWAY_STORE__TLS_CA_FILE") else "redis"
     store_placeholders = {
-        "GATEWAY_STORE__REDIS_URL": "redis://127.0.0.1:6379/0",
-        "GATEWAY_STORE__CLUSTER__URLS": "[redis://127.0.0.1:7000, redis://127.0.0.1:7001]",
-        "GATEWAY_STORE__SENTINEL__URLS": "[redis://127.0.0.1:26379]",
+        "GATEWAY_STORE__REDIS_URL": f"{scheme}://127.0.0.1:6379/0",
+        "GATEWAY_STORE__CLUSTER__URLS": f"[{scheme}://127.0.0.1:7000, {scheme}://127.0.0.1:7001]",
+        "GATEWAY_STORE__SENTINEL__URLS": f"[{scheme}://127.0.0.1:26379]",
         "GATEWAY_STORE__SENTINEL__PRIMARY_PASSWORD": "placeholder",
     }
     env.update({k: v for k, v in store_placeholders.items() if k in from_secrets})
+    scratch = tempfile.TemporaryDirectory()
+    if env.get("GATEWAY_STORE__TLS_CA_FILE") == REDIS_CA_FILE:
+        pem = Path(scratch.name) / "ca.crt"
+        made = subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+             "-keyout", str(Path(scratch.name) / "ca.key"), "-out", str(pem), "-days", "1",
+             "-subj", "/CN=helm-lint throw-away CA"],
+            capture_output=True, text=True)
+        if made.returncode != 0:
+            scratch.cleanup()
+            fail(f"a throw-away CA for store.tls_ca_file ({label}): openssl: {made.stderr.strip()}")
+            return
+        env["GATEWAY_STORE__TLS_CA_FILE"] = str(pem)
     vendors = parsed.get("vendors", {}) or {}
     placeholders = {"ekycpro": ["API_KEY"], "accuauth": ["API_ID", "API_SECRET"], "nxcloud": ["ACCESS_KEY", "ACCESS_SECRET"]}
     for vendor, keys in placeholders.items():
@@ -292,6 +309,7 @@ def check_gateway_config(label: str, docs: list[dict], dep: dict | None, refused
                              env=env, capture_output=True, text=True, timeout=30)
     finally:
         os.unlink(f.name)
+        scratch.cleanup()
     name = binary.relative_to(ROOT) if binary.is_relative_to(ROOT) else binary
     if refused is not None:
         check(run.returncode != 0 and refused in run.stderr,
@@ -338,6 +356,29 @@ def check_observability(label: str, docs: list[dict]) -> None:
     check(ok_dashboard, f"Grafana dashboard ConfigMap with a valid dashboard ({label})")
 
 
+def check_redis_ca(label: str, dep: dict, tls: dict | None) -> None:
+    """With `tls` (redis.external.tls), the CA Secret's one key is mounted read-only and named
+    by GATEWAY_STORE__TLS_CA_FILE; without, neither is there."""
+    pod = dep["spec"]["template"]["spec"]
+    c = pod["containers"][0]
+    env = {e["name"]: e for e in c.get("env", [])}
+    volumes = [v for v in pod.get("volumes", []) if "secret" in v]
+    mounts = {m["name"]: m for m in c.get("volumeMounts", [])}
+    if not tls:
+        check(not volumes and "GATEWAY_STORE__TLS_CA_FILE" not in env, f"no Redis CA mounted ({label})")
+        return
+    key = tls.get("caKey", "ca.crt")
+    ca = [v for v in volumes if v["secret"].get("secretName") == tls["caSecret"]]
+    check(len(ca) == 1 and ca[0]["secret"].get("items") == [{"key": key, "path": "ca.crt"}],
+          f"a volume of Secret {tls['caSecret']} with only its key {key} ({label})")
+    mount = mounts.get(ca[0]["name"]) if len(ca) == 1 else None
+    check(mount is not None and mount.get("readOnly") is True
+          and REDIS_CA_FILE == f"{mount['mountPath'].rstrip('/')}/ca.crt",
+          f"the CA mounted read-only at {Path(REDIS_CA_FILE).parent} ({label})")
+    check(env.get("GATEWAY_STORE__TLS_CA_FILE", {}).get("value") == REDIS_CA_FILE,
+          f"GATEWAY_STORE__TLS_CA_FILE is {REDIS_CA_FILE} ({label})")
+
+
 def check_production(docs: list[dict], dep: dict | None) -> None:
     present = {d["kind"] for d in docs}
     for kind in ("HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy", "ServiceMonitor", "Ingress",
@@ -350,6 +391,7 @@ def check_production(docs: list[dict], dep: dict | None) -> None:
         env = {e["name"]: e for e in dep["spec"]["template"]["spec"]["containers"][0].get("env", [])}
         ref = env.get("GATEWAY_STORE__REDIS_URL", {}).get("valueFrom", {}).get("secretKeyRef")
         check(bool(ref), "Redis URL comes from a secretKeyRef (production)")
+        check_redis_ca("production", dep, None)
     check(not kinds(docs, "Secret"), "no Secret rendered (production)")
 
 
@@ -407,11 +449,15 @@ def main() -> int:
     check_gateway_config("auth.leeway 5m", docs, check_pod_security("auth.leeway 5m", docs),
                          refused="GATEWAY_AUTH__LEEWAY")
 
-    for mode, sentinel in (("cluster", None), ("sentinel", {"primaryUsername": "gateway",
-                                                            "primaryPasswordKey": "redis-password"})):
-        label = f"external Redis, {mode} mode"
+    # Cluster and sentinel with a private CA (the default key, then another one).
+    for mode, sentinel, tls in (
+        ("cluster", None, {"caSecret": "redis-ca"}),
+        ("sentinel", {"primaryUsername": "gateway", "primaryPasswordKey": "redis-password"},
+         {"caSecret": "redis-ca", "caKey": "tls.crt"}),
+    ):
+        label = f"external Redis, {mode} mode, private CA"
         print(label)
-        external = {"enabled": True, "mode": mode, **({"sentinel": sentinel} if sentinel else {})}
+        external = {"enabled": True, "mode": mode, "tls": tls, **({"sentinel": sentinel} if sentinel else {})}
         values = {"replicaCount": 2, "redis": {"external": external}}
         check_lint(label, values)
         docs = render(values)
@@ -426,6 +472,7 @@ def main() -> int:
             if sentinel:
                 check(bool(env.get("GATEWAY_STORE__SENTINEL__PRIMARY_PASSWORD", {}).get("valueFrom")),
                       f"the primary's password comes from a secretKeyRef ({label})")
+            check_redis_ca(label, dep, tls)
         check_gateway_config(label, docs, dep)
         check_kubernetes_schemas(label, docs)
 

@@ -82,7 +82,8 @@ pub struct StoreConfig {
     /// pipelined over it, so a few suffice.
     pub pool_size: usize,
     /// PEM file of the CA that signs the Redis servers' certificates, trusted instead of the
-    /// system's roots for `rediss://` (standalone and cluster). Absent: the system's roots.
+    /// system's roots for `rediss://` in every mode (under Sentinel: for the sentinels and the
+    /// primary). Absent: the system's roots.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_ca_file: Option<std::path::PathBuf>,
     /// Replicas that must hold the marks written just before a vendor order is sent (Redis
@@ -168,10 +169,19 @@ impl StoreConfig {
         };
         if let Some(ca) = &self.tls_ca_file {
             let pem = std::fs::read_to_string(ca);
-            if self.mode == StoreMode::Sentinel {
+            let urls: Vec<&SecretString> = match self.mode {
+                StoreMode::Standalone => self.redis_url.iter().collect(),
+                StoreMode::Cluster => self.cluster.urls.iter().collect(),
+                StoreMode::Sentinel => self.sentinel.urls.iter().collect(),
+            };
+            if urls
+                .iter()
+                .any(|url| !url.expose_secret().starts_with("rediss://"))
+            {
+                // A CA for plain connections would silently not apply.
                 invalid(
                     "store.tls_ca_file",
-                    "not supported with store.mode = sentinel (the system's roots are used)".into(),
+                    "only with rediss:// URLs (TLS); remove it or use rediss://".into(),
                 );
             } else if let Err(e) = &pem {
                 invalid(
@@ -1082,14 +1092,31 @@ mod tests {
         .expect_err("bad seed");
         assert!(!err.to_string().contains("hunter2"), "{err}");
         let not_pem = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
-        for (ca, mode, why) in [
-            ("/nonexistent/ca.pem", "standalone", "cannot read"),
-            (not_pem, "cluster", "no PEM certificate"),
-            (not_pem, "sentinel", "not supported"),
+        for (ca, mode, sentinel, why) in [
+            (
+                "/nonexistent/ca.pem",
+                "standalone",
+                "rediss://s:26379",
+                "cannot read",
+            ),
+            (not_pem, "cluster", "rediss://s:26379", "no PEM certificate"),
+            (
+                not_pem,
+                "sentinel",
+                "rediss://s:26379",
+                "no PEM certificate",
+            ),
+            (
+                not_pem,
+                "sentinel",
+                "redis://s:26379",
+                "only with rediss://",
+            ),
         ] {
             let err = Config::with_overrides(json!({"auth": dev, "store": {
                 "mode": mode, "tls_ca_file": ca,
-                "sentinel": {"urls": ["rediss://s:26379"], "master_name": "gw"}
+                "cluster": {"urls": ["rediss://c:6379"]},
+                "sentinel": {"urls": [sentinel], "master_name": "gw"}
             }}))
             .expect_err(why);
             let text = err.to_string();
@@ -1098,6 +1125,20 @@ mod tests {
                 "{why}: {text}"
             );
         }
+        // Every mode takes a CA with rediss:// URLs, Sentinel included.
+        let pem = std::env::temp_dir().join(format!("config-ca-{}.pem", std::process::id()));
+        std::fs::write(
+            &pem,
+            "-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n",
+        )
+        .expect("write a PEM");
+        let config = Config::with_overrides(json!({"auth": dev, "store": {
+            "mode": "sentinel", "tls_ca_file": pem,
+            "sentinel": {"urls": ["rediss://s1:26379", "rediss://s2:26379"], "master_name": "gw"}
+        }}));
+        let _ = std::fs::remove_file(&pem);
+        let config = config.expect("a CA in sentinel mode");
+        assert_eq!(config.store.settings().tls_ca_file, Some(pem));
     }
 
     #[test]

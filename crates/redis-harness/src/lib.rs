@@ -11,9 +11,10 @@
 //! watchdog kills its server. So no engine outlives the tests that started it.
 //!
 //! Each engine can also be started with an ACL user ([`Acl`]) as its only user (`default` off,
-//! replicas and sentinels log in as that user): `start_with_acl`; and standalone and cluster
-//! with TLS ([`Tls`], a throw-away CA made with `openssl`): `start_with`. A TLS engine keeps
-//! its plain port for the harness's own checks and serves TLS only on a port of its own.
+//! replicas and sentinels log in as that user): `start_with_acl`; and with TLS ([`Tls`], a
+//! throw-away CA made with `openssl`): `start_with`. A TLS engine keeps its plain port for the
+//! harness's own checks and serves TLS only on a port of its own; its servers reach each
+//! other over TLS.
 //!
 //! The binaries (`redis-server`, `redis-cli`) are taken from `PATH`; when one is missing the
 //! engine panics with a message saying what to install. Tests never skip.

@@ -161,19 +161,9 @@ pub struct Server {
 impl Server {
     /// Starts `redis-server` with `args` (the port is added) on a free port, in `dir`, and
     /// waits until it answers `PING`. `config_file`, when given, is written first with the port
-    /// filled in (`{port}`), and passed as the first argument (sentinels need one).
-    pub(crate) fn start(
-        dir: &Path,
-        name: &str,
-        args: &[&str],
-        config_file: Option<&str>,
-        bus: bool,
-    ) -> Server {
-        Self::start_as(dir, name, args, config_file, bus, None, None)
-    }
-
-    /// [`Server::start`], with `acl` (when given) as the only user: `default` is switched
-    /// off, and replicas log in to their master as that user too.
+    /// filled in (`{port}`), and passed as the first argument (sentinels need one). With `acl`,
+    /// that user is the only one (`default` off) and replicas log in to their master as it;
+    /// with `tls`, the server also serves TLS on a port of its own ([`Server::tls_port`]).
     pub(crate) fn start_as(
         dir: &Path,
         name: &str,

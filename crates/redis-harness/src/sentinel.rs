@@ -1,7 +1,7 @@
 //! One primary, two replicas and three sentinels.
 
-use crate::Acl;
 use crate::process::{Server, TempDir, query, wait_for};
+use crate::{Acl, Tls, tls_url};
 
 /// The name the sentinels monitor the primary under.
 pub const MASTER_NAME: &str = "gw";
@@ -40,19 +40,37 @@ impl Sentinel {
     /// (`sentinel auth-user` / `auth-pass`). The sentinels themselves need no login.
     #[must_use]
     pub fn start_with_acl(acl: Option<&Acl>) -> Sentinel {
+        Self::start_with(acl, None)
+    }
+
+    /// [`Sentinel::start_with_acl`]; with `tls`, every server and sentinel also serves TLS on
+    /// a port of its own, and all their links use it (`tls-replication yes`: replication, the
+    /// sentinels' monitoring and their talk to each other). The sentinels then name the
+    /// primary by its TLS port, so a client that follows them must speak TLS to it; the plain
+    /// ports serve the harness's own checks only.
+    #[must_use]
+    pub fn start_with(acl: Option<&Acl>, tls: Option<&Tls>) -> Sentinel {
         let dir = TempDir::new("sentinel");
-        let primary = Server::start_as(dir.path(), "primary", &[], None, false, acl, None);
-        let primary_port = primary.port().to_string();
+        let tls_links: &[&str] = if tls.is_some() {
+            &["--tls-replication", "yes"]
+        } else {
+            &[]
+        };
+        let primary = Server::start_as(dir.path(), "primary", tls_links, None, false, acl, tls);
+        // The address the others reach the primary at: its TLS port when links use TLS.
+        let primary_port = primary.tls_port().unwrap_or(primary.port()).to_string();
         let mut data = vec![primary];
         for i in 0..REPLICAS {
+            let mut args = vec!["--replicaof", "127.0.0.1", &primary_port];
+            args.extend(tls_links);
             data.push(Server::start_as(
                 dir.path(),
                 &format!("replica{i}"),
-                &["--replicaof", "127.0.0.1", &primary_port],
+                &args,
                 None,
                 false,
                 acl,
-                None,
+                tls,
             ));
         }
         for replica in &data[1..] {
@@ -76,14 +94,18 @@ impl Sentinel {
                 acl.user, acl.password
             ));
         }
+        let mut args = vec!["--sentinel"];
+        args.extend(tls_links);
         let sentinels = (0..SENTINELS)
             .map(|i| {
-                Server::start(
+                Server::start_as(
                     dir.path(),
                     &format!("sentinel{i}"),
-                    &["--sentinel"],
+                    &args,
                     Some(&config),
                     false,
+                    None,
+                    tls,
                 )
             })
             .collect();
@@ -102,19 +124,38 @@ impl Sentinel {
         self.sentinels.iter().map(Server::url).collect()
     }
 
+    /// `rediss://127.0.0.1:{tls_port}` of every sentinel, when started with TLS (else empty).
+    #[must_use]
+    pub fn sentinel_tls_urls(&self) -> Vec<String> {
+        self.sentinels
+            .iter()
+            .filter_map(Server::tls_port)
+            .map(tls_url)
+            .collect()
+    }
+
     /// The name the sentinels know the primary by ([`MASTER_NAME`]).
     #[must_use]
     pub fn master_name(&self) -> &'static str {
         MASTER_NAME
     }
 
-    /// Ports of the primary and the replicas, in start order (not by current role).
+    /// Plain ports of the primary and the replicas, in start order (not by current role).
     #[must_use]
     pub fn data_ports(&self) -> Vec<u16> {
         self.data.iter().map(Server::port).collect()
     }
 
-    /// The primary's port as the first sentinel reports it.
+    /// The plain port of the server the sentinels name by `reported` (its TLS port in a TLS
+    /// set).
+    fn plain_port(&self, reported: u16) -> u16 {
+        self.data
+            .iter()
+            .find(|s| s.port() == reported || s.tls_port() == Some(reported))
+            .map_or(reported, Server::port)
+    }
+
+    /// The primary's port as the first sentinel reports it (in a TLS set, its TLS port).
     #[must_use]
     pub fn primary_port(&self) -> u16 {
         primary_reported_by(self.sentinels[0].port())
@@ -122,7 +163,8 @@ impl Sentinel {
     }
 
     /// `SENTINEL FAILOVER` and waits until every sentinel reports the new primary, which says
-    /// it is a master, and the two others replicate it in sync. Returns the new primary's port.
+    /// it is a master, and the two others replicate it in sync. Returns the new primary's port
+    /// as the sentinels report it (in a TLS set, its TLS port).
     #[must_use]
     pub fn failover(&self) -> u16 {
         let old = self.primary_port();
@@ -141,13 +183,14 @@ impl Sentinel {
             let first = reported[0]?;
             (first != old && reported.iter().all(|&p| p == Some(first))).then_some(first)
         });
+        let new_plain = self.plain_port(new);
         wait_for(&format!("port {new} is the primary and replicated"), || {
-            let role_master = query::<String>(new, &["INFO", "replication"])
+            let role_master = query::<String>(new_plain, &["INFO", "replication"])
                 .is_ok_and(|info| info.contains("role:master"));
             let in_sync = self
                 .data_ports()
                 .into_iter()
-                .filter(|&port| port != new)
+                .filter(|&port| port != new_plain)
                 .all(|port| {
                     query::<String>(port, &["INFO", "replication"]).is_ok_and(|info| {
                         info.contains(&format!("master_port:{new}"))

@@ -32,6 +32,7 @@ pub mod keys;
 mod memory;
 mod redis;
 mod redis_link;
+mod sentinel_discovery;
 mod sentinel_watch;
 pub mod slot;
 
@@ -122,8 +123,8 @@ pub struct StoreSettings {
     /// Redis connections, each shared (multiplexed) by every task.
     pub pool_size: usize,
     /// PEM file of the CA(s) that sign the servers' certificates, trusted instead of the
-    /// system's roots for `rediss://` (standalone and cluster; a private CA). `None`: the
-    /// system's roots. Read and checked by [`Store::connect`].
+    /// system's roots for `rediss://` in every mode (a private CA; under Sentinel, for the
+    /// sentinels and the primary). `None`: the system's roots. Read and checked by [`Store::connect`].
     pub tls_ca_file: Option<std::path::PathBuf>,
     /// Replicas that must hold an *acknowledged* write ([`Store::set_acked`],
     /// [`Store::compare_and_set_acked`]) before it counts: the few writes the gateway acts on

@@ -255,7 +255,8 @@ fn score_arg(v: f64) -> String {
 
 /// Why a connection could not be opened, quoting nothing that may hold a secret (redis-rs's
 /// details can contain a URL). A refused login is named as such in every mode: the cluster
-/// client reports it as an I/O error whose detail carries the node's refusal.
+/// client reports it as an I/O error whose detail carries the node's refusal. So is a server
+/// certificate that TLS refused, which otherwise reads as a bare I/O error.
 fn connect_failure(e: &RedisError) -> String {
     const REFUSALS: [&str; 4] = ["WRONGPASS", "NOAUTH", "NOPERM", "authentication failed"];
     let detail = e.detail().unwrap_or_default();
@@ -265,6 +266,10 @@ fn connect_failure(e: &RedisError) -> String {
             .any(|r| e.code() == Some(*r) || detail.contains(r));
     if refused {
         "cannot connect to redis: login refused (WRONGPASS / NOAUTH): check the user and password"
+            .to_owned()
+    } else if e.kind() == ErrorKind::Io && e.to_string().contains("invalid peer certificate") {
+        "cannot connect to redis: TLS refused the server's certificate (not signed by a CA of \
+         store.tls_ca_file or the system's roots, expired, or for another host name)"
             .to_owned()
     } else {
         format!("cannot connect to redis: {}", e.category())

@@ -16,13 +16,13 @@
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
-use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
 use redis::{
     AsyncConnectionConfig, Cmd, IntoConnectionInfo, Pipeline, RedisConnectionInfo, RedisFuture,
-    RedisResult, TlsCertificates, TlsMode, Value,
+    RedisResult, TlsCertificates, Value,
 };
 use secrecy::ExposeSecret;
 
+use super::sentinel_discovery::{PrimaryLogin, Sentinels};
 use super::sentinel_watch::SentinelWatch;
 use super::{StoreError, StoreMode, StoreSettings};
 
@@ -69,8 +69,8 @@ enum Target {
     Standalone(redis::Client),
     Cluster(ClusterClient),
     Sentinel {
-        /// Locked while the sentinels are asked: it caches its connections to them.
-        client: tokio::sync::Mutex<SentinelClient>,
+        primary: PrimaryLogin,
+        /// Holds the sentinels, which find the primary too.
         watch: SentinelWatch,
     },
 }
@@ -85,9 +85,9 @@ fn ensure_crypto_provider() {
     }
 }
 
-/// The CA file of `store.tls_ca_file`, read and checked to hold a PEM certificate. Only for
-/// `rediss://` URLs of standalone and cluster: redis-rs 1.8's sentinel client has no way to
-/// take a CA (it trusts the system's roots only).
+/// The CA file of `store.tls_ca_file`, read and checked to hold a PEM certificate. Only with
+/// `rediss://` URLs (in sentinel mode, the sentinels'; the primary is then reached over TLS
+/// too): with a plain URL it would silently not apply.
 fn tls_certificates(
     settings: &StoreSettings,
     urls: &[&str],
@@ -95,11 +95,6 @@ fn tls_certificates(
     let Some(path) = &settings.tls_ca_file else {
         return Ok(None);
     };
-    if settings.mode == StoreMode::Sentinel {
-        return Err(StoreError::invalid(
-            "store.tls_ca_file: not supported in sentinel mode (the system's roots are used)",
-        ));
-    }
     if !urls.iter().all(|url| url.starts_with("rediss://")) {
         return Err(StoreError::invalid(
             "store.tls_ca_file: only with rediss:// URLs",
@@ -210,45 +205,42 @@ impl Connector {
                         "store.sentinel.master_name is required",
                     ));
                 }
-                tls_certificates(settings, &[])?;
-                let mut sentinels = Vec::with_capacity(sentinel.urls.len());
-                let mut tls = false;
-                for url in &sentinel.urls {
-                    let url = url.expose_secret();
-                    tls |= url.starts_with("rediss://");
+                let urls: Vec<&str> = sentinel
+                    .urls
+                    .iter()
+                    .map(ExposeSecret::expose_secret)
+                    .collect();
+                let certs = tls_certificates(settings, &urls)?;
+                let mut sentinels = Vec::with_capacity(urls.len());
+                for url in &urls {
                     let info = url
                         .into_connection_info()
                         .map_err(|e| invalid_url("store.sentinel.urls", &e, url))?;
                     sentinels.push(info);
                 }
-                let mut primary = RedisConnectionInfo::default();
+                let mut login = RedisConnectionInfo::default();
                 if let Some(user) = &sentinel.primary_username {
-                    primary = primary.set_username(user);
+                    login = login.set_username(user);
                 }
                 if let Some(password) = &sentinel.primary_password {
-                    primary = primary.set_password(password.expose_secret());
+                    login = login.set_password(password.expose_secret());
                 }
-                let mut node =
-                    SentinelNodeConnectionInfo::default().set_redis_connection_info(primary);
-                if tls {
-                    node = node.set_tls_mode(TlsMode::Secure);
-                }
-                let watch = SentinelWatch::new(&sentinels, &sentinel.master_name, config.clone())
-                    .map_err(|e| {
-                    StoreError::invalid(format!("store.sentinel.urls: {}", e.category()))
-                })?;
-                let client = SentinelClient::build(
+                let sentinels = Sentinels::new(
                     sentinels,
-                    sentinel.master_name.clone(),
-                    Some(node),
-                    SentinelServerType::Master,
+                    certs.as_ref(),
+                    &sentinel.master_name,
+                    config.clone(),
                 )
                 .map_err(|e| {
                     StoreError::invalid(format!("store.sentinel.urls: {}", e.category()))
                 })?;
                 Target::Sentinel {
-                    client: tokio::sync::Mutex::new(client),
-                    watch,
+                    primary: PrimaryLogin {
+                        redis: login,
+                        tls: urls.iter().any(|url| url.starts_with("rediss://")),
+                        certs,
+                    },
+                    watch: SentinelWatch::new(sentinels),
                 }
             }
         };
@@ -263,15 +255,10 @@ impl Connector {
                 .await
                 .map(Link::Single),
             Target::Cluster(client) => client.get_async_connection().await.map(Link::Cluster),
-            Target::Sentinel { client, watch } => {
-                let found = client.lock().await.async_get_client().await?;
-                let address = found.get_connection_info().addr().to_string();
-                let link = found
-                    .get_multiplexed_async_connection_with_config(&self.config)
-                    .await
-                    .map(Link::Single)?;
+            Target::Sentinel { primary, watch } => {
+                let (conn, address) = watch.sentinels().find_primary(primary).await?;
                 watch.connected_to(address);
-                Ok(link)
+                Ok(Link::Single(conn))
             }
         }
     }

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use redis::{AsyncConnectionConfig, ConnectionInfo};
+use super::sentinel_discovery::Sentinels;
 
 /// How often, at most, the sentinels are asked. Writes the old primary takes between the
 /// promotion of a replica and the next check are lost, so this is short: with one check a
@@ -44,9 +44,7 @@ struct Report {
 }
 
 pub(crate) struct SentinelWatch {
-    sentinels: Vec<redis::Client>,
-    master_name: String,
-    config: AsyncConnectionConfig,
+    sentinels: Sentinels,
     /// `host:port` of the primary the newest connection went to.
     primary: Mutex<Option<String>>,
     last_check: Mutex<Instant>,
@@ -55,23 +53,19 @@ pub(crate) struct SentinelWatch {
 }
 
 impl SentinelWatch {
-    pub(crate) fn new(
-        sentinels: &[ConnectionInfo],
-        master_name: &str,
-        config: AsyncConnectionConfig,
-    ) -> redis::RedisResult<SentinelWatch> {
-        Ok(SentinelWatch {
-            sentinels: sentinels
-                .iter()
-                .map(|info| redis::Client::open(info.clone()))
-                .collect::<Result<_, _>>()?,
-            master_name: master_name.to_owned(),
-            config,
+    pub(crate) fn new(sentinels: Sentinels) -> SentinelWatch {
+        SentinelWatch {
+            sentinels,
             primary: Mutex::new(None),
             last_check: Mutex::new(Instant::now()),
             checking: AtomicBool::new(false),
             switching: AtomicBool::new(false),
-        })
+        }
+    }
+
+    /// The sentinels, also for finding the primary.
+    pub(crate) fn sentinels(&self) -> &Sentinels {
+        &self.sentinels
     }
 
     /// The connections now go to `address`.
@@ -105,13 +99,12 @@ impl SentinelWatch {
 
     /// Asks every sentinel at once; records whether a failover is under way.
     pub(crate) async fn check(&self) -> Verdict {
-        let reports: Vec<Report> = futures_util::future::join_all(
-            self.sentinels.iter().map(|sentinel| self.ask(sentinel)),
-        )
-        .await
-        .into_iter()
-        .flatten()
-        .collect();
+        let reports: Vec<Report> =
+            futures_util::future::join_all((0..self.sentinels.len()).map(|index| self.ask(index)))
+                .await
+                .into_iter()
+                .flatten()
+                .collect();
         let failing_over = reports.iter().any(|r| r.failing_over);
         self.switching.store(failing_over, Ordering::Release);
         if failing_over {
@@ -134,17 +127,10 @@ impl SentinelWatch {
     }
 
     /// `SENTINEL MASTER <name>` on one sentinel; `None` if it does not answer sensibly.
-    async fn ask(&self, sentinel: &redis::Client) -> Option<Report> {
-        let mut conn = sentinel
-            .get_multiplexed_async_connection_with_config(&self.config)
-            .await
-            .ok()?;
-        let fields: HashMap<String, String> = redis::cmd("SENTINEL")
-            .arg("MASTER")
-            .arg(&self.master_name)
-            .query_async(&mut conn)
-            .await
-            .ok()?;
+    async fn ask(&self, index: usize) -> Option<Report> {
+        let mut cmd = redis::cmd("SENTINEL");
+        cmd.arg("MASTER").arg(self.sentinels.master_name());
+        let fields: HashMap<String, String> = self.sentinels.query(index, &cmd).await.ok()?;
         let ip = fields.get("ip")?;
         let port = fields.get("port")?;
         let failing_over = fields

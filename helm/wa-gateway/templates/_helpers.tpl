@@ -83,6 +83,16 @@ app.kubernetes.io/component: redis
 {{- default (include "wa-gateway.secretName" .) .Values.redis.external.existingSecret }}
 {{- end }}
 
+{{/* The Secret of the external Redis's private CA; empty without one (or without an
+     external Redis). */}}
+{{- define "wa-gateway.redis.caSecret" -}}
+{{- if .Values.redis.external.enabled }}{{ dig "tls" "caSecret" "" .Values.redis.external }}{{ end }}
+{{- end }}
+
+{{/* Where that CA is mounted, and its file (store.tls_ca_file). */}}
+{{- define "wa-gateway.redis.caDir" -}}/etc/wa-gateway-redis-ca{{- end }}
+{{- define "wa-gateway.redis.caFile" -}}{{ include "wa-gateway.redis.caDir" . }}/ca.crt{{- end }}
+
 {{/* `address:port` for the gateway to listen on: (list $ port). */}}
 {{- define "wa-gateway.listen" -}}
 {{- $v := (index . 0).Values.gateway }}
@@ -219,6 +229,7 @@ app.kubernetes.io/component: redis
 {{- define "wa-gateway.secretsChecksum" -}}
 {{- $names := list (include "wa-gateway.secretName" .) }}
 {{- if .Values.redis.external.enabled }}{{ $names = append $names (include "wa-gateway.redis.secretName" .) }}{{ end }}
+{{- with include "wa-gateway.redis.caSecret" . }}{{ $names = append $names . }}{{ end }}
 {{- range $var, $ref := .Values.secrets.env }}{{ $names = append $names (default (include "wa-gateway.secretName" $) $ref.name) }}{{ end }}
 {{- $data := list }}
 {{- range $name := ($names | uniq | sortAlpha) }}
