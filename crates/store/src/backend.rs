@@ -168,3 +168,17 @@ pub(crate) trait Backend {
     /// Removes entries older than `min_id_ms`; returns how many.
     async fn stream_trim_before(&self, key: &str, min_id_ms: u64) -> Result<u64, StoreError>;
 }
+
+/// [`Backend::write_acked`] where no replica has to acknowledge the write: the plain write.
+pub(crate) async fn write_unacked(
+    backend: &impl Backend,
+    key: &str,
+    guard: Option<Option<&[u8]>>,
+    new: &[u8],
+    ttl: Option<Duration>,
+) -> Result<bool, StoreError> {
+    match guard {
+        None => backend.set(key, new, ttl).await.map(|()| true),
+        Some(expected) => backend.compare_and_set(key, expected, new, ttl).await,
+    }
+}

@@ -103,6 +103,12 @@ pub struct SentinelSettings {
     pub primary_password: Option<SecretString>,
 }
 
+/// `value` as the JSON stored at `key`.
+fn json_bytes<T: Serialize>(key: &str, value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value)
+        .map_err(|e| StoreError::invalid(format!("{key}: cannot encode as JSON: {e}")))
+}
+
 /// Settings for [`Store::connect`].
 #[derive(Debug, Clone)]
 pub struct StoreSettings {
@@ -477,9 +483,7 @@ impl Store {
         value: &T,
         ttl: Option<Duration>,
     ) -> Result<(), StoreError> {
-        let bytes = serde_json::to_vec(value)
-            .map_err(|e| StoreError::invalid(format!("{key}: cannot encode as JSON: {e}")))?;
-        self.set(key, &bytes, ttl).await
+        self.set(key, &json_bytes(key, value)?, ttl).await
     }
 
     // ---- typed keys -------------------------------------------------------------
@@ -527,10 +531,7 @@ impl Store {
         K: Key<Value = Json<T>>,
         T: Serialize,
     {
-        let key: &str = key;
-        let bytes = serde_json::to_vec(value)
-            .map_err(|e| StoreError::invalid(format!("{key}: cannot encode as JSON: {e}")))?;
-        self.set_acked(key, &bytes, ttl).await
+        self.set_acked(key, &json_bytes(key, value)?, ttl).await
     }
 
     // ---- compare-and-swap ----------------------------------------------------

@@ -368,10 +368,7 @@ impl Backend for MemoryStore {
         new: &[u8],
         ttl: Option<Duration>,
     ) -> Result<bool, StoreError> {
-        match guard {
-            None => self.set(key, new, ttl).await.map(|()| true),
-            Some(expected) => self.compare_and_set(key, expected, new, ttl).await,
-        }
+        crate::backend::write_unacked(self, key, guard, new, ttl).await
     }
 
     async fn incr(&self, key: &str, by: i64, ttl: Option<Duration>) -> Result<i64, StoreError> {

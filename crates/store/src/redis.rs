@@ -889,10 +889,7 @@ impl Backend for RedisStore {
     ) -> Result<bool, StoreError> {
         let ReplicaAcks { replicas, within } = self.acks;
         if replicas == 0 {
-            return match guard {
-                None => self.set(key, new, ttl).await.map(|()| true),
-                Some(expected) => self.compare_and_set(key, expected, new, ttl).await,
-            };
+            return crate::backend::write_unacked(self, key, guard, new, ttl).await;
         }
         let write = match guard {
             None => Self::set_cmd(key, new, ttl),
