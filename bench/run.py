@@ -117,6 +117,14 @@ def read_sysctl(name: str) -> str:
     return "?"
 
 
+def listen_backlog(port: int) -> str:
+    """The accept queue length of the socket listening on `port` (`ss` shows it as Send-Q)."""
+    with contextlib.suppress(OSError, IndexError):
+        out = subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True).stdout
+        return out.split()[2]
+    return "?"
+
+
 def raise_open_files(needed: int) -> None:
     """wrk and the gateway each hold one descriptor per burst connection; they inherit this limit."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -860,9 +868,11 @@ end
         sc.targets.append({"what": "errors (connect, read, write, timeout, non-2xx)", "limit": "= 0"})
         self.lookup_load()
         s = sc.system("gateway")
+        backlog = "?"
         for _ in range(self.args.curve_rounds):
             port = free_port()
             gw, _ = self.start_gateway(port, "gateway-burst", prefix=self.prefix)
+            backlog = listen_backlog(port)
             # The first wrk connection's handshake should not be the first the gateway ever serves.
             self.measured_lookups([port], [gw], 4, 1)
             run = self.measured_lookups([port], [gw], c, secs)
@@ -872,7 +882,9 @@ end
         sc.commands.append(f"wrk -t2 -c{c} -d{secs}s --timeout 5s -s lookup.lua -H 'Authorization: Bearer …' "
                            "http://gateway/ -- paths.txt")
         sc.notes.append(f"open files: soft limit {resource.getrlimit(resource.RLIMIT_NOFILE)[0]} for wrk and the "
-                        f"gateway; listen backlog: net.core.somaxconn = {read_sysctl('net/core/somaxconn')}")
+                        f"gateway; the gateway's listen backlog: {backlog} (net.core.somaxconn = "
+                        f"{read_sysctl('net/core/somaxconn')}): connections beyond it wait for the kernel to retry "
+                        "their SYN, which can show in the p99")
         self.scenarios.append(sc)
 
     # ---- scenarios measured by criterion --------------------------------------------------------
