@@ -2,9 +2,10 @@
 """The gateway's benchmark suite: each scenario measures the gateway and the reference systems in the
 same run, on the same machine, in alternating rounds, and reports medians, ranges and ratios.
 
-Started by `make bench`; writes docs/benchmarks.md, docs/benchmarks/results.{json,csv} and
-docs/benchmarks/chart.svg. Standard library only. See docs/benchmarks.md for what each scenario
-measures and why the reference is the one chosen.
+Started by `make bench`; writes docs/benchmarks.md, docs/benchmarks/results.{json,csv},
+docs/benchmarks/chart.svg and docs/benchmarks/job-sizes.svg. Standard library only. See
+docs/benchmarks.md for what each scenario measures and why the reference is the one chosen.
+Scenarios (`--only`): see SCENARIOS; the curves and the burst also record each process's CPU.
 """
 
 from __future__ import annotations
