@@ -153,6 +153,11 @@ gw_pid=$!
 pids+=("$gw_pid")
 wait_port "$sim_port" "$sim_pid" || die "the simulator did not start: $(tail -5 "$work/sim.log")"
 wait_port "$gw_port" "$gw_pid" || die "the gateway did not start: $(tail -5 "$work/gateway.log")"
+# The port opens before the HTTP workers are built: the idle figure is read once the gateway is ready.
+for _ in $(seq 1 200); do
+  curl -sf -o /dev/null "$gw/readyz" && break
+  sleep 0.05
+done
 
 token=$("$BENCH_GATEWAY_BIN" --config "$work/gateway.toml" token --tenant bench \
   --scope "numbers:check numbers:read" --ttl 1h)

@@ -33,7 +33,7 @@ impl EgressClient {
         configure: impl Fn(ClientBuilder) -> ClientBuilder,
     ) -> Result<Self, reqwest::Error> {
         let base = || {
-            configure(Client::builder())
+            crate::tls::shared_roots(configure(Client::builder()))
                 .redirect(reqwest::redirect::Policy::none())
                 .no_proxy()
         };

@@ -7,6 +7,7 @@
 //!   addresses ([`address::classify`]) unless an entry names that host exactly.
 //! - [`EgressClient`]: reqwest clients that apply the policy to every request and connect only
 //!   to the addresses they checked; no redirects are followed.
+//! - [`tls::shared_roots`]: one TLS configuration (the system's roots) for every client.
 #![forbid(unsafe_code)]
 
 pub mod address;
@@ -14,6 +15,7 @@ mod allow;
 mod client;
 mod lookup;
 mod policy;
+pub mod tls;
 
 pub use allow::{AllowEntry, AllowList};
 pub use client::{EgressClient, refusal_of};

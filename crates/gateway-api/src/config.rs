@@ -709,7 +709,11 @@ impl Config {
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
             invalid("log.level", e.to_string());
         }
-        if let Err(e) = self.build_vendors(reqwest::Client::new()) {
+        // The shared TLS configuration: a client of its own would read the system's roots again.
+        let client = egress::tls::shared_roots(reqwest::Client::builder())
+            .build()
+            .unwrap_or_default();
+        if let Err(e) = self.build_vendors(client) {
             invalid(&vendor_section(e.provider), e.message);
         }
     }

@@ -29,7 +29,7 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(config: Config, store: Store) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
+        let http = egress::tls::shared_roots(reqwest::Client::builder())
             .timeout(config.limits.outbound_timeout)
             .connect_timeout(Duration::from_secs(5).min(config.limits.outbound_timeout))
             .build()?;

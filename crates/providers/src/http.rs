@@ -28,7 +28,7 @@ pub fn recommended_client(
     timeout: Duration,
     idle_per_host: usize,
 ) -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
+    egress::tls::shared_roots(reqwest::Client::builder())
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(connect_timeout)
         .timeout(timeout)
