@@ -148,7 +148,8 @@ pub async fn create(
         config.cache_scope,
         tenant,
         config.cache_ttl,
-    );
+    )
+    .reading_legacy(config.legacy_cache_reads);
     let found = cache
         .lookup(&batch.numbers, &asked.checks, asked.max_age, now)
         .await?;
@@ -171,6 +172,7 @@ pub async fn create(
         found,
         candidates,
         cooling_down,
+        started,
     };
     let accepted = claim_and_accept(state, &cache, intake, unanswerable).await;
     if let Ok(accepted) = &accepted {
@@ -301,6 +303,8 @@ struct Intake<'a> {
     found: Lookup,
     candidates: Vec<Candidate>,
     cooling_down: Vec<(ProviderId, Duration)>,
+    /// When the request came, for the debug log of where accepting a large job spends its time.
+    started: std::time::Instant,
 }
 
 /// Step 3: claims what the job buys; from here on a failure frees the claims at once.
@@ -330,6 +334,11 @@ async fn claim_and_accept(
         intake.now,
     )
     .await;
+    tracing::debug!(
+        job = %id,
+        at_ms = intake.started.elapsed().as_millis() as u64,
+        "claims taken"
+    );
     let accepted = match split {
         Ok(split) => accept(state, &claims, intake, split).await,
         Err(e) => Err(e.into()),
@@ -358,6 +367,7 @@ async fn accept(
     )
     .await?;
     refuse_if_chosen_provider_failing(intake.choice, &plan, &intake.cooling_down)?;
+    tracing::debug!(job = %intake.id, at_ms = intake.started.elapsed().as_millis() as u64, "planned");
 
     let month = usage::month_of(intake.now);
     // Numbers others are buying are reserved too: if their buyer fails, this job buys them.
@@ -376,6 +386,7 @@ async fn accept(
         window: intake.asked.window,
     };
     let job = persist(state, claims, job, persisted).await?;
+    tracing::debug!(job = %job.id, at_ms = intake.started.elapsed().as_millis() as u64, "persisted");
     answer(state, job, intake.now).await
 }
 
@@ -753,6 +764,7 @@ pub fn lookup_cache(state: &AppState, tenant: &str) -> Cache {
         tenant,
         config.cache_ttl,
     )
+    .reading_legacy(config.legacy_cache_reads)
 }
 
 /// One number now: the fresh cached answer `found` (the [`lookup_cache`] lookup made when the
@@ -1225,6 +1237,7 @@ mod tests {
             },
             candidates: vec![registered_only()],
             cooling_down: Vec::new(),
+            started: std::time::Instant::now(),
         };
         let plan = planner::plan_groups(
             vec![(asked.checks, open)],
