@@ -535,9 +535,12 @@ async fn persist(
     let store = &state.store;
     let id = job.id.clone();
     let ttl = config.job_ttl;
-    jobs::put_numbers(store, &id, &what.plan.numbers, ttl).await?;
-    jobs::put_cached_results(store, &id, what.hits, ttl).await?;
-    jobs::put_open_numbers(store, &id, what.open_numbers, ttl).await?;
+    // Different keys: written together, one list is encoded while another is sent.
+    tokio::try_join!(
+        jobs::put_numbers(store, &id, &what.plan.numbers, ttl),
+        jobs::put_cached_results(store, &id, what.hits, ttl),
+        jobs::put_open_numbers(store, &id, what.open_numbers, ttl),
+    )?;
     let reused = jobs::merge_records(store, &id, what.late_hits, ttl).await?;
     job.counts.from_cache += reused.newly_answered;
     for unplanned in &what.plan.unplanned {
