@@ -138,7 +138,7 @@ pub async fn create(
     let asked = validate(config, &req)?;
     check_callback(config, tenant, req.callback_url.as_deref()).await?;
     let routing = routing_for(&state.providers, req.provider, &config.routing)?;
-    let batch = normalise(req.numbers, req.default_country).await?;
+    let mut batch = normalise(req.numbers, req.default_country).await?;
     refuse_without_valid_number(&batch)?;
     let normalised = started.elapsed();
 
@@ -154,6 +154,9 @@ pub async fn create(
         .lookup(&batch.numbers, &asked.checks, asked.max_age, now)
         .await?;
     let looked_up = started.elapsed();
+    // From here on the misses are the numbers worked on: the full list would only hold memory.
+    let total = batch.numbers.len();
+    batch.numbers = Vec::new();
 
     let (mut candidates, cooling_down) = candidates(state, routing, &asked.checks).await?;
     for candidate in &mut candidates {
@@ -168,6 +171,7 @@ pub async fn create(
         callback_url: req.callback_url,
         asked,
         now,
+        total,
         batch,
         found,
         candidates,
@@ -299,6 +303,9 @@ struct Intake<'a> {
     callback_url: Option<String>,
     asked: Asked,
     now: DateTime<Utc>,
+    /// Valid distinct numbers of the request.
+    total: usize,
+    /// The invalid inputs and repeats (its numbers are dropped once looked up).
     batch: NormalizedBatch,
     found: Lookup,
     candidates: Vec<Candidate>,
@@ -471,7 +478,7 @@ fn new_job(intake: &Intake<'_>, plan: &Plan, month: &str, reserved: u64) -> Job 
         month: month.to_owned(),
         reserved,
         counts: Counts {
-            total: batch.numbers.len() as u64,
+            total: intake.total as u64,
             from_cache: intake.found.hits.len() as u64,
             answered: 0,
             failed: plan.unplanned_numbers(&checks),
@@ -1223,8 +1230,9 @@ mod tests {
             callback_url: None,
             asked,
             now,
+            total: 5,
             batch: NormalizedBatch {
-                numbers: numbers(5),
+                numbers: Vec::new(),
                 invalid: vec![(
                     7,
                     InvalidNumber {
