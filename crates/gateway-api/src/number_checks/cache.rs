@@ -5,9 +5,11 @@
 //! Reads and writes are batched (pipelined on Redis).
 //!
 //! Entries written before one entry per number (one key per (number, check), each holding the
-//! whole record) are still read, for the checks a number's entry lacks, so nothing already paid
-//! for is bought again. They expire `cache_ttl` after they were written: [`LEGACY_READS`] and
-//! its code can go once a release writing the new entries has run for `cache_ttl`.
+//! whole record) are read only with `number_checks.legacy_cache_reads` ([`Cache::reading_legacy`]),
+//! for the checks a number's entry lacks: reading them for every lookup costs a key read per
+//! (number, check) that after the cut-over almost never finds anything. They expire
+//! `cache_ttl` after they were written; the setting and its code can go once no supported
+//! release writes them.
 
 use std::borrow::Cow;
 use std::time::Duration;
@@ -26,15 +28,15 @@ const CHUNK: usize = 5_000;
 /// Lookups in flight at once (pipelined on the shared connection), so the store answers one
 /// while the next is encoded and the previous one decoded.
 const LOOKUPS_IN_FLIGHT: usize = 4;
-/// Whether checks a number's entry lacks are looked for in the per-(number, check) keys of
-/// earlier releases.
-const LEGACY_READS: bool = true;
 
 #[derive(Debug, Clone)]
 pub struct Cache {
     store: Store,
     scope: String,
     ttl: Duration,
+    /// Whether checks a number's entry lacks are looked for in the per-(number, check) keys of
+    /// earlier releases.
+    legacy_reads: bool,
 }
 
 /// Cached answers found fresh, and the numbers that still need a vendor.
@@ -50,7 +52,15 @@ impl Cache {
             store,
             scope: scope_name(scope, tenant),
             ttl,
+            legacy_reads: false,
         }
+    }
+
+    /// Also reads the per-(number, check) entries of earlier releases (off by default).
+    #[must_use]
+    pub fn reading_legacy(mut self, on: bool) -> Self {
+        self.legacy_reads = on;
+        self
     }
 
     /// A number is a hit only when every asked check has an answer younger than `max_age`
@@ -62,10 +72,12 @@ impl Cache {
         max_age: Duration,
         now: DateTime<Utc>,
     ) -> Result<Lookup, StoreError> {
-        self.find(numbers, checks, max_age, now, LEGACY_READS).await
+        self.find(numbers, checks, max_age, now, self.legacy_reads)
+            .await
     }
 
-    /// [`Cache::lookup`] of answers written since the legacy entries (which do not change).
+    /// [`Cache::lookup`] of answers written since the legacy entries (which do not change):
+    /// never reads those.
     pub async fn lookup_recent(
         &self,
         numbers: &[E164],
@@ -85,7 +97,7 @@ impl Cache {
 
     /// [`Cache::lookup`] of one number whose entry was read already ([`Cache::entry_read`]):
     /// `row` holds the values of its fields (`None` for absent ones). Only checks the entry lacks
-    /// are read again (from the legacy keys).
+    /// are read again (from the legacy keys, when they are read).
     pub async fn lookup_read(
         &self,
         number: E164,
@@ -99,7 +111,7 @@ impl Cache {
             return self.lookup(&[number], asked, max_age, now).await;
         }
         let mut rows = vec![row];
-        if LEGACY_READS {
+        if self.legacy_reads {
             self.fill_from_legacy(&[number], &checks, &mut rows).await?;
         }
         let oldest = self.oldest(max_age, now);
@@ -433,16 +445,15 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn entries_of_earlier_releases_still_answer_the_checks_an_entry_lacks() {
-        let store = Store::memory("t:");
+    /// Writes entries as earlier releases did (one key per (number, check)): a `profile` of
+    /// `a`, whose `activity` is in its new entry, and an unsettled `registered` of `b`.
+    async fn earlier_release_entries(store: &Store, now: DateTime<Utc>) -> (E164, E164) {
         let cache = Cache::new(
             store.clone(),
             CacheScope::Shared,
             "acme",
             Duration::from_secs(3600),
         );
-        let now = Utc::now();
         let a: E164 = "+919800000001".parse().unwrap();
         let b: E164 = "+919800000002".parse().unwrap();
         // One key per (number, check), holding the whole record: how earlier releases cached.
@@ -470,6 +481,21 @@ mod tests {
             .store(&[activity], &CheckSet::of(&[Check::Activity]))
             .await
             .unwrap();
+        (a, b)
+    }
+
+    #[tokio::test]
+    async fn with_legacy_reads_entries_of_earlier_releases_answer_the_checks_an_entry_lacks() {
+        let store = Store::memory("t:");
+        let now = Utc::now();
+        let (a, b) = earlier_release_entries(&store, now).await;
+        let cache = Cache::new(
+            store.clone(),
+            CacheScope::Shared,
+            "acme",
+            Duration::from_secs(3600),
+        )
+        .reading_legacy(true);
 
         let both = CheckSet::of(&[Check::Activity, Check::Profile]);
         let found = cache
@@ -488,6 +514,39 @@ mod tests {
             found.hits[0].status(Check::Registered),
             Some(domain::CheckStatus::Answered)
         );
+    }
+
+    #[tokio::test]
+    async fn without_legacy_reads_entries_of_earlier_releases_are_not_read() {
+        let store = Store::memory("t:");
+        let now = Utc::now();
+        let (a, b) = earlier_release_entries(&store, now).await;
+        let cache = Cache::new(
+            store.clone(),
+            CacheScope::Shared,
+            "acme",
+            Duration::from_secs(3600),
+        );
+        let both = CheckSet::of(&[Check::Activity, Check::Profile]);
+        let found = cache
+            .lookup(&[a], &both, Duration::from_secs(60), now)
+            .await
+            .unwrap();
+        assert_eq!(found.misses, vec![a], "{found:?}");
+        let registered = CheckSet::of(&[Check::Registered]);
+        let found = cache
+            .lookup(&[b], &registered, Duration::from_secs(60), now)
+            .await
+            .unwrap();
+        assert_eq!(found.misses, vec![b], "{found:?}");
+        // A lookup of one number whose entry was read along with another command, too.
+        let (key, fields) = cache.entry_read(&b, &registered);
+        let row = store.hmget_many(&[key], &fields).await.unwrap().remove(0);
+        let found = cache
+            .lookup_read(b, &registered, row, Duration::from_secs(60), now)
+            .await
+            .unwrap();
+        assert_eq!(found.misses, vec![b], "{found:?}");
     }
 
     #[tokio::test]

@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use domain::{CheckSet, E164, NumberResult};
+use futures_util::StreamExt;
 
 use super::cache::{Cache, scope_name};
 use super::{CacheScope, NumberChecksConfig};
@@ -27,6 +28,8 @@ use crate::store::{Store, StoreError};
 
 /// Numbers per batch.
 const CHUNK: usize = 5_000;
+/// Batches of claims in flight at once.
+const CHUNKS_IN_FLIGHT: usize = 4;
 
 /// How long a holder counts as alive after its last renewal: two lease times, so a job whose
 /// replica died is taken up by another one (after one lease time) before its claims lapse.
@@ -82,17 +85,24 @@ impl Claims {
         let list: Vec<_> = checks.iter().collect();
         let fields: Vec<String> = list.iter().map(|c| c.as_str().to_owned()).collect();
         let mut out = Vec::with_capacity(numbers.len());
-        for chunk in numbers.chunks(CHUNK) {
-            let rows = self
-                .store
-                .claim_fields(
-                    &self.keys(chunk),
-                    &fields,
-                    holder,
-                    keys::ClaimHolder::PREFIX,
-                    self.ttl,
-                )
-                .await?;
+        // Each chunk is atomic on its own, so several are in flight: the store runs one while
+        // the next is encoded and the previous one decoded. Made up front, as in the cache's
+        // lookups, so that the stream holds no closure borrowing `self`.
+        let runs: Vec<_> = numbers
+            .chunks(CHUNK)
+            .map(|chunk| {
+                let fields = &fields;
+                async move {
+                    let names = self.keys(chunk);
+                    self.store
+                        .claim_fields(&names, fields, holder, keys::ClaimHolder::PREFIX, self.ttl)
+                        .await
+                }
+            })
+            .collect();
+        let mut replies = futures_util::stream::iter(runs).buffered(CHUNKS_IN_FLIGHT);
+        while let Some(rows) = replies.next().await {
+            let rows = rows?;
             out.extend(rows.into_iter().map(|row| {
                 row.iter()
                     .zip(&list)

@@ -138,7 +138,7 @@ pub async fn create(
     let asked = validate(config, &req)?;
     check_callback(config, tenant, req.callback_url.as_deref()).await?;
     let routing = routing_for(&state.providers, req.provider, &config.routing)?;
-    let batch = normalise(req.numbers, req.default_country).await?;
+    let mut batch = normalise(req.numbers, req.default_country).await?;
     refuse_without_valid_number(&batch)?;
     let normalised = started.elapsed();
 
@@ -148,11 +148,15 @@ pub async fn create(
         config.cache_scope,
         tenant,
         config.cache_ttl,
-    );
+    )
+    .reading_legacy(config.legacy_cache_reads);
     let found = cache
         .lookup(&batch.numbers, &asked.checks, asked.max_age, now)
         .await?;
     let looked_up = started.elapsed();
+    // From here on the misses are the numbers worked on: the full list would only hold memory.
+    let total = batch.numbers.len();
+    batch.numbers = Vec::new();
 
     let (mut candidates, cooling_down) = candidates(state, routing, &asked.checks).await?;
     for candidate in &mut candidates {
@@ -167,10 +171,12 @@ pub async fn create(
         callback_url: req.callback_url,
         asked,
         now,
+        total,
         batch,
         found,
         candidates,
         cooling_down,
+        started,
     };
     let accepted = claim_and_accept(state, &cache, intake, unanswerable).await;
     if let Ok(accepted) = &accepted {
@@ -297,10 +303,15 @@ struct Intake<'a> {
     callback_url: Option<String>,
     asked: Asked,
     now: DateTime<Utc>,
+    /// Valid distinct numbers of the request.
+    total: usize,
+    /// The invalid inputs and repeats (its numbers are dropped once looked up).
     batch: NormalizedBatch,
     found: Lookup,
     candidates: Vec<Candidate>,
     cooling_down: Vec<(ProviderId, Duration)>,
+    /// When the request came, for the debug log of where accepting a large job spends its time.
+    started: std::time::Instant,
 }
 
 /// Step 3: claims what the job buys; from here on a failure frees the claims at once.
@@ -330,6 +341,11 @@ async fn claim_and_accept(
         intake.now,
     )
     .await;
+    tracing::debug!(
+        job = %id,
+        at_ms = intake.started.elapsed().as_millis() as u64,
+        "claims taken"
+    );
     let accepted = match split {
         Ok(split) => accept(state, &claims, intake, split).await,
         Err(e) => Err(e.into()),
@@ -358,6 +374,7 @@ async fn accept(
     )
     .await?;
     refuse_if_chosen_provider_failing(intake.choice, &plan, &intake.cooling_down)?;
+    tracing::debug!(job = %intake.id, at_ms = intake.started.elapsed().as_millis() as u64, "planned");
 
     let month = usage::month_of(intake.now);
     // Numbers others are buying are reserved too: if their buyer fails, this job buys them.
@@ -376,6 +393,7 @@ async fn accept(
         window: intake.asked.window,
     };
     let job = persist(state, claims, job, persisted).await?;
+    tracing::debug!(job = %job.id, at_ms = intake.started.elapsed().as_millis() as u64, "persisted");
     answer(state, job, intake.now).await
 }
 
@@ -460,7 +478,7 @@ fn new_job(intake: &Intake<'_>, plan: &Plan, month: &str, reserved: u64) -> Job 
         month: month.to_owned(),
         reserved,
         counts: Counts {
-            total: batch.numbers.len() as u64,
+            total: intake.total as u64,
             from_cache: intake.found.hits.len() as u64,
             answered: 0,
             failed: plan.unplanned_numbers(&checks),
@@ -524,9 +542,12 @@ async fn persist(
     let store = &state.store;
     let id = job.id.clone();
     let ttl = config.job_ttl;
-    jobs::put_numbers(store, &id, &what.plan.numbers, ttl).await?;
-    jobs::put_cached_results(store, &id, what.hits, ttl).await?;
-    jobs::put_open_numbers(store, &id, what.open_numbers, ttl).await?;
+    // Different keys: written together, one list is encoded while another is sent.
+    tokio::try_join!(
+        jobs::put_numbers(store, &id, &what.plan.numbers, ttl),
+        jobs::put_cached_results(store, &id, what.hits, ttl),
+        jobs::put_open_numbers(store, &id, what.open_numbers, ttl),
+    )?;
     let reused = jobs::merge_records(store, &id, what.late_hits, ttl).await?;
     job.counts.from_cache += reused.newly_answered;
     for unplanned in &what.plan.unplanned {
@@ -753,6 +774,7 @@ pub fn lookup_cache(state: &AppState, tenant: &str) -> Cache {
         tenant,
         config.cache_ttl,
     )
+    .reading_legacy(config.legacy_cache_reads)
 }
 
 /// One number now: the fresh cached answer `found` (the [`lookup_cache`] lookup made when the
@@ -1208,8 +1230,9 @@ mod tests {
             callback_url: None,
             asked,
             now,
+            total: 5,
             batch: NormalizedBatch {
-                numbers: numbers(5),
+                numbers: Vec::new(),
                 invalid: vec![(
                     7,
                     InvalidNumber {
@@ -1225,6 +1248,7 @@ mod tests {
             },
             candidates: vec![registered_only()],
             cooling_down: Vec::new(),
+            started: std::time::Instant::now(),
         };
         let plan = planner::plan_groups(
             vec![(asked.checks, open)],

@@ -58,6 +58,11 @@ pub struct NumberChecksConfig {
     #[serde(with = "humantime_serde")]
     pub cache_ttl: Duration,
     pub cache_scope: CacheScope,
+    /// Also read the cache entries of releases that wrote one key per (number, check). Set it
+    /// when upgrading from such a release, until `cache_ttl` has passed (their entries have
+    /// expired by then); without it those numbers are bought once more. Off: a lookup reads one
+    /// entry per number, not one more key per (number, check) missing from it.
+    pub legacy_cache_reads: bool,
     /// Largest batch accepted by `POST /v1/number-checks`.
     pub max_numbers: usize,
     /// Provider preference for `provider: auto`; earlier entries are tried first.
@@ -120,6 +125,7 @@ impl Default for NumberChecksConfig {
             max_age: Duration::from_secs(30 * 24 * 3600),
             cache_ttl: Duration::from_secs(90 * 24 * 3600),
             cache_scope: CacheScope::Shared,
+            legacy_cache_reads: false,
             max_numbers: 1_000_000,
             routing: providers::bulk_vendors(),
             worker_interval: Duration::from_secs(1),

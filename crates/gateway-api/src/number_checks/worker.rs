@@ -408,6 +408,7 @@ fn cache_of(state: &AppState, tenant: &str) -> Cache {
         tenant,
         config.cache_ttl,
     )
+    .reading_legacy(config.legacy_cache_reads)
 }
 
 /// Looks at the due [`Wait`]s: numbers whose claims are gone get the cached answers (not
