@@ -62,6 +62,9 @@ pub struct Permit {
     provider: ProviderId,
     /// The probe slot's owner token when this call is the half-open probe.
     probe: Option<String>,
+    /// Whether failures were counted when leave was given: a success resets them only then,
+    /// which spares a healthy vendor's calls a store write each.
+    failures_counted: bool,
 }
 
 impl Permit {
@@ -154,11 +157,28 @@ impl Breakers {
     }
 
     /// Leave to call `provider` now, or why not.
+    ///
+    /// The circuit and its failure count are read together (one round trip). A failure counted
+    /// after this read, while the call runs, is not reset by the call's success; the next call's
+    /// success resets it.
     pub async fn admit(&self, provider: ProviderId) -> Result<Permit, Refused> {
-        let Some(until) = self.open_until(provider).await? else {
+        let state = self
+            .store
+            .mget(&[
+                keys::BreakerOpenUntil::new(provider.as_str()).into(),
+                keys::BreakerFailures::new(provider.as_str()).into(),
+            ])
+            .await?;
+        let failures_counted = state.get(1).is_some_and(Option::is_some);
+        let open_until = state
+            .first()
+            .and_then(Option::as_deref)
+            .and_then(|v| std::str::from_utf8(v).ok()?.parse::<i64>().ok());
+        let Some(until) = open_until else {
             return Ok(Permit {
                 provider,
                 probe: None,
+                failures_counted,
             });
         };
         let now = now_ms();
@@ -190,6 +210,7 @@ impl Breakers {
             return Ok(Permit {
                 provider,
                 probe: Some(owner),
+                failures_counted,
             });
         }
         // Another call is the probe; its answer comes soon.
@@ -248,11 +269,12 @@ impl Breakers {
                     .await?;
                 tracing::warn!(%provider, "vendor circuit opened again: the probe failed");
             }
-            (None, false) => {
+            (None, false) if permit.failures_counted => {
                 self.store
                     .delete(&keys::BreakerFailures::new(provider.as_str()))
                     .await?;
             }
+            (None, false) => {}
             (None, true) => {
                 let failures = self
                     .store
@@ -348,6 +370,29 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(b.admit(providers::ekycpro::ID).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_success_resets_the_failures_counted_when_it_was_admitted() {
+        let b = breakers(2, Duration::from_secs(60));
+        // Admitted while nothing was counted: its success leaves a later failure counted.
+        let early = b.admit(P).await.unwrap();
+        fail(&b).await;
+        b.settle(early, None).await;
+        fail(&b).await;
+        assert!(
+            b.cooling_down(P).await.unwrap().is_some(),
+            "two failures counted"
+        );
+
+        let b = breakers(2, Duration::from_secs(60));
+        fail(&b).await;
+        succeed(&b).await;
+        fail(&b).await;
+        assert!(
+            b.cooling_down(P).await.unwrap().is_none(),
+            "the success reset the count"
+        );
     }
 
     #[tokio::test]
