@@ -102,6 +102,11 @@ fn ceil_secs(ms: i64) -> Duration {
     Duration::from_secs(u64::try_from(ms).unwrap_or(0).div_ceil(1000).max(1))
 }
 
+/// The stored end of a cool-down, in epoch milliseconds.
+fn parse_open_until(raw: &[u8]) -> Option<i64> {
+    std::str::from_utf8(raw).ok()?.parse().ok()
+}
+
 impl Breakers {
     pub fn new(store: Store, probe_ttl: Duration) -> Self {
         Self {
@@ -132,7 +137,8 @@ impl Breakers {
             .store
             .get(&keys::BreakerOpenUntil::new(provider.as_str()))
             .await?
-            .and_then(|v| std::str::from_utf8(&v).ok()?.parse().ok()))
+            .as_deref()
+            .and_then(parse_open_until))
     }
 
     /// The remaining cool-down while the circuit is open; `None` when closed or ready for a
@@ -173,7 +179,7 @@ impl Breakers {
         let open_until = state
             .first()
             .and_then(Option::as_deref)
-            .and_then(|v| std::str::from_utf8(v).ok()?.parse::<i64>().ok());
+            .and_then(parse_open_until);
         let Some(until) = open_until else {
             return Ok(Permit {
                 provider,
