@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use crate::{Field, HashRow, StoreError, StreamId};
+use crate::{Field, HashRow, SetSizes, StoreError, StreamId};
 
 pub(crate) trait Backend {
     /// Round trip to the backend (readiness).
@@ -143,6 +143,16 @@ pub(crate) trait Backend {
         until: f64,
         limit: usize,
     ) -> Result<Vec<String>, StoreError>;
+    /// Adds `members` (at least one) to the set at `key`, giving it `ttl` if set; returns how
+    /// many were not members before.
+    async fn set_add(
+        &self,
+        key: &str,
+        members: &[String],
+        ttl: Option<Duration>,
+    ) -> Result<u64, StoreError>;
+    /// Members of set `a`, of set `b`, and of both (keys of one hash slot).
+    async fn set_sizes(&self, a: &str, b: &str) -> Result<SetSizes, StoreError>;
     /// Appends `items`; returns the new length.
     async fn rpush(&self, key: &str, items: &[Vec<u8>]) -> Result<u64, StoreError>;
     /// Items `start..=stop` (negative from the end).

@@ -28,7 +28,7 @@ pub enum Ttl {
 /// A declared key of the store.
 pub trait Key: std::ops::Deref<Target = str> {
     /// What the key holds: [`Json`] of a type, or one of the shapes ([`Bytes`], [`Counter`],
-    /// [`Hash`], [`SortedSet`], [`List`], [`Stream`], [`Lease`]).
+    /// [`Hash`], [`Set`], [`SortedSet`], [`List`], [`Stream`], [`Lease`]).
     type Value;
     /// The name pattern (a `format!` string over the constructor's arguments).
     const PATTERN: &'static str;
@@ -66,6 +66,9 @@ pub enum SortedSet {}
 /// A list.
 #[derive(Debug)]
 pub enum List {}
+/// A set of strings ([`Store::set_add`](crate::Store::set_add)).
+#[derive(Debug)]
+pub enum Set {}
 /// A stream.
 #[derive(Debug)]
 pub enum Stream {}

@@ -14,7 +14,7 @@
 //!   to 1 ms and `Duration::ZERO` is treated as 1 ms (it expires at once).
 //!   `set`/`mset`/`compare_and_set` with `ttl: None` store a value without
 //!   expiry (removing any previous TTL), like Redis `SET`.
-//! - Empty hashes, lists and sorted sets do not exist (they are removed when
+//! - Empty hashes, lists, sets and sorted sets do not exist (they are removed when
 //!   their last element goes); an emptied stream still exists.
 //! - Using a key with an operation of another data type (e.g. `get` on a hash)
 //!   fails with [`StoreError::Corrupt`], except `mget` which yields `None`.
@@ -61,6 +61,17 @@ pub type Field = (String, Vec<u8>);
 
 /// The values of some fields of one hash, in order; `None` for absent ones.
 pub type HashRow = Vec<Option<Vec<u8>>>;
+
+/// The sizes of two sets and of their intersection ([`Store::set_sizes`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SetSizes {
+    /// Members of the first set.
+    pub a: u64,
+    /// Members of the second set.
+    pub b: u64,
+    /// Members of both.
+    pub both: u64,
+}
 
 /// How the Redis backend reaches Redis.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -865,6 +876,31 @@ impl Store {
         }
         let key = self.key(key);
         dispatch!(self.zclaim_due(&key, now, until, limit))
+    }
+
+    // ---- sets ------------------------------------------------------------------------
+
+    /// Adds `members` to the set at `key`; with `ttl` the set then lives that long. Returns
+    /// how many were not members before. Adding a member again changes nothing, so a write
+    /// repeated after a lost reply converges.
+    pub async fn set_add(
+        &self,
+        key: &str,
+        members: &[String],
+        ttl: Option<Duration>,
+    ) -> Result<u64, StoreError> {
+        if members.is_empty() {
+            return Ok(0);
+        }
+        let key = self.key(key);
+        dispatch!(self.set_add(&key, members, ttl))
+    }
+
+    /// How many members set `a` has, set `b` has, and both have, read together (one
+    /// script, so on Redis Cluster the two keys must share a hash tag). Absent sets are empty.
+    pub async fn set_sizes(&self, a: &str, b: &str) -> Result<SetSizes, StoreError> {
+        let (a, b) = (self.key(a), self.key(b));
+        dispatch!(self.set_sizes(&a, &b))
     }
 
     // ---- lists -----------------------------------------------------------------------

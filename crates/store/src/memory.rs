@@ -4,13 +4,13 @@
 //! ordinary calls (no background task).
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::backend::Backend;
-use super::{Field, HashRow, StoreError, StreamId, ttl_millis};
+use super::{Field, HashRow, SetSizes, StoreError, StreamId, ttl_millis};
 
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -88,6 +88,7 @@ enum Value {
     Hash(BTreeMap<String, Vec<u8>>),
     ZSet(ZSet),
     List(VecDeque<Vec<u8>>),
+    Set(HashSet<String>),
     Stream(StreamData),
 }
 
@@ -198,6 +199,23 @@ impl Inner {
             }) => Ok(Some(l)),
             Some(_) => Err(StoreError::wrong_type()),
         }
+    }
+
+    fn set(&mut self, key: &str, now: Instant) -> Result<Option<&mut HashSet<String>>, StoreError> {
+        match self.live(key, now) {
+            None => Ok(None),
+            Some(Entry {
+                value: Value::Set(s),
+                ..
+            }) => Ok(Some(s)),
+            Some(_) => Err(StoreError::wrong_type()),
+        }
+    }
+
+    fn set_len(&mut self, key: &str, now: Instant) -> Result<u64, StoreError> {
+        Ok(self
+            .set(key, now)?
+            .map_or(0, |s| u64::try_from(s.len()).unwrap_or(u64::MAX)))
     }
 
     fn stream(&mut self, key: &str, now: Instant) -> Result<Option<&mut StreamData>, StoreError> {
@@ -699,6 +717,47 @@ impl Backend for MemoryStore {
             z.insert(m, score(until));
         }
         Ok(due)
+    }
+
+    async fn set_add(
+        &self,
+        key: &str,
+        members: &[String],
+        ttl: Option<Duration>,
+    ) -> Result<u64, StoreError> {
+        let (mut inner, now) = self.lock();
+        let entry = inner.value_or_insert(key, now, || Value::Set(HashSet::new()));
+        let Value::Set(set) = &mut entry.value else {
+            return Err(StoreError::wrong_type());
+        };
+        let added = members.iter().filter(|m| set.insert((*m).clone())).count();
+        if let Some(ttl) = ttl {
+            entry.expires_at = Some(deadline(now, ttl));
+        }
+        Ok(u64::try_from(added).unwrap_or(u64::MAX))
+    }
+
+    async fn set_sizes(&self, a: &str, b: &str) -> Result<SetSizes, StoreError> {
+        let (mut inner, now) = self.lock();
+        let (size_a, size_b) = (inner.set_len(a, now)?, inner.set_len(b, now)?);
+        let both = match (inner.map.get(a), inner.map.get(b)) {
+            (
+                Some(Entry {
+                    value: Value::Set(x),
+                    ..
+                }),
+                Some(Entry {
+                    value: Value::Set(y),
+                    ..
+                }),
+            ) => x.intersection(y).count(),
+            _ => 0,
+        };
+        Ok(SetSizes {
+            a: size_a,
+            b: size_b,
+            both: u64::try_from(both).unwrap_or(u64::MAX),
+        })
     }
 
     async fn rpush(&self, key: &str, items: &[Vec<u8>]) -> Result<u64, StoreError> {

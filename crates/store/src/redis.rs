@@ -28,7 +28,7 @@ use super::backend::Backend;
 use super::redis_link::{Connector, Link};
 use super::sentinel_watch::Verdict;
 use super::slot::key_slot;
-use super::{Field, HashRow, StoreError, StoreSettings, StreamId, ttl_millis};
+use super::{Field, HashRow, SetSizes, StoreError, StoreSettings, StreamId, ttl_millis};
 
 /// Entries per pipeline for `mset`.
 const MSET_CHUNK: usize = 500;
@@ -119,6 +119,20 @@ return 0
 
 /// KEYS[1]; ARGV: now, new score, limit. Scores are passed as strings and
 /// never go through Lua numbers (which would lose precision).
+/// Sizes of two sets and of their intersection, read together; the intersection is only
+/// computed when both have members (it walks the smaller one).
+static SET_SIZES_SCRIPT: Lua = Lua::new(
+    r"
+local a = redis.call('SCARD', KEYS[1])
+local b = redis.call('SCARD', KEYS[2])
+local both = 0
+if a > 0 and b > 0 then
+  both = redis.call('SINTERCARD', 2, KEYS[1], KEYS[2])
+end
+return {a, b, both}
+",
+);
+
 static ZCLAIM_SCRIPT: Lua = Lua::new(
     r"
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])
@@ -1208,6 +1222,31 @@ impl Backend for RedisStore {
             c.arg(score_arg(now)).arg(score_arg(until)).arg(limit);
         })
         .await
+    }
+
+    async fn set_add(
+        &self,
+        key: &str,
+        members: &[String],
+        ttl: Option<Duration>,
+    ) -> Result<u64, StoreError> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("SADD").arg(key).arg(members);
+        if let Some(ttl) = ttl {
+            pipe.cmd("PEXPIRE").arg(key).arg(ttl_millis(ttl)).ignore();
+        }
+        let mut conn = self.conn().await?;
+        let (added,): (u64,) = self.run_pipe(&mut conn, &pipe).await?;
+        Ok(added)
+    }
+
+    async fn set_sizes(&self, a: &str, b: &str) -> Result<SetSizes, StoreError> {
+        let conn = self.conn().await?;
+        let keys = [a.to_owned(), b.to_owned()];
+        let (a, b, both): (u64, u64, u64) = self
+            .eval_keys(&conn, &SET_SIZES_SCRIPT, &keys, &|_| {})
+            .await?;
+        Ok(SetSizes { a, b, both })
     }
 
     async fn rpush(&self, key: &str, items: &[Vec<u8>]) -> Result<u64, StoreError> {

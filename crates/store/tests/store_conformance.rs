@@ -195,6 +195,7 @@ macro_rules! all_cases {
             zclaim_due,
             zclaim_due_concurrent,
             lists,
+            sets,
             streams,
             stream_max_len,
             stream_trim_before,
@@ -766,6 +767,49 @@ mod cases {
         assert_eq!(s.zcard("q").await.unwrap(), MEMBERS as u64);
     }
 
+    pub async fn sets(s: Store) {
+        let (a, b) = ("{s}:a", "{s}:b");
+        let members = |m: &[&str]| -> Vec<String> { m.iter().map(|x| (*x).to_owned()).collect() };
+        let sizes = |a, b, both| store::SetSizes { a, b, both };
+        assert_eq!(s.set_sizes(a, b).await.unwrap(), sizes(0, 0, 0));
+        assert_eq!(s.set_add(a, &[], Some(SHORT)).await.unwrap(), 0);
+        assert_eq!(
+            s.ttl(a).await.unwrap(),
+            None,
+            "adding nothing creates nothing"
+        );
+        assert_eq!(
+            s.set_add(a, &members(&["1", "2", "3"]), None)
+                .await
+                .unwrap(),
+            3
+        );
+        // Adding again changes nothing: a repeated write converges.
+        assert_eq!(
+            s.set_add(a, &members(&["3", "2", "4"]), None)
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(s.set_sizes(a, b).await.unwrap(), sizes(4, 0, 0));
+        assert_eq!(
+            s.set_add(b, &members(&["4", "5", "1"]), None)
+                .await
+                .unwrap(),
+            3
+        );
+        assert_eq!(s.set_sizes(a, b).await.unwrap(), sizes(4, 3, 2));
+        assert_eq!(s.set_sizes(b, a).await.unwrap(), sizes(3, 4, 2));
+
+        s.set_add(b, &members(&["6"]), Some(SHORT)).await.unwrap();
+        let left = s.ttl(b).await.unwrap().expect("the set has a ttl");
+        assert!(left <= SHORT, "{left:?}");
+        tokio::time::sleep(PAST_SHORT).await;
+        assert_eq!(s.set_sizes(a, b).await.unwrap(), sizes(4, 0, 0));
+        assert!(s.delete(a).await.unwrap());
+        assert_eq!(s.set_sizes(a, b).await.unwrap(), sizes(0, 0, 0));
+    }
+
     pub async fn lists(s: Store) {
         assert_eq!(s.llen("l").await.unwrap(), 0);
         assert!(s.lrange("l", 0, -1).await.unwrap().is_empty());
@@ -1226,6 +1270,7 @@ mod cases {
         assert!(is_corrupt(s.stream_append("list", b"p", 0).await));
         assert!(is_corrupt(s.stream_read_after("zset", None, 1).await));
         assert!(is_corrupt(s.lrange("stream", 0, -1).await));
+        assert!(is_corrupt(s.set_add("list", &["m".to_owned()], None).await));
         // mget reports non-plain keys as absent; set_nx sees them as present.
         assert_eq!(
             s.mget(&["list".into(), "str".into()]).await.unwrap(),
