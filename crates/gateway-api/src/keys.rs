@@ -7,7 +7,8 @@
 //! (`{...}`); the store's prefix stays outside the braces. Two groups are tagged:
 //!
 //! - A number-check job's keys share `{nc:job:<id>}`: its record, lease, lists, per-number
-//!   records and pool markers live in one slot (and a job's records are read by one `MGET`).
+//!   records, pool markers and the sets its counts come from live in one slot (a job's records
+//!   are read by one `MGET`, and its two count sets are read by one script).
 //! - In-flight claims share `{nc:claim:<scope>:<bucket>}`, the bucket being the number modulo
 //!   [`CLAIM_BUCKETS`]: a claim batch runs as one script per bucket (not per number), and the
 //!   claims of a scope still spread over several slots. A holder's liveness key is read apart
@@ -21,7 +22,7 @@
 use domain::{BusinessPhone, Check, CheckSet, E164};
 use providers::ProviderId;
 use store::key_def;
-use store::keys::{Bytes, Counter, Hash, Json, Lease, List, SortedSet, Stream};
+use store::keys::{Bytes, Counter, Hash, Json, Lease, List, Set, SortedSet, Stream};
 
 use crate::events::LatestState;
 use crate::events::subscriptions::StoredSubscription;
@@ -49,6 +50,12 @@ key_def! {
     /// The merged record of one of the job's open numbers.
     pub JobNumberRecord(id: &str, digits: u64) => "{{nc:job:{id}}}:record:{digits}": Bytes,
         ttl = caller;
+    /// The job's numbers a vendor answered (at least one check) for it: its `answered` count.
+    /// Sets converge when a write is repeated after a lost reply, which a counter does not.
+    pub JobAnsweredNumbers(id: &str) => "{{nc:job:{id}}}:answered": Set, ttl = caller;
+    /// The job's numbers given answers another request bought, after intake: with the cache
+    /// hits at intake, and less the numbers a vendor also answered, its `from_cache` count.
+    pub JobReusedNumbers(id: &str) => "{{nc:job:{id}}}:reused": Set, ttl = caller;
     /// The pool batch a job's group is joining or has joined (its id).
     pub JobPoolMarker(id: &str, list: usize) => "{{nc:job:{id}}}:pool:{list}": Bytes,
         ttl = caller;
@@ -276,6 +283,8 @@ mod tests {
                     slot(prefix, &JobWait::new(id, 3)),
                     slot(prefix, &JobNumberRecord::of(id, &number)),
                     slot(prefix, &JobPoolMarker::new(id, 0)),
+                    slot(prefix, &JobAnsweredNumbers::new(id)),
+                    slot(prefix, &JobReusedNumbers::new(id)),
                 ];
                 assert!(
                     together.iter().all(|s| *s == record),

@@ -484,6 +484,7 @@ fn new_job(intake: &Intake<'_>, plan: &Plan, month: &str, reserved: u64) -> Job 
             failed: plan.unplanned_numbers(&checks),
             invalid: batch.invalid.len() as u64,
             duplicates: batch.duplicates as u64,
+            cached_at_intake: Some(intake.found.hits.len() as u64),
         },
         sub_orders: sub_orders(plan),
         invalid: listed_invalid(&batch.invalid),
@@ -548,8 +549,10 @@ async fn persist(
         jobs::put_cached_results(store, &id, what.hits, ttl),
         jobs::put_open_numbers(store, &id, what.open_numbers, ttl),
     )?;
-    let reused = jobs::merge_records(store, &id, what.late_hits, ttl).await?;
-    job.counts.from_cache += reused.newly_answered;
+    if !what.late_hits.is_empty() {
+        jobs::merge_answers(store, &id, what.late_hits, ttl, jobs::Source::Reused).await?;
+        jobs::recount(store, &mut job).await?;
+    }
     for unplanned in &what.plan.unplanned {
         let records = jobs::unanswered(
             &unplanned.numbers,

@@ -27,6 +27,8 @@ const PUSH_CHUNK: usize = 5_000;
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Counts {
     pub total: u64,
+    /// Numbers answered from cache (or by another request's purchase) and by no vendor order of
+    /// this job.
     pub from_cache: u64,
     /// Numbers with at least one check answered by a vendor for this job.
     pub answered: u64,
@@ -35,6 +37,11 @@ pub struct Counts {
     pub failed: u64,
     pub invalid: u64,
     pub duplicates: u64,
+    /// Numbers answered from cache at intake. Present (jobs created since `answered` and
+    /// `from_cache` are counted in sets, see [`recount`]): both counts are read from the job's
+    /// sets; absent (older jobs): they are added up as answers are merged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_at_intake: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -401,17 +408,51 @@ pub async fn put_open_numbers(
 /// What merging partial records changed.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Merged {
-    /// Numbers that had no answered check before and have one now.
+    /// Numbers that had no answered check before and have one now. Not a count to add up: a
+    /// merge whose reply was lost wrote its records, and its repeat finds them answered.
     pub newly_answered: u64,
+}
+
+/// Where merged answers come from, and so which of the job's counts they go to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// A vendor order of this job: `answered`.
+    Vendor,
+    /// Another request's purchase, or the cache after intake: `from_cache`.
+    Reused,
 }
 
 /// Merges `partials` (records of open numbers, each with statuses for the checks it speaks
 /// of) into the numbers' records. Idempotent: writing the same partials again changes nothing.
+/// For partials without answers (failures, checks no provider takes).
 pub async fn merge_records(
     store: &Store,
     id: &str,
     partials: &[NumberResult],
     ttl: Duration,
+) -> Result<Merged, StoreError> {
+    merge(store, id, partials, ttl, None).await
+}
+
+/// [`merge_records`] of answers from `source`: the numbers answered are also added to the
+/// job's set for that source (one command per chunk), which [`recount`] reads. Repeating the
+/// merge after any partial attempt leaves the same records and sets.
+pub async fn merge_answers(
+    store: &Store,
+    id: &str,
+    partials: &[NumberResult],
+    ttl: Duration,
+    source: Source,
+) -> Result<Merged, StoreError> {
+    merge(store, id, partials, ttl, Some(source)).await
+}
+
+async fn merge(
+    store: &Store,
+    id: &str,
+    partials: &[NumberResult],
+    ttl: Duration,
+    source: Option<Source>,
 ) -> Result<Merged, StoreError> {
     let mut merged = Merged::default();
     for chunk in partials.chunks(CHUNK) {
@@ -435,8 +476,73 @@ pub async fn merge_records(
             }
         }
         store.mset(&entries, Some(ttl)).await?;
+        // After the records: a count never runs ahead of the records it counts.
+        if let Some(source) = source {
+            tally(store, id, chunk, source, ttl).await?;
+        }
     }
     Ok(merged)
+}
+
+/// Adds the numbers of `partials` that carry an answer to the job's set for `source`. Which
+/// numbers go in depends on the partials alone, not on what the records held before, so a
+/// repeat after a lost reply adds the same ones.
+async fn tally(
+    store: &Store,
+    id: &str,
+    partials: &[NumberResult],
+    source: Source,
+    ttl: Duration,
+) -> Result<(), StoreError> {
+    let answered: Vec<String> = partials
+        .iter()
+        .filter(|p| p.has_answer())
+        .map(|p| p.number.as_u64().to_string())
+        .collect();
+    store
+        .set_add(&tally_key(id, source), &answered, Some(ttl))
+        .await?;
+    Ok(())
+}
+
+fn tally_key(id: &str, source: Source) -> String {
+    match source {
+        Source::Vendor => keys::JobAnsweredNumbers::new(id).into(),
+        Source::Reused => keys::JobReusedNumbers::new(id).into(),
+    }
+}
+
+/// Sets the job's `answered` and `from_cache` from its sets (one script): a number a vendor
+/// answered is `answered`, whatever else answered it; one answered only by others' purchases
+/// is `from_cache`, like the cache hits at intake. The counts are read from state every retry
+/// converges to, never added up, so a step repeated after a failure cannot skip or double
+/// them. Callers hold the job (its lock, or the only copy), so saves keep the order of reads.
+pub async fn recount(store: &Store, job: &mut Job) -> Result<(), StoreError> {
+    let Some(at_intake) = job.counts.cached_at_intake else {
+        return Ok(());
+    };
+    let sizes = store
+        .set_sizes(
+            &keys::JobAnsweredNumbers::new(&job.id),
+            &keys::JobReusedNumbers::new(&job.id),
+        )
+        .await?;
+    job.counts.answered = sizes.a;
+    job.counts.from_cache = at_intake + sizes.b.saturating_sub(sizes.both);
+    Ok(())
+}
+
+/// Whether the job's counts are added up as answers are merged (a job created before they
+/// were counted in sets).
+pub fn counts_added_up(job: &Job) -> bool {
+    job.counts.cached_at_intake.is_none()
+}
+
+/// Drops the sets the counts of a finished job were read from (they also expire with it).
+pub async fn drop_tallies(store: &Store, id: &str) -> Result<(), StoreError> {
+    store.delete(&keys::JobAnsweredNumbers::new(id)).await?;
+    store.delete(&keys::JobReusedNumbers::new(id)).await?;
+    Ok(())
 }
 
 /// Partial records saying `checks` of `numbers` have no answer, with `status` and `reason`.

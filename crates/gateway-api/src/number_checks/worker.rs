@@ -494,8 +494,15 @@ async fn reuse(
         return Ok(());
     }
     let ttl = state.config.number_checks.job_ttl;
-    let merged = jobs::merge_records(&state.store, &job.id, answers, ttl).await?;
-    job.counts.from_cache += merged.newly_answered;
+    let merged =
+        jobs::merge_answers(&state.store, &job.id, answers, ttl, jobs::Source::Reused).await?;
+    if jobs::counts_added_up(job) {
+        job.counts.from_cache += merged.newly_answered;
+    } else {
+        jobs::recount(&state.store, job).await?;
+    }
+    // At most once: a merge repeated after a lost reply finds its records answered and adds
+    // nothing here, so a failure may leave these short, never doubled.
     metrics::counter!("number_checks_numbers_from_cache_total").increment(merged.newly_answered);
     usage::record_request(
         &state.store,
@@ -937,7 +944,10 @@ async fn poll(
     };
     let mut job = work.job.lock().await;
     match polled {
-        Polled::Ready(recorded) => complete_sub_order(&mut job, i, &recorded),
+        Polled::Ready(recorded) => {
+            complete_sub_order(&mut job, i, &recorded);
+            jobs::recount(&state.store, &mut job).await?;
+        }
         Polled::CircuitOpen(retry_after) => wait_for_circuit(&mut job, i, retry_after),
         Polled::Running => backoff(config, &mut job.sub_orders[i], false),
         Polled::PollFailed(e) => poll_error(config, &mut job, i, &e),
@@ -1143,7 +1153,8 @@ async fn write_results(
     );
     let merge = async {
         let _merging = merges.lock().await;
-        let merged = jobs::merge_records(store, id, &answers, config.job_ttl).await?;
+        let merged =
+            jobs::merge_answers(store, id, &answers, config.job_ttl, jobs::Source::Vendor).await?;
         jobs::merge_records(store, id, &gaps, config.job_ttl).await?;
         Ok::<_, StoreError>(merged)
     };
@@ -1168,7 +1179,9 @@ fn complete_sub_order(job: &mut Job, i: usize, recorded: &Recorded) {
     sub.answered = recorded.answered;
     sub.state = SubOrderState::Completed;
     sub.finished_at = Some(Utc::now());
-    job.counts.answered += recorded.newly_answered;
+    if jobs::counts_added_up(job) {
+        job.counts.answered += recorded.newly_answered;
+    }
     if recorded.missing > 0 {
         job.errors.push(JobError {
             code: "numbers_missing_from_result".into(),
@@ -1233,6 +1246,8 @@ async fn record_failures(state: &AppState, job: &mut Job) -> Result<(), StoreErr
 pub async fn finish(state: &AppState, job: &mut Job, now: DateTime<Utc>) -> Result<(), StoreError> {
     let config = &state.config.number_checks;
     let store = &state.store;
+    // The counts in hand may miss answers an earlier, failed attempt merged.
+    jobs::recount(store, job).await?;
     job.finish(now);
     for sub in &job.sub_orders {
         if let Some(e) = &sub.error
@@ -1281,6 +1296,11 @@ pub async fn finish(state: &AppState, job: &mut Job, now: DateTime<Utc>) -> Resu
     .await?;
     if let Some(url) = &job.callback_url {
         crate::events::delivery::enqueue_job_callback(state, &event, &job.id, url).await?;
+    }
+    // The counts are final: their sets only cost memory now. Left to expire with the job if
+    // this fails, since the job is finished and will not be worked on again.
+    if let Err(e) = jobs::drop_tallies(store, &job.id).await {
+        tracing::debug!(job = %job.id, error = %e, "count sets left to expire");
     }
     Ok(())
 }

@@ -5,6 +5,7 @@
 
 pub mod counting_proxy;
 pub mod fake_redis;
+pub mod holding_proxy;
 pub mod process;
 
 use std::time::Duration;
