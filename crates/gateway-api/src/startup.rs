@@ -6,7 +6,6 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::{Compress, from_fn};
 use actix_web::{App, HttpServer, web};
 use tracing_actix_web::TracingLogger;
-use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::config::Config;
@@ -216,22 +215,20 @@ fn run(listener: TcpListener, state: AppState, surface: Surface) -> anyhow::Resu
     let data = web::Data::new(state);
     let max_body = config.limits.max_body_bytes;
     let mut server = HttpServer::new(move || {
-        let (app, _) = App::new()
-            .into_utoipa_app()
+        let app = App::new()
             .app_data(data.clone())
             .app_data(routes.clone())
             .app_data(extractors::json_config(max_body))
             .app_data(extractors::query_config())
             .app_data(extractors::path_config())
-            .configure(|cfg| match surface {
-                Surface::Everything => {
-                    crate::routes::configure_status(cfg);
-                    crate::routes::configure_api(cfg);
+            .configure(|cfg| {
+                let cfg = &mut crate::routes::Routes::Served(cfg);
+                match surface {
+                    Surface::Everything => crate::routes::configure(cfg),
+                    Surface::Public => crate::routes::configure_api(cfg),
+                    Surface::Status => crate::routes::configure_status(cfg),
                 }
-                Surface::Public => crate::routes::configure_api(cfg),
-                Surface::Status => crate::routes::configure_status(cfg),
-            })
-            .split_for_parts();
+            });
         let app = if surface == Surface::Status {
             app
         } else {
