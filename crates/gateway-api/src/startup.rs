@@ -47,11 +47,11 @@ impl Application {
     pub async fn build_with_store(config: Config, store: Store) -> anyhow::Result<Self> {
         let state = AppState::new(config, store)?;
         let config = state.config.clone();
-        let listener = TcpListener::bind(&config.server.listen)?;
+        let listener = bind(&config.server.listen)?;
         let port = listener.local_addr()?.port();
         let status = match &config.server.admin_listen {
             Some(address) => {
-                let listener = TcpListener::bind(address)?;
+                let listener = bind(address)?;
                 let port = listener.local_addr()?.port();
                 Some((port, run(listener, state.clone(), Surface::Status)?))
             }
@@ -181,6 +181,18 @@ impl Signals {
         }
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// Connections the kernel holds for the gateway before it accepts them (capped by
+/// `net.core.somaxconn`). The standard library listens with 128: a burst of new connections
+/// beyond that is dropped and waits for each client's SYN retry (1 s, then 3 s).
+const LISTEN_BACKLOG: i32 = 4096;
+
+fn bind(address: &str) -> std::io::Result<TcpListener> {
+    let listener = TcpListener::bind(address)?;
+    // Listening again on a listening socket only changes its backlog.
+    socket2::SockRef::from(&listener).listen(LISTEN_BACKLOG)?;
+    Ok(listener)
 }
 
 /// The page fetches the document relative to itself (`/docs/` → `/openapi.json`), so it also
