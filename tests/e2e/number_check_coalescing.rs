@@ -138,11 +138,11 @@ async fn numbers_claimed_by_a_request_that_died_are_bought_once_after_its_claims
     let claims: Vec<_> = numbers
         .iter()
         .map(|n| {
-            let field = ("registered".to_owned(), b"lookup_dead".to_vec());
             let digits: u64 = format!("91{n}").parse().expect("digits");
+            let field = keys::ClaimBucket::field_for_digits(digits, "registered");
             (
-                keys::Claim::for_digits("shared", digits).into(),
-                vec![field],
+                keys::ClaimBucket::for_digits("shared", digits).into(),
+                vec![(field, b"lookup_dead".to_vec())],
             )
         })
         .collect();

@@ -9,10 +9,11 @@
 //! - A number-check job's keys share `{nc:job:<id>}`: its record, lease, lists, per-number
 //!   records, pool markers and the sets its counts come from live in one slot (a job's records
 //!   are read by one `MGET`, and its two count sets are read by one script).
-//! - In-flight claims share `{nc:claim:<scope>:<bucket>}`, the bucket being the number modulo
-//!   [`CLAIM_BUCKETS`]: a claim batch runs as one script per bucket (not per number), and the
-//!   claims of a scope still spread over several slots. A holder's liveness key is read apart
-//!   from the script, so it needs no tag.
+//! - In-flight claims live in [`CLAIM_BUCKETS`] hashes per scope (a number's bucket is a
+//!   stable hash of its digits), and the buckets are tagged `{nc:claims:<scope>:<group>}`,
+//!   the group being the bucket modulo [`CLAIM_SLOT_GROUPS`]: a claim batch runs as one
+//!   script per group (not per bucket or number), and the claims of a scope still spread over
+//!   several slots. A holder's liveness key is read apart from the script, so it needs no tag.
 //!
 //! Every other key is used alone (single-key commands and scripts, non-atomic pipelines, or an
 //! `MGET` the store splits per slot) and keeps its untagged name, so that its data stays
@@ -30,8 +31,13 @@ use crate::number_checks::CacheScope;
 use crate::number_checks::jobs::Job;
 use crate::ownership::OwnedKind;
 
-/// Buckets of a claim scope: a batch of claims runs as at most this many scripts.
-pub const CLAIM_BUCKETS: u64 = 16;
+/// Claim hashes of a scope: enough that a bucket stays small (a million claims in flight are
+/// about a thousand fields each) and an idle one expires, few enough that a batch of claims
+/// meets each bucket several times.
+pub const CLAIM_BUCKETS: u64 = 1024;
+/// Hash slots the buckets of a scope are tagged into: a batch of claims runs as at most this
+/// many scripts (per chunk) on a cluster.
+pub const CLAIM_SLOT_GROUPS: u64 = 16;
 
 key_def! {
     // ---- number checks: one job --------------------------------------------------------
@@ -76,9 +82,11 @@ key_def! {
     /// (read as a fallback).
     pub LegacyCachedAnswer(scope: &str, digits: u64, check: &str)
         => "nc:cache:{scope}:{digits}:{check}": Bytes, ttl = caller;
-    /// Who is buying which check of a number (a field per check, the holder as value).
-    pub Claim(scope: &str, bucket: u64, digits: u64)
-        => "{{nc:claim:{scope}:{bucket}}}:{digits}": Hash, ttl = caller;
+    /// Who is buying which check of the numbers of one bucket: a field `<digits>:<check>`
+    /// per claim, the holder as value. Lives while claimed into (a field of a holder that is
+    /// gone counts as free).
+    pub ClaimBucket(scope: &str, group: u64, bucket: u64)
+        => "{{nc:claims:{scope}:{group}}}:{bucket}": Hash, ttl = caller;
     /// A claim holder is alive while this exists.
     pub ClaimHolder(holder: &str) => "nc:holder:{holder}": Bytes, ttl = caller;
     /// A tenant's usage in a month: counters per provider and kind.
@@ -207,18 +215,39 @@ impl LegacyCachedAnswer {
     }
 }
 
-impl Claim {
-    /// The claims on `number` in `scope`, in its bucket.
+impl ClaimBucket {
+    /// The claims on `number` in `scope`: the hash of its bucket.
     #[must_use]
     pub fn of(scope: &str, number: &E164) -> Self {
         Self::for_digits(scope, number.as_u64())
     }
 
-    /// The claims on the number with these digits (country code first) in `scope`.
+    /// The bucket hash of the number with these digits (country code first) in `scope`.
     #[must_use]
     pub fn for_digits(scope: &str, digits: u64) -> Self {
-        Self::new(scope, digits % CLAIM_BUCKETS, digits)
+        let bucket = claim_bucket(digits);
+        Self::new(scope, bucket % CLAIM_SLOT_GROUPS, bucket)
     }
+
+    /// The field of a claim on `check` of `number` in its bucket.
+    #[must_use]
+    pub fn field(number: &E164, check: Check) -> String {
+        Self::field_for_digits(number.as_u64(), check.as_str())
+    }
+
+    /// The field of a claim on `check` of the number with these digits.
+    #[must_use]
+    pub fn field_for_digits(digits: u64, check: &str) -> String {
+        format!("{digits}:{check}")
+    }
+}
+
+/// The claim bucket of a number: Fibonacci hashing of its digits (stable across releases and
+/// replicas, unlike `std`'s hasher), so that runs of consecutive numbers spread evenly.
+#[must_use]
+pub fn claim_bucket(digits: u64) -> u64 {
+    const BITS: u32 = CLAIM_BUCKETS.trailing_zeros();
+    digits.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - BITS)
 }
 
 impl ClaimHolder {
@@ -295,19 +324,42 @@ mod tests {
     }
 
     #[test]
-    fn claims_of_a_bucket_share_one_slot_and_buckets_spread() {
+    fn claim_buckets_are_stable_and_even() {
+        assert!(CLAIM_BUCKETS.is_power_of_two());
+        // Pinned: replicas of different releases must agree on a number's bucket.
+        assert_eq!(claim_bucket(919_876_543_210), 554);
+        assert_eq!(
+            &*ClaimBucket::for_digits("shared", 919_876_543_210),
+            "{nc:claims:shared:10}:554"
+        );
+        let mut counts = vec![0u32; usize::try_from(CLAIM_BUCKETS).expect("small")];
+        for i in 0..102_400u64 {
+            let bucket = claim_bucket(919_800_000_000 + i);
+            counts[usize::try_from(bucket).expect("small")] += 1;
+        }
+        // 100 per bucket on average: consecutive numbers must not crowd a few buckets.
+        assert!(
+            counts.iter().all(|&n| (50..=150).contains(&n)),
+            "{counts:?}"
+        );
+    }
+
+    #[test]
+    fn claims_of_a_group_share_one_slot_and_groups_spread() {
         for prefix in PREFIXES {
             for scope in ["shared", "t:acme"] {
-                let mut bucket_slots = std::collections::HashMap::new();
+                let mut group_slots = std::collections::HashMap::new();
                 for i in 0..500u64 {
                     let number: E164 = format!("+9198765{i:05}").parse().expect("valid number");
-                    let digits = number.as_u64();
-                    let claim = slot(prefix, &Claim::of(scope, &number));
-                    let first = *bucket_slots.entry(digits % CLAIM_BUCKETS).or_insert(claim);
-                    assert_eq!(claim, first, "{scope} {digits} under {prefix:?}");
+                    let bucket = claim_bucket(number.as_u64());
+                    let claim = slot(prefix, &ClaimBucket::of(scope, &number));
+                    let first = *group_slots
+                        .entry(bucket % CLAIM_SLOT_GROUPS)
+                        .or_insert(claim);
+                    assert_eq!(claim, first, "{scope} {number} under {prefix:?}");
                 }
-                let distinct: std::collections::HashSet<_> = bucket_slots.values().collect();
-                assert!(distinct.len() > 1, "every bucket of {scope} in one slot");
+                let distinct: std::collections::HashSet<_> = group_slots.values().collect();
+                assert!(distinct.len() > 1, "every group of {scope} in one slot");
             }
         }
     }
@@ -319,7 +371,7 @@ mod tests {
             JobLease::PATTERN,
             JobNumbers::PATTERN,
             JobNumberRecord::PATTERN,
-            Claim::PATTERN,
+            ClaimBucket::PATTERN,
         ] {
             assert!(pattern.starts_with("{{"), "{pattern} starts with its tag");
         }

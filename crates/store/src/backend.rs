@@ -100,24 +100,27 @@ pub(crate) trait Backend {
     async fn lease_renew(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError>;
     /// Frees `owner`'s lease; false if it is not theirs.
     async fn lease_release(&self, key: &str, owner: &str) -> Result<bool, StoreError>;
-    /// Takes `fields` of each hash for `holder` where free, `holder`'s or a `gone` holder's,
-    /// atomically per hash slot. One row per key: `None` where `holder` holds the field now,
-    /// else the other holder. A hash where something was taken lives `ttl`.
+    /// Takes the listed fields of each hash for `holder` where free, `holder`'s or a `gone`
+    /// holder's, atomically per hash slot. One row per entry: `None` where `holder` holds the
+    /// field now, else the other holder. A hash where something was taken lives `ttl`.
     async fn claim_fields(
         &self,
-        keys: &[String],
-        fields: &[String],
+        claims: &[(String, &[String])],
         holder: &str,
         gone: &[String],
         ttl: Duration,
     ) -> Result<Vec<Vec<Option<String>>>, StoreError>;
-    /// Frees the fields `holder` holds; returns how many.
+    /// Frees the listed fields `holder` holds; returns how many.
     async fn release_fields(
         &self,
-        keys: &[String],
-        fields: &[String],
+        claims: &[(String, &[String])],
         holder: &str,
     ) -> Result<u64, StoreError>;
+    /// One row per entry, one value per listed field.
+    async fn hmget_each(
+        &self,
+        entries: &[(String, &[String])],
+    ) -> Result<Vec<Vec<Option<Vec<u8>>>>, StoreError>;
     /// Adds `member` or updates its score.
     async fn zadd(&self, key: &str, member: &str, score: f64) -> Result<(), StoreError>;
     /// Removes `member`; true if it was there.

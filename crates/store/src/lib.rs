@@ -723,11 +723,14 @@ impl Store {
 
     // ---- claims ----------------------------------------------------------------------
 
-    /// Claims `fields` of each hash in `keys` for `holder`: a field is taken (set to `holder`)
-    /// when it is absent, already `holder`'s, or held by a holder that is gone, i.e. whose
-    /// liveness key `{alive_prefix}{holder}` does not exist. A hash where something was taken
-    /// lives `ttl` from now. Returns one row per key with one entry per field: `None` when
-    /// `holder` holds it now, else the (live) holder.
+    /// Claims, in each hash of `claims`, its listed fields for `holder`: a field is taken (set
+    /// to `holder`) when it is absent, already `holder`'s, or held by a holder that is gone,
+    /// i.e. whose liveness key `{alive_prefix}{holder}` does not exist. A hash where something
+    /// was taken lives `ttl` from now. Returns one row per entry of `claims` with one item per
+    /// listed field: `None` when `holder` holds it now, else the (live) holder.
+    ///
+    /// A hash may hold the claims of many owners at once (a field each): its TTL only bounds
+    /// the life of an idle hash, and a field whose holder is gone counts as free.
     ///
     /// Each field is taken atomically (on Redis, by a script over the keys of one hash slot).
     /// The liveness keys are not read inside that script, so that it touches only the keys it
@@ -736,8 +739,7 @@ impl Store {
     /// if they are still theirs.
     pub async fn claim_fields(
         &self,
-        keys: &[String],
-        fields: &[String],
+        claims: &[(String, Vec<String>)],
         holder: &str,
         alive_prefix: &str,
         ttl: Duration,
@@ -745,14 +747,55 @@ impl Store {
         if holder.is_empty() {
             return Err(StoreError::invalid("a claim needs a holder"));
         }
-        if fields.is_empty() {
-            return Ok(vec![Vec::new(); keys.len()]);
+        let mut rows: Vec<Vec<Option<String>>> = claims
+            .iter()
+            .map(|(_, fields)| vec![None; fields.len()])
+            .collect();
+        let asked: Vec<usize> = (0..claims.len())
+            .filter(|&i| !claims[i].1.is_empty())
+            .collect();
+        if asked.is_empty() {
+            return Ok(rows);
         }
-        if keys.is_empty() {
-            return Ok(Vec::new());
+        let prefixed = self.prefixed_entries(claims, &asked);
+        let first = dispatch!(self.claim_fields(&prefixed, holder, &[], ttl))?;
+        for (&i, row) in asked.iter().zip(first) {
+            rows[i] = row;
         }
-        let keys: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
-        let mut rows = dispatch!(self.claim_fields(&keys, fields, holder, &[], ttl))?;
+        let gone = self.gone_holders(&rows, alive_prefix).await?;
+        if gone.is_empty() {
+            return Ok(rows);
+        }
+        let retry: Vec<usize> = asked
+            .into_iter()
+            .filter(|&i| rows[i].iter().flatten().any(|other| gone.contains(other)))
+            .collect();
+        let prefixed = self.prefixed_entries(claims, &retry);
+        let again = dispatch!(self.claim_fields(&prefixed, holder, &gone, ttl))?;
+        for (i, row) in retry.into_iter().zip(again) {
+            rows[i] = row;
+        }
+        Ok(rows)
+    }
+
+    /// The entries `which` of `entries`, with the store's prefix on their keys.
+    fn prefixed_entries<'e>(
+        &self,
+        entries: &'e [(String, Vec<String>)],
+        which: &[usize],
+    ) -> Vec<(String, &'e [String])> {
+        which
+            .iter()
+            .map(|&i| (self.key(&entries[i].0), entries[i].1.as_slice()))
+            .collect()
+    }
+
+    /// The holders named in `rows` whose liveness key `{alive_prefix}{holder}` is absent.
+    async fn gone_holders(
+        &self,
+        rows: &[Vec<Option<String>>],
+        alive_prefix: &str,
+    ) -> Result<Vec<String>, StoreError> {
         let others: Vec<String> = rows
             .iter()
             .flatten()
@@ -762,46 +805,60 @@ impl Store {
             .cloned()
             .collect();
         if others.is_empty() {
-            return Ok(rows);
+            return Ok(Vec::new());
         }
         let alive_keys: Vec<String> = others
             .iter()
             .map(|other| format!("{alive_prefix}{other}"))
             .collect();
         let alive = self.mget(&alive_keys).await?;
-        let gone: Vec<String> = others
+        Ok(others
             .into_iter()
             .zip(alive)
             .filter(|(_, alive)| alive.is_none())
             .map(|(other, _)| other)
+            .collect())
+    }
+
+    /// Frees, in each hash of `claims`, the listed fields that `holder` holds (others are left
+    /// alone); returns how many were freed.
+    pub async fn release_fields(
+        &self,
+        claims: &[(String, Vec<String>)],
+        holder: &str,
+    ) -> Result<u64, StoreError> {
+        let asked: Vec<usize> = (0..claims.len())
+            .filter(|&i| !claims[i].1.is_empty())
             .collect();
-        if gone.is_empty() {
+        if asked.is_empty() {
+            return Ok(0);
+        }
+        let prefixed = self.prefixed_entries(claims, &asked);
+        dispatch!(self.release_fields(&prefixed, holder))
+    }
+
+    /// The values of each hash's listed fields (Redis `HMGET`, pipelined): one row per entry,
+    /// in order, with one value per listed field; `None` for absent keys and fields.
+    pub async fn hmget_each(
+        &self,
+        entries: &[(String, Vec<String>)],
+    ) -> Result<Vec<HashRow>, StoreError> {
+        let mut rows: Vec<HashRow> = entries
+            .iter()
+            .map(|(_, fields)| vec![None; fields.len()])
+            .collect();
+        let asked: Vec<usize> = (0..entries.len())
+            .filter(|&i| !entries[i].1.is_empty())
+            .collect();
+        if asked.is_empty() {
             return Ok(rows);
         }
-        let retry: Vec<usize> = (0..rows.len())
-            .filter(|&i| rows[i].iter().flatten().any(|other| gone.contains(other)))
-            .collect();
-        let retry_keys: Vec<String> = retry.iter().map(|&i| keys[i].clone()).collect();
-        let again = dispatch!(self.claim_fields(&retry_keys, fields, holder, &gone, ttl))?;
-        for (i, row) in retry.into_iter().zip(again) {
+        let prefixed = self.prefixed_entries(entries, &asked);
+        let found = dispatch!(self.hmget_each(&prefixed))?;
+        for (i, row) in asked.into_iter().zip(found) {
             rows[i] = row;
         }
         Ok(rows)
-    }
-
-    /// Frees the `fields` of each hash in `keys` that `holder` holds (others are left alone);
-    /// returns how many were freed.
-    pub async fn release_fields(
-        &self,
-        keys: &[String],
-        fields: &[String],
-        holder: &str,
-    ) -> Result<u64, StoreError> {
-        if keys.is_empty() || fields.is_empty() {
-            return Ok(0);
-        }
-        let keys: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
-        dispatch!(self.release_fields(&keys, fields, holder))
     }
 
     // ---- sorted sets -----------------------------------------------------------------

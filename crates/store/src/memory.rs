@@ -568,15 +568,14 @@ impl Backend for MemoryStore {
 
     async fn claim_fields(
         &self,
-        keys: &[String],
-        fields: &[String],
+        claims: &[(String, &[String])],
         holder: &str,
         gone: &[String],
         ttl: Duration,
     ) -> Result<Vec<Vec<Option<String>>>, StoreError> {
         let (mut inner, now) = self.lock();
-        let mut rows = Vec::with_capacity(keys.len());
-        for key in keys {
+        let mut rows = Vec::with_capacity(claims.len());
+        for (key, fields) in claims {
             let current: Vec<Option<Vec<u8>>> = match inner.live(key, now) {
                 None => vec![None; fields.len()],
                 Some(Entry {
@@ -616,20 +615,19 @@ impl Backend for MemoryStore {
 
     async fn release_fields(
         &self,
-        keys: &[String],
-        fields: &[String],
+        claims: &[(String, &[String])],
         holder: &str,
     ) -> Result<u64, StoreError> {
         let (mut inner, now) = self.lock();
         let mut freed = 0;
-        for key in keys {
+        for (key, fields) in claims {
             match inner.live(key, now) {
                 None => continue,
                 Some(Entry {
                     value: Value::Hash(hash),
                     ..
                 }) => {
-                    for field in fields {
+                    for field in *fields {
                         if hash.get(field).is_some_and(|h| h == holder.as_bytes()) {
                             hash.remove(field);
                             freed += 1;
@@ -641,6 +639,24 @@ impl Backend for MemoryStore {
             inner.remove_if_empty(key);
         }
         Ok(freed)
+    }
+
+    async fn hmget_each(
+        &self,
+        entries: &[(String, &[String])],
+    ) -> Result<Vec<Vec<Option<Vec<u8>>>>, StoreError> {
+        let (mut inner, now) = self.lock();
+        entries
+            .iter()
+            .map(|(key, fields)| match inner.live(key, now) {
+                None => Ok(vec![None; fields.len()]),
+                Some(Entry {
+                    value: Value::Hash(h),
+                    ..
+                }) => Ok(fields.iter().map(|f| h.get(f).cloned()).collect()),
+                Some(_) => Err(StoreError::wrong_type()),
+            })
+            .collect()
     }
 
     async fn zadd(&self, key: &str, member: &str, s: f64) -> Result<(), StoreError> {

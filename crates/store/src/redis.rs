@@ -32,8 +32,8 @@ use super::{Field, HashRow, SetSizes, StoreError, StoreSettings, StreamId, ttl_m
 
 /// Entries per pipeline for `mset`.
 const MSET_CHUNK: usize = 500;
-/// Keys per run of a claim script (the server runs nothing else meanwhile).
-const CLAIM_CHUNK: usize = 500;
+/// Fields per run of a claim script (the server runs nothing else meanwhile).
+const CLAIM_RUN_FIELDS: usize = 4000;
 /// Script runs sent per round trip.
 const CLAIM_PIPELINE: usize = 20;
 /// `MGET` commands (one per hash slot) sent per round trip.
@@ -143,53 +143,76 @@ return due
 ",
 );
 
-/// KEYS: claim hashes, all of one hash slot; ARGV: holder, ttl_ms, number of gone holders,
-/// the gone holders, fields... A field is taken when it is free, the holder's or a gone
-/// holder's. Replies one entry per (key, field): '' when taken by the holder, else the other
-/// holder. Liveness is judged by the caller, so the script touches only its declared keys.
-/// A free field (the usual case) costs one `HSETNX`; only a taken one is read.
+/// KEYS: claim hashes, all of one hash slot (a hash may come more than once); ARGV: holder,
+/// ttl_ms, number of gone holders, the gone holders, then per key its number of fields and the
+/// fields. A field is taken when it is free, the holder's or a gone holder's. Replies only the
+/// fields it did not take, as pairs: position among the run's fields (from 0), other holder.
+/// Liveness is judged by the caller, so the script touches only its declared keys. A hash
+/// costs an `HMGET` and an `HSET` per slice of fields and one `PEXPIRE`, whatever the number
+/// of fields (slices keep `unpack` within Lua's stack).
 static CLAIM_SCRIPT: Lua = Lua::new(
     r"
 local holder, ttl, ngone = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local gone = {}
 for i = 4, 3 + ngone do gone[ARGV[i]] = true end
-local out = {}
+local held = {}
+local at = 4 + ngone
+local pos = 0
 for _, key in ipairs(KEYS) do
+  local n = tonumber(ARGV[at])
+  local first, last = at + 1, at + n
   local took = false
-  for j = 4 + ngone, #ARGV do
-    if redis.call('HSETNX', key, ARGV[j], holder) == 1 then
-      took = true
-      out[#out + 1] = ''
-    else
-      local cur = redis.call('HGET', key, ARGV[j])
-      if cur ~= holder and not gone[cur] then
-        out[#out + 1] = cur
-      else
-        redis.call('HSET', key, ARGV[j], holder)
+  for s = first, last, 1000 do
+    local e = math.min(s + 999, last)
+    local cur = redis.call('HMGET', key, unpack(ARGV, s, e))
+    local take = {}
+    for j = 1, #cur do
+      local c = cur[j]
+      if c == holder then
         took = true
-        out[#out + 1] = ''
+      elseif c and not gone[c] then
+        held[#held + 1] = pos + s - first + j - 1
+        held[#held + 1] = c
+      else
+        take[#take + 1] = ARGV[s + j - 1]
+        take[#take + 1] = holder
       end
+    end
+    if #take > 0 then
+      redis.call('HSET', key, unpack(take))
+      took = true
     end
   end
   if took then redis.call('PEXPIRE', key, ttl) end
+  pos = pos + n
+  at = last + 1
 end
-return out
+return held
 ",
 );
 
-/// KEYS: claim hashes, all of one hash slot; ARGV: holder, fields...
+/// KEYS: claim hashes, all of one hash slot; ARGV: holder, then per key its number of fields
+/// and the fields. Deletes the fields the holder holds; replies how many.
 static RELEASE_SCRIPT: Lua = Lua::new(
     r"
-local n = 0
+local holder = ARGV[1]
+local freed = 0
+local at = 2
 for _, key in ipairs(KEYS) do
-  for j = 2, #ARGV do
-    if redis.call('HGET', key, ARGV[j]) == ARGV[1] then
-      redis.call('HDEL', key, ARGV[j])
-      n = n + 1
+  local n = tonumber(ARGV[at])
+  local first, last = at + 1, at + n
+  for s = first, last, 1000 do
+    local e = math.min(s + 999, last)
+    local cur = redis.call('HMGET', key, unpack(ARGV, s, e))
+    local mine = {}
+    for j = 1, #cur do
+      if cur[j] == holder then mine[#mine + 1] = ARGV[s + j - 1] end
     end
+    if #mine > 0 then freed = freed + redis.call('HDEL', key, unpack(mine)) end
   end
+  at = last + 1
 end
-return n
+return freed
 ",
 );
 
@@ -734,51 +757,121 @@ impl RedisStore {
         }
     }
 
-    /// Runs `lua` over `keys` (the same arguments each time) in runs whose keys share one hash
-    /// slot, at most [`CLAIM_CHUNK`] keys each: the first run alone (sending the body if the
-    /// server lacks the script), then up to [`CLAIM_PIPELINE`] runs in flight on one connection
-    /// (each its own command: a cluster connection routes it to its slot's node, and loads the
-    /// script there when that node lacks it). Returns each run's key indexes (into `keys`)
-    /// with its reply.
-    async fn eval_by_slot<T: FromRedisValue>(
+    /// Runs of `entries` (hashes with their fields) that one script may serve: the hashes of
+    /// a run share a hash slot (a server in cluster mode refuses others, even when reached as
+    /// a single server) and a run has at most [`CLAIM_RUN_FIELDS`] fields, so a hash with more
+    /// is split over runs.
+    fn field_runs(entries: &[(String, &[String])]) -> Vec<Vec<Piece>> {
+        let keys: Vec<String> = entries.iter().map(|(k, _)| k.clone()).collect();
+        let mut runs = Vec::new();
+        for group in by_slot(&keys) {
+            let mut run: Vec<Piece> = Vec::new();
+            let mut fields = 0;
+            for entry in group {
+                let len = entries[entry].1.len();
+                let mut start = 0;
+                while start < len {
+                    if fields == CLAIM_RUN_FIELDS {
+                        runs.push(std::mem::take(&mut run));
+                        fields = 0;
+                    }
+                    let end = len.min(start + CLAIM_RUN_FIELDS - fields);
+                    run.push(Piece { entry, start, end });
+                    fields += end - start;
+                    start = end;
+                }
+            }
+            if !run.is_empty() {
+                runs.push(run);
+            }
+        }
+        runs
+    }
+
+    /// Runs `lua` once per run of `entries` (see `field_runs`): KEYS are the run's
+    /// hashes, ARGV what `head` adds, then per hash its number of fields and the fields. The
+    /// first run goes alone (sending the body if the server lacks the script), then up to
+    /// [`CLAIM_PIPELINE`] runs are in flight on one connection (each its own command: a
+    /// cluster connection routes it to its slot's node, and loads the script there when that
+    /// node lacks it). Returns each run with its reply.
+    async fn eval_pieces<T: FromRedisValue>(
         &self,
         lua: &Lua,
-        keys: &[String],
-        args: impl Fn(&mut Cmd),
-    ) -> Result<Vec<(Vec<usize>, T)>, StoreError> {
-        let runs: Vec<Vec<usize>> = by_slot(keys)
-            .into_iter()
-            .flat_map(|group| {
-                group
-                    .chunks(CLAIM_CHUNK)
-                    .map(<[usize]>::to_vec)
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        let keys_of =
-            |run: &[usize]| -> Vec<String> { run.iter().map(|&i| keys[i].clone()).collect() };
-        let mut runs = runs.into_iter();
+        entries: &[(String, &[String])],
+        head: impl Fn(&mut Cmd),
+    ) -> Result<Vec<(Vec<Piece>, T)>, StoreError> {
+        let mut runs = Self::field_runs(entries).into_iter();
         let Some(first) = runs.next() else {
             return Ok(Vec::new());
         };
         let conn = self.conn().await?;
-        let reply = self.eval_keys(&conn, lua, &keys_of(&first), &args).await?;
-        let mut out = vec![(first, reply)];
-        let (conn, args, keys_of) = (&conn, &args, &keys_of);
+        let (conn, head) = (&conn, &head);
+        let run_one = |run: Vec<Piece>| async move {
+            let keys: Vec<String> = run.iter().map(|p| entries[p.entry].0.clone()).collect();
+            let args = |c: &mut Cmd| {
+                head(c);
+                for piece in &run {
+                    c.arg(piece.end - piece.start)
+                        .arg(&entries[piece.entry].1[piece.start..piece.end]);
+                }
+            };
+            let reply = self.eval_keys(conn, lua, &keys, &args).await?;
+            Ok::<_, StoreError>((run, reply))
+        };
+        let mut out = vec![run_one(first).await?];
         // Collected before the stream is built, as in `run_pipes`.
-        let rest: Vec<_> = runs
-            .map(|run| async move {
-                let reply = self.eval_keys(conn, lua, &keys_of(&run), args).await?;
-                Ok::<_, StoreError>((run, reply))
-            })
-            .collect();
-        let rest: Vec<(Vec<usize>, T)> = futures_util::stream::iter(rest)
+        let rest: Vec<_> = runs.map(run_one).collect();
+        let rest: Vec<(Vec<Piece>, T)> = futures_util::stream::iter(rest)
             .buffered(CLAIM_PIPELINE)
             .try_collect()
             .await?;
         out.extend(rest);
         Ok(out)
     }
+}
+
+/// Part of an entry's fields (`start..end`) sent in one script run.
+#[derive(Debug, Clone, Copy)]
+struct Piece {
+    entry: usize,
+    start: usize,
+    end: usize,
+}
+
+/// Spreads a claim script's reply (pairs of a field's position in the run and its other
+/// holder) over the rows of the entries, which start all `None`.
+fn place_holders(
+    run: &[Piece],
+    reply: Vec<Value>,
+    rows: &mut [Vec<Option<String>>],
+) -> Result<(), StoreError> {
+    let bad = || corrupt_reply("the claim script");
+    let mut reply = reply.into_iter();
+    // Positions come in ascending order: the pieces are walked once.
+    let mut pieces = run.iter();
+    let mut piece = pieces.next();
+    let mut offset = 0;
+    while let Some(pos) = reply.next() {
+        let pos =
+            usize::try_from(i64::from_redis_value(pos).map_err(|_| bad())?).map_err(|_| bad())?;
+        let other = reply.next().and_then(bytes_of).ok_or_else(bad)?;
+        loop {
+            let p = piece.ok_or_else(bad)?;
+            let len = p.end - p.start;
+            if pos < offset + len {
+                let field = p.start + pos - offset;
+                let slot = rows
+                    .get_mut(p.entry)
+                    .and_then(|row| row.get_mut(field))
+                    .ok_or_else(bad)?;
+                *slot = Some(String::from_utf8_lossy(&other).into_owned());
+                break;
+            }
+            offset += len;
+            piece = pieces.next();
+        }
+    }
+    Ok(())
 }
 
 impl Backend for RedisStore {
@@ -1115,48 +1208,73 @@ impl Backend for RedisStore {
 
     async fn claim_fields(
         &self,
-        keys: &[String],
-        fields: &[String],
+        claims: &[(String, &[String])],
         holder: &str,
         gone: &[String],
         ttl: Duration,
     ) -> Result<Vec<Vec<Option<String>>>, StoreError> {
-        let runs: Vec<(Vec<usize>, Vec<String>)> = self
-            .eval_by_slot(&CLAIM_SCRIPT, keys, |c| {
-                c.arg(holder)
-                    .arg(ttl_millis(ttl))
-                    .arg(gone.len())
-                    .arg(gone)
-                    .arg(fields);
+        let runs: Vec<(Vec<Piece>, Vec<Value>)> = self
+            .eval_pieces(&CLAIM_SCRIPT, claims, |c| {
+                c.arg(holder).arg(ttl_millis(ttl)).arg(gone.len()).arg(gone);
             })
             .await?;
-        let mut rows = vec![Vec::new(); keys.len()];
+        let mut rows: Vec<Vec<Option<String>>> = claims
+            .iter()
+            .map(|(_, fields)| vec![None; fields.len()])
+            .collect();
         for (run, reply) in runs {
-            if reply.len() != run.len() * fields.len() {
-                return Err(corrupt_reply("the claim script"));
-            }
-            for (&i, row) in run.iter().zip(reply.chunks(fields.len())) {
-                rows[i] = row
-                    .iter()
-                    .map(|h| (!h.is_empty()).then(|| h.clone()))
-                    .collect();
-            }
+            place_holders(&run, reply, &mut rows)?;
         }
         Ok(rows)
     }
 
     async fn release_fields(
         &self,
-        keys: &[String],
-        fields: &[String],
+        claims: &[(String, &[String])],
         holder: &str,
     ) -> Result<u64, StoreError> {
-        let freed: Vec<(Vec<usize>, u64)> = self
-            .eval_by_slot(&RELEASE_SCRIPT, keys, |c| {
-                c.arg(holder).arg(fields);
+        let freed: Vec<(Vec<Piece>, u64)> = self
+            .eval_pieces(&RELEASE_SCRIPT, claims, |c| {
+                c.arg(holder);
             })
             .await?;
         Ok(freed.into_iter().map(|(_, n)| n).sum())
+    }
+
+    async fn hmget_each(
+        &self,
+        entries: &[(String, &[String])],
+    ) -> Result<Vec<Vec<Option<Vec<u8>>>>, StoreError> {
+        let conn = self.conn().await?;
+        let groups = self.slot_groups(entries.iter().map(|(k, _)| k.as_str()));
+        let chunks: Vec<&[usize]> = groups
+            .iter()
+            .flat_map(|group| group.chunks(HASH_CHUNK))
+            .collect();
+        let pipes: Vec<Pipeline> = chunks
+            .iter()
+            .map(|chunk| {
+                let mut pipe = redis::pipe();
+                for &i in *chunk {
+                    pipe.cmd("HMGET").arg(&entries[i].0).arg(entries[i].1);
+                }
+                pipe
+            })
+            .collect();
+        let replies: Vec<Vec<Vec<Option<Vec<u8>>>>> = self.run_pipes(&conn, &pipes).await?;
+        let mut rows = vec![Vec::new(); entries.len()];
+        for (chunk, reply) in chunks.iter().zip(replies) {
+            if reply.len() != chunk.len() {
+                return Err(corrupt_reply("HMGET"));
+            }
+            for (&i, row) in chunk.iter().zip(reply) {
+                if row.len() != entries[i].1.len() {
+                    return Err(corrupt_reply("HMGET"));
+                }
+                rows[i] = row;
+            }
+        }
+        Ok(rows)
     }
 
     async fn zadd(&self, key: &str, member: &str, score: f64) -> Result<(), StoreError> {

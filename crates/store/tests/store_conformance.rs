@@ -188,6 +188,8 @@ macro_rules! all_cases {
             hashes,
             hash_batches,
             claims,
+            claims_share_a_hash,
+            claims_span_slots_and_runs,
             claims_concurrent,
             leases,
             lease_expiry,
@@ -1120,6 +1122,11 @@ mod cases {
         names.iter().map(|f| (*f).to_owned()).collect()
     }
 
+    /// Each of `hashes` with the same `fields`.
+    fn claim_entries(hashes: &[String], fields: &[&str]) -> Vec<(String, Vec<String>)> {
+        hashes.iter().map(|h| (h.clone(), names(fields))).collect()
+    }
+
     fn claim_keys(n: usize) -> Vec<String> {
         (0..n).map(|i| format!("claim:{i}")).collect()
     }
@@ -1131,21 +1138,21 @@ mod cases {
         let keys = claim_keys(3);
         let taken = |n: usize| vec![None::<String>; n];
         assert_eq!(
-            s.claim_fields(&keys, &names(&["x", "y"]), "a", "alive:", minute)
+            s.claim_fields(&claim_entries(&keys, &["x", "y"]), "a", "alive:", minute)
                 .await
                 .unwrap(),
             vec![taken(2); 3]
         );
         // A live holder keeps its fields; the free ones are taken.
         assert_eq!(
-            s.claim_fields(&keys, &names(&["x", "z"]), "b", "alive:", minute)
+            s.claim_fields(&claim_entries(&keys, &["x", "z"]), "b", "alive:", minute)
                 .await
                 .unwrap(),
             vec![vec![Some("a".to_owned()), None]; 3]
         );
         // Taking again what one holds is harmless.
         assert_eq!(
-            s.claim_fields(&keys[..1], &names(&["y"]), "a", "alive:", minute)
+            s.claim_fields(&claim_entries(&keys[..1], &["y"]), "a", "alive:", minute)
                 .await
                 .unwrap(),
             vec![taken(1)]
@@ -1154,13 +1161,13 @@ mod cases {
 
         // Only the holder frees its fields.
         assert_eq!(
-            s.release_fields(&keys[..1], &names(&["x", "z"]), "a")
+            s.release_fields(&claim_entries(&keys[..1], &["x", "z"]), "a")
                 .await
                 .unwrap(),
             1
         );
         assert_eq!(
-            s.claim_fields(&keys[..1], &names(&["x"]), "b", "alive:", minute)
+            s.claim_fields(&claim_entries(&keys[..1], &["x"]), "b", "alive:", minute)
                 .await
                 .unwrap(),
             vec![taken(1)]
@@ -1169,7 +1176,7 @@ mod cases {
         // A holder that is gone holds nothing.
         s.delete("alive:a").await.unwrap();
         assert_eq!(
-            s.claim_fields(&keys, &names(&["x", "y"]), "b", "alive:", minute)
+            s.claim_fields(&claim_entries(&keys, &["x", "y"]), "b", "alive:", minute)
                 .await
                 .unwrap(),
             vec![taken(2); 3]
@@ -1183,35 +1190,48 @@ mod cases {
             ]
         );
         assert_eq!(
-            s.release_fields(&keys, &names(&["x", "y", "z"]), "b")
+            s.release_fields(&claim_entries(&keys, &["x", "y", "z"]), "b")
                 .await
                 .unwrap(),
             9
         );
         assert!(s.hgetall("claim:1").await.unwrap().is_empty());
         assert!(is_corrupt(
-            s.claim_fields(&keys, &names(&["x"]), "", "alive:", minute)
+            s.claim_fields(&claim_entries(&keys, &["x"]), "", "alive:", minute)
                 .await
         ));
+        // Entries without fields answer empty rows and touch nothing.
+        assert_eq!(
+            s.claim_fields(&claim_entries(&keys[..2], &[]), "b", "alive:", minute)
+                .await
+                .unwrap(),
+            vec![taken(0); 2]
+        );
+        assert!(s.hgetall("claim:0").await.unwrap().is_empty());
 
         // Claims expire with their hash.
-        s.claim_fields(&names(&["short"]), &names(&["x"]), "b", "alive:", SHORT)
-            .await
-            .unwrap();
+        s.claim_fields(
+            &claim_entries(&names(&["short"]), &["x"]),
+            "b",
+            "alive:",
+            SHORT,
+        )
+        .await
+        .unwrap();
         tokio::time::sleep(PAST_SHORT).await;
         assert!(s.hgetall("short").await.unwrap().is_empty());
 
         // Large batch (several script runs on Redis).
         let many = claim_keys(1234);
         assert_eq!(
-            s.claim_fields(&many, &names(&["x"]), "b", "alive:", minute)
+            s.claim_fields(&claim_entries(&many, &["x"]), "b", "alive:", minute)
                 .await
                 .unwrap(),
             vec![taken(1); 1234]
         );
         s.set("alive:c", b"", None).await.unwrap();
         let refused = s
-            .claim_fields(&many, &names(&["x", "w"]), "c", "alive:", minute)
+            .claim_fields(&claim_entries(&many, &["x", "w"]), "c", "alive:", minute)
             .await
             .unwrap();
         assert!(
@@ -1221,16 +1241,147 @@ mod cases {
         );
     }
 
+    /// Many owners' claims in one hash, a field each: each holder's fields are its own.
+    pub async fn claims_share_a_hash(s: Store) {
+        let minute = Duration::from_secs(60);
+        for holder in ["a", "b", "c"] {
+            s.set(&format!("alive:{holder}"), b"", None).await.unwrap();
+        }
+        let bucket = |fields: &[&str]| vec![("bucket".to_owned(), names(fields))];
+        assert_eq!(
+            s.claim_fields(&bucket(&["1:x", "2:x"]), "a", "alive:", minute)
+                .await
+                .unwrap(),
+            vec![vec![None, None]]
+        );
+        // Another holder's claims on other numbers of the bucket are not in the way.
+        assert_eq!(
+            s.claim_fields(&bucket(&["3:x", "2:x", "1:y"]), "b", "alive:", minute)
+                .await
+                .unwrap(),
+            vec![vec![None, Some("a".to_owned()), None]]
+        );
+        // Releasing frees only one's own fields, whatever one names.
+        assert_eq!(
+            s.release_fields(&bucket(&["1:x", "2:x", "3:x", "1:y"]), "b")
+                .await
+                .unwrap(),
+            2
+        );
+        assert_eq!(
+            s.hgetall("bucket").await.unwrap(),
+            vec![
+                ("1:x".to_owned(), b"a".to_vec()),
+                ("2:x".to_owned(), b"a".to_vec()),
+            ]
+        );
+        // A gone holder's field stays until someone claims it, and is then overwritten; a
+        // live holder's neighbour keeps its own.
+        s.delete("alive:a").await.unwrap();
+        assert_eq!(
+            s.claim_fields(&bucket(&["1:x"]), "c", "alive:", minute)
+                .await
+                .unwrap(),
+            vec![vec![None]]
+        );
+        s.claim_fields(&bucket(&["3:x"]), "b", "alive:", minute)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.claim_fields(&bucket(&["2:x", "3:x"]), "c", "alive:", minute)
+                .await
+                .unwrap(),
+            vec![vec![None, Some("b".to_owned())]]
+        );
+        assert_eq!(
+            s.hgetall("bucket").await.unwrap(),
+            vec![
+                ("1:x".to_owned(), b"c".to_vec()),
+                ("2:x".to_owned(), b"c".to_vec()),
+                ("3:x".to_owned(), b"b".to_vec()),
+            ]
+        );
+        // The hash lives the claim TTL from the last claim into it.
+        let ttl = s.ttl("bucket").await.unwrap().expect("a TTL");
+        assert!(ttl > Duration::from_secs(50), "{ttl:?}");
+        // Reads name each entry's own fields.
+        let rows = s
+            .hmget_each(&[
+                ("bucket".to_owned(), names(&["3:x", "9:x"])),
+                ("absent".to_owned(), names(&["1:x"])),
+                ("bucket".to_owned(), names(&[])),
+                ("bucket".to_owned(), names(&["1:x"])),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(
+            rows,
+            vec![
+                vec![Some(b"b".to_vec()), None],
+                vec![None],
+                vec![],
+                vec![Some(b"c".to_vec())],
+            ]
+        );
+    }
+
+    /// Hashes in many hash slots, one hash with more fields than a script run takes, and a
+    /// hash named twice: every field is answered in its place.
+    pub async fn claims_span_slots_and_runs(s: Store) {
+        let minute = Duration::from_secs(60);
+        s.set("alive:a", b"", None).await.unwrap();
+        s.set("alive:b", b"", None).await.unwrap();
+        let spread: Vec<String> = (0..200).map(|i| format!("{{claims:{i}}}:b")).collect();
+        let mut entries = claim_entries(&spread, &["x", "y"]);
+        let big: Vec<String> = (0..9_000).map(|i| format!("{i}:x")).collect();
+        entries.push(("{claims:0}:big".to_owned(), big.clone()));
+        entries.push(("{claims:7}:b".to_owned(), names(&["z"])));
+        let rows = s
+            .claim_fields(&entries, "a", "alive:", minute)
+            .await
+            .unwrap();
+        assert!(rows.iter().flatten().all(Option::is_none));
+        assert_eq!(rows.len(), 202);
+        assert_eq!(rows[200].len(), 9_000);
+
+        // Every third field of each hash taken by b first: a's answer names b exactly there.
+        s.release_fields(&entries, "a").await.unwrap();
+        let thirds: Vec<(String, Vec<String>)> = entries
+            .iter()
+            .map(|(k, fields)| (k.clone(), fields.iter().step_by(3).cloned().collect()))
+            .collect();
+        s.claim_fields(&thirds, "b", "alive:", minute)
+            .await
+            .unwrap();
+        let rows = s
+            .claim_fields(&entries, "a", "alive:", minute)
+            .await
+            .unwrap();
+        for ((key, fields), row) in entries.iter().zip(&rows) {
+            for (i, held) in row.iter().enumerate() {
+                let expected = (i % 3 == 0).then(|| "b".to_owned());
+                assert_eq!(held, &expected, "{key} {}", fields[i]);
+            }
+        }
+        let b_fields = thirds.iter().map(|(_, f)| f.len() as u64).sum::<u64>();
+        assert_eq!(s.release_fields(&entries, "b").await.unwrap(), b_fields);
+        let total = entries.iter().map(|(_, f)| f.len() as u64).sum::<u64>();
+        assert_eq!(
+            s.release_fields(&entries, "a").await.unwrap(),
+            total - b_fields
+        );
+    }
+
     /// Two holders claiming the same fields at once: each field goes to exactly one of them.
     pub async fn claims_concurrent(s: Store) {
         let minute = Duration::from_secs(60);
         s.set("alive:a", b"", None).await.unwrap();
         s.set("alive:b", b"", None).await.unwrap();
         let keys = claim_keys(1500);
-        let fields = names(&["x", "y"]);
+        let entries = claim_entries(&keys, &["x", "y"]);
         let (a, b) = tokio::join!(
-            s.claim_fields(&keys, &fields, "a", "alive:", minute),
-            s.claim_fields(&keys, &fields, "b", "alive:", minute)
+            s.claim_fields(&entries, "a", "alive:", minute),
+            s.claim_fields(&entries, "b", "alive:", minute)
         );
         let (a, b) = (a.unwrap(), b.unwrap());
         for (row_a, row_b) in a.iter().zip(&b) {

@@ -1,10 +1,11 @@
 //! In-flight claims: who is buying the answer to a (number, check) right now, so that nobody
 //! else sends it to a vendor meanwhile; the others wait for the answer and reuse it.
 //!
-//! - One claim hash per number ([`keys::Claim`]), a field per check holding its
-//!   holder, in the cache's scope: exactly the requests that would share the answer coordinate
-//!   (with `per_tenant`, tenants never wait for each other). Fields are taken in batches,
-//!   atomically per chunk ([`Store::claim_fields`]).
+//! - A claim is a field `<digits>:<check>` holding its holder, in one of a fixed number of
+//!   bucket hashes per cache scope ([`keys::ClaimBucket`]): exactly the requests that would
+//!   share the answer coordinate (with `per_tenant`, tenants never wait for each other). No
+//!   key per number: a batch costs the store a few calls per bucket, not per number. Fields
+//!   are taken in batches, each field atomically ([`Store::claim_fields`]).
 //! - A holder is a job (its id) or a one-number lookup (`lookup_<uuid>`). Its claims count
 //!   while it is alive: its key ([`keys::ClaimHolder`]) exists. The worker renews a job's key at
 //!   every step and with the job lease, a lookup renews its own while it calls the vendor; it
@@ -12,13 +13,16 @@
 //!   free soon after, and the waiters then buy the answers themselves (still once: they claim
 //!   first).
 //! - A claim is released once its answer is in the cache, or when its order failed; a finished
-//!   job drops its holder key, which frees whatever it still held.
+//!   job drops its holder key, which frees whatever it still held: a field whose holder is gone
+//!   counts as free and is overwritten by the next claimant (Redis 7.0 cannot expire a hash
+//!   field). A bucket lives the claim TTL after it was last claimed into, so idle buckets
+//!   vanish with whatever such fields they kept.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use domain::{CheckSet, E164, NumberResult};
+use domain::{Check, CheckSet, E164, NumberResult};
 use futures_util::StreamExt;
 
 use super::cache::{Cache, scope_name};
@@ -27,7 +31,7 @@ use crate::keys;
 use crate::store::{Store, StoreError};
 
 /// Numbers per batch.
-const CHUNK: usize = 5_000;
+const CHUNK: usize = 10_000;
 /// Batches of claims in flight at once.
 const CHUNKS_IN_FLIGHT: usize = 4;
 
@@ -67,11 +71,25 @@ impl Claims {
         }
     }
 
-    fn keys(&self, numbers: &[E164]) -> Vec<String> {
-        numbers
-            .iter()
-            .map(|n| keys::Claim::of(&self.scope, n).into())
-            .collect()
+    /// The claims on `checks` of `numbers`, grouped by bucket.
+    fn buckets(&self, numbers: &[E164], checks: &[Check]) -> Buckets {
+        let mut index_of = [usize::MAX; keys::CLAIM_BUCKETS as usize];
+        let mut out = Buckets::default();
+        for (i, number) in numbers.iter().enumerate() {
+            let bucket = keys::claim_bucket(number.as_u64());
+            let at = &mut index_of[bucket as usize];
+            if *at == usize::MAX {
+                *at = out.hashes.len();
+                let key =
+                    keys::ClaimBucket::new(&self.scope, bucket % keys::CLAIM_SLOT_GROUPS, bucket);
+                out.hashes.push((key.into(), Vec::new()));
+                out.numbers.push(Vec::new());
+            }
+            let fields = &mut out.hashes[*at].1;
+            fields.extend(checks.iter().map(|c| keys::ClaimBucket::field(number, *c)));
+            out.numbers[*at].push(i);
+        }
+        out
     }
 
     /// Takes `checks` of `numbers` for `holder` wherever no other live holder has them. Per
@@ -82,34 +100,40 @@ impl Claims {
         numbers: &[E164],
         checks: &CheckSet,
     ) -> Result<Vec<CheckSet>, StoreError> {
-        let list: Vec<_> = checks.iter().collect();
-        let fields: Vec<String> = list.iter().map(|c| c.as_str().to_owned()).collect();
-        let mut out = Vec::with_capacity(numbers.len());
-        // Each chunk is atomic on its own, so several are in flight: the store runs one while
-        // the next is encoded and the previous one decoded. Made up front, as in the cache's
-        // lookups, so that the stream holds no closure borrowing `self`.
+        let list: Vec<Check> = checks.iter().collect();
+        let mut out = vec![CheckSet::empty(); numbers.len()];
+        if list.is_empty() {
+            return Ok(out);
+        }
+        // Each chunk is atomic per field only, so several are in flight: the store runs one
+        // while the next is encoded and the previous one decoded. Made up front, as in the
+        // cache's lookups, so that the stream holds no closure borrowing `self`.
         let runs: Vec<_> = numbers
             .chunks(CHUNK)
-            .map(|chunk| {
-                let fields = &fields;
+            .enumerate()
+            .map(|(n, chunk)| {
+                let list = &list;
                 async move {
-                    let names = self.keys(chunk);
-                    self.store
-                        .claim_fields(&names, fields, holder, keys::ClaimHolder::PREFIX, self.ttl)
-                        .await
+                    let buckets = self.buckets(chunk, list);
+                    let rows = self
+                        .store
+                        .claim_fields(&buckets.hashes, holder, keys::ClaimHolder::PREFIX, self.ttl)
+                        .await?;
+                    Ok::<_, StoreError>((n * CHUNK, buckets.numbers, rows))
                 }
             })
             .collect();
         let mut replies = futures_util::stream::iter(runs).buffered(CHUNKS_IN_FLIGHT);
-        while let Some(rows) = replies.next().await {
-            let rows = rows?;
-            out.extend(rows.into_iter().map(|row| {
-                row.iter()
-                    .zip(&list)
-                    .filter(|(other, _)| other.is_some())
-                    .map(|(_, check)| *check)
-                    .collect::<CheckSet>()
-            }));
+        while let Some(reply) = replies.next().await {
+            let (start, numbers_of, rows) = reply?;
+            for (members, row) in numbers_of.iter().zip(rows) {
+                for (field, other) in row.iter().enumerate() {
+                    if other.is_some() {
+                        let number = start + members[field / list.len()];
+                        out[number].insert(list[field % list.len()]);
+                    }
+                }
+            }
         }
         Ok(out)
     }
@@ -121,11 +145,13 @@ impl Claims {
         numbers: &[E164],
         checks: &CheckSet,
     ) -> Result<(), StoreError> {
-        let fields: Vec<String> = checks.iter().map(|c| c.as_str().to_owned()).collect();
+        let list: Vec<Check> = checks.iter().collect();
+        if list.is_empty() {
+            return Ok(());
+        }
         for chunk in numbers.chunks(CHUNK) {
-            self.store
-                .release_fields(&self.keys(chunk), &fields, holder)
-                .await?;
+            let buckets = self.buckets(chunk, &list);
+            self.store.release_fields(&buckets.hashes, holder).await?;
         }
         Ok(())
     }
@@ -137,26 +163,30 @@ impl Claims {
         numbers: &[E164],
         checks: &CheckSet,
     ) -> Result<Vec<bool>, StoreError> {
-        let fields: Vec<String> = checks.iter().map(|c| c.as_str().to_owned()).collect();
-        let mut out = Vec::with_capacity(numbers.len());
-        for chunk in numbers.chunks(CHUNK) {
-            let rows = self.store.hmget_many(&self.keys(chunk), &fields).await?;
-            let others: Vec<Vec<String>> = rows
-                .into_iter()
-                .map(|row| {
-                    row.into_iter()
-                        .flatten()
-                        .filter_map(|h| String::from_utf8(h).ok())
-                        .filter(|h| h != holder)
-                        .collect()
-                })
-                .collect();
+        let list: Vec<Check> = checks.iter().collect();
+        let mut out = vec![false; numbers.len()];
+        if list.is_empty() {
+            return Ok(out);
+        }
+        for (n, chunk) in numbers.chunks(CHUNK).enumerate() {
+            let buckets = self.buckets(chunk, &list);
+            let rows = self.store.hmget_each(&buckets.hashes).await?;
+            // Per number of the chunk, the other holders named on its checks.
+            let mut others: Vec<Vec<String>> = vec![Vec::new(); chunk.len()];
+            for (members, row) in buckets.numbers.iter().zip(rows) {
+                for (field, value) in row.into_iter().enumerate() {
+                    let Some(other) = value.and_then(|h| String::from_utf8(h).ok()) else {
+                        continue;
+                    };
+                    if other != holder {
+                        others[members[field / list.len()]].push(other);
+                    }
+                }
+            }
             let alive = self.alive(&others).await?;
-            out.extend(
-                others
-                    .iter()
-                    .map(|holders| holders.iter().any(|h| alive.contains(h))),
-            );
+            for (i, holders) in others.iter().enumerate() {
+                out[n * CHUNK + i] = holders.iter().any(|h| alive.contains(h));
+            }
         }
         Ok(out)
     }
@@ -185,6 +215,15 @@ impl Claims {
             .map(|(h, _)| h)
             .collect())
     }
+}
+
+/// A batch of claims grouped by bucket hash.
+#[derive(Debug, Default)]
+struct Buckets {
+    /// Each bucket hash with its fields: the checks of one number are consecutive.
+    hashes: Vec<(String, Vec<String>)>,
+    /// Per bucket hash, the positions (in the batch) of its numbers, in field order.
+    numbers: Vec<Vec<usize>>,
 }
 
 /// Cache misses divided by who buys them.
@@ -245,4 +284,167 @@ pub async fn split(
     out.wait
         .sort_by_key(|(checks, _)| checks.iter().map(|c| c.as_str()).collect::<Vec<_>>());
     Ok(out)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use domain::Check;
+
+    const TTL: Duration = Duration::from_secs(600);
+
+    fn number(i: u64) -> E164 {
+        format!("+9198{i:08}").parse().unwrap()
+    }
+
+    /// Two numbers whose claims share a bucket hash.
+    fn same_bucket() -> (E164, E164) {
+        let first = number(0);
+        let bucket = keys::claim_bucket(first.as_u64());
+        let other = (1..)
+            .map(number)
+            .find(|n| keys::claim_bucket(n.as_u64()) == bucket)
+            .unwrap();
+        (first, other)
+    }
+
+    async fn alive(store: &Store, holders: &[&str]) {
+        for holder in holders {
+            keep_alive(store, holder, TTL).await.unwrap();
+        }
+    }
+
+    fn shared(store: &Store) -> Claims {
+        Claims::new(store.clone(), CacheScope::Shared, "acme", TTL)
+    }
+
+    #[tokio::test]
+    async fn holders_of_one_bucket_keep_to_their_own_numbers() {
+        let store = Store::memory("t:");
+        alive(&store, &["a", "b"]).await;
+        let claims = shared(&store);
+        let (n1, n2) = same_bucket();
+        let registered = CheckSet::of(&[Check::Registered]);
+        let both = CheckSet::of(&[Check::Registered, Check::Profile]);
+
+        let a = claims.take("a", &[n1], &registered).await.unwrap();
+        assert_eq!(a, vec![CheckSet::empty()]);
+        let b = claims.take("b", &[n1, n2], &both).await.unwrap();
+        assert_eq!(
+            b,
+            vec![registered, CheckSet::empty()],
+            "b takes all but a's"
+        );
+        assert_eq!(
+            claims
+                .held_elsewhere("c", &[n1, n2], &registered)
+                .await
+                .unwrap(),
+            vec![true, true]
+        );
+        assert_eq!(
+            claims
+                .held_elsewhere("a", &[n1, n2], &registered)
+                .await
+                .unwrap(),
+            vec![false, true]
+        );
+
+        // b releasing everything it named frees only its own claims.
+        claims.release("b", &[n1, n2], &both).await.unwrap();
+        assert_eq!(
+            claims.held_elsewhere("c", &[n1, n2], &both).await.unwrap(),
+            vec![true, false]
+        );
+        let c = claims.take("c", &[n1, n2], &both).await.unwrap();
+        assert_eq!(c, vec![registered, CheckSet::empty()]);
+    }
+
+    #[tokio::test]
+    async fn a_gone_holders_claims_are_taken_over() {
+        let store = Store::memory("t:");
+        alive(&store, &["a", "b"]).await;
+        let claims = shared(&store);
+        let (n1, n2) = same_bucket();
+        let registered = CheckSet::of(&[Check::Registered]);
+        claims.take("a", &[n1, n2], &registered).await.unwrap();
+        assert_eq!(
+            claims.take("b", &[n1, n2], &registered).await.unwrap(),
+            vec![registered; 2]
+        );
+
+        gone(&store, "a").await.unwrap();
+        assert_eq!(
+            claims
+                .held_elsewhere("b", &[n1, n2], &registered)
+                .await
+                .unwrap(),
+            vec![false, false]
+        );
+        assert_eq!(
+            claims.take("b", &[n1], &registered).await.unwrap(),
+            vec![CheckSet::empty()]
+        );
+        // Taken over, the claim is b's: a third holder waits for b.
+        alive(&store, &["c"]).await;
+        assert_eq!(
+            claims.take("c", &[n1, n2], &registered).await.unwrap(),
+            vec![registered, CheckSet::empty()]
+        );
+    }
+
+    #[tokio::test]
+    async fn per_tenant_claims_keep_tenants_apart() {
+        let store = Store::memory("t:");
+        alive(&store, &["a", "b"]).await;
+        let registered = CheckSet::of(&[Check::Registered]);
+        let acme = Claims::new(store.clone(), CacheScope::PerTenant, "acme", TTL);
+        let globex = Claims::new(store.clone(), CacheScope::PerTenant, "globex", TTL);
+        let n = number(1);
+        acme.take("a", &[n], &registered).await.unwrap();
+        assert_eq!(
+            globex.take("b", &[n], &registered).await.unwrap(),
+            vec![CheckSet::empty()]
+        );
+        assert_eq!(
+            acme.take("b", &[n], &registered).await.unwrap(),
+            vec![registered]
+        );
+    }
+
+    #[tokio::test]
+    async fn large_batches_answer_each_number_in_its_place() {
+        let store = Store::memory("t:");
+        alive(&store, &["a", "b"]).await;
+        let claims = shared(&store);
+        // More than one chunk, so that answers must land at their chunk's offset.
+        let numbers: Vec<E164> = (0..(CHUNK as u64 * 2 + 123)).map(number).collect();
+        let registered = CheckSet::of(&[Check::Registered]);
+        let profile = CheckSet::of(&[Check::Profile]);
+        let both = registered.union(&profile);
+        let every_third: Vec<E164> = numbers.iter().step_by(3).copied().collect();
+        let every_fifth: Vec<E164> = numbers.iter().step_by(5).copied().collect();
+        claims.take("a", &every_third, &registered).await.unwrap();
+        claims.take("a", &every_fifth, &profile).await.unwrap();
+
+        let b = claims.take("b", &numbers, &both).await.unwrap();
+        for (i, held) in b.iter().enumerate() {
+            let mut expected = CheckSet::empty();
+            if i % 3 == 0 {
+                expected.insert(Check::Registered);
+            }
+            if i % 5 == 0 {
+                expected.insert(Check::Profile);
+            }
+            assert_eq!(*held, expected, "number {i}");
+        }
+        let elsewhere = claims
+            .held_elsewhere("b", &numbers, &profile)
+            .await
+            .unwrap();
+        for (i, held) in elsewhere.iter().enumerate() {
+            assert_eq!(*held, i % 5 == 0, "number {i}");
+        }
+    }
 }
