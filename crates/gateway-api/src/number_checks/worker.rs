@@ -927,8 +927,11 @@ async fn poll(
     drop(slot);
     // The result file is written before the job is locked: other orders' steps go on meanwhile.
     let polled = match polled {
-        Polled::Ready(records) => {
-            Polled::Ready(write_results(state, &target, &work.merges, records).await?)
+        Polled::Ready(Downloaded { records, room }) => {
+            let recorded = write_results(state, &target, &work.merges, records).await?;
+            // Written: the next finished order may fetch its file.
+            drop(room);
+            Polled::Ready(recorded)
         }
         Polled::CircuitOpen(retry_after) => Polled::CircuitOpen(retry_after),
         Polled::Running => Polled::Running,
@@ -993,10 +996,17 @@ fn poll_target(state: &AppState, job: &mut Job, i: usize) -> Option<PollTarget> 
     })
 }
 
+/// A result file's records, and its room among the files this replica holds
+/// ([`slots::ResultSlots`]), kept until they are written.
+struct Downloaded {
+    records: Vec<NumberResult>,
+    room: Option<OwnedSemaphorePermit>,
+}
+
 async fn poll_and_download(
     state: &AppState,
     target: &PollTarget,
-) -> Result<Polled<Vec<NumberResult>>, StoreError> {
+) -> Result<Polled<Downloaded>, StoreError> {
     let (provider, checker, order) = (target.sub.provider, target.checker.as_ref(), &target.order);
     let progress = match state.breakers.call(provider, checker.poll(order)).await {
         Ok(progress) => progress,
@@ -1008,12 +1018,13 @@ async fn poll_and_download(
         Ok(OrderProgress::Ready { result }) => result,
         Err(e) => return Ok(Polled::PollFailed(e)),
     };
+    let room = state.result_slots.acquire().await;
     match state
         .breakers
         .call(provider, checker.fetch_results(order, &location))
         .await
     {
-        Ok(Ok(records)) => Ok(Polled::Ready(records)),
+        Ok(Ok(records)) => Ok(Polled::Ready(Downloaded { records, room })),
         Ok(Err(e)) => Ok(Polled::DownloadFailed(e)),
         Err(Refused::Open { retry_after, .. }) => Ok(Polled::CircuitOpen(retry_after)),
         Err(Refused::Store(e)) => Err(e),
@@ -1134,6 +1145,8 @@ async fn write_results(
             None => missing.push(*number),
         }
     }
+    // Rows of numbers this order did not ask about: nothing to write, no reason to hold them.
+    drop(by_number);
     let gaps = jobs::unanswered(
         &missing,
         &sub.checks,
