@@ -927,8 +927,12 @@ async fn poll(
     drop(slot);
     // The result file is written before the job is locked: other orders' steps go on meanwhile.
     let polled = match polled {
-        Polled::Ready(Downloaded { records, room }) => {
-            let recorded = write_results(state, &target, &work.merges, records).await?;
+        Polled::Ready(Downloaded {
+            records,
+            numbers,
+            room,
+        }) => {
+            let recorded = write_results(state, &target, &work.merges, records, numbers).await?;
             // Written: the next finished order may fetch its file.
             drop(room);
             Polled::Ready(recorded)
@@ -996,10 +1000,11 @@ fn poll_target(state: &AppState, job: &mut Job, i: usize) -> Option<PollTarget> 
     })
 }
 
-/// A result file's records, and its room among the files this replica holds
-/// ([`slots::ResultSlots`]), kept until they are written.
+/// A result file's records, the order's numbers, and the file's room among those this replica
+/// holds ([`slots::ResultSlots`]), kept until they are written.
 struct Downloaded {
     records: Vec<NumberResult>,
+    numbers: Vec<E164>,
     room: Option<OwnedSemaphorePermit>,
 }
 
@@ -1019,12 +1024,19 @@ async fn poll_and_download(
         Err(e) => return Ok(Polled::PollFailed(e)),
     };
     let room = state.result_slots.acquire().await;
-    match state
-        .breakers
-        .call(provider, checker.fetch_results(order, &location))
-        .await
-    {
-        Ok(Ok(records)) => Ok(Polled::Ready(Downloaded { records, room })),
+    // The order's numbers are read from the store while the file downloads.
+    let (fetched, numbers) = tokio::join!(
+        state
+            .breakers
+            .call(provider, checker.fetch_results(order, &location)),
+        jobs::read_numbers(&state.store, &target.job, target.sub.start, target.sub.len),
+    );
+    match fetched {
+        Ok(Ok(records)) => Ok(Polled::Ready(Downloaded {
+            records,
+            numbers: numbers?,
+            room,
+        })),
         Ok(Err(e)) => Ok(Polled::DownloadFailed(e)),
         Err(Refused::Open { retry_after, .. }) => Ok(Polled::CircuitOpen(retry_after)),
         Err(Refused::Store(e)) => Err(e),
@@ -1114,20 +1126,20 @@ struct Recorded {
     registered_blank: u64,
 }
 
-/// Writes a sub-order's answers into its numbers' records: one per number of the order,
-/// numbers the result file lacks as `failed`. Also caches the answers and frees their claims.
-/// Only the merge into the records waits for `merges`: two orders of the job may answer
+/// Writes a sub-order's answers into its numbers' records: one per number of the order
+/// (`numbers`, read while the file downloaded), numbers the result file lacks as `failed`. Also
+/// caches the answers and frees their claims. Only the merge into the records waits for `merges`: two orders of the job may answer
 /// different checks of one number, and a merge reads the record before writing it.
 async fn write_results(
     state: &AppState,
     target: &PollTarget,
     merges: &Mutex<()>,
     records: Vec<NumberResult>,
+    numbers: Vec<E164>,
 ) -> Result<Recorded, StoreError> {
     let config = &state.config.number_checks;
     let store = &state.store;
     let (id, sub) = (target.job.as_str(), &target.sub);
-    let numbers = jobs::read_numbers(store, id, sub.start, sub.len).await?;
     let mut by_number: HashMap<E164, NumberResult> =
         records.into_iter().map(|r| (r.number, r)).collect();
     let mut answers = Vec::with_capacity(numbers.len());
