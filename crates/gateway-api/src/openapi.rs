@@ -104,7 +104,7 @@ fn routes_document() -> utoipa::openapi::OpenApi {
     let (_, api) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
-        .configure(crate::routes::configure)
+        .configure(|cfg| crate::routes::configure(&mut crate::routes::Routes::Documented(cfg)))
         .split_for_parts();
     api
 }

@@ -6,7 +6,6 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::{Compress, from_fn};
 use actix_web::{App, HttpServer, web};
 use tracing_actix_web::TracingLogger;
-use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::config::Config;
@@ -48,11 +47,11 @@ impl Application {
     pub async fn build_with_store(config: Config, store: Store) -> anyhow::Result<Self> {
         let state = AppState::new(config, store)?;
         let config = state.config.clone();
-        let listener = TcpListener::bind(&config.server.listen)?;
+        let listener = bind(&config.server.listen)?;
         let port = listener.local_addr()?.port();
         let status = match &config.server.admin_listen {
             Some(address) => {
-                let listener = TcpListener::bind(address)?;
+                let listener = bind(address)?;
                 let port = listener.local_addr()?.port();
                 Some((port, run(listener, state.clone(), Surface::Status)?))
             }
@@ -184,6 +183,18 @@ impl Signals {
     }
 }
 
+/// Connections the kernel holds for the gateway before it accepts them (capped by
+/// `net.core.somaxconn`). The standard library listens with 128: a burst of new connections
+/// beyond that is dropped and waits for each client's SYN retry (1 s, then 3 s).
+const LISTEN_BACKLOG: i32 = 4096;
+
+fn bind(address: &str) -> std::io::Result<TcpListener> {
+    let listener = TcpListener::bind(address)?;
+    // Listening again on a listening socket only changes its backlog.
+    socket2::SockRef::from(&listener).listen(LISTEN_BACKLOG)?;
+    Ok(listener)
+}
+
 /// The page fetches the document relative to itself (`/docs/` → `/openapi.json`), so it also
 /// works behind an ingress that serves the gateway under a path prefix; the token pasted into
 /// Authorize survives a reload.
@@ -216,22 +227,20 @@ fn run(listener: TcpListener, state: AppState, surface: Surface) -> anyhow::Resu
     let data = web::Data::new(state);
     let max_body = config.limits.max_body_bytes;
     let mut server = HttpServer::new(move || {
-        let (app, _) = App::new()
-            .into_utoipa_app()
+        let app = App::new()
             .app_data(data.clone())
             .app_data(routes.clone())
             .app_data(extractors::json_config(max_body))
             .app_data(extractors::query_config())
             .app_data(extractors::path_config())
-            .configure(|cfg| match surface {
-                Surface::Everything => {
-                    crate::routes::configure_status(cfg);
-                    crate::routes::configure_api(cfg);
+            .configure(|cfg| {
+                let cfg = &mut crate::routes::Routes::Served(cfg);
+                match surface {
+                    Surface::Everything => crate::routes::configure(cfg),
+                    Surface::Public => crate::routes::configure_api(cfg),
+                    Surface::Status => crate::routes::configure_status(cfg),
                 }
-                Surface::Public => crate::routes::configure_api(cfg),
-                Surface::Status => crate::routes::configure_status(cfg),
-            })
-            .split_for_parts();
+            });
         let app = if surface == Surface::Status {
             app
         } else {

@@ -82,3 +82,107 @@ async fn every_documented_scope_is_the_enforced_one() {
         );
     }
 }
+
+/// Every (method, path) of the document the gateway serves, with its parameters filled in.
+async fn served_operations(app: &support::TestApp) -> Vec<(reqwest::Method, String, String)> {
+    let document: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .expect("document")
+        .json()
+        .await
+        .expect("json");
+    let mut out = Vec::new();
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        let concrete = path
+            .split('/')
+            .map(|segment| {
+                if segment.starts_with('{') {
+                    "x"
+                } else {
+                    segment
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        for method in item.as_object().expect("item").keys() {
+            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes())
+                .expect("an HTTP method");
+            out.push((method, path.clone(), concrete.clone()));
+        }
+    }
+    out
+}
+
+/// The code of a problem answer; None for any other answer (an event stream is never read).
+async fn problem_code(response: reqwest::Response) -> Option<String> {
+    let is_problem = response
+        .headers()
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.contains("problem+json"));
+    if !is_problem {
+        return None;
+    }
+    let body: Value = response.json().await.ok()?;
+    body["code"].as_str().map(str::to_owned)
+}
+
+/// Routes are registered twice: once into the document, once into each serving worker. Any
+/// documented operation a worker did not register would fall through to the fallback, which
+/// answers `method_not_allowed` (the path is documented) or `route_not_found`.
+async fn assert_every_operation_is_served(app: &support::TestApp, url_of: impl Fn(&str) -> String) {
+    let scopes: Vec<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
+    let bearer = token("acme", &scopes.join(" "));
+    let operations = served_operations(app).await;
+    assert!(operations.len() > 40, "{operations:?}");
+    for (method, documented, path) in operations {
+        let response = app
+            .client
+            .request(method.clone(), url_of(&path))
+            .bearer_auth(&bearer)
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .await
+            .expect("call");
+        let code = problem_code(response).await;
+        assert!(
+            !matches!(
+                code.as_deref(),
+                Some("route_not_found" | "method_not_allowed")
+            ),
+            "{method} {documented} is documented but not served: {code:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_documented_operation_is_served_on_one_listener() {
+    let app = spawn_app_with(json!({
+        "accounts": {"tenants": {"acme": {"wscrm_tenant_id": 1}}},
+        "limits": {"rate_limits": {"default": {"requests": 100000, "per": "1m"}}}
+    }))
+    .await;
+    assert_every_operation_is_served(&app, |path| app.url(path)).await;
+}
+
+#[tokio::test]
+async fn every_documented_operation_is_served_with_a_status_listener() {
+    let app = spawn_app_with(json!({
+        "server": {"admin_listen": "127.0.0.1:0"},
+        "accounts": {"tenants": {"acme": {"wscrm_tenant_id": 1}}},
+        "limits": {"rate_limits": {"default": {"requests": 100000, "per": "1m"}}}
+    }))
+    .await;
+    assert_every_operation_is_served(&app, |path| {
+        if gateway_api::routes::is_status_path(path) {
+            app.status_url(path).expect("a status listener")
+        } else {
+            app.url(path)
+        }
+    })
+    .await;
+}

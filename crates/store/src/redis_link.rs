@@ -122,6 +122,12 @@ fn tls_certificates(
     }))
 }
 
+/// Commands that may wait on one connection to be written. A call waiting for room counts against
+/// its `command_timeout`, and each caller freed gets its turn only when its (busy) thread polls it
+/// again: with the client's default of 50 and ~1,000 connections on one HTTP worker, calls timed
+/// out while Redis was idle. The queue's memory grows only with what is queued.
+const PIPELINE_BUFFER: usize = 8192;
+
 /// Opens connections of the configured mode.
 pub(crate) struct Connector {
     target: Target,
@@ -144,7 +150,8 @@ impl Connector {
         let timeout = settings.command_timeout;
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout));
+            .set_response_timeout(Some(timeout))
+            .set_pipeline_buffer_size(PIPELINE_BUFFER);
         let target = match settings.mode {
             StoreMode::Standalone => {
                 let url = settings

@@ -12,7 +12,6 @@ use domain::{
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::docs::{ListErrors, ReadErrors, WriteErrors};
 use super::{AccountsCtx, claim_owner, illegal, number_digits, owns, save, wscrm};
@@ -22,12 +21,13 @@ use crate::http::owned::Owned;
 use crate::http::page::{Order, Page, PageRequest, page_by_key};
 use crate::keys;
 use crate::ownership::OwnedKind;
+use crate::routes::Routes;
 use crate::state::AppState;
 
 const MAX_BATCH: usize = 100;
 const MAX_NICKNAME_CHARS: usize = 25;
 
-pub fn configure(cfg: &mut ServiceConfig) {
+pub fn configure(cfg: &mut Routes) {
     cfg.service(import_accounts)
         .service(list_accounts)
         .service(bring_online)

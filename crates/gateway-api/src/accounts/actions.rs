@@ -24,7 +24,6 @@ use domain::{ActionStatus, AgentSpacing, ChatActionRequest, ChatPlatform, Provid
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::AccountsCtx;
 use super::docs::{ReadErrors, WriteErrors};
@@ -35,6 +34,7 @@ use crate::error::{ApiError, FieldError};
 use crate::http::owned::Owned;
 use crate::keys;
 use crate::ownership::OwnedKind;
+use crate::routes::Routes;
 use crate::state::AppState;
 use crate::workers::Workers;
 
@@ -44,7 +44,7 @@ const CLAIM_BATCH: usize = 16;
 const CLAIM_HOLD: Duration = Duration::from_secs(60);
 const MAX_ATTEMPTS: u32 = 5;
 
-pub fn configure(cfg: &mut ServiceConfig) {
+pub fn configure(cfg: &mut Routes) {
     cfg.service(submit_actions).service(get_action);
 }
 

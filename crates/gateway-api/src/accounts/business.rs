@@ -6,19 +6,19 @@ use domain::BusinessPhone;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use utoipa::IntoParams;
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::docs::ListErrors;
 use crate::auth::{Auth, scope};
 use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::http::page::{Order, Page, PageRequest, page_by_key};
 use crate::keys;
+use crate::routes::Routes;
 use crate::state::AppState;
 
 /// The list name in this route's cursors.
 const LIST: &str = "business-phones";
 
-pub fn configure(cfg: &mut ServiceConfig) {
+pub fn configure(cfg: &mut Routes) {
     cfg.service(business_phones);
 }
 

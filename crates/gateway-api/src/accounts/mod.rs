@@ -24,7 +24,6 @@ use std::time::Duration;
 use domain::{IllegalMove, ProviderError};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -36,6 +35,7 @@ use crate::auth::{Auth, Principal, RequiredScope};
 use crate::error::{ApiError, ErrorCode};
 use crate::keys;
 use crate::ownership::{self, OwnedKind};
+use crate::routes::Routes;
 use crate::state::AppState;
 use crate::workers::Workers;
 
@@ -95,7 +95,7 @@ pub struct TenantAccounts {
     pub wscrm_tenant_id: i64,
 }
 
-pub fn configure(cfg: &mut ServiceConfig) {
+pub fn configure(cfg: &mut Routes) {
     account_routes::configure(cfg);
     sessions::configure(cfg);
     actions::configure(cfg);

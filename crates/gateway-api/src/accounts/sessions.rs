@@ -9,7 +9,6 @@ use domain::{
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::AccountsCtx;
 use super::docs::{ListErrors, ReadErrors, WriteErrors};
@@ -21,9 +20,10 @@ use crate::http::owned::Owned;
 use crate::http::page::{Order, Page, PageRequest, page_by_key};
 use crate::keys;
 use crate::ownership::OwnedKind;
+use crate::routes::Routes;
 use crate::state::AppState;
 
-pub fn configure(cfg: &mut ServiceConfig) {
+pub fn configure(cfg: &mut Routes) {
     cfg.service(pairing_targets)
         .service(create_session)
         .service(get_session)

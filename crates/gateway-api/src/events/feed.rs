@@ -12,16 +12,16 @@ use domain::{Event, EventType};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc};
 use utoipa::{IntoParams, ToSchema};
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::{Auth, scope};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::page::{self, Page, PageRequest, invalid_cursor};
 use crate::keys;
+use crate::routes::Routes;
 use crate::state::AppState;
 use crate::store::{StoreError, StreamId};
 
-pub fn configure(cfg: &mut ServiceConfig) {
+pub fn configure(cfg: &mut Routes) {
     cfg.service(list_events).service(stream_events);
 }
 

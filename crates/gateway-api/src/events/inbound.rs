@@ -26,10 +26,10 @@ use subtle::ConstantTimeEq;
 use utoipa::ToSchema;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::{ApiError, ErrorCode};
 use crate::keys;
+use crate::routes::Routes;
 use crate::state::AppState;
 
 pub const ONLINE_STATUS_PATH: &str = "/api/callback/whatsapp/onlineStatus";
@@ -49,7 +49,7 @@ pub const ALL_PATHS: [&str; 5] = [
     SCAN_TASK_PATH,
 ];
 
-pub fn configure(cfg: &mut ServiceConfig) {
+pub fn configure(cfg: &mut Routes) {
     cfg.service(online_status)
         .service(account_status)
         .service(registration_status)

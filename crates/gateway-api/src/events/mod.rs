@@ -22,10 +22,10 @@ use domain::{DomainEvent, Event};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::keys;
 use crate::ownership::{self, OwnedKind};
+use crate::routes::Routes;
 use crate::state::AppState;
 use crate::store::{Store, StoreError};
 use crate::workers::Workers;
@@ -157,7 +157,7 @@ impl EventsConfig {
     }
 }
 
-pub fn configure(cfg: &mut ServiceConfig) {
+pub fn configure(cfg: &mut Routes) {
     inbound::configure(cfg);
     feed::configure(cfg);
     subscriptions::configure(cfg);

@@ -11,7 +11,6 @@ use domain::EventType;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::delivery::{self, Delivery};
 use crate::auth::{Auth, scope};
@@ -20,10 +19,11 @@ use crate::http::owned::Owned;
 use crate::http::page::{Order, Page, PageRequest, page_by_key};
 use crate::keys;
 use crate::ownership::TenantRecord;
+use crate::routes::Routes;
 use crate::state::AppState;
 use crate::store::StoreError;
 
-pub fn configure(cfg: &mut ServiceConfig) {
+pub fn configure(cfg: &mut Routes) {
     cfg.service(create_subscription)
         .service(list_subscriptions)
         .service(delete_subscription)

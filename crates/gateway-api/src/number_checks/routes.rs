@@ -8,7 +8,6 @@ use bytes::Bytes;
 use chrono::Utc;
 use domain::{Check, CheckSet, E164, NumberResult, normalize};
 use futures_util::StreamExt;
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::intake::{self, IntakeError, InvalidChecks, LookupError};
 use super::jobs::{self, CHUNK, Cursor, Job};
@@ -22,6 +21,7 @@ use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::http::owned::Owned;
 use crate::http::page::{self, Page, PageRequest, PageSize, invalid_cursor};
 use crate::ownership::TenantRecord;
+use crate::routes::Routes;
 use crate::state::AppState;
 
 /// Page sizes of a job's results, larger than other lists': a job holds up to 1,000,000
@@ -34,7 +34,7 @@ impl PageSize for ResultPages {
     const MAX: usize = 10_000;
 }
 
-pub fn configure(cfg: &mut ServiceConfig) {
+pub fn configure(cfg: &mut Routes) {
     cfg.service(create_job)
         .service(get_job)
         .service(get_results)

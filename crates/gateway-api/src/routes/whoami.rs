@@ -4,12 +4,12 @@ use actix_web::{get, web};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::{Auth, Scope, scope};
 use crate::error::ApiError;
+use crate::routes::Routes;
 
-pub fn configure(cfg: &mut ServiceConfig) {
+pub fn configure(cfg: &mut Routes) {
     cfg.service(whoami);
 }
 
