@@ -115,3 +115,49 @@ async fn a_provider_refusing_the_first_order_gets_no_other_of_the_job() {
     let results = all_results(&app, &t, &id).await;
     assert_eq!(results.len(), 600);
 }
+
+#[tokio::test]
+async fn result_files_are_fetched_no_more_than_the_bound_at_once() {
+    let sim = start_sim(43, 0).await;
+    // Downloads take a while, so downloads started together overlap at the file host.
+    sim.set_fault(
+        FaultSpec::new(FaultKind::Latency)
+            .vendor("files")
+            .latency_ms(200),
+    )
+    .expect("valid fault");
+    // Orders are polled four at a time; only one result file may be in hand at once.
+    let mut cfg = config(
+        &sim,
+        json!({"order_concurrency": {"default": 4}, "result_files_in_flight": 1}),
+    );
+    cfg["vendors"]["ekycpro"]["max_batch"] = json!(100);
+    let app = spawn_app_with(cfg).await;
+    let t = token("acme", SCOPES);
+    let body = json!({
+        "numbers": indian(800, 11_000),
+        "default_country": "IN",
+        "checks": ["registered"],
+        "provider": "ekycpro"
+    });
+
+    let resp = post_job(&app, &t, &body).await;
+    assert_eq!(resp.status().as_u16(), 202);
+    let id = resp.json::<Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let job = wait_done(&app, &t, &id).await;
+
+    assert_eq!(job["status"], "completed", "{job}");
+    assert_eq!(job["sub_orders"].as_array().map(Vec::len), Some(8), "{job}");
+    let ledger = sim.ledger();
+    assert_eq!(ledger.requests("files", "files.download"), 8);
+    let files = ledger.vendor("files").expect("files ledger");
+    assert_eq!(
+        files.peak_in_flight, 1,
+        "the file host saw {} downloads at once, the bound is 1",
+        files.peak_in_flight
+    );
+    assert_eq!(job["progress"]["answered"], 800, "{job}");
+}

@@ -25,6 +25,7 @@ pub struct AppState {
     pub breakers: Breakers,
     /// Vendor calls of number-check orders in flight on this replica, per provider.
     pub order_slots: crate::number_checks::slots::OrderSlots,
+    pub result_slots: crate::number_checks::slots::ResultSlots,
 }
 
 impl AppState {
@@ -45,10 +46,14 @@ impl AppState {
         let breakers = breakers(&config, store.clone());
         let order_slots =
             crate::number_checks::slots::OrderSlots::new(&config.number_checks.order_concurrency);
+        let result_slots = crate::number_checks::slots::ResultSlots::new(
+            config.number_checks.result_files_in_flight,
+        );
         let config = Arc::new(config);
         Ok(Self {
             breakers,
             order_slots,
+            result_slots,
             providers: Arc::new(providers),
             verifier: Arc::new(TokenVerifier::from_config(&config, http.clone())),
             rate_limiter: RateLimiter::new(store.clone(), config.clone()),

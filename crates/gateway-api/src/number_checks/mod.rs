@@ -85,6 +85,12 @@ pub struct NumberChecksConfig {
     /// The vendors state no rate limits; the default is modest so a large job does not look
     /// like a burst to them.
     pub order_concurrency: OrderConcurrency,
+    /// Result files one replica holds at once, across providers and jobs: from the start of the
+    /// download until its answers are written. A parsed file of 20,000 numbers takes tens of MB
+    /// until written, and the writes are slower than the downloads, so without this bound a
+    /// large job's files pile up in memory (about 1 GB for 50 files). Orders are still polled
+    /// up to `order_concurrency`; a finished order waits here for its turn to be downloaded.
+    pub result_files_in_flight: usize,
     /// Consecutive failed polls after which a sub-order fails.
     pub max_poll_errors: u32,
     /// Attempts at downloading and reading a finished order's result file (truncated, garbled
@@ -133,6 +139,7 @@ impl Default for NumberChecksConfig {
             poll_initial: Duration::from_secs(2),
             poll_max: Duration::from_secs(60),
             order_concurrency: OrderConcurrency::default(),
+            result_files_in_flight: 2,
             max_poll_errors: 10,
             download_max_attempts: 6,
             circuit_failures: 5,
@@ -199,6 +206,12 @@ impl NumberChecksConfig {
         self.order_concurrency
             .validate()
             .map_err(|e| ("number_checks.order_concurrency", e))?;
+        if self.result_files_in_flight == 0 {
+            return Err((
+                "number_checks.result_files_in_flight",
+                "must be at least 1".into(),
+            ));
+        }
         if let Some(unknown) = self
             .routing
             .iter()

@@ -38,6 +38,28 @@ impl OrderSlots {
     }
 }
 
+/// Result files this replica holds at once ([`super::NumberChecksConfig::result_files_in_flight`]),
+/// from the start of a download until its answers are written: what bounds the memory a large
+/// job takes while it completes, whatever the order concurrency.
+#[derive(Debug, Clone)]
+pub struct ResultSlots {
+    semaphore: Arc<Semaphore>,
+}
+
+impl ResultSlots {
+    pub fn new(limit: usize) -> Self {
+        Self {
+            semaphore: Arc::new(Semaphore::new(limit.max(1))),
+        }
+    }
+
+    /// Waits for room for one more result file; the room is free again when the permit drops.
+    pub async fn acquire(&self) -> Option<OwnedSemaphorePermit> {
+        // The semaphore is never closed.
+        self.semaphore.clone().acquire_owned().await.ok()
+    }
+}
+
 /// What the worker does with a sub-order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {

@@ -934,8 +934,15 @@ async fn poll(
     drop(slot);
     // The result file is written before the job is locked: other orders' steps go on meanwhile.
     let polled = match polled {
-        Polled::Ready(records) => {
-            Polled::Ready(write_results(state, &target, &work.merges, records).await?)
+        Polled::Ready(Downloaded {
+            records,
+            numbers,
+            room,
+        }) => {
+            let recorded = write_results(state, &target, &work.merges, records, numbers).await?;
+            // Written: the next finished order may fetch its file.
+            drop(room);
+            Polled::Ready(recorded)
         }
         Polled::CircuitOpen(retry_after) => Polled::CircuitOpen(retry_after),
         Polled::Running => Polled::Running,
@@ -1003,10 +1010,18 @@ fn poll_target(state: &AppState, job: &mut Job, i: usize) -> Option<PollTarget> 
     })
 }
 
+/// A result file's records, the order's numbers, and the file's room among those this replica
+/// holds ([`slots::ResultSlots`]), kept until they are written.
+struct Downloaded {
+    records: Vec<NumberResult>,
+    numbers: Vec<E164>,
+    room: Option<OwnedSemaphorePermit>,
+}
+
 async fn poll_and_download(
     state: &AppState,
     target: &PollTarget,
-) -> Result<Polled<Vec<NumberResult>>, StoreError> {
+) -> Result<Polled<Downloaded>, StoreError> {
     let (provider, checker, order) = (target.sub.provider, target.checker.as_ref(), &target.order);
     let progress = match state.breakers.call(provider, checker.poll(order)).await {
         Ok(progress) => progress,
@@ -1018,12 +1033,20 @@ async fn poll_and_download(
         Ok(OrderProgress::Ready { result }) => result,
         Err(e) => return Ok(Polled::PollFailed(e)),
     };
-    match state
-        .breakers
-        .call(provider, checker.fetch_results(order, &location))
-        .await
-    {
-        Ok(Ok(records)) => Ok(Polled::Ready(records)),
+    let room = state.result_slots.acquire().await;
+    // The order's numbers are read from the store while the file downloads.
+    let (fetched, numbers) = tokio::join!(
+        state
+            .breakers
+            .call(provider, checker.fetch_results(order, &location)),
+        jobs::read_numbers(&state.store, &target.job, target.sub.start, target.sub.len),
+    );
+    match fetched {
+        Ok(Ok(records)) => Ok(Polled::Ready(Downloaded {
+            records,
+            numbers: numbers?,
+            room,
+        })),
         Ok(Err(e)) => Ok(Polled::DownloadFailed(e)),
         Err(Refused::Open { retry_after, .. }) => Ok(Polled::CircuitOpen(retry_after)),
         Err(Refused::Store(e)) => Err(e),
@@ -1113,20 +1136,20 @@ struct Recorded {
     registered_blank: u64,
 }
 
-/// Writes a sub-order's answers into its numbers' records: one per number of the order,
-/// numbers the result file lacks as `failed`. Also caches the answers and frees their claims.
-/// Only the merge into the records waits for `merges`: two orders of the job may answer
+/// Writes a sub-order's answers into its numbers' records: one per number of the order
+/// (`numbers`, read while the file downloaded), numbers the result file lacks as `failed`. Also
+/// caches the answers and frees their claims. Only the merge into the records waits for `merges`: two orders of the job may answer
 /// different checks of one number, and a merge reads the record before writing it.
 async fn write_results(
     state: &AppState,
     target: &PollTarget,
     merges: &Mutex<()>,
     records: Vec<NumberResult>,
+    numbers: Vec<E164>,
 ) -> Result<Recorded, StoreError> {
     let config = &state.config.number_checks;
     let store = &state.store;
     let (id, sub) = (target.job.as_str(), &target.sub);
-    let numbers = jobs::read_numbers(store, id, sub.start, sub.len).await?;
     let mut by_number: HashMap<E164, NumberResult> =
         records.into_iter().map(|r| (r.number, r)).collect();
     let mut answers = Vec::with_capacity(numbers.len());
@@ -1144,6 +1167,8 @@ async fn write_results(
             None => missing.push(*number),
         }
     }
+    // Rows of numbers this order did not ask about: nothing to write, no reason to hold them.
+    drop(by_number);
     let gaps = jobs::unanswered(
         &missing,
         &sub.checks,
