@@ -1,6 +1,6 @@
-//! A job's counts when the store fails part-way through writing a sub-order's results: the
-//! write lands in Redis, the gateway sees a timeout and does the step again. The counts come
-//! out as if nothing had failed.
+//! A job when the store fails part-way through a step: the write lands in Redis, the gateway
+//! sees a timeout and does the step again. The counts come out as if nothing had failed, and
+//! an unspent budget reservation is never given back twice.
 
 mod support;
 
@@ -26,6 +26,14 @@ async fn start_sim() -> vendor_sim::RunningSim {
 /// The gateway against the simulator, its store reached through `proxy`, with a command
 /// timeout well below the proxy's hold.
 async fn gateway(sim: &vendor_sim::RunningSim, proxy: &HoldingProxy) -> TestApp {
+    gateway_with_budgets(sim, proxy, json!({})).await
+}
+
+async fn gateway_with_budgets(
+    sim: &vendor_sim::RunningSim,
+    proxy: &HoldingProxy,
+    budgets: Value,
+) -> TestApp {
     let base = sim.base_url();
     spawn_app_with(json!({
         "store": {"redis_url": proxy.redis_url(), "command_timeout": "300ms"},
@@ -40,7 +48,9 @@ async fn gateway(sim: &vendor_sim::RunningSim, proxy: &HoldingProxy) -> TestApp 
             "worker_interval": "20ms",
             "poll_initial": "20ms",
             "poll_max": "200ms",
-            "lease_ttl": "3s"
+            "lease_ttl": "3s",
+            "circuit_failures": 100,
+            "budgets": budgets
         },
         "limits": {"rate_limits": {
             "numbers:check": {"requests": 10000, "per": "1m"},
@@ -138,4 +148,85 @@ async fn a_result_write_timing_out_after_it_landed_still_counts_every_answer() {
             "{record}"
         );
     }
+}
+
+/// Posts `count` Indian numbers from `first` for `checks: registered` with screening chosen,
+/// and waits for the job to finish.
+async fn run_job(app: &TestApp, bearer: &str, first: u64, count: u64) -> Value {
+    let numbers: Vec<String> = (first..first + count)
+        .map(|i| format!("98{i:08}"))
+        .collect();
+    let accepted: Value = app
+        .client
+        .post(app.url("/v1/number-checks"))
+        .timeout(Duration::from_secs(60))
+        .bearer_auth(bearer)
+        .json(&json!({
+            "numbers": numbers,
+            "default_country": "IN",
+            "checks": ["registered"],
+            "provider": "wscrm_screening"
+        }))
+        .send()
+        .await
+        .expect("submit")
+        .json()
+        .await
+        .expect("json");
+    let id = accepted["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{accepted}"));
+    wait_done(app, bearer, id).await
+}
+
+fn submit_fault(kind: vendor_sim::FaultKind) -> vendor_sim::FaultSpec {
+    vendor_sim::FaultSpec::new(kind)
+        .vendor("wscrm")
+        .operation("screening.submit")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unspent_reservation_whose_give_back_timed_out_is_not_given_back_twice() {
+    let redis = redis_url();
+    let target = redis.trim_start_matches("redis://").trim_end_matches('/');
+    // The first give-back of 1,000 reserved numbers: it reaches Redis; its reply comes after
+    // the command timeout, so the finishing step fails once and runs again.
+    let proxy = HoldingProxy::start(
+        target,
+        &["\r\nHINCRBY\r\n", "\r\ncommitted\r\n", "\r\n-1000\r\n"],
+        Duration::from_millis(1_500),
+    )
+    .await;
+    let sim = start_sim().await;
+    let app = gateway_with_budgets(&sim, &proxy, json!({"acme": 10_000})).await;
+    let bearer = token("acme", SCOPES);
+
+    // A submit whose outcome is unknown: the vendor may have billed it, so its 1,000 numbers
+    // stay reserved.
+    sim.set_fault(submit_fault(vendor_sim::FaultKind::TruncatedBody))
+        .expect("fault");
+    let kept = run_job(&app, &bearer, 10_000, 1_000).await;
+    assert_eq!(kept["sub_orders"][0]["state"], "unknown", "{kept}");
+    // A refused submit: nothing billed, its 1,000 numbers go back to the budget, once.
+    sim.clear_faults();
+    sim.set_fault(submit_fault(vendor_sim::FaultKind::ServerError))
+        .expect("fault");
+    let refused = run_job(&app, &bearer, 20_000, 1_000).await;
+    assert_eq!(refused["status"], "failed", "{refused}");
+    assert_eq!(refused["sub_orders"][0]["state"], "failed", "{refused}");
+
+    assert_eq!(proxy.held(), 1, "the give-back was never held");
+    // The step ran again after the held reply; give it time to have given back twice.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let usage: Value = app
+        .get("/v1/usage", &bearer)
+        .await
+        .json()
+        .await
+        .expect("usage");
+    assert_eq!(
+        usage["budget"]["committed"], 1_000,
+        "only the unknown order's numbers stay reserved: {usage}"
+    );
+    assert_eq!(usage["budget"]["remaining"], 9_000, "{usage}");
 }

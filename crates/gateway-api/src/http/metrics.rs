@@ -93,6 +93,10 @@ pub const GATEWAY_METRICS: &[(&str, &str)] = &[
         "Number-check jobs finished, by status",
     ),
     (
+        "number_checks_budget_not_given_back_total",
+        "Unspent budget (numbers) a finished job could not give back: it stays reserved for the month",
+    ),
+    (
         "number_checks_numbers_requested_total",
         "Numbers asked for in number-check jobs",
     ),

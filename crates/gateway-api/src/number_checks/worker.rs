@@ -1267,6 +1267,41 @@ async fn record_failures(state: &AppState, job: &mut Job) -> Result<(), StoreErr
     Ok(())
 }
 
+/// Lowers the job's reservation to what its orders spent (billed, or possibly billed by the
+/// vendor); returns the rest, to be given back once the job that no longer holds it is saved.
+fn keep_spent_reservation(job: &mut Job) -> u64 {
+    let spent: u64 = job
+        .sub_orders
+        .iter()
+        .filter(|s| s.billed || s.state == SubOrderState::Unknown)
+        .map(|s| s.len as u64)
+        .sum();
+    let unspent = job.reserved.saturating_sub(spent);
+    job.reserved = job.reserved.min(spent);
+    unspent
+}
+
+/// Gives `unspent` back to the tenant's budget, at most once: the finished job saved before
+/// says it holds only what it spent, so a repeat of the step after any failure finds nothing
+/// to give back. A failure here (the reply lost, the store away) keeps the numbers reserved
+/// for the month rather than risk giving them back twice, which would let the tenant spend
+/// past the budget.
+async fn give_back_budget(state: &AppState, job: &Job, unspent: u64) {
+    if unspent == 0 {
+        return;
+    }
+    if let Err(e) = usage::release(&state.store, &job.tenant, &job.month, unspent).await {
+        metrics::counter!("number_checks_budget_not_given_back_total").increment(unspent);
+        tracing::warn!(
+            job = %job.id,
+            tenant = %job.tenant,
+            numbers = unspent,
+            error = %e,
+            "unspent budget not given back; it stays reserved for the month"
+        );
+    }
+}
+
 /// Final status, unspent budget back, metrics, callback.
 pub async fn finish(state: &AppState, job: &mut Job, now: DateTime<Utc>) -> Result<(), StoreError> {
     let config = &state.config.number_checks;
@@ -1281,24 +1316,9 @@ pub async fn finish(state: &AppState, job: &mut Job, now: DateTime<Utc>) -> Resu
             job.errors.push(e.clone());
         }
     }
-    if job.reserved > 0 {
-        // Billed orders, and those the vendor may have billed, keep their reservation.
-        let spent: u64 = job
-            .sub_orders
-            .iter()
-            .filter(|s| s.billed || s.state == SubOrderState::Unknown)
-            .map(|s| s.len as u64)
-            .sum();
-        usage::release(
-            store,
-            &job.tenant,
-            &job.month,
-            job.reserved.saturating_sub(spent),
-        )
-        .await?;
-        job.reserved = spent;
-    }
+    let unspent = keep_spent_reservation(job);
     jobs::save(store, job, config.job_ttl).await?;
+    give_back_budget(state, job, unspent).await;
     claims::gone(store, &job.id).await?;
     metrics::counter!("number_checks_jobs_finished_total", "status" => job.status.as_str())
         .increment(1);
