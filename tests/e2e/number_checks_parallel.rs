@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use crate::support::number_checks::{all_results, config, indian, post_job, start_sim, wait_done};
+use crate::support::number_checks::{all_results, config, indian, run_job, start_sim};
 use crate::support::{spawn_app_with, token};
 use serde_json::{Value, json};
 use vendor_sim::faults::{FaultKind, FaultSpec};
@@ -36,13 +36,7 @@ async fn a_vendors_orders_are_in_flight_up_to_its_limit_and_never_more() {
         "provider": "ekycpro"
     });
 
-    let resp = post_job(&app, &t, &body).await;
-    assert_eq!(resp.status().as_u16(), 202);
-    let id = resp.json::<Value>().await.expect("json")["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    let job = wait_done(&app, &t, &id).await;
+    let job = run_job(&app, &t, &body).await;
 
     assert_eq!(job["status"], "completed", "{job}");
     let subs = job["sub_orders"].as_array().expect("sub_orders");
@@ -65,7 +59,8 @@ async fn a_vendors_orders_are_in_flight_up_to_its_limit_and_never_more() {
     assert_eq!(usage["billed"]["ekycpro"], 1_000, "{usage}");
 
     // One record per number, each answered.
-    let results = all_results(&app, &t, &id).await;
+    let id = job["id"].as_str().expect("id");
+    let results = all_results(&app, &t, id).await;
     assert_eq!(results.len(), 1_000);
     let numbers: HashSet<&str> = results
         .iter()
@@ -101,18 +96,13 @@ async fn a_provider_refusing_the_first_order_gets_no_other_of_the_job() {
         "provider": "ekycpro"
     });
 
-    let resp = post_job(&app, &t, &body).await;
-    assert_eq!(resp.status().as_u16(), 202);
-    let id = resp.json::<Value>().await.expect("json")["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    let job = wait_done(&app, &t, &id).await;
+    let job = run_job(&app, &t, &body).await;
 
     assert_eq!(job["status"], "failed", "{job}");
     assert_eq!(sim.ledger().requests("ekycpro", "ekycpro.create_task"), 1);
     assert_eq!(job["cost"]["numbers_billed"], 0, "{job}");
-    let results = all_results(&app, &t, &id).await;
+    let id = job["id"].as_str().expect("id");
+    let results = all_results(&app, &t, id).await;
     assert_eq!(results.len(), 600);
 }
 
@@ -141,13 +131,7 @@ async fn result_files_are_fetched_no_more_than_the_bound_at_once() {
         "provider": "ekycpro"
     });
 
-    let resp = post_job(&app, &t, &body).await;
-    assert_eq!(resp.status().as_u16(), 202);
-    let id = resp.json::<Value>().await.expect("json")["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    let job = wait_done(&app, &t, &id).await;
+    let job = run_job(&app, &t, &body).await;
 
     assert_eq!(job["status"], "completed", "{job}");
     assert_eq!(job["sub_orders"].as_array().map(Vec::len), Some(8), "{job}");

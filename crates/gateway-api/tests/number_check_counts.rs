@@ -98,27 +98,8 @@ async fn a_result_write_timing_out_after_it_landed_still_counts_every_answer() {
     let sim = start_sim().await;
     let app = gateway(&sim, &proxy).await;
     let bearer = token("acme", SCOPES);
-    let numbers: Vec<String> = (0..NUMBERS as u64)
-        .map(|i| format!("98{:08}", 70_000 + i))
-        .collect();
-    let accepted: Value = app
-        .client
-        .post(app.url("/v1/number-checks"))
-        .timeout(Duration::from_secs(120))
-        .bearer_auth(&bearer)
-        .json(&json!({"numbers": numbers, "default_country": "IN", "checks": ["registered"]}))
-        .send()
-        .await
-        .expect("submit")
-        .json()
-        .await
-        .expect("json");
-    let id = accepted["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{accepted}"))
-        .to_owned();
-
-    let job = wait_done(&app, &bearer, &id).await;
+    let job = run_job(&app, &bearer, 70_000, NUMBERS as u64).await;
+    let id = job["id"].as_str().expect("id");
     assert_eq!(proxy.held(), 1, "the results write was never held: {job}");
     let progress = &job["progress"];
     assert_eq!(job["status"], "completed", "{job}");
@@ -150,8 +131,8 @@ async fn a_result_write_timing_out_after_it_landed_still_counts_every_answer() {
     }
 }
 
-/// Posts `count` Indian numbers from `first` for `checks: registered` with screening chosen,
-/// and waits for the job to finish.
+/// Posts `count` Indian numbers from `first` for `checks: registered` with screening chosen
+/// (the only vendor configured), and waits for the job to finish.
 async fn run_job(app: &TestApp, bearer: &str, first: u64, count: u64) -> Value {
     let numbers: Vec<String> = (first..first + count)
         .map(|i| format!("98{i:08}"))

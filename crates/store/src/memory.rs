@@ -291,6 +291,25 @@ impl MemoryStore {
         }
         (inner, now)
     }
+
+    /// A row per hash of `hashes` (its name and the fields asked of it): a value or none per
+    /// field, in order.
+    fn hmget_rows<'a>(
+        &self,
+        hashes: impl Iterator<Item = (&'a str, &'a [String])>,
+    ) -> Result<Vec<Vec<Option<Vec<u8>>>>, StoreError> {
+        let (mut inner, now) = self.lock();
+        hashes
+            .map(|(key, fields)| match inner.live(key, now) {
+                None => Ok(vec![None; fields.len()]),
+                Some(Entry {
+                    value: Value::Hash(h),
+                    ..
+                }) => Ok(fields.iter().map(|f| h.get(f).cloned()).collect()),
+                Some(_) => Err(StoreError::wrong_type()),
+            })
+            .collect()
+    }
 }
 
 impl Backend for MemoryStore {
@@ -492,17 +511,7 @@ impl Backend for MemoryStore {
         keys: &[String],
         fields: &[String],
     ) -> Result<Vec<Vec<Option<Vec<u8>>>>, StoreError> {
-        let (mut inner, now) = self.lock();
-        keys.iter()
-            .map(|key| match inner.live(key, now) {
-                None => Ok(vec![None; fields.len()]),
-                Some(Entry {
-                    value: Value::Hash(h),
-                    ..
-                }) => Ok(fields.iter().map(|f| h.get(f).cloned()).collect()),
-                Some(_) => Err(StoreError::wrong_type()),
-            })
-            .collect()
+        self.hmget_rows(keys.iter().map(|key| (key.as_str(), fields)))
     }
 
     async fn hgetall(&self, key: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
@@ -645,18 +654,7 @@ impl Backend for MemoryStore {
         &self,
         entries: &[(String, &[String])],
     ) -> Result<Vec<Vec<Option<Vec<u8>>>>, StoreError> {
-        let (mut inner, now) = self.lock();
-        entries
-            .iter()
-            .map(|(key, fields)| match inner.live(key, now) {
-                None => Ok(vec![None; fields.len()]),
-                Some(Entry {
-                    value: Value::Hash(h),
-                    ..
-                }) => Ok(fields.iter().map(|f| h.get(f).cloned()).collect()),
-                Some(_) => Err(StoreError::wrong_type()),
-            })
-            .collect()
+        self.hmget_rows(entries.iter().map(|(key, fields)| (key.as_str(), *fields)))
     }
 
     async fn zadd(&self, key: &str, member: &str, s: f64) -> Result<(), StoreError> {

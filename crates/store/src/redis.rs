@@ -525,6 +525,46 @@ impl RedisStore {
 
     /// Indexes of `keys` in groups that one pipeline or script may serve: all of them on a
     /// single server; one group per hash slot on a cluster, in order of first appearance.
+    /// One `HMGET` per hash, `hash(i)` naming the i-th hash and its fields, pipelined per slot
+    /// (and per [`HASH_CHUNK`]): a row per hash, a value or none per field, in order.
+    async fn hmget_rows<'a>(
+        &self,
+        len: usize,
+        hash: impl Fn(usize) -> (&'a str, &'a [String]) + Sync,
+    ) -> Result<Vec<Vec<Option<Vec<u8>>>>, StoreError> {
+        let conn = self.conn().await?;
+        let groups = self.slot_groups((0..len).map(|i| hash(i).0));
+        let chunks: Vec<&[usize]> = groups
+            .iter()
+            .flat_map(|group| group.chunks(HASH_CHUNK))
+            .collect();
+        let pipes: Vec<Pipeline> = chunks
+            .iter()
+            .map(|chunk| {
+                let mut pipe = redis::pipe();
+                for &i in *chunk {
+                    let (key, fields) = hash(i);
+                    pipe.cmd("HMGET").arg(key).arg(fields);
+                }
+                pipe
+            })
+            .collect();
+        let replies: Vec<Vec<Vec<Option<Vec<u8>>>>> = self.run_pipes(&conn, &pipes).await?;
+        let mut rows = vec![Vec::new(); len];
+        for (chunk, reply) in chunks.iter().zip(replies) {
+            if reply.len() != chunk.len() {
+                return Err(corrupt_reply("HMGET"));
+            }
+            for (&i, row) in chunk.iter().zip(reply) {
+                if row.len() != hash(i).1.len() {
+                    return Err(corrupt_reply("HMGET"));
+                }
+                rows[i] = row;
+            }
+        }
+        Ok(rows)
+    }
+
     fn slot_groups<'k>(&self, keys: impl ExactSizeIterator<Item = &'k str>) -> Vec<Vec<usize>> {
         if !self.shared.connector.is_cluster() {
             return vec![(0..keys.len()).collect()];
@@ -1134,33 +1174,8 @@ impl Backend for RedisStore {
         keys: &[String],
         fields: &[String],
     ) -> Result<Vec<Vec<Option<Vec<u8>>>>, StoreError> {
-        let conn = self.conn().await?;
-        let groups = self.slot_groups(keys.iter().map(String::as_str));
-        let chunks: Vec<&[usize]> = groups
-            .iter()
-            .flat_map(|group| group.chunks(HASH_CHUNK))
-            .collect();
-        let pipes: Vec<Pipeline> = chunks
-            .iter()
-            .map(|chunk| {
-                let mut pipe = redis::pipe();
-                for &i in *chunk {
-                    pipe.cmd("HMGET").arg(&keys[i]).arg(fields);
-                }
-                pipe
-            })
-            .collect();
-        let replies: Vec<Vec<Vec<Option<Vec<u8>>>>> = self.run_pipes(&conn, &pipes).await?;
-        let mut rows = vec![Vec::new(); keys.len()];
-        for (chunk, reply) in chunks.iter().zip(replies) {
-            if reply.len() != chunk.len() {
-                return Err(corrupt_reply("HMGET"));
-            }
-            for (&i, row) in chunk.iter().zip(reply) {
-                rows[i] = row;
-            }
-        }
-        Ok(rows)
+        self.hmget_rows(keys.len(), |i| (keys[i].as_str(), fields))
+            .await
     }
 
     async fn hgetall(&self, key: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
@@ -1245,36 +1260,8 @@ impl Backend for RedisStore {
         &self,
         entries: &[(String, &[String])],
     ) -> Result<Vec<Vec<Option<Vec<u8>>>>, StoreError> {
-        let conn = self.conn().await?;
-        let groups = self.slot_groups(entries.iter().map(|(k, _)| k.as_str()));
-        let chunks: Vec<&[usize]> = groups
-            .iter()
-            .flat_map(|group| group.chunks(HASH_CHUNK))
-            .collect();
-        let pipes: Vec<Pipeline> = chunks
-            .iter()
-            .map(|chunk| {
-                let mut pipe = redis::pipe();
-                for &i in *chunk {
-                    pipe.cmd("HMGET").arg(&entries[i].0).arg(entries[i].1);
-                }
-                pipe
-            })
-            .collect();
-        let replies: Vec<Vec<Vec<Option<Vec<u8>>>>> = self.run_pipes(&conn, &pipes).await?;
-        let mut rows = vec![Vec::new(); entries.len()];
-        for (chunk, reply) in chunks.iter().zip(replies) {
-            if reply.len() != chunk.len() {
-                return Err(corrupt_reply("HMGET"));
-            }
-            for (&i, row) in chunk.iter().zip(reply) {
-                if row.len() != entries[i].1.len() {
-                    return Err(corrupt_reply("HMGET"));
-                }
-                rows[i] = row;
-            }
-        }
-        Ok(rows)
+        self.hmget_rows(entries.len(), |i| (entries[i].0.as_str(), entries[i].1))
+            .await
     }
 
     async fn zadd(&self, key: &str, member: &str, score: f64) -> Result<(), StoreError> {

@@ -90,6 +90,15 @@ pub async fn post_job(app: &TestApp, token: &str, body: &Value) -> reqwest::Resp
         .expect("request")
 }
 
+/// Posts a job that must be accepted (202) and waits until it reaches a final status.
+pub async fn run_job(app: &TestApp, token: &str, body: &Value) -> Value {
+    let resp = post_job(app, token, body).await;
+    assert_eq!(resp.status().as_u16(), 202);
+    let accepted: Value = resp.json().await.expect("json");
+    let id = accepted["id"].as_str().expect("id");
+    wait_done(app, token, id).await
+}
+
 /// Polls the job until it reaches a final status.
 pub async fn wait_done(app: &TestApp, token: &str, id: &str) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
