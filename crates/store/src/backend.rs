@@ -71,6 +71,17 @@ pub(crate) trait Backend {
     async fn hincr(&self, key: &str, field: &str, by: i64) -> Result<i64, StoreError>;
     /// Adds to several integer fields of one hash.
     async fn hincr_many(&self, key: &str, fields: &[(&str, i64)]) -> Result<(), StoreError>;
+    /// Adds `by` to an integer field at most once per marker field, within a cap.
+    async fn hincr_once(
+        &self,
+        key: &str,
+        field: &str,
+        by: i64,
+        cap: Option<i64>,
+        marker: &str,
+    ) -> Result<crate::Once, StoreError>;
+    /// Deletes fields; returns how many there were.
+    async fn hdel(&self, key: &str, fields: &[String]) -> Result<u64, StoreError>;
     /// Sets fields, keeping the others and the TTL.
     async fn hset(&self, key: &str, fields: &[(String, Vec<u8>)]) -> Result<(), StoreError>;
     /// Sets fields of many hashes, each then given `ttl` if set; not atomic as a whole.

@@ -73,6 +73,18 @@ pub struct SetSizes {
     pub both: u64,
 }
 
+/// What [`Store::hincr_once`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Once {
+    /// Added now; the field's new value.
+    Applied(i64),
+    /// An addition under the same marker was made before (this is a repeat after a lost reply
+    /// or a failed step): nothing added now; what the first one added.
+    Repeated(i64),
+    /// Not added: the field would exceed the cap. The field's value.
+    Refused(i64),
+}
+
 /// How the Redis backend reaches Redis.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -618,6 +630,31 @@ impl Store {
         }
         let key = self.key(key);
         dispatch!(self.hincr_many(&key, fields))
+    }
+
+    /// Adds `by` to the integer in `field` at most once per `marker`, a field of the same hash
+    /// that remembers the addition: a caller that cannot know whether an earlier attempt landed
+    /// (its reply was lost, or what followed it failed) repeats it safely. With a `cap`, the
+    /// addition is refused when it would take the field above it. Atomic.
+    pub async fn hincr_once(
+        &self,
+        key: &str,
+        field: &str,
+        by: i64,
+        cap: Option<i64>,
+        marker: &str,
+    ) -> Result<Once, StoreError> {
+        let key = self.key(key);
+        dispatch!(self.hincr_once(&key, field, by, cap, marker))
+    }
+
+    /// Deletes the given fields; returns how many there were.
+    pub async fn hdel(&self, key: &str, fields: &[String]) -> Result<u64, StoreError> {
+        if fields.is_empty() {
+            return Ok(0);
+        }
+        let key = self.key(key);
+        dispatch!(self.hdel(&key, fields))
     }
 
     /// Sets the given fields (others are kept). Keeps the key's TTL.

@@ -10,7 +10,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::backend::Backend;
-use super::{Field, HashRow, SetSizes, StoreError, StreamId, ttl_millis};
+use super::{Field, HashRow, Once, SetSizes, StoreError, StreamId, ttl_millis};
 
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -471,6 +471,53 @@ impl Backend for MemoryStore {
                 Err(e)
             }
         }
+    }
+
+    async fn hincr_once(
+        &self,
+        key: &str,
+        field: &str,
+        by: i64,
+        cap: Option<i64>,
+        marker: &str,
+    ) -> Result<Once, StoreError> {
+        let (mut inner, now) = self.lock();
+        let entry = inner.value_or_insert(key, now, || Value::Hash(BTreeMap::new()));
+        let Value::Hash(hash) = &mut entry.value else {
+            return Err(StoreError::wrong_type());
+        };
+        let int = |bytes: Option<&Vec<u8>>| match bytes {
+            Some(bytes) => parse_int(bytes)
+                .map_err(|_| StoreError::Corrupt("hash value is not an integer".to_owned())),
+            None => Ok(0),
+        };
+        if let Some(earlier) = hash.get(marker) {
+            return int(Some(earlier)).map(Once::Repeated);
+        }
+        let current = int(hash.get(field))?;
+        let after = current.checked_add(by).ok_or_else(|| {
+            StoreError::Corrupt("increment or decrement would overflow".to_owned())
+        })?;
+        if cap.is_some_and(|cap| after > cap) {
+            inner.remove_if_empty(key);
+            return Ok(Once::Refused(current));
+        }
+        hash.insert(field.to_owned(), after.to_string().into_bytes());
+        hash.insert(marker.to_owned(), by.to_string().into_bytes());
+        Ok(Once::Applied(after))
+    }
+
+    async fn hdel(&self, key: &str, fields: &[String]) -> Result<u64, StoreError> {
+        let (mut inner, now) = self.lock();
+        let Some(entry) = inner.live(key, now) else {
+            return Ok(0);
+        };
+        let Value::Hash(hash) = &mut entry.value else {
+            return Err(StoreError::wrong_type());
+        };
+        let removed = fields.iter().filter(|f| hash.remove(*f).is_some()).count();
+        inner.remove_if_empty(key);
+        Ok(removed as u64)
     }
 
     async fn hset(&self, key: &str, fields: &[(String, Vec<u8>)]) -> Result<(), StoreError> {

@@ -28,7 +28,7 @@ use super::backend::Backend;
 use super::redis_link::{Connector, Link};
 use super::sentinel_watch::Verdict;
 use super::slot::key_slot;
-use super::{Field, HashRow, SetSizes, StoreError, StoreSettings, StreamId, ttl_millis};
+use super::{Field, HashRow, Once, SetSizes, StoreError, StoreSettings, StreamId, ttl_millis};
 
 /// Entries per pipeline for `mset`.
 const MSET_CHUNK: usize = 500;
@@ -119,6 +119,24 @@ return 0
 
 /// KEYS[1]; ARGV: now, new score, limit. Scores are passed as strings and
 /// never go through Lua numbers (which would lose precision).
+/// KEYS[1]: a hash; ARGV: field, by, cap ('' for none), marker field. Adds `by` to the field
+/// unless the marker field exists (then replies what it recorded) or the sum would exceed the
+/// cap; records `by` under the marker. Replies {0, new value} | {1, earlier by} | {2, value}.
+static HINCR_ONCE_SCRIPT: Lua = Lua::new(
+    r"
+local earlier = redis.call('HGET', KEYS[1], ARGV[4])
+if earlier then return {1, tonumber(earlier)} end
+local by = tonumber(ARGV[2])
+if ARGV[3] ~= '' then
+  local current = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+  if current + by > tonumber(ARGV[3]) then return {2, current} end
+end
+local after = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[1], ARGV[4], ARGV[2])
+return {0, after}
+",
+);
+
 /// Sizes of two sets and of their intersection, read together; the intersection is only
 /// computed when both have members (it walks the smaller one).
 static SET_SIZES_SCRIPT: Lua = Lua::new(
@@ -1137,6 +1155,34 @@ impl Backend for RedisStore {
         }
         let mut conn = self.conn().await?;
         self.run_pipe(&mut conn, &pipe).await
+    }
+
+    async fn hincr_once(
+        &self,
+        key: &str,
+        field: &str,
+        by: i64,
+        cap: Option<i64>,
+        marker: &str,
+    ) -> Result<Once, StoreError> {
+        let (kind, value): (u8, i64) = self
+            .eval(&HINCR_ONCE_SCRIPT, key, |c| {
+                c.arg(field)
+                    .arg(by)
+                    .arg(cap.map(|c| c.to_string()).unwrap_or_default())
+                    .arg(marker);
+            })
+            .await?;
+        match kind {
+            0 => Ok(Once::Applied(value)),
+            1 => Ok(Once::Repeated(value)),
+            2 => Ok(Once::Refused(value)),
+            _ => Err(corrupt_reply("a once-only increment")),
+        }
+    }
+
+    async fn hdel(&self, key: &str, fields: &[String]) -> Result<u64, StoreError> {
+        self.query(redis::cmd("HDEL").arg(key).arg(fields)).await
     }
 
     async fn hset(&self, key: &str, fields: &[(String, Vec<u8>)]) -> Result<(), StoreError> {

@@ -186,6 +186,7 @@ macro_rules! all_cases {
             incr,
             incr_then_hmget,
             hashes,
+            hash_increments_once,
             hash_batches,
             claims,
             claims_share_a_hash,
@@ -568,6 +569,87 @@ mod cases {
         assert!(s.ttl("h").await.unwrap().is_some());
         assert!(s.delete("h").await.unwrap());
         assert!(s.hgetall("h").await.unwrap().is_empty());
+    }
+
+    pub async fn hash_increments_once(s: Store) {
+        use store::Once;
+        // Applied once per marker; a repeat reports what the first added and adds nothing.
+        assert_eq!(
+            s.hincr_once("u", "committed", 5, None, "once:a")
+                .await
+                .unwrap(),
+            Once::Applied(5)
+        );
+        assert_eq!(
+            s.hincr_once("u", "committed", 7, None, "once:a")
+                .await
+                .unwrap(),
+            Once::Repeated(5)
+        );
+        assert_eq!(
+            s.hincr_once("u", "committed", -2, None, "once:b")
+                .await
+                .unwrap(),
+            Once::Applied(3)
+        );
+        // The cap refuses what would exceed it, without remembering the marker.
+        assert_eq!(
+            s.hincr_once("u", "committed", 8, Some(10), "once:c")
+                .await
+                .unwrap(),
+            Once::Refused(3)
+        );
+        assert_eq!(
+            s.hincr_once("u", "committed", 7, Some(10), "once:c")
+                .await
+                .unwrap(),
+            Once::Applied(10)
+        );
+        assert_eq!(
+            s.hincr_once("u", "committed", 1, Some(10), "once:c")
+                .await
+                .unwrap(),
+            Once::Repeated(7)
+        );
+        // A refusal on a new hash leaves no key behind.
+        assert_eq!(
+            s.hincr_once("fresh", "n", 2, Some(1), "once:x")
+                .await
+                .unwrap(),
+            Once::Refused(0)
+        );
+        assert!(s.hgetall("fresh").await.unwrap().is_empty());
+        assert_eq!(
+            s.hincr_once("u", "other", 1, None, "once:d").await.unwrap(),
+            Once::Applied(1)
+        );
+        let fields = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            s.hdel("u", &fields(&["once:a", "once:b", "once:missing"]))
+                .await
+                .unwrap(),
+            2
+        );
+        assert_eq!(s.hdel("absent", &fields(&["f"])).await.unwrap(), 0);
+        assert_eq!(
+            s.hgetall("u").await.unwrap(),
+            vec![
+                ("committed".to_owned(), b"10".to_vec()),
+                ("once:c".to_owned(), b"7".to_vec()),
+                ("once:d".to_owned(), b"1".to_vec()),
+                ("other".to_owned(), b"1".to_vec()),
+            ]
+        );
+        // After its marker is gone, the same marker adds again.
+        assert_eq!(
+            s.hincr_once("u", "committed", -1, None, "once:a")
+                .await
+                .unwrap(),
+            Once::Applied(9)
+        );
+        s.set("text", b"abc", None).await.unwrap();
+        assert!(s.hincr_once("text", "n", 1, None, "once:e").await.is_err());
+        assert!(s.hdel("text", &fields(&["n"])).await.is_err());
     }
 
     pub async fn leases(s: Store) {
