@@ -1,6 +1,7 @@
 //! A job when the store fails part-way through a step: the write lands in Redis, the gateway
-//! sees a timeout and does the step again. The counts come out as if nothing had failed, and
-//! an unspent budget reservation is never given back twice.
+//! sees a timeout and does the step again. The counts come out as if nothing had failed, an
+//! unspent budget reservation is never given back twice, billed usage is counted once, and the
+//! completion is still announced (event and callback).
 
 mod support;
 
@@ -34,7 +35,26 @@ async fn gateway_with_budgets(
     proxy: &HoldingProxy,
     budgets: Value,
 ) -> TestApp {
+    gateway_with(sim, proxy, json!({"budgets": budgets})).await
+}
+
+/// [`gateway`] with `number_checks` settings added.
+async fn gateway_with(
+    sim: &vendor_sim::RunningSim,
+    proxy: &HoldingProxy,
+    number_checks: Value,
+) -> TestApp {
     let base = sim.base_url();
+    let mut settings = json!({
+        "worker_interval": "20ms",
+        "poll_initial": "20ms",
+        "poll_max": "200ms",
+        "lease_ttl": "3s",
+        "circuit_failures": 100
+    });
+    if let (Some(settings), Value::Object(extra)) = (settings.as_object_mut(), number_checks) {
+        settings.extend(extra);
+    }
     spawn_app_with(json!({
         "store": {"redis_url": proxy.redis_url(), "command_timeout": "300ms"},
         "vendors": {
@@ -44,14 +64,7 @@ async fn gateway_with_budgets(
                 "result_hosts": [base]
             }
         },
-        "number_checks": {
-            "worker_interval": "20ms",
-            "poll_initial": "20ms",
-            "poll_max": "200ms",
-            "lease_ttl": "3s",
-            "circuit_failures": 100,
-            "budgets": budgets
-        },
+        "number_checks": settings,
         "limits": {"rate_limits": {
             "numbers:check": {"requests": 10000, "per": "1m"},
             "numbers:read": {"requests": 100000, "per": "1m"}
@@ -134,20 +147,29 @@ async fn a_result_write_timing_out_after_it_landed_still_counts_every_answer() {
 /// Posts `count` Indian numbers from `first` for `checks: registered` with screening chosen
 /// (the only vendor configured), and waits for the job to finish.
 async fn run_job(app: &TestApp, bearer: &str, first: u64, count: u64) -> Value {
+    run_job_with(app, bearer, first, count, json!({})).await
+}
+
+/// [`run_job`] with more fields in the request.
+async fn run_job_with(app: &TestApp, bearer: &str, first: u64, count: u64, more: Value) -> Value {
     let numbers: Vec<String> = (first..first + count)
         .map(|i| format!("98{i:08}"))
         .collect();
+    let mut body = json!({
+        "numbers": numbers,
+        "default_country": "IN",
+        "checks": ["registered"],
+        "provider": "wscrm_screening"
+    });
+    if let (Some(body), Value::Object(more)) = (body.as_object_mut(), more) {
+        body.extend(more);
+    }
     let accepted: Value = app
         .client
         .post(app.url("/v1/number-checks"))
         .timeout(Duration::from_secs(60))
         .bearer_auth(bearer)
-        .json(&json!({
-            "numbers": numbers,
-            "default_country": "IN",
-            "checks": ["registered"],
-            "provider": "wscrm_screening"
-        }))
+        .json(&body)
         .send()
         .await
         .expect("submit")
@@ -210,4 +232,140 @@ async fn an_unspent_reservation_whose_give_back_timed_out_is_not_given_back_twic
         "only the unknown order's numbers stay reserved: {usage}"
     );
     assert_eq!(usage["budget"]["remaining"], 9_000, "{usage}");
+}
+
+async fn usage_of(app: &TestApp, bearer: &str) -> Value {
+    app.get("/v1/usage", bearer)
+        .await
+        .json()
+        .await
+        .expect("usage")
+}
+
+/// The first write of billed usage (the field `billed:wscrm_screening` of the usage hash),
+/// made after the accepted order is saved.
+const BILLED_USAGE_WRITE: &[&str] = &["\r\nbilled:wscrm_screening\r\n"];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn billed_usage_whose_write_was_lost_is_counted_by_the_next_step() {
+    let redis = redis_url();
+    let target = redis.trim_start_matches("redis://").trim_end_matches('/');
+    let proxy = HoldingProxy::cutting(target, BILLED_USAGE_WRITE).await;
+    every_billed_number_is_counted_once(&proxy).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn billed_usage_whose_write_timed_out_after_it_landed_is_not_counted_twice() {
+    let redis = redis_url();
+    let target = redis.trim_start_matches("redis://").trim_end_matches('/');
+    let proxy = HoldingProxy::start(target, BILLED_USAGE_WRITE, Duration::from_millis(1_500)).await;
+    every_billed_number_is_counted_once(&proxy).await;
+}
+
+/// Two jobs (1,000 and 600 numbers, each one screening order) while `proxy` breaks the first
+/// billed usage write: the month's usage shows each billed number once.
+async fn every_billed_number_is_counted_once(proxy: &HoldingProxy) {
+    let sim = start_sim().await;
+    let app = gateway(&sim, proxy).await;
+    let bearer = token("acme", SCOPES);
+    let first = run_job(&app, &bearer, 40_000, 1_000).await;
+    assert_eq!(first["status"], "completed", "{first}");
+    assert_eq!(proxy.held(), 1, "the usage write was never broken");
+    let second = run_job(&app, &bearer, 50_000, 600).await;
+    assert_eq!(second["status"], "completed", "{second}");
+
+    let usage = usage_of(&app, &bearer).await;
+    assert_eq!(
+        usage["billed"]["wscrm_screening"], 1_600,
+        "every billed number once: {usage}"
+    );
+    assert_eq!(usage["billed_total"], 1_600, "{usage}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_completion_whose_event_write_timed_out_is_still_announced_once_by_id() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/hooks/done"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&receiver)
+        .await;
+    let redis = redis_url();
+    let target = redis.trim_start_matches("redis://").trim_end_matches('/');
+    // The append of the job's `number_check.completed` event to the tenant's stream: it lands,
+    // its reply comes after the command timeout, so the finishing step fails after the job
+    // was saved as finished.
+    let proxy = HoldingProxy::start(
+        target,
+        &[
+            "\r\nXADD\r\n",
+            "events:tenant:acme",
+            "number_check.completed",
+        ],
+        Duration::from_millis(1_500),
+    )
+    .await;
+    let sim = start_sim().await;
+    let app = gateway_with(
+        &sim,
+        &proxy,
+        json!({
+            "callback_allow": [format!("{}/hooks/", receiver.uri())],
+            "callback_secrets": {"acme": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}
+        }),
+    )
+    .await;
+    let bearer = token("acme", SCOPES);
+    let job = run_job_with(
+        &app,
+        &bearer,
+        60_000,
+        1_000,
+        json!({"callback_url": format!("{}/hooks/done", receiver.uri())}),
+    )
+    .await;
+    assert_eq!(job["status"], "completed", "{job}");
+    let id = job["id"].as_str().expect("id");
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let callback = loop {
+        let requests = receiver.received_requests().await.unwrap_or_default();
+        if let Some(first) = requests.into_iter().next() {
+            break first;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no callback for a job whose event write timed out (held: {})",
+            proxy.held()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(proxy.held(), 1, "the event write was never held");
+    let sent: Value = serde_json::from_slice(&callback.body).expect("json body");
+    assert_eq!(sent["data"]["job_id"], id, "{sent}");
+    // The tenant's feed may show the event twice (the first append landed), always under
+    // the callback's id.
+    let feed: Value = app
+        .get(
+            "/v1/events?types=number_check.completed",
+            &token("acme", "events:read"),
+        )
+        .await
+        .json()
+        .await
+        .expect("feed");
+    let items = feed["items"].as_array().expect("items");
+    assert!(!items.is_empty(), "{feed}");
+    for event in items {
+        assert_eq!(event["id"], sent["id"], "one event id: {feed}");
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        receiver.received_requests().await.unwrap_or_default().len(),
+        1,
+        "one callback per job"
+    );
 }

@@ -263,7 +263,7 @@ async fn route(store: &Store, event: &DomainEvent) -> Result<Option<String>, Sto
 }
 
 /// A new time-ordered event id.
-fn new_event_id() -> String {
+pub(crate) fn new_event_id() -> String {
     format!("evt_{}", uuid::Uuid::now_v7().simple())
 }
 
@@ -283,7 +283,7 @@ pub async fn ingest(state: &AppState, event: DomainEvent) -> Result<Ingested, St
     update_projection(state, &event, now).await?;
     match route(&state.store, &event).await? {
         Some(tenant) => {
-            let (_, cursor) = append(state, &tenant, &event, now).await?;
+            let (_, cursor) = append(state, &tenant, new_event_id(), &event, now).await?;
             Ok(Ingested::Routed { tenant, cursor })
         }
         None => {
@@ -313,19 +313,31 @@ pub async fn publish(
     tenant: &str,
     event: DomainEvent,
 ) -> Result<(Event, String), StoreError> {
+    publish_as(state, tenant, new_event_id(), event).await
+}
+
+/// [`publish`] under an id chosen before: an event that may have to be published again after
+/// a failure keeps its id, so consumers can tell the repeat.
+pub async fn publish_as(
+    state: &AppState,
+    tenant: &str,
+    id: String,
+    event: DomainEvent,
+) -> Result<(Event, String), StoreError> {
     let now = Utc::now();
     metrics::counter!("events_received_total", "type" => event.event_type().as_str()).increment(1);
     update_projection(state, &event, now).await?;
-    append(state, tenant, &event, now).await
+    append(state, tenant, id, &event, now).await
 }
 
 async fn append(
     state: &AppState,
     tenant: &str,
+    id: String,
     event: &DomainEvent,
     now: DateTime<Utc>,
 ) -> Result<(Event, String), StoreError> {
-    let stored = Event::new(new_event_id(), now, tenant.to_owned(), event);
+    let stored = Event::new(id, now, tenant.to_owned(), event);
     let bytes =
         serde_json::to_vec(&stored).map_err(|e| StoreError::invalid(format!("event: {e}")))?;
     let cursor = state

@@ -496,6 +496,8 @@ fn new_job(intake: &Intake<'_>, plan: &Plan, month: &str, reserved: u64) -> Job 
         wait_lists: 0,
         max_age_ms: Some(intake.asked.max_age.as_millis() as u64),
         pooled: Vec::new(),
+        reservations: 0,
+        unpublished_event: None,
     }
 }
 

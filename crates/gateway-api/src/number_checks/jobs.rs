@@ -77,6 +77,15 @@ pub struct SubOrder {
     /// Whether the vendor order is shared with other callers' numbers (a filled pool).
     #[serde(default)]
     pub pooled: bool,
+    /// Whether a billed order is in the tenant's usage. Written after the order is saved, so a
+    /// failed write is made again by the next step (once: see [`super::usage`]). Orders saved
+    /// before this was kept had their usage written when they were billed.
+    #[serde(default = "usage_was_written_then")]
+    pub usage_counted: bool,
+}
+
+fn usage_was_written_then() -> bool {
+    true
 }
 
 impl SubOrder {
@@ -109,6 +118,7 @@ impl SubOrder {
             error: None,
             failure_recorded: false,
             pooled: false,
+            usage_counted: false,
         }
     }
 }
@@ -167,6 +177,15 @@ pub struct Job {
     /// Groups below a vendor's minimum waiting to be pooled with other callers' numbers.
     #[serde(default)]
     pub pooled: Vec<PoolEntry>,
+    /// Budget reservations made after creation (names the next one, so that a step repeated
+    /// after a failure finds its reservation instead of making another).
+    #[serde(default)]
+    pub reservations: u32,
+    /// The id of the `number_check.completed` event of a finished job until it is published:
+    /// set with the final status, cleared once the event and the callback are out, so a
+    /// failure in between is made good by the next step, under the same event id.
+    #[serde(default)]
+    pub unpublished_event: Option<String>,
 }
 
 /// A provider that failed a submit of a job, with the error's code.
@@ -177,6 +196,38 @@ pub struct FailedProvider {
 }
 
 impl Job {
+    /// A running job of tenant `t` with these sub-orders, for tests.
+    #[cfg(test)]
+    pub fn sample(sub_orders: Vec<SubOrder>) -> Job {
+        let now = Utc::now();
+        Job {
+            id: "job".into(),
+            tenant: "t".into(),
+            status: JobStatus::Running,
+            checks: CheckSet::empty(),
+            provider: Default::default(),
+            created_at: now,
+            updated_at: now,
+            finished_at: None,
+            callback_url: None,
+            month: "2026-01".into(),
+            reserved: 0,
+            counts: Default::default(),
+            sub_orders,
+            invalid: Vec::new(),
+            errors: Vec::new(),
+            warnings: Vec::new(),
+            unanswerable: CheckSet::empty(),
+            failed_providers: Vec::new(),
+            waits: Vec::new(),
+            wait_lists: 0,
+            max_age_ms: None,
+            pooled: Vec::new(),
+            reservations: 0,
+            unpublished_event: None,
+        }
+    }
+
     /// Every sub-order has ended and no number waits for another request's answers or for
     /// its pool.
     pub fn all_work_done(&self) -> bool {

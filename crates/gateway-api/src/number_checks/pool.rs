@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 
 use super::jobs::{self, Job, SubOrder};
 use super::model::{JobStatus, SubOrderState};
-use super::{intake, usage, worker};
+use super::{intake, worker};
 use crate::breaker::Refused;
 use crate::keys;
 use crate::state::AppState;
@@ -578,11 +578,7 @@ async fn join_order(
     job.status = JobStatus::Running;
     job.updated_at = now;
     jobs::save(store, job, config.job_ttl).await?;
-    let len = numbers.len() as u64;
-    let provider = entry.provider;
-    metrics::counter!("number_checks_numbers_billed_total", "provider" => provider.as_str())
-        .increment(len);
-    usage::record_billed(store, &job.tenant, &usage::month_of(at), provider, len).await?;
+    worker::count_billed_usage(store, job).await?;
     jobs::drop_list(store, &job.id, entry.list).await
 }
 

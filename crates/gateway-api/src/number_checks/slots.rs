@@ -163,39 +163,11 @@ mod tests {
         sub
     }
 
-    fn job_of(sub_orders: Vec<SubOrder>) -> Job {
-        let now = Utc::now();
-        Job {
-            id: "job".into(),
-            tenant: "t".into(),
-            status: crate::number_checks::model::JobStatus::Running,
-            checks: CheckSet::empty(),
-            provider: Default::default(),
-            created_at: now,
-            updated_at: now,
-            finished_at: None,
-            callback_url: None,
-            month: "2026-01".into(),
-            reserved: 0,
-            counts: Default::default(),
-            sub_orders,
-            invalid: Vec::new(),
-            errors: Vec::new(),
-            warnings: Vec::new(),
-            unanswerable: CheckSet::empty(),
-            failed_providers: Vec::new(),
-            waits: Vec::new(),
-            wait_lists: 0,
-            max_age_ms: None,
-            pooled: Vec::new(),
-        }
-    }
-
     #[test]
     fn pending_and_due_orders_are_worked_on() {
         let now = Utc::now();
         let later = now + Duration::from_secs(5);
-        let job = job_of(vec![
+        let job = Job::sample(vec![
             sub(0, SubOrderState::Pending, None),
             sub(1, SubOrderState::Running, Some(now)),
             sub(2, SubOrderState::Running, Some(later)),
@@ -224,7 +196,7 @@ mod tests {
         accepted.billed = true;
         let mut elsewhere = sub(2, SubOrderState::Pending, None);
         elsewhere.provider = providers::wscrm_screening::ID;
-        let job = job_of(vec![
+        let job = Job::sample(vec![
             accepted,
             sub(1, SubOrderState::Pending, None),
             elsewhere,

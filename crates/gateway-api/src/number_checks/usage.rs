@@ -5,6 +5,11 @@
 //! A reservation is given back when a vendor call fails without billing; it is kept when the
 //! outcome is unknown (a timeout, an unreadable answer, a crash mid-submit), and those numbers
 //! are counted as unconfirmed, so usage never shows less than a vendor may charge.
+//!
+//! A job's steps are repeated after any failure, from the job as last saved, so the changes a
+//! job makes to the ledger are made once per mark: a field `once:<what>` of the month's usage
+//! hash itself, written in the same atomic step as the change (so on every store engine), that
+//! a repeat finds. [`read`] skips the marks; a job deletes its marks when it ends.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -13,7 +18,7 @@ use chrono::{DateTime, Utc};
 use domain::ProviderId;
 
 use crate::keys;
-use crate::store::{Store, StoreError};
+use crate::store::{Once, Store, StoreError};
 
 pub fn month_of(t: DateTime<Utc>) -> String {
     t.format("%Y-%m").to_string()
@@ -40,6 +45,93 @@ pub async fn record_billed(
         )
         .await?;
     Ok(())
+}
+
+const ONCE: &str = "once:";
+
+/// The mark of a job's `n`th budget reservation after its creation.
+pub fn reservation_mark(job: &str, n: u32) -> String {
+    format!("{ONCE}reserve:{job}:{n}")
+}
+
+/// The mark of the billed usage of a job's sub-order.
+pub fn billed_mark(job: &str, sub_order: usize) -> String {
+    format!("{ONCE}billed:{job}:{sub_order}")
+}
+
+/// The mark of the unconfirmed usage of a job's sub-order.
+pub fn unconfirmed_mark(job: &str, sub_order: usize) -> String {
+    format!("{ONCE}unconfirmed:{job}:{sub_order}")
+}
+
+/// [`record_billed`] once per `mark`; whether it was counted now (not by an earlier attempt).
+pub async fn record_billed_once(
+    store: &Store,
+    tenant: &str,
+    month: &str,
+    provider: ProviderId,
+    numbers: u64,
+    mark: &str,
+) -> Result<bool, StoreError> {
+    let key = keys::Usage::new(tenant, month);
+    let field = format!("{BILLED}{provider}");
+    let done = store
+        .hincr_once(&key, &field, numbers as i64, None, mark)
+        .await?;
+    Ok(matches!(done, Once::Applied(_)))
+}
+
+/// [`record_unconfirmed`] once per `mark`.
+pub async fn record_unconfirmed_once(
+    store: &Store,
+    tenant: &str,
+    month: &str,
+    provider: ProviderId,
+    numbers: u64,
+    mark: &str,
+) -> Result<(), StoreError> {
+    let key = keys::Usage::new(tenant, month);
+    let field = format!("{UNCONFIRMED}{provider}");
+    store
+        .hincr_once(&key, &field, numbers as i64, None, mark)
+        .await?;
+    Ok(())
+}
+
+/// [`reserve`] once per `mark`: the numbers reserved (by this call or, for a repeat, by the
+/// first one, which may differ from `numbers`), or on refusal the remaining budget. Atomic:
+/// a refusal changes nothing.
+pub async fn reserve_once(
+    store: &Store,
+    tenant: &str,
+    month: &str,
+    numbers: u64,
+    budget: u64,
+    mark: &str,
+) -> Result<Result<u64, u64>, StoreError> {
+    let key = keys::Usage::new(tenant, month);
+    let cap = i64::try_from(budget).unwrap_or(i64::MAX);
+    let done = store
+        .hincr_once(&key, COMMITTED, numbers as i64, Some(cap), mark)
+        .await?;
+    Ok(match done {
+        Once::Applied(_) => Ok(numbers),
+        Once::Repeated(earlier) => Ok(u64::try_from(earlier).unwrap_or(0)),
+        Once::Refused(current) => Err(budget.saturating_sub(u64::try_from(current).unwrap_or(0))),
+    })
+}
+
+/// Deletes marks of the month that nothing will repeat any more (their job has ended).
+pub async fn forget_marks(
+    store: &Store,
+    tenant: &str,
+    month: &str,
+    marks: &[String],
+) -> Result<(), StoreError> {
+    store
+        .hdel(&keys::Usage::new(tenant, month), marks)
+        .await
+        .map(|_| ())
 }
 
 /// Numbers a vendor may have billed: the call's outcome is unknown.
@@ -177,6 +269,7 @@ pub async fn read(store: &Store, tenant: &str, month: &str) -> Result<Usage, Sto
             FROM_CACHE => usage.from_cache = value,
             REQUESTED => usage.requested = value,
             COMMITTED => usage.committed = value,
+            mark if mark.starts_with(ONCE) => {}
             other => {
                 if let Some(provider) = other.strip_prefix(BILLED) {
                     usage.billed.insert(provider.to_owned(), value);
@@ -255,5 +348,67 @@ mod tests {
         assert_eq!(usage.billed.get("ekycpro"), Some(&7));
         assert_eq!(usage.unconfirmed.get("ekycpro"), Some(&3));
         assert_eq!(usage.committed, 1_000);
+    }
+
+    #[tokio::test]
+    async fn marked_changes_are_made_once_and_marks_stay_out_of_the_usage() {
+        let store = Store::memory("t:");
+        let ekycpro = providers::ekycpro::ID;
+        let mark = reservation_mark("job1", 0);
+        assert_eq!(
+            reserve_once(&store, "a", "2026-11", 600, 1_000, &mark)
+                .await
+                .unwrap(),
+            Ok(600)
+        );
+        // A repeat (the step failed after reserving) finds the first reservation, whatever
+        // it asks now.
+        assert_eq!(
+            reserve_once(&store, "a", "2026-11", 700, 1_000, &mark)
+                .await
+                .unwrap(),
+            Ok(600)
+        );
+        let next = reservation_mark("job1", 1);
+        assert_eq!(
+            reserve_once(&store, "a", "2026-11", 500, 1_000, &next)
+                .await
+                .unwrap(),
+            Err(400)
+        );
+        let billed = billed_mark("job1", 0);
+        assert!(
+            record_billed_once(&store, "a", "2026-11", ekycpro, 7, &billed)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !record_billed_once(&store, "a", "2026-11", ekycpro, 7, &billed)
+                .await
+                .unwrap()
+        );
+        let unknown = unconfirmed_mark("job1", 1);
+        for _ in 0..2 {
+            record_unconfirmed_once(&store, "a", "2026-11", ekycpro, 3, &unknown)
+                .await
+                .unwrap();
+        }
+        let usage = read(&store, "a", "2026-11").await.unwrap();
+        assert_eq!(usage.committed, 600);
+        assert_eq!(usage.billed.get("ekycpro"), Some(&7));
+        assert_eq!(usage.unconfirmed.get("ekycpro"), Some(&3));
+        assert_eq!(usage.billed.len() + usage.unconfirmed.len(), 2, "{usage:?}");
+        forget_marks(&store, "a", "2026-11", &[mark, billed, unknown])
+            .await
+            .unwrap();
+        let fields = store
+            .hgetall(&keys::Usage::new("a", "2026-11"))
+            .await
+            .unwrap();
+        assert!(
+            fields.iter().all(|(f, _)| !f.starts_with(ONCE)),
+            "{fields:?}"
+        );
+        assert_eq!(read(&store, "a", "2026-11").await.unwrap(), usage);
     }
 }

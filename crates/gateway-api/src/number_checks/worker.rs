@@ -198,6 +198,8 @@ async fn advance(
         return Ok(Next::Done);
     };
     if job.status.is_terminal() {
+        // A finish that stopped between the final save and its event publishes it now.
+        publish_completion(state, &mut job).await?;
         return Ok(Next::Done);
     }
     let lease = Lease {
@@ -231,6 +233,7 @@ async fn advance(
     if job.sub_orders.iter().any(|s| s.billed) && job.status == super::model::JobStatus::Queued {
         job.status = super::model::JobStatus::Running;
     }
+    count_billed_usage(store, &mut job).await?;
     job.updated_at = now;
     jobs::save(store, &job, config.job_ttl).await?;
     let next = job
@@ -535,34 +538,27 @@ pub(super) async fn add_orders(
     let (candidates, _) = intake::candidates(state, from, &checks).await?;
     let plan = planner::plan(numbers.clone(), &checks, &candidates);
     let billed = plan.billed();
-    if let Some(budget) = config.budgets.get(&job.tenant).copied() {
-        let needed = (job.committed() + billed).saturating_sub(job.reserved);
-        if needed > 0 {
-            if usage::reserve(store, &job.tenant, &job.month, needed, budget)
-                .await?
-                .is_err()
-            {
-                let records = jobs::unanswered(
-                    &numbers,
-                    &checks,
-                    CheckStatus::Failed,
-                    "budget_exceeded",
-                    None,
-                );
-                jobs::merge_records(store, &job.id, &records, ttl).await?;
-                claims.release(&job.id, &numbers, &checks).await?;
-                job.errors.push(JobError {
-                    code: "budget_exceeded".into(),
-                    message: "the answers this job waited for were not bought by another request, \
-                              and this month's budget does not allow buying them"
-                        .into(),
-                    sub_order: None,
-                    numbers: numbers.len() as u64,
-                });
-                return Ok(Vec::new());
-            }
-            job.reserved += needed;
-        }
+    if let Some(budget) = config.budgets.get(&job.tenant).copied()
+        && !reserve_more(store, job, billed, budget).await?
+    {
+        let records = jobs::unanswered(
+            &numbers,
+            &checks,
+            CheckStatus::Failed,
+            "budget_exceeded",
+            None,
+        );
+        jobs::merge_records(store, &job.id, &records, ttl).await?;
+        claims.release(&job.id, &numbers, &checks).await?;
+        job.errors.push(JobError {
+            code: "budget_exceeded".into(),
+            message: "the answers this job waited for were not bought by another request, \
+                      and this month's budget does not allow buying them"
+                .into(),
+            sub_order: None,
+            numbers: numbers.len() as u64,
+        });
+        return Ok(Vec::new());
     }
     let mut unplanned: Vec<(CheckSet, Vec<E164>)> = plan
         .unplanned
@@ -599,6 +595,32 @@ pub(super) async fn add_orders(
     Ok(untaken)
 }
 
+/// Reserves what the job needs beyond its reservation for `billed` more numbers; false when
+/// the budget does not allow it. Each reservation is made once under the job's next
+/// reservation mark: a step repeated after a failure (the job saved before this reservation)
+/// finds it instead of reserving again, which would hold budget no job gives back.
+async fn reserve_more(
+    store: &crate::store::Store,
+    job: &mut Job,
+    billed: u64,
+    budget: u64,
+) -> Result<bool, StoreError> {
+    loop {
+        let needed = (job.committed() + billed).saturating_sub(job.reserved);
+        if needed == 0 {
+            return Ok(true);
+        }
+        let mark = usage::reservation_mark(&job.id, job.reservations);
+        match usage::reserve_once(store, &job.tenant, &job.month, needed, budget, &mark).await? {
+            Ok(reserved) => {
+                job.reserved += reserved;
+                job.reservations += 1;
+            }
+            Err(_) => return Ok(false),
+        }
+    }
+}
+
 fn fail(job: &mut Job, i: usize, code: &str, message: String) {
     let sub = &mut job.sub_orders[i];
     sub.state = SubOrderState::Failed;
@@ -613,8 +635,8 @@ fn fail(job: &mut Job, i: usize, code: &str, message: String) {
 }
 
 /// The sub-order's outcome is unknown: the vendor may have accepted (and billed) it. Counted as
-/// unconfirmed usage before the job is saved: a crash in between may count it twice, never not
-/// at all.
+/// unconfirmed usage before the job is saved, once: a step repeated after a failure in between
+/// finds the order's mark.
 pub(super) async fn mark_unknown(
     store: &crate::store::Store,
     job: &mut Job,
@@ -622,7 +644,16 @@ pub(super) async fn mark_unknown(
     message: String,
 ) -> Result<(), StoreError> {
     let sub = &job.sub_orders[i];
-    usage::record_unconfirmed(store, &job.tenant, &job.month, sub.provider, sub.len as u64).await?;
+    let mark = usage::unconfirmed_mark(&job.id, i);
+    usage::record_unconfirmed_once(
+        store,
+        &job.tenant,
+        &job.month,
+        sub.provider,
+        sub.len as u64,
+        &mark,
+    )
+    .await?;
     let sub = &mut job.sub_orders[i];
     sub.state = SubOrderState::Unknown;
     sub.finished_at = Some(Utc::now());
@@ -735,15 +766,7 @@ async fn submit(
     let answer = checker.submit(&numbers, &checks).await;
     state.breakers.settle(permit, answer.as_ref().err()).await;
     drop(slot);
-    record_submit(
-        state,
-        &mut *job.lock().await,
-        i,
-        provider,
-        numbers.len(),
-        answer,
-    )
-    .await
+    record_submit(state, &mut *job.lock().await, i, provider, answer).await
 }
 
 /// Everything before the vendor call of a submit of `numbers`: the order is moved elsewhere or
@@ -803,14 +826,13 @@ async fn begin_submit(
     }))
 }
 
-/// Records the vendor's answer to a submit of `len` numbers: the order id and the bill, or
-/// where the order goes next.
+/// Records the vendor's answer to a submit: the order id and the bill, or where the order goes
+/// next.
 async fn record_submit(
     state: &AppState,
     job: &mut Job,
     i: usize,
     provider: ProviderId,
-    len: usize,
     answer: Result<VendorOrderId, ProviderError>,
 ) -> Result<(), StepError> {
     let config = &state.config.number_checks;
@@ -831,9 +853,8 @@ async fn record_submit(
             }
             job.updated_at = now;
             jobs::save(store, job, config.job_ttl).await?;
-            let len = len as u64;
-            metrics::counter!("number_checks_numbers_billed_total", "provider" => provider.as_str()).increment(len);
-            usage::record_billed(store, &job.tenant, &usage::month_of(now), provider, len).await?;
+            // After the save, so that the order id is kept whatever happens to this write.
+            count_billed_usage(store, job).await?;
         }
         Err(e) => {
             tracing::warn!(job = %job.id, sub_order = i, error = %e, "vendor order not accepted");
@@ -860,6 +881,31 @@ async fn record_submit(
             }
             jobs::save(store, job, config.job_ttl).await?;
         }
+    }
+    Ok(())
+}
+
+/// Writes the usage of billed orders that is not in the tenant's ledger yet, each once (under
+/// its order's mark): an order is saved as billed before its usage is written, so a write that
+/// failed is made by the next step, and one whose reply was lost is not made twice. The flags
+/// set here are saved with the job's next save.
+pub(super) async fn count_billed_usage(
+    store: &crate::store::Store,
+    job: &mut Job,
+) -> Result<(), StoreError> {
+    for i in 0..job.sub_orders.len() {
+        let sub = &job.sub_orders[i];
+        if !sub.billed || sub.usage_counted {
+            continue;
+        }
+        let (provider, numbers) = (sub.provider, sub.len as u64);
+        let month = usage::month_of(sub.submitted_at.unwrap_or(job.created_at));
+        let mark = usage::billed_mark(&job.id, i);
+        if usage::record_billed_once(store, &job.tenant, &month, provider, numbers, &mark).await? {
+            metrics::counter!("number_checks_numbers_billed_total", "provider" => provider.as_str())
+                .increment(numbers);
+        }
+        job.sub_orders[i].usage_counted = true;
     }
     Ok(())
 }
@@ -1302,12 +1348,15 @@ async fn give_back_budget(state: &AppState, job: &Job, unspent: u64) {
     }
 }
 
-/// Final status, unspent budget back, metrics, callback.
+/// Final status, unspent budget back, metrics, then the `number_check.completed` event and
+/// the callback. The final save holds the event's id until it is published, so that a failure
+/// after it (the job, being finished, is not worked on again) is made good by the next step.
 pub async fn finish(state: &AppState, job: &mut Job, now: DateTime<Utc>) -> Result<(), StoreError> {
     let config = &state.config.number_checks;
     let store = &state.store;
     // The counts in hand may miss answers an earlier, failed attempt merged.
     jobs::recount(store, job).await?;
+    count_billed_usage(store, job).await?;
     job.finish(now);
     for sub in &job.sub_orders {
         if let Some(e) = &sub.error
@@ -1317,21 +1366,44 @@ pub async fn finish(state: &AppState, job: &mut Job, now: DateTime<Utc>) -> Resu
         }
     }
     let unspent = keep_spent_reservation(job);
+    job.unpublished_event = Some(crate::events::new_event_id());
     jobs::save(store, job, config.job_ttl).await?;
     give_back_budget(state, job, unspent).await;
-    claims::gone(store, &job.id).await?;
+    forget_usage_marks(state, job).await;
+    // Best effort: the job's holder key lapses on its own shortly after.
+    if let Err(e) = claims::gone(store, &job.id).await {
+        tracing::debug!(job = %job.id, error = %e, "claims left to lapse");
+    }
     metrics::counter!("number_checks_jobs_finished_total", "status" => job.status.as_str())
         .increment(1);
-    // The same news for event consumers: feed, stream and subscriptions.
+    publish_completion(state, job).await?;
+    // The counts are final: their sets only cost memory now. Left to expire with the job if
+    // this fails, since the job is finished and will not be worked on again.
+    if let Err(e) = jobs::drop_tallies(store, &job.id).await {
+        tracing::debug!(job = %job.id, error = %e, "count sets left to expire");
+    }
+    Ok(())
+}
+
+/// Publishes a finished job's `number_check.completed` event (feed, stream, subscriptions)
+/// and schedules its callback, under the id saved with the final status; then saves that it
+/// is out. A repeat after a failure in between publishes the event again with the same id
+/// (consumers see it at least once and can tell a repeat by its id); the callback is
+/// scheduled once per job whatever happens.
+async fn publish_completion(state: &AppState, job: &mut Job) -> Result<(), StoreError> {
+    let Some(event_id) = job.unpublished_event.clone() else {
+        return Ok(());
+    };
     let view = serde_json::to_value(JobView::from(&*job)).unwrap_or_default();
     let summary = serde_json::json!({
         "progress": view.get("progress").cloned().unwrap_or_default(),
         "cost": view.get("cost").cloned().unwrap_or_default(),
         "results": format!("/v1/number-checks/{}/results", job.id),
     });
-    let (event, _) = crate::events::publish(
+    let (event, _) = crate::events::publish_as(
         state,
         &job.tenant,
+        event_id,
         domain::DomainEvent::NumberCheckCompleted(domain::events::NumberCheckCompleted {
             job_id: job.id.clone(),
             status: job.status.as_str().to_owned(),
@@ -1342,10 +1414,96 @@ pub async fn finish(state: &AppState, job: &mut Job, now: DateTime<Utc>) -> Resu
     if let Some(url) = &job.callback_url {
         crate::events::delivery::enqueue_job_callback(state, &event, &job.id, url).await?;
     }
-    // The counts are final: their sets only cost memory now. Left to expire with the job if
-    // this fails, since the job is finished and will not be worked on again.
-    if let Err(e) = jobs::drop_tallies(store, &job.id).await {
-        tracing::debug!(job = %job.id, error = %e, "count sets left to expire");
+    job.unpublished_event = None;
+    jobs::save(&state.store, job, state.config.number_checks.job_ttl).await
+}
+
+/// Deletes the job's once-only marks from the usage ledger: nothing repeats its usage changes
+/// after the final save. Best effort: a mark left behind costs a field and changes no figure.
+async fn forget_usage_marks(state: &AppState, job: &Job) {
+    let mut by_month: HashMap<String, Vec<String>> = HashMap::new();
+    let reservations = (0..job.reservations).map(|n| usage::reservation_mark(&job.id, n));
+    by_month
+        .entry(job.month.clone())
+        .or_default()
+        .extend(reservations);
+    for (i, sub) in job.sub_orders.iter().enumerate() {
+        if sub.state == SubOrderState::Unknown {
+            by_month
+                .entry(job.month.clone())
+                .or_default()
+                .push(usage::unconfirmed_mark(&job.id, i));
+        }
+        if sub.billed {
+            let month = usage::month_of(sub.submitted_at.unwrap_or(job.created_at));
+            by_month
+                .entry(month)
+                .or_default()
+                .push(usage::billed_mark(&job.id, i));
+        }
     }
-    Ok(())
+    for (month, marks) in by_month {
+        if let Err(e) = usage::forget_marks(&state.store, &job.tenant, &month, &marks).await {
+            tracing::debug!(job = %job.id, error = %e, "usage marks left behind");
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use domain::CheckSet;
+
+    use super::*;
+    use crate::store::Store;
+
+    fn pending(i: usize, len: usize) -> SubOrder {
+        SubOrder::new(i, providers::ekycpro::ID, CheckSet::empty(), i * len, len)
+    }
+
+    #[tokio::test]
+    async fn a_reservation_repeated_from_the_saved_job_is_not_made_twice() {
+        let store = Store::memory("t:");
+        // As saved: 100 numbers ordered and reserved at creation; a step then buys 50 more.
+        let mut saved = Job::sample(vec![pending(0, 100)]);
+        saved.reserved = 100;
+        usage::reserve(&store, "t", &saved.month, 100, 1_000)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut first = saved.clone();
+        assert!(reserve_more(&store, &mut first, 50, 1_000).await.unwrap());
+        assert_eq!((first.reserved, first.reservations), (150, 1));
+        // The step failed before saving: the next one starts again from the saved job.
+        let mut again = saved.clone();
+        assert!(reserve_more(&store, &mut again, 50, 1_000).await.unwrap());
+        assert_eq!((again.reserved, again.reservations), (150, 1));
+        let used = usage::read(&store, "t", &saved.month).await.unwrap();
+        assert_eq!(used.committed, 150, "reserved once");
+
+        // Saved with the order it bought: the next purchase is a new reservation, refused
+        // past the budget.
+        let mut next = again.clone();
+        next.sub_orders.push(pending(1, 50));
+        assert!(reserve_more(&store, &mut next, 800, 1_000).await.unwrap());
+        assert_eq!((next.reserved, next.reservations), (950, 2));
+        next.sub_orders.push(pending(2, 800));
+        assert!(!reserve_more(&store, &mut next, 51, 1_000).await.unwrap());
+        assert_eq!(next.reserved, 950, "a refusal reserves nothing");
+        let used = usage::read(&store, "t", &saved.month).await.unwrap();
+        assert_eq!(used.committed, 950);
+    }
+
+    #[tokio::test]
+    async fn a_repeat_that_needs_more_than_the_first_reservation_reserves_the_rest() {
+        let store = Store::memory("t:");
+        let saved = Job::sample(Vec::new());
+        let mut first = saved.clone();
+        assert!(reserve_more(&store, &mut first, 30, 1_000).await.unwrap());
+        let mut again = saved.clone();
+        assert!(reserve_more(&store, &mut again, 45, 1_000).await.unwrap());
+        assert_eq!((again.reserved, again.reservations), (45, 2));
+        let used = usage::read(&store, "t", &saved.month).await.unwrap();
+        assert_eq!(used.committed, 45);
+    }
 }

@@ -1,6 +1,7 @@
 //! A TCP proxy in front of Redis that lets a chosen write through but holds the replies on its
 //! connection for a while, once: Redis applies the write, and the gateway, whose command timeout
-//! is shorter than the hold, sees it fail and tries again.
+//! is shorter than the hold, sees it fail and tries again. Or, [`HoldingProxy::cutting`], drops
+//! the connection instead of forwarding the chosen write: the write never lands.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -21,6 +22,8 @@ pub struct HoldingProxy {
 struct Trigger {
     needles: Vec<String>,
     hold: Duration,
+    /// Drop the connection instead of forwarding the write.
+    cut: bool,
     armed: Arc<AtomicBool>,
     held: Arc<AtomicUsize>,
 }
@@ -39,12 +42,23 @@ impl HoldingProxy {
     /// the first client write containing all `needles` is forwarded, and the replies on its
     /// connection are then held for `hold`.
     pub async fn start(target: &str, needles: &[&str], hold: Duration) -> HoldingProxy {
+        Self::listen(target, needles, hold, false).await
+    }
+
+    /// Like [`HoldingProxy::start`], but the first client write containing all `needles` is
+    /// not forwarded: its connection is closed, as when the store goes away mid-command.
+    pub async fn cutting(target: &str, needles: &[&str]) -> HoldingProxy {
+        Self::listen(target, needles, Duration::ZERO, true).await
+    }
+
+    async fn listen(target: &str, needles: &[&str], hold: Duration, cut: bool) -> HoldingProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let held = Arc::new(AtomicUsize::new(0));
         let trigger = Trigger {
             needles: needles.iter().map(|n| (*n).to_owned()).collect(),
             hold,
+            cut,
             armed: Arc::new(AtomicBool::new(true)),
             held: held.clone(),
         };
@@ -65,7 +79,7 @@ impl HoldingProxy {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
-    /// Writes whose replies were held so far (0 or 1).
+    /// Writes whose replies were held, or whose connections were cut, so far (0 or 1).
     pub fn held(&self) -> usize {
         self.held.load(Ordering::SeqCst)
     }
@@ -85,9 +99,12 @@ async fn forward(client: TcpStream, server: TcpStream, trigger: Trigger) {
                 }
                 // Set before the write goes on, so its reply cannot slip through first.
                 if trigger.fires_on(&buf[..n]) {
+                    trigger.held.fetch_add(1, Ordering::SeqCst);
+                    if trigger.cut {
+                        break;
+                    }
                     *hold_until.lock().unwrap_or_else(PoisonError::into_inner) =
                         Some(Instant::now() + trigger.hold);
-                    trigger.held.fetch_add(1, Ordering::SeqCst);
                 }
                 if server_write.write_all(&buf[..n]).await.is_err() {
                     break;
