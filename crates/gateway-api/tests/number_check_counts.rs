@@ -369,3 +369,48 @@ async fn a_completion_whose_event_write_timed_out_is_still_announced_once_by_id(
         "one callback per job"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_that_fails_before_it_is_queued_gives_its_reservation_back() {
+    let redis = redis_url();
+    let target = redis.trim_start_matches("redis://").trim_end_matches('/');
+    // The save of the new job as queued: its connection is cut, so the request fails after
+    // the budget was reserved for the job.
+    let proxy = HoldingProxy::cutting(
+        target,
+        &["\r\nSET\r\n", "{nc:job:", "\"status\":\"queued\""],
+    )
+    .await;
+    let sim = start_sim().await;
+    let app = gateway_with_budgets(&sim, &proxy, json!({"acme": 10_000})).await;
+    let bearer = token("acme", SCOPES);
+    let numbers: Vec<String> = (70_000..71_000_u64).map(|i| format!("98{i:08}")).collect();
+    let refused = app
+        .client
+        .post(app.url("/v1/number-checks"))
+        .timeout(Duration::from_secs(60))
+        .bearer_auth(&bearer)
+        .json(&json!({
+            "numbers": numbers,
+            "default_country": "IN",
+            "checks": ["registered"],
+            "provider": "wscrm_screening"
+        }))
+        .send()
+        .await
+        .expect("submit");
+    assert_eq!(refused.status().as_u16(), 503);
+    assert_eq!(proxy.held(), 1, "the job's save was never cut");
+    let usage = usage_of(&app, &bearer).await;
+    assert_eq!(
+        usage["budget"]["committed"], 0,
+        "the failed job holds nothing: {usage}"
+    );
+
+    // The caller's retry is a new job; what it spends stays reserved, nothing more.
+    let job = run_job(&app, &bearer, 70_000, 1_000).await;
+    assert_eq!(job["status"], "completed", "{job}");
+    let usage = usage_of(&app, &bearer).await;
+    assert_eq!(usage["budget"]["committed"], 1_000, "{usage}");
+    assert_eq!(usage["billed_total"], 1_000, "{usage}");
+}

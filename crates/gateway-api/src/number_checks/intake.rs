@@ -392,9 +392,56 @@ async fn accept(
         now: intake.now,
         window: intake.asked.window,
     };
-    let job = persist(state, claims, job, persisted).await?;
+    let abandoned = Abandoned {
+        id: job.id.clone(),
+        tenant: job.tenant.clone(),
+        month: month.clone(),
+        reserved,
+    };
+    let job = match persist(state, claims, job, persisted).await {
+        Ok(job) => job,
+        Err(e) => return Err(abandoned.undo(state, e).await),
+    };
     tracing::debug!(job = %job.id, at_ms = intake.started.elapsed().as_millis() as u64, "persisted");
-    answer(state, job, intake.now).await
+    if job.all_work_done() {
+        return finish_now(state, job, intake.now).await;
+    }
+    match queue(state, job, intake.now).await {
+        Ok(accepted) => Ok(accepted),
+        Err(e) => Err(abandoned.undo(state, e).await),
+    }
+}
+
+/// A job that failed before it was queued: no worker will ever take it, and the caller gets
+/// an error and retries with a new job.
+struct Abandoned {
+    id: String,
+    tenant: String,
+    month: String,
+    reserved: u64,
+}
+
+impl Abandoned {
+    /// Gives its budget reservation back (kept by nothing else, it would block the budget
+    /// until the month ends), drops its record (its save may have landed with its reply lost)
+    /// and frees its claims at once; returns `error`. Best effort: what fails here is logged,
+    /// the record and claims lapse on their own, and the reservation then stays until the
+    /// month ends, counted by `number_checks_budget_not_given_back_total`.
+    async fn undo(self, state: &AppState, error: IntakeError) -> IntakeError {
+        let store = &state.store;
+        if let Err(e) = usage::release(store, &self.tenant, &self.month, self.reserved).await {
+            metrics::counter!("number_checks_budget_not_given_back_total").increment(self.reserved);
+            tracing::warn!(job = %self.id, tenant = %self.tenant, numbers = self.reserved,
+                error = %e, "reservation of a job that failed to start not given back");
+        }
+        if let Err(e) = store.delete(&keys::JobRecord::new(&self.id)).await {
+            tracing::warn!(job = %self.id, error = %e, "record of a job that failed to start left to expire");
+        }
+        if let Err(e) = claims::gone(store, &self.id).await {
+            tracing::debug!(job = %self.id, error = %e, "claims left to lapse");
+        }
+        error
+    }
 }
 
 /// Step 4: the orders for what this job buys, and what the numbers others are buying would bill.
@@ -608,22 +655,23 @@ async fn persist(
     Ok(job)
 }
 
-/// Step 7: a job with nothing left to send is finished now (200); otherwise it is queued for
-/// the worker (202).
-async fn answer(
+/// Step 7, for a job with nothing left to send: finished now (200).
+async fn finish_now(
     state: &AppState,
     mut job: Job,
     now: DateTime<Utc>,
 ) -> Result<Accepted, IntakeError> {
+    worker::finish(state, &mut job, now).await?;
+    Ok(Accepted {
+        job,
+        finished: true,
+    })
+}
+
+/// Step 7: the job is saved and queued for the worker (202).
+async fn queue(state: &AppState, job: Job, now: DateTime<Utc>) -> Result<Accepted, IntakeError> {
     let config = &state.config.number_checks;
     let store = &state.store;
-    if job.all_work_done() {
-        worker::finish(state, &mut job, now).await?;
-        return Ok(Accepted {
-            job,
-            finished: true,
-        });
-    }
     claims::keep_alive(store, &job.id, claims::holder_ttl(config)).await?;
     jobs::save(store, &job, config.job_ttl).await?;
     store
