@@ -1,7 +1,8 @@
 //! A job when the store fails part-way through a step: the write lands in Redis, the gateway
 //! sees a timeout and does the step again. The counts come out as if nothing had failed, an
 //! unspent budget reservation is never given back twice, billed usage is counted once, and the
-//! completion is still announced (event and callback).
+//! completion is still announced (event and callback). A one-number lookup keeps the answer it
+//! bought, and its cost, whatever the store does after the vendor call.
 
 mod support;
 
@@ -413,4 +414,52 @@ async fn a_job_that_fails_before_it_is_queued_gives_its_reservation_back() {
     let usage = usage_of(&app, &bearer).await;
     assert_eq!(usage["budget"]["committed"], 1_000, "{usage}");
     assert_eq!(usage["billed_total"], 1_000, "{usage}");
+}
+
+/// Looks up a Peru number at the simulator's one-number vendor, through a store reached via
+/// `proxy`; the answer and the month's usage.
+async fn bought_lookup(proxy: &HoldingProxy) -> (Value, Value) {
+    let sim = start_sim().await;
+    let base = sim.base_url();
+    let app = spawn_app_with(json!({
+        "store": {"redis_url": proxy.redis_url(), "command_timeout": "300ms"},
+        "vendors": {"accuauth": {
+            "base_url": base,
+            "api_id": dev::ACCUAUTH_API_ID,
+            "api_secret": dev::ACCUAUTH_API_SECRET,
+            "pending_retry_after_ms": 50
+        }}
+    }))
+    .await;
+    let bearer = token("acme", SCOPES);
+    let response = app
+        .get("/v1/numbers/%2B51987654321?checks=registered", &bearer)
+        .await;
+    let status = response.status().as_u16();
+    let answer: Value = response.json().await.expect("json");
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(proxy.held(), 1, "the store was never broken: {answer}");
+    (answer, usage_of(&app, &bearer).await)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bought_lookup_answer_and_its_cost_survive_a_lost_usage_write() {
+    let redis = redis_url();
+    let target = redis.trim_start_matches("redis://").trim_end_matches('/');
+    let proxy = HoldingProxy::cutting(target, &["\r\nbilled:accuauth\r\n"]).await;
+    let (answer, usage) = bought_lookup(&proxy).await;
+    assert_eq!(answer["from_cache"], false, "{answer}");
+    assert!(answer["result"]["registered"].is_boolean(), "{answer}");
+    assert_eq!(usage["billed"]["accuauth"], 1, "{usage}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bought_lookup_answer_is_returned_when_caching_it_fails() {
+    let redis = redis_url();
+    let target = redis.trim_start_matches("redis://").trim_end_matches('/');
+    // The write of the number's cache entry (`nc:cache:<scope>:<digits>`).
+    let proxy = HoldingProxy::cutting(target, &["\r\nHSET\r\n", "nc:cache:"]).await;
+    let (answer, usage) = bought_lookup(&proxy).await;
+    assert!(answer["result"]["registered"].is_boolean(), "{answer}");
+    assert_eq!(usage["billed"]["accuauth"], 1, "{usage}");
 }

@@ -982,7 +982,6 @@ async fn buy_one(
     checker: std::sync::Arc<dyn providers::SingleNumberChecker>,
     cache: &Cache,
 ) -> Result<(NumberResult, bool), LookupError> {
-    let store = &state.store;
     let month = month.to_owned();
     let provider = checker.provider();
     // An open circuit refuses at once: no vendor call, nothing reserved.
@@ -1015,18 +1014,9 @@ async fn buy_one(
         Err(e) if outcome_unknown(e) => Billing::Unknown,
         _ => Billing::NotBilled,
     };
-    match billing {
-        Billing::Billed => {
-            usage::record_billed(store, tenant, &month, provider, 1).await?;
-            state.usage_tally.add(tenant, &month, 1, 0);
-            metrics::counter!("number_checks_numbers_billed_total", "provider" => provider.as_str()).increment(1);
-        }
-        Billing::Unknown => {
-            usage::record_unconfirmed(store, tenant, &month, provider, 1).await?;
-        }
-        Billing::NotBilled if reserved => usage::release(store, tenant, &month, 1).await?,
-        Billing::NotBilled => {}
-    }
+    // From here on the vendor call is made: a store failure must not lose its answer or what
+    // it cost, so it is logged, never returned.
+    settle_lookup_usage(state, tenant, &month, provider, billing, reserved).await;
     match answer {
         Ok(SingleCheck::Done(mut result)) => {
             let answerable = checks.intersection(&checker.checks());
@@ -1037,7 +1027,9 @@ async fn buy_one(
                     CheckOutcome::unanswered(CheckStatus::Unavailable, "checks_unanswered"),
                 );
             }
-            cache.store(std::slice::from_ref(&result), &checks).await?;
+            if let Err(e) = cache.store(std::slice::from_ref(&result), &checks).await {
+                tracing::warn!(%provider, error = %e, "bought answer returned but not cached");
+            }
             Ok((result, false))
         }
         Ok(SingleCheck::Pending { retry_after }) => Err(LookupError::StillPending { retry_after }),
@@ -1050,6 +1042,46 @@ enum Billing {
     Billed,
     NotBilled,
     Unknown,
+}
+
+/// Writes a lookup's usage: billed, unconfirmed, or its reservation given back. Usage whose
+/// write fails waits in the process's tally for the next flush; a reservation that cannot be
+/// given back stays until the month ends (counted, as a job's).
+async fn settle_lookup_usage(
+    state: &AppState,
+    tenant: &str,
+    month: &str,
+    provider: ProviderId,
+    billing: Billing,
+    reserved: bool,
+) {
+    let store = &state.store;
+    match billing {
+        Billing::Billed => {
+            metrics::counter!("number_checks_numbers_billed_total", "provider" => provider.as_str())
+                .increment(1);
+            state.usage_tally.add(tenant, month, 1, 0);
+            if let Err(e) = usage::record_billed(store, tenant, month, provider, 1).await {
+                tracing::warn!(%provider, error = %e, "billed usage kept for the next flush");
+                state.usage_tally.add_billed(tenant, month, provider, 1);
+            }
+        }
+        Billing::Unknown => {
+            if let Err(e) = usage::record_unconfirmed(store, tenant, month, provider, 1).await {
+                tracing::warn!(%provider, error = %e, "unconfirmed usage kept for the next flush");
+                state
+                    .usage_tally
+                    .add_unconfirmed(tenant, month, provider, 1);
+            }
+        }
+        Billing::NotBilled if reserved => {
+            if let Err(e) = usage::release(store, tenant, month, 1).await {
+                metrics::counter!("number_checks_budget_not_given_back_total").increment(1);
+                tracing::warn!(%provider, error = %e, "lookup reservation not given back");
+            }
+        }
+        Billing::NotBilled => {}
+    }
 }
 
 /// Whether a failed vendor call may still have been carried out (and billed): it timed out, or

@@ -173,35 +173,64 @@ pub async fn record_request(
 /// Request counters of the one-number route, summed in memory and added to the store by
 /// [`Tally::flush`]: every second (a worker), before this process answers a usage read, and at
 /// shutdown. A cached lookup then costs no store write; billing and budgets never wait here.
+/// It also keeps billed and unconfirmed usage of lookups whose direct write failed, so that a
+/// store failure after a vendor call delays that usage instead of losing it.
 #[derive(Debug, Default, Clone)]
-pub struct Tally(Arc<Mutex<HashMap<String, (i64, i64)>>>);
+pub struct Tally(Arc<Mutex<HashMap<String, BTreeMap<String, i64>>>>);
 
 impl Tally {
     pub fn add(&self, tenant: &str, month: &str, requested: u64, from_cache: u64) {
+        self.add_fields(
+            tenant,
+            month,
+            [
+                (REQUESTED.to_owned(), requested),
+                (FROM_CACHE.to_owned(), from_cache),
+            ],
+        );
+    }
+
+    /// Billed usage whose write failed, for the next flush.
+    pub fn add_billed(&self, tenant: &str, month: &str, provider: ProviderId, numbers: u64) {
+        self.add_fields(tenant, month, [(format!("{BILLED}{provider}"), numbers)]);
+    }
+
+    /// Unconfirmed usage whose write failed, for the next flush.
+    pub fn add_unconfirmed(&self, tenant: &str, month: &str, provider: ProviderId, numbers: u64) {
+        self.add_fields(
+            tenant,
+            month,
+            [(format!("{UNCONFIRMED}{provider}"), numbers)],
+        );
+    }
+
+    fn add_fields<const N: usize>(&self, tenant: &str, month: &str, fields: [(String, u64); N]) {
         let mut pending = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         let entry = pending
             .entry(keys::Usage::new(tenant, month).into())
             .or_default();
-        entry.0 += requested as i64;
-        entry.1 += from_cache as i64;
+        for (field, by) in fields {
+            *entry.entry(field).or_default() += by as i64;
+        }
     }
 
     /// Adds what is pending to the store; what could not be written stays pending.
     pub async fn flush(&self, store: &Store) -> Result<(), StoreError> {
         let pending = std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner));
         let mut entries = pending.into_iter();
-        while let Some((key, (requested, from_cache))) = entries.next() {
-            let written = store
-                .hincr_many(&key, &[(REQUESTED, requested), (FROM_CACHE, from_cache)])
-                .await;
-            if let Err(e) = written {
+        while let Some((key, fields)) = entries.next() {
+            let increments: Vec<(&str, i64)> = fields
+                .iter()
+                .filter(|(_, by)| **by != 0)
+                .map(|(field, by)| (field.as_str(), *by))
+                .collect();
+            if let Err(e) = store.hincr_many(&key, &increments).await {
                 let mut back = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-                for (key, (requested, from_cache)) in
-                    std::iter::once((key, (requested, from_cache))).chain(entries)
-                {
+                for (key, fields) in std::iter::once((key, fields)).chain(entries) {
                     let entry = back.entry(key).or_default();
-                    entry.0 += requested;
-                    entry.1 += from_cache;
+                    for (field, by) in fields {
+                        *entry.entry(field).or_default() += by;
+                    }
                 }
                 return Err(e);
             }
@@ -320,6 +349,17 @@ mod tests {
             .unwrap();
         tally.flush(&store).await.unwrap();
         assert_eq!(read(&store, "c", "2026-11").await.unwrap().requested, 3);
+
+        // Usage whose direct write failed waits here too, per provider.
+        let ekycpro = providers::ekycpro::ID;
+        tally.add_billed("a", "2026-11", ekycpro, 2);
+        tally.add_billed("a", "2026-11", ekycpro, 1);
+        tally.add_unconfirmed("a", "2026-11", ekycpro, 1);
+        tally.flush(&store).await.unwrap();
+        let a = read(&store, "a", "2026-11").await.unwrap();
+        assert_eq!(a.billed.get("ekycpro"), Some(&3));
+        assert_eq!(a.unconfirmed.get("ekycpro"), Some(&1));
+        assert_eq!((a.requested, a.from_cache), (2, 1), "only what was added");
     }
 
     #[tokio::test]
