@@ -463,3 +463,68 @@ async fn a_bought_lookup_answer_is_returned_when_caching_it_fails() {
     assert!(answer["result"]["registered"].is_boolean(), "{answer}");
     assert_eq!(usage["billed"]["accuauth"], 1, "{usage}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_finished_at_once_whose_event_write_failed_is_announced_later() {
+    let redis = redis_url();
+    let target = redis.trim_start_matches("redis://").trim_end_matches('/');
+    // The completion event of the second job, answered from the cache at once: its append's
+    // connection is cut after the job was saved as finished.
+    let proxy = HoldingProxy::cutting(
+        target,
+        &[
+            "\r\nXADD\r\n",
+            "number_check.completed",
+            "\"numbers_from_cache\":600",
+        ],
+    )
+    .await;
+    let sim = start_sim().await;
+    let app = gateway(&sim, &proxy).await;
+    let bearer = token("acme", SCOPES);
+    let bought = run_job(&app, &bearer, 80_000, 600).await;
+    assert_eq!(bought["status"], "completed", "{bought}");
+    let numbers: Vec<String> = (80_000..80_600_u64).map(|i| format!("98{i:08}")).collect();
+    let refused = app
+        .client
+        .post(app.url("/v1/number-checks"))
+        .timeout(Duration::from_secs(60))
+        .bearer_auth(&bearer)
+        .json(&json!({
+            "numbers": numbers,
+            "default_country": "IN",
+            "checks": ["registered"],
+            "provider": "wscrm_screening"
+        }))
+        .send()
+        .await
+        .expect("submit");
+    assert_eq!(refused.status().as_u16(), 503);
+    assert_eq!(proxy.held(), 1, "the event write was never cut");
+
+    let feed_token = token("acme", "events:read");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let feed: Value = app
+            .get("/v1/events?types=number_check.completed", &feed_token)
+            .await
+            .json()
+            .await
+            .expect("feed");
+        let from_cache: Vec<&Value> = feed["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter(|e| e["data"]["summary"]["cost"]["numbers_from_cache"] == 600)
+            .collect();
+        if !from_cache.is_empty() {
+            assert_eq!(from_cache.len(), 1, "{feed}");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the finished job's completion was never published: {feed}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

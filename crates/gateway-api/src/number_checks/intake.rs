@@ -655,13 +655,21 @@ async fn persist(
     Ok(job)
 }
 
-/// Step 7, for a job with nothing left to send: finished now (200).
+/// Step 7, for a job with nothing left to send: finished now (200). When finishing fails, the
+/// job is handed to the worker, which publishes its completion if it was saved as finished
+/// (and drops the id otherwise).
 async fn finish_now(
     state: &AppState,
     mut job: Job,
     now: DateTime<Utc>,
 ) -> Result<Accepted, IntakeError> {
-    worker::finish(state, &mut job, now).await?;
+    if let Err(e) = worker::finish(state, &mut job, now).await {
+        let due = now.timestamp_millis() as f64 / 1000.0;
+        if let Err(e) = state.store.zadd(&keys::DueJobs::new(), &job.id, due).await {
+            tracing::warn!(job = %job.id, error = %e, "a job that failed to finish is not queued");
+        }
+        return Err(e.into());
+    }
     Ok(Accepted {
         job,
         finished: true,
