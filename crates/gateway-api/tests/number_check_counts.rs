@@ -528,3 +528,47 @@ async fn a_job_finished_at_once_whose_event_write_failed_is_announced_later() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reservations_near_the_budget_at_the_same_time_do_not_refuse_each_other() {
+    use gateway_api::number_checks::usage;
+    use gateway_api::store::{Store, StoreSettings};
+
+    let prefix = format!("test:reserve:{}:", uuid::Uuid::new_v4().simple());
+    let store = Store::connect(&StoreSettings {
+        redis_url: Some(redis_url().into()),
+        key_prefix: prefix,
+        pool_size: 4,
+        ..StoreSettings::default()
+    })
+    .await
+    .expect("store");
+    // Per round, ten reservations of 100 fit a budget of 1,000 exactly, and ten of 2,000
+    // never fit; they all arrive together. A refused one must not take room from the others.
+    for round in 0..20 {
+        let month = format!("round-{round}");
+        let asks = (0..20).map(|i| if i % 2 == 0 { 2_000 } else { 100 });
+        let decided = futures_util::future::join_all(asks.map(|numbers| {
+            let (store, month) = (store.clone(), month.clone());
+            tokio::spawn(async move {
+                let reserved = usage::reserve(&store, "acme", &month, numbers, 1_000).await;
+                (numbers, reserved.expect("store"))
+            })
+        }))
+        .await;
+        for outcome in decided {
+            let (numbers, reserved) = outcome.expect("task");
+            assert_eq!(
+                reserved.is_ok(),
+                numbers == 100,
+                "round {round}: {numbers} numbers: {reserved:?}"
+            );
+        }
+        let used = usage::read(&store, "acme", &month).await.expect("usage");
+        assert_eq!(used.committed, 1_000, "round {round}");
+        store
+            .delete(&gateway_api::keys::Usage::new("acme", &month))
+            .await
+            .expect("clean");
+    }
+}

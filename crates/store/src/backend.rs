@@ -71,7 +71,8 @@ pub(crate) trait Backend {
     async fn hincr(&self, key: &str, field: &str, by: i64) -> Result<i64, StoreError>;
     /// Adds to several integer fields of one hash.
     async fn hincr_many(&self, key: &str, fields: &[(&str, i64)]) -> Result<(), StoreError>;
-    /// Adds `by` to an integer field at most once per marker field, within a cap.
+    /// Adds `by` to an integer field within a cap, at most once per marker field (none when
+    /// the marker is empty).
     async fn hincr_once(
         &self,
         key: &str,

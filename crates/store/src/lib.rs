@@ -644,8 +644,31 @@ impl Store {
         cap: Option<i64>,
         marker: &str,
     ) -> Result<Once, StoreError> {
+        if marker.is_empty() {
+            return Err(StoreError::invalid("a once-only addition needs a marker"));
+        }
         let key = self.key(key);
         dispatch!(self.hincr_once(&key, field, by, cap, marker))
+    }
+
+    /// Adds `by` to the integer in `field` unless that would take it above `cap`, atomically:
+    /// the new value, or on refusal (nothing changed) the value. Concurrent callers are decided
+    /// one at a time, so one refused never makes another refused.
+    pub async fn hincr_capped(
+        &self,
+        key: &str,
+        field: &str,
+        by: i64,
+        cap: i64,
+    ) -> Result<Result<i64, i64>, StoreError> {
+        let key = self.key(key);
+        match dispatch!(self.hincr_once(&key, field, by, Some(cap), ""))? {
+            Once::Applied(after) => Ok(Ok(after)),
+            Once::Refused(value) => Ok(Err(value)),
+            Once::Repeated(_) => Err(StoreError::Corrupt(
+                "a capped addition without marker reported a repeat".to_owned(),
+            )),
+        }
     }
 
     /// Deletes the given fields; returns how many there were.

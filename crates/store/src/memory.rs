@@ -491,7 +491,7 @@ impl Backend for MemoryStore {
                 .map_err(|_| StoreError::Corrupt("hash value is not an integer".to_owned())),
             None => Ok(0),
         };
-        if let Some(earlier) = hash.get(marker) {
+        if let Some(earlier) = hash.get(marker).filter(|_| !marker.is_empty()) {
             return int(Some(earlier)).map(Once::Repeated);
         }
         let current = int(hash.get(field))?;
@@ -503,7 +503,9 @@ impl Backend for MemoryStore {
             return Ok(Once::Refused(current));
         }
         hash.insert(field.to_owned(), after.to_string().into_bytes());
-        hash.insert(marker.to_owned(), by.to_string().into_bytes());
+        if !marker.is_empty() {
+            hash.insert(marker.to_owned(), by.to_string().into_bytes());
+        }
         Ok(Once::Applied(after))
     }
 

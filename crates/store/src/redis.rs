@@ -119,20 +119,23 @@ return 0
 
 /// KEYS[1]; ARGV: now, new score, limit. Scores are passed as strings and
 /// never go through Lua numbers (which would lose precision).
-/// KEYS[1]: a hash; ARGV: field, by, cap ('' for none), marker field. Adds `by` to the field
-/// unless the marker field exists (then replies what it recorded) or the sum would exceed the
-/// cap; records `by` under the marker. Replies {0, new value} | {1, earlier by} | {2, value}.
+/// KEYS[1]: a hash; ARGV: field, by, cap ('' for none), marker field ('' for none). Adds `by`
+/// to the field unless the marker field exists (then replies what it recorded) or the sum would
+/// exceed the cap; records `by` under the marker. Replies {0, new value} | {1, earlier by} |
+/// {2, value}.
 static HINCR_ONCE_SCRIPT: Lua = Lua::new(
     r"
-local earlier = redis.call('HGET', KEYS[1], ARGV[4])
-if earlier then return {1, tonumber(earlier)} end
+if ARGV[4] ~= '' then
+  local earlier = redis.call('HGET', KEYS[1], ARGV[4])
+  if earlier then return {1, tonumber(earlier)} end
+end
 local by = tonumber(ARGV[2])
 if ARGV[3] ~= '' then
   local current = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
   if current + by > tonumber(ARGV[3]) then return {2, current} end
 end
 local after = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
-redis.call('HSET', KEYS[1], ARGV[4], ARGV[2])
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], ARGV[4], ARGV[2]) end
 return {0, after}
 ",
 );

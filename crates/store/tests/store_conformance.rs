@@ -647,6 +647,15 @@ mod cases {
                 .unwrap(),
             Once::Applied(9)
         );
+        // Capped alone: no marker written, a refusal changes nothing.
+        assert_eq!(s.hincr_capped("c", "n", 6, 10).await.unwrap(), Ok(6));
+        assert_eq!(s.hincr_capped("c", "n", 6, 10).await.unwrap(), Err(6));
+        assert_eq!(s.hincr_capped("c", "n", 4, 10).await.unwrap(), Ok(10));
+        assert_eq!(
+            s.hgetall("c").await.unwrap(),
+            vec![("n".to_owned(), b"10".to_vec())]
+        );
+        assert!(s.hincr_once("c", "n", 1, None, "").await.is_err());
         s.set("text", b"abc", None).await.unwrap();
         assert!(s.hincr_once("text", "n", 1, None, "once:e").await.is_err());
         assert!(s.hdel("text", &fields(&["n"])).await.is_err());

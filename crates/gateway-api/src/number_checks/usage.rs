@@ -240,6 +240,8 @@ impl Tally {
 }
 
 /// Reserves `numbers` of the tenant's monthly `budget`; on refusal, the remaining budget.
+/// Decided in one atomic step: a refusal changes nothing, and concurrent reservations near the
+/// budget never refuse each other.
 pub async fn reserve(
     store: &Store,
     tenant: &str,
@@ -248,14 +250,16 @@ pub async fn reserve(
     budget: u64,
 ) -> Result<Result<(), u64>, StoreError> {
     let key = keys::Usage::new(tenant, month);
-    let after = store.hincr(&key, COMMITTED, numbers as i64).await?;
-    let after = u64::try_from(after).unwrap_or(0);
-    if after > budget {
-        store.hincr(&key, COMMITTED, -(numbers as i64)).await?;
-        let before = after.saturating_sub(numbers);
-        return Ok(Err(budget.saturating_sub(before)));
-    }
-    Ok(Ok(()))
+    let cap = i64::try_from(budget).unwrap_or(i64::MAX);
+    Ok(
+        match store
+            .hincr_capped(&key, COMMITTED, numbers as i64, cap)
+            .await?
+        {
+            Ok(_) => Ok(()),
+            Err(committed) => Err(budget.saturating_sub(u64::try_from(committed).unwrap_or(0))),
+        },
+    )
 }
 
 /// Gives back a reservation that was not spent (nothing billed, nor possibly billed).
