@@ -102,6 +102,21 @@ impl Claims {
         out
     }
 
+    /// How many times claims of this scope were released so far. Read before a cache lookup
+    /// and given to [`split`], it spares the claims that follow looking up again what they
+    /// took, when nothing was released meanwhile.
+    pub async fn releases(&self) -> Result<Releases, StoreError> {
+        let key = keys::ClaimReleases::new(&self.scope);
+        let count = match self.store.get(&key).await? {
+            None => 0,
+            Some(v) => std::str::from_utf8(&v)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| StoreError::Corrupt(format!("{}: not a count", &*key)))?,
+        };
+        Ok(Releases(count))
+    }
+
     /// Takes `checks` of `numbers` for `holder` wherever no other live holder has them. Per
     /// number, the checks another holder has (empty: all are `holder`'s now).
     pub async fn take(
@@ -110,10 +125,22 @@ impl Claims {
         numbers: &[E164],
         checks: &CheckSet,
     ) -> Result<Vec<CheckSet>, StoreError> {
+        Ok(self.take_noting_takeovers(holder, numbers, checks).await?.0)
+    }
+
+    /// [`Claims::take`], and whether a claim was taken from a holder that is gone (rather than
+    /// found free).
+    async fn take_noting_takeovers(
+        &self,
+        holder: &str,
+        numbers: &[E164],
+        checks: &CheckSet,
+    ) -> Result<(Vec<CheckSet>, bool), StoreError> {
         let list: Vec<Check> = checks.iter().collect();
         let mut out = vec![CheckSet::empty(); numbers.len()];
+        let mut took_over = false;
         if list.is_empty() {
-            return Ok(out);
+            return Ok((out, took_over));
         }
         // Each chunk is atomic per field only, so several are in flight: the store runs one
         // while the next is encoded and the previous one decoded. Made up front, as in the
@@ -126,18 +153,24 @@ impl Claims {
                 let list = &list;
                 async move {
                     let buckets = self.buckets(chunk, list);
-                    let rows = self
+                    let claimed = self
                         .store
-                        .claim_fields(&buckets.hashes, holder, keys::ClaimHolder::PREFIX, self.ttl)
+                        .claim_fields_noting_takeovers(
+                            &buckets.hashes,
+                            holder,
+                            keys::ClaimHolder::PREFIX,
+                            self.ttl,
+                        )
                         .await?;
-                    Ok::<_, StoreError>((n * chunk_len, buckets.numbers, rows))
+                    Ok::<_, StoreError>((n * chunk_len, buckets.numbers, claimed))
                 }
             })
             .collect();
         let mut replies = futures_util::stream::iter(runs).buffered(CHUNKS_IN_FLIGHT);
         while let Some(reply) = replies.next().await {
-            let (start, numbers_of, rows) = reply?;
-            for (members, row) in numbers_of.iter().zip(rows) {
+            let (start, numbers_of, claimed) = reply?;
+            took_over |= claimed.took_over;
+            for (members, row) in numbers_of.iter().zip(claimed.rows) {
                 for (field, other) in row.iter().enumerate() {
                     if other.is_some() {
                         let number = start + members[field / list.len()];
@@ -146,10 +179,11 @@ impl Claims {
                 }
             }
         }
-        Ok(out)
+        Ok((out, took_over))
     }
 
-    /// Frees `holder`'s claims on `checks` of `numbers`.
+    /// Frees `holder`'s claims on `checks` of `numbers`. Their answers, if any, must be cached
+    /// by now: the release is counted first ([`Claims::releases`]), then the claims are freed.
     pub async fn release(
         &self,
         holder: &str,
@@ -157,9 +191,11 @@ impl Claims {
         checks: &CheckSet,
     ) -> Result<(), StoreError> {
         let list: Vec<Check> = checks.iter().collect();
-        if list.is_empty() {
+        if list.is_empty() || numbers.is_empty() {
             return Ok(());
         }
+        let counter = keys::ClaimReleases::new(&self.scope);
+        self.store.incr(&counter, 1, None).await?;
         for chunk in numbers.chunks(chunk_len(list.len())) {
             let buckets = self.buckets(chunk, &list);
             self.store.release_fields(&buckets.hashes, holder).await?;
@@ -229,6 +265,10 @@ impl Claims {
     }
 }
 
+/// How many times the claims of a scope were released, at one moment ([`Claims::releases`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Releases(i64);
+
 /// A batch of claims grouped by bucket hash.
 #[derive(Debug, Default)]
 struct Buckets {
@@ -253,12 +293,22 @@ pub struct Split {
 /// Claims `checks` of `misses` (numbers the cache did not answer) for `holder`, and divides
 /// them into what it buys and what it waits for. The numbers it claimed are looked up again:
 /// an answer cached (and its claim released) just before the claim was taken is reused.
+///
+/// That look-up again is skipped when `since` ([`Claims::releases`] read before the lookup
+/// that missed `misses`) is still the count after the claims, and no claim was taken from a
+/// gone holder. An answer is bought only under a claim, which is released only after the
+/// answer is cached, and each release is counted before its claims are freed. A number taken
+/// here had its claim free or held by a gone holder; if another holder bought its answer and
+/// the lookup missed it, that holder's claim was freed before this claim (counted after
+/// `since`, or the lookup would have found the answer) or it is gone (a take-over).
+#[allow(clippy::too_many_arguments)]
 pub async fn split(
     claims: &Claims,
     cache: &Cache,
     holder: &str,
     misses: &[E164],
     checks: &CheckSet,
+    since: Option<Releases>,
     max_age: Duration,
     now: DateTime<Utc>,
 ) -> Result<Split, StoreError> {
@@ -266,7 +316,12 @@ pub async fn split(
     if misses.is_empty() || checks.is_empty() {
         return Ok(out);
     }
-    let held = claims.take(holder, misses, checks).await?;
+    let (held, took_over) = claims.take_noting_takeovers(holder, misses, checks).await?;
+    let look_again = took_over
+        || match since {
+            Some(since) => claims.releases().await? != since,
+            None => true,
+        };
     let mut buy: HashMap<CheckSet, Vec<E164>> = HashMap::new();
     let mut wait: HashMap<CheckSet, Vec<E164>> = HashMap::new();
     for (number, held) in misses.iter().zip(held) {
@@ -279,6 +334,10 @@ pub async fn split(
         }
     }
     for (checks, numbers) in buy {
+        if !look_again {
+            out.buy.push((checks, numbers));
+            continue;
+        }
         let found = cache.lookup_recent(&numbers, &checks, max_age, now).await?;
         if !found.hits.is_empty() {
             let answered: Vec<E164> = found.hits.iter().map(|r| r.number).collect();
@@ -422,6 +481,117 @@ mod tests {
         assert_eq!(
             acme.take("b", &[n], &registered).await.unwrap(),
             vec![registered]
+        );
+    }
+
+    /// An answer to `registered` of `number`, as a vendor gave it now.
+    fn answer(number: E164) -> NumberResult {
+        let mut record = NumberResult::empty(number, providers::ekycpro::ID, Utc::now());
+        record.registered = Some(true);
+        record.settle(&CheckSet::of(&[Check::Registered]));
+        record
+    }
+
+    fn cache_of(store: &Store) -> Cache {
+        Cache::new(store.clone(), CacheScope::Shared, "acme", TTL)
+    }
+
+    /// `b`'s split of `numbers` (all missed by a lookup made after `since`): the numbers it
+    /// buys and those whose answers it found late.
+    async fn split_for_b(
+        store: &Store,
+        numbers: &[E164],
+        since: Option<Releases>,
+    ) -> (Vec<E164>, Vec<E164>) {
+        let registered = CheckSet::of(&[Check::Registered]);
+        let split = split(
+            &shared(store),
+            &cache_of(store),
+            "b",
+            numbers,
+            &registered,
+            since,
+            TTL,
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+        let buy = split.buy.into_iter().flat_map(|(_, n)| n).collect();
+        let late = split.late_hits.iter().map(|r| r.number).collect();
+        (buy, late)
+    }
+
+    #[tokio::test]
+    async fn an_answer_cached_and_released_after_the_lookup_is_not_bought_again() {
+        let store = Store::memory("t:");
+        alive(&store, &["a", "b"]).await;
+        let claims = shared(&store);
+        let registered = CheckSet::of(&[Check::Registered]);
+        let (n1, n2) = (number(1), number(2));
+        claims.take("a", &[n1], &registered).await.unwrap();
+        // b reads the count, then its lookup misses n1 and n2; meanwhile a caches n1's answer
+        // and frees its claim.
+        let since = claims.releases().await.unwrap();
+        cache_of(&store)
+            .store(&[answer(n1)], &registered)
+            .await
+            .unwrap();
+        claims.release("a", &[n1], &registered).await.unwrap();
+        assert_ne!(claims.releases().await.unwrap(), since);
+
+        assert_eq!(
+            split_for_b(&store, &[n1, n2], Some(since)).await,
+            (vec![n2], vec![n1])
+        );
+    }
+
+    #[tokio::test]
+    async fn an_answer_a_gone_holder_cached_is_not_bought_again() {
+        let store = Store::memory("t:");
+        alive(&store, &["a", "b"]).await;
+        let claims = shared(&store);
+        let registered = CheckSet::of(&[Check::Registered]);
+        let (n1, n2) = (number(1), number(2));
+        let since = claims.releases().await.unwrap();
+        // a claims n1 and caches its answer, but is gone before freeing the claim.
+        claims.take("a", &[n1], &registered).await.unwrap();
+        cache_of(&store)
+            .store(&[answer(n1)], &registered)
+            .await
+            .unwrap();
+        gone(&store, "a").await.unwrap();
+        assert_eq!(claims.releases().await.unwrap(), since);
+
+        assert_eq!(
+            split_for_b(&store, &[n1, n2], Some(since)).await,
+            (vec![n2], vec![n1])
+        );
+    }
+
+    #[tokio::test]
+    async fn claims_taken_with_nothing_released_are_not_looked_up_again() {
+        let store = Store::memory("t:");
+        alive(&store, &["b"]).await;
+        let registered = CheckSet::of(&[Check::Registered]);
+        let (n1, n2) = (number(1), number(2));
+        let since = shared(&store).releases().await.unwrap();
+        // An answer that no claim covered (no buyer does that) is not looked for again...
+        cache_of(&store)
+            .store(&[answer(n1)], &registered)
+            .await
+            .unwrap();
+        assert_eq!(
+            split_for_b(&store, &[n1, n2], Some(since)).await,
+            (vec![n1, n2], vec![])
+        );
+        // ... unless the caller has no count from before its lookup.
+        shared(&store)
+            .release("b", &[n1, n2], &registered)
+            .await
+            .unwrap();
+        assert_eq!(
+            split_for_b(&store, &[n1, n2], None).await,
+            (vec![n2], vec![n1])
         );
     }
 
