@@ -89,6 +89,10 @@ key_def! {
         => "{{nc:claims:{scope}:{group}}}:{bucket}": Hash, ttl = caller;
     /// A claim holder is alive while this exists.
     pub ClaimHolder(holder: &str) => "nc:holder:{holder}": Bytes, ttl = caller;
+    /// How many times claims of a scope were released (counted before each release): a job
+    /// that saw it unchanged from before its cache lookup to after its claims knows that no
+    /// answer was cached and freed meanwhile.
+    pub ClaimReleases(scope: &str) => "nc:claims:{scope}:released": Counter, ttl = forever;
     /// A tenant's usage in a month: counters per provider and kind.
     pub Usage(tenant: &str, month: &str) => "nc:usage:{tenant}:{month}": Hash, ttl = forever;
     /// Number-check callbacks of the former API waiting to be sent, scored by when.

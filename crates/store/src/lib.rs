@@ -62,6 +62,16 @@ pub type Field = (String, Vec<u8>);
 /// The values of some fields of one hash, in order; `None` for absent ones.
 pub type HashRow = Vec<Option<Vec<u8>>>;
 
+/// What [`Store::claim_fields_noting_takeovers`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimed {
+    /// As [`Store::claim_fields`] answers: per entry, per field, `None` when the holder has it
+    /// now, else the (live) holder that has it.
+    pub rows: Vec<Vec<Option<String>>>,
+    /// Whether a field was taken from a holder that is gone (rather than found free).
+    pub took_over: bool,
+}
+
 /// The sizes of two sets and of their intersection ([`Store::set_sizes`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SetSizes {
@@ -804,6 +814,20 @@ impl Store {
         alive_prefix: &str,
         ttl: Duration,
     ) -> Result<Vec<Vec<Option<String>>>, StoreError> {
+        Ok(self
+            .claim_fields_noting_takeovers(claims, holder, alive_prefix, ttl)
+            .await?
+            .rows)
+    }
+
+    /// [`Store::claim_fields`], also saying whether a field a gone holder had was taken.
+    pub async fn claim_fields_noting_takeovers(
+        &self,
+        claims: &[(String, Vec<String>)],
+        holder: &str,
+        alive_prefix: &str,
+        ttl: Duration,
+    ) -> Result<Claimed, StoreError> {
         if holder.is_empty() {
             return Err(StoreError::invalid("a claim needs a holder"));
         }
@@ -815,7 +839,10 @@ impl Store {
             .filter(|&i| !claims[i].1.is_empty())
             .collect();
         if asked.is_empty() {
-            return Ok(rows);
+            return Ok(Claimed {
+                rows,
+                took_over: false,
+            });
         }
         let prefixed = self.prefixed_entries(claims, &asked);
         let first = dispatch!(self.claim_fields(&prefixed, holder, &[], ttl))?;
@@ -824,7 +851,10 @@ impl Store {
         }
         let gone = self.gone_holders(&rows, alive_prefix).await?;
         if gone.is_empty() {
-            return Ok(rows);
+            return Ok(Claimed {
+                rows,
+                took_over: false,
+            });
         }
         let retry: Vec<usize> = asked
             .into_iter()
@@ -832,10 +862,16 @@ impl Store {
             .collect();
         let prefixed = self.prefixed_entries(claims, &retry);
         let again = dispatch!(self.claim_fields(&prefixed, holder, &gone, ttl))?;
+        let mut took_over = false;
         for (i, row) in retry.into_iter().zip(again) {
+            // Named a gone holder before, and taken now.
+            took_over |= rows[i]
+                .iter()
+                .zip(&row)
+                .any(|(before, now)| before.is_some() && now.is_none());
             rows[i] = row;
         }
-        Ok(rows)
+        Ok(Claimed { rows, took_over })
     }
 
     /// The entries `which` of `entries`, with the store's prefix on their keys.

@@ -1264,27 +1264,53 @@ mod cases {
             vec![taken(1)]
         );
 
-        // A holder that is gone holds nothing.
-        s.delete("alive:a").await.unwrap();
-        assert_eq!(
-            s.claim_fields(&claim_entries(&keys, &["x", "y"]), "b", "alive:", minute)
+        // Free fields are not taken over.
+        assert!(
+            !s.claim_fields_noting_takeovers(&claim_entries(&keys, &["w"]), "b", "alive:", minute)
                 .await
-                .unwrap(),
-            vec![taken(2); 3]
+                .unwrap()
+                .took_over
+        );
+
+        // A holder that is gone holds nothing: its fields are taken over.
+        s.delete("alive:a").await.unwrap();
+        let claimed = s
+            .claim_fields_noting_takeovers(
+                &claim_entries(&keys, &["x", "y"]),
+                "b",
+                "alive:",
+                minute,
+            )
+            .await
+            .unwrap();
+        assert_eq!(claimed.rows, vec![taken(2); 3]);
+        assert!(claimed.took_over);
+        assert!(
+            !s.claim_fields_noting_takeovers(
+                &claim_entries(&keys, &["x", "y"]),
+                "b",
+                "alive:",
+                minute
+            )
+            .await
+            .unwrap()
+            .took_over,
+            "its own fields are not taken over"
         );
         assert_eq!(
             s.hgetall("claim:1").await.unwrap(),
             vec![
+                ("w".to_owned(), b"b".to_vec()),
                 ("x".to_owned(), b"b".to_vec()),
                 ("y".to_owned(), b"b".to_vec()),
                 ("z".to_owned(), b"b".to_vec()),
             ]
         );
         assert_eq!(
-            s.release_fields(&claim_entries(&keys, &["x", "y", "z"]), "b")
+            s.release_fields(&claim_entries(&keys, &["w", "x", "y", "z"]), "b")
                 .await
                 .unwrap(),
-            9
+            12
         );
         assert!(s.hgetall("claim:1").await.unwrap().is_empty());
         assert!(is_corrupt(

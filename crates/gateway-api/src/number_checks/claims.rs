@@ -30,12 +30,20 @@ use super::{CacheScope, NumberChecksConfig};
 use crate::keys;
 use crate::store::{Store, StoreError};
 
-/// Numbers per batch.
-const CHUNK: usize = 5_000;
-/// Batches of claims in flight at once. Their scripts queue on one store connection and each
-/// reply counts against the store's command timeout from when it was sent: four batches of
-/// 10,000 took longer than the default 500 ms on a 1,000,000-number job, which was refused.
+/// Claims (numbers times checks) per batch. The store's calls are per bucket of a batch, so a
+/// batch that meets each bucket many times costs it far less per claim: with 1,024 buckets, a
+/// batch of 5,000 claims did three calls per five claims, one of 64,000 three per sixty. The
+/// store splits a batch into script runs of its own bounded size, so a larger batch does not
+/// hold the server longer at a time; it holds about 60 bytes per claim in the gateway.
+const CHUNK_CLAIMS: usize = 64_000;
+/// Batches of claims in flight at once (the store pipelines each batch's script runs): the
+/// next batch is built while the store works on one.
 const CHUNKS_IN_FLIGHT: usize = 2;
+
+/// Numbers per batch when each has `checks` claims.
+fn chunk_len(checks: usize) -> usize {
+    (CHUNK_CLAIMS / checks.max(1)).max(1)
+}
 
 /// How long a holder counts as alive after its last renewal: two lease times, so a job whose
 /// replica died is taken up by another one (after one lease time) before its claims lapse.
@@ -94,6 +102,21 @@ impl Claims {
         out
     }
 
+    /// How many times claims of this scope were released so far. Read before a cache lookup
+    /// and given to [`split`], it spares the claims that follow looking up again what they
+    /// took, when nothing was released meanwhile.
+    pub async fn releases(&self) -> Result<Releases, StoreError> {
+        let key = keys::ClaimReleases::new(&self.scope);
+        let count = match self.store.get(&key).await? {
+            None => 0,
+            Some(v) => std::str::from_utf8(&v)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| StoreError::Corrupt(format!("{}: not a count", &*key)))?,
+        };
+        Ok(Releases(count))
+    }
+
     /// Takes `checks` of `numbers` for `holder` wherever no other live holder has them. Per
     /// number, the checks another holder has (empty: all are `holder`'s now).
     pub async fn take(
@@ -102,33 +125,52 @@ impl Claims {
         numbers: &[E164],
         checks: &CheckSet,
     ) -> Result<Vec<CheckSet>, StoreError> {
+        Ok(self.take_noting_takeovers(holder, numbers, checks).await?.0)
+    }
+
+    /// [`Claims::take`], and whether a claim was taken from a holder that is gone (rather than
+    /// found free).
+    async fn take_noting_takeovers(
+        &self,
+        holder: &str,
+        numbers: &[E164],
+        checks: &CheckSet,
+    ) -> Result<(Vec<CheckSet>, bool), StoreError> {
         let list: Vec<Check> = checks.iter().collect();
         let mut out = vec![CheckSet::empty(); numbers.len()];
+        let mut took_over = false;
         if list.is_empty() {
-            return Ok(out);
+            return Ok((out, took_over));
         }
         // Each chunk is atomic per field only, so several are in flight: the store runs one
         // while the next is encoded and the previous one decoded. Made up front, as in the
         // cache's lookups, so that the stream holds no closure borrowing `self`.
+        let chunk_len = chunk_len(list.len());
         let runs: Vec<_> = numbers
-            .chunks(CHUNK)
+            .chunks(chunk_len)
             .enumerate()
             .map(|(n, chunk)| {
                 let list = &list;
                 async move {
                     let buckets = self.buckets(chunk, list);
-                    let rows = self
+                    let claimed = self
                         .store
-                        .claim_fields(&buckets.hashes, holder, keys::ClaimHolder::PREFIX, self.ttl)
+                        .claim_fields_noting_takeovers(
+                            &buckets.hashes,
+                            holder,
+                            keys::ClaimHolder::PREFIX,
+                            self.ttl,
+                        )
                         .await?;
-                    Ok::<_, StoreError>((n * CHUNK, buckets.numbers, rows))
+                    Ok::<_, StoreError>((n * chunk_len, buckets.numbers, claimed))
                 }
             })
             .collect();
         let mut replies = futures_util::stream::iter(runs).buffered(CHUNKS_IN_FLIGHT);
         while let Some(reply) = replies.next().await {
-            let (start, numbers_of, rows) = reply?;
-            for (members, row) in numbers_of.iter().zip(rows) {
+            let (start, numbers_of, claimed) = reply?;
+            took_over |= claimed.took_over;
+            for (members, row) in numbers_of.iter().zip(claimed.rows) {
                 for (field, other) in row.iter().enumerate() {
                     if other.is_some() {
                         let number = start + members[field / list.len()];
@@ -137,10 +179,11 @@ impl Claims {
                 }
             }
         }
-        Ok(out)
+        Ok((out, took_over))
     }
 
-    /// Frees `holder`'s claims on `checks` of `numbers`.
+    /// Frees `holder`'s claims on `checks` of `numbers`. Their answers, if any, must be cached
+    /// by now: the release is counted first ([`Claims::releases`]), then the claims are freed.
     pub async fn release(
         &self,
         holder: &str,
@@ -148,10 +191,12 @@ impl Claims {
         checks: &CheckSet,
     ) -> Result<(), StoreError> {
         let list: Vec<Check> = checks.iter().collect();
-        if list.is_empty() {
+        if list.is_empty() || numbers.is_empty() {
             return Ok(());
         }
-        for chunk in numbers.chunks(CHUNK) {
+        let counter = keys::ClaimReleases::new(&self.scope);
+        self.store.incr(&counter, 1, None).await?;
+        for chunk in numbers.chunks(chunk_len(list.len())) {
             let buckets = self.buckets(chunk, &list);
             self.store.release_fields(&buckets.hashes, holder).await?;
         }
@@ -170,7 +215,8 @@ impl Claims {
         if list.is_empty() {
             return Ok(out);
         }
-        for (n, chunk) in numbers.chunks(CHUNK).enumerate() {
+        let chunk_len = chunk_len(list.len());
+        for (n, chunk) in numbers.chunks(chunk_len).enumerate() {
             let buckets = self.buckets(chunk, &list);
             let rows = self.store.hmget_each(&buckets.hashes).await?;
             // Per number of the chunk, the other holders named on its checks.
@@ -187,7 +233,7 @@ impl Claims {
             }
             let alive = self.alive(&others).await?;
             for (i, holders) in others.iter().enumerate() {
-                out[n * CHUNK + i] = holders.iter().any(|h| alive.contains(h));
+                out[n * chunk_len + i] = holders.iter().any(|h| alive.contains(h));
             }
         }
         Ok(out)
@@ -219,6 +265,10 @@ impl Claims {
     }
 }
 
+/// How many times the claims of a scope were released, at one moment ([`Claims::releases`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Releases(i64);
+
 /// A batch of claims grouped by bucket hash.
 #[derive(Debug, Default)]
 struct Buckets {
@@ -243,12 +293,22 @@ pub struct Split {
 /// Claims `checks` of `misses` (numbers the cache did not answer) for `holder`, and divides
 /// them into what it buys and what it waits for. The numbers it claimed are looked up again:
 /// an answer cached (and its claim released) just before the claim was taken is reused.
+///
+/// That look-up again is skipped when `since` ([`Claims::releases`] read before the lookup
+/// that missed `misses`) is still the count after the claims, and no claim was taken from a
+/// gone holder. An answer is bought only under a claim, which is released only after the
+/// answer is cached, and each release is counted before its claims are freed. A number taken
+/// here had its claim free or held by a gone holder; if another holder bought its answer and
+/// the lookup missed it, that holder's claim was freed before this claim (counted after
+/// `since`, or the lookup would have found the answer) or it is gone (a take-over).
+#[allow(clippy::too_many_arguments)]
 pub async fn split(
     claims: &Claims,
     cache: &Cache,
     holder: &str,
     misses: &[E164],
     checks: &CheckSet,
+    since: Option<Releases>,
     max_age: Duration,
     now: DateTime<Utc>,
 ) -> Result<Split, StoreError> {
@@ -256,7 +316,12 @@ pub async fn split(
     if misses.is_empty() || checks.is_empty() {
         return Ok(out);
     }
-    let held = claims.take(holder, misses, checks).await?;
+    let (held, took_over) = claims.take_noting_takeovers(holder, misses, checks).await?;
+    let look_again = took_over
+        || match since {
+            Some(since) => claims.releases().await? != since,
+            None => true,
+        };
     let mut buy: HashMap<CheckSet, Vec<E164>> = HashMap::new();
     let mut wait: HashMap<CheckSet, Vec<E164>> = HashMap::new();
     for (number, held) in misses.iter().zip(held) {
@@ -269,6 +334,10 @@ pub async fn split(
         }
     }
     for (checks, numbers) in buy {
+        if !look_again {
+            out.buy.push((checks, numbers));
+            continue;
+        }
         let found = cache.lookup_recent(&numbers, &checks, max_age, now).await?;
         if !found.hits.is_empty() {
             let answered: Vec<E164> = found.hits.iter().map(|r| r.number).collect();
@@ -415,13 +484,124 @@ mod tests {
         );
     }
 
+    /// An answer to `registered` of `number`, as a vendor gave it now.
+    fn answer(number: E164) -> NumberResult {
+        let mut record = NumberResult::empty(number, providers::ekycpro::ID, Utc::now());
+        record.registered = Some(true);
+        record.settle(&CheckSet::of(&[Check::Registered]));
+        record
+    }
+
+    fn cache_of(store: &Store) -> Cache {
+        Cache::new(store.clone(), CacheScope::Shared, "acme", TTL)
+    }
+
+    /// `b`'s split of `numbers` (all missed by a lookup made after `since`): the numbers it
+    /// buys and those whose answers it found late.
+    async fn split_for_b(
+        store: &Store,
+        numbers: &[E164],
+        since: Option<Releases>,
+    ) -> (Vec<E164>, Vec<E164>) {
+        let registered = CheckSet::of(&[Check::Registered]);
+        let split = split(
+            &shared(store),
+            &cache_of(store),
+            "b",
+            numbers,
+            &registered,
+            since,
+            TTL,
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+        let buy = split.buy.into_iter().flat_map(|(_, n)| n).collect();
+        let late = split.late_hits.iter().map(|r| r.number).collect();
+        (buy, late)
+    }
+
+    #[tokio::test]
+    async fn an_answer_cached_and_released_after_the_lookup_is_not_bought_again() {
+        let store = Store::memory("t:");
+        alive(&store, &["a", "b"]).await;
+        let claims = shared(&store);
+        let registered = CheckSet::of(&[Check::Registered]);
+        let (n1, n2) = (number(1), number(2));
+        claims.take("a", &[n1], &registered).await.unwrap();
+        // b reads the count, then its lookup misses n1 and n2; meanwhile a caches n1's answer
+        // and frees its claim.
+        let since = claims.releases().await.unwrap();
+        cache_of(&store)
+            .store(&[answer(n1)], &registered)
+            .await
+            .unwrap();
+        claims.release("a", &[n1], &registered).await.unwrap();
+        assert_ne!(claims.releases().await.unwrap(), since);
+
+        assert_eq!(
+            split_for_b(&store, &[n1, n2], Some(since)).await,
+            (vec![n2], vec![n1])
+        );
+    }
+
+    #[tokio::test]
+    async fn an_answer_a_gone_holder_cached_is_not_bought_again() {
+        let store = Store::memory("t:");
+        alive(&store, &["a", "b"]).await;
+        let claims = shared(&store);
+        let registered = CheckSet::of(&[Check::Registered]);
+        let (n1, n2) = (number(1), number(2));
+        let since = claims.releases().await.unwrap();
+        // a claims n1 and caches its answer, but is gone before freeing the claim.
+        claims.take("a", &[n1], &registered).await.unwrap();
+        cache_of(&store)
+            .store(&[answer(n1)], &registered)
+            .await
+            .unwrap();
+        gone(&store, "a").await.unwrap();
+        assert_eq!(claims.releases().await.unwrap(), since);
+
+        assert_eq!(
+            split_for_b(&store, &[n1, n2], Some(since)).await,
+            (vec![n2], vec![n1])
+        );
+    }
+
+    #[tokio::test]
+    async fn claims_taken_with_nothing_released_are_not_looked_up_again() {
+        let store = Store::memory("t:");
+        alive(&store, &["b"]).await;
+        let registered = CheckSet::of(&[Check::Registered]);
+        let (n1, n2) = (number(1), number(2));
+        let since = shared(&store).releases().await.unwrap();
+        // An answer that no claim covered (no buyer does that) is not looked for again...
+        cache_of(&store)
+            .store(&[answer(n1)], &registered)
+            .await
+            .unwrap();
+        assert_eq!(
+            split_for_b(&store, &[n1, n2], Some(since)).await,
+            (vec![n1, n2], vec![])
+        );
+        // ... unless the caller has no count from before its lookup.
+        shared(&store)
+            .release("b", &[n1, n2], &registered)
+            .await
+            .unwrap();
+        assert_eq!(
+            split_for_b(&store, &[n1, n2], None).await,
+            (vec![n2], vec![n1])
+        );
+    }
+
     #[tokio::test]
     async fn large_batches_answer_each_number_in_its_place() {
         let store = Store::memory("t:");
         alive(&store, &["a", "b"]).await;
         let claims = shared(&store);
         // More than one chunk, so that answers must land at their chunk's offset.
-        let numbers: Vec<E164> = (0..(CHUNK as u64 * 2 + 123)).map(number).collect();
+        let numbers: Vec<E164> = (0..(chunk_len(2) as u64 * 2 + 123)).map(number).collect();
         let registered = CheckSet::of(&[Check::Registered]);
         let profile = CheckSet::of(&[Check::Profile]);
         let both = registered.union(&profile);

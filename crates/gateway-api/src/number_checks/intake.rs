@@ -150,6 +150,8 @@ pub async fn create(
         config.cache_ttl,
     )
     .reading_legacy(config.legacy_cache_reads);
+    // Read before the lookup: see `claims::split`.
+    let releases = worker::claims_of(state, tenant).releases().await?;
     let found = cache
         .lookup(&batch.numbers, &asked.checks, asked.max_age, now)
         .await?;
@@ -174,6 +176,7 @@ pub async fn create(
         total,
         batch,
         found,
+        releases,
         candidates,
         cooling_down,
         started,
@@ -308,6 +311,8 @@ struct Intake<'a> {
     /// The invalid inputs and repeats (its numbers are dropped once looked up).
     batch: NormalizedBatch,
     found: Lookup,
+    /// [`Claims::releases`] before the cache lookup.
+    releases: claims::Releases,
     candidates: Vec<Candidate>,
     cooling_down: Vec<(ProviderId, Duration)>,
     /// When the request came, for the debug log of where accepting a large job spends its time.
@@ -324,12 +329,7 @@ async fn claim_and_accept(
     let config = &state.config.number_checks;
     let store = &state.store;
     let id = intake.id.clone();
-    let claims = Claims::new(
-        store.clone(),
-        config.cache_scope,
-        intake.tenant,
-        config.job_ttl,
-    );
+    let claims = worker::claims_of(state, intake.tenant);
     claims::keep_alive(store, &id, claims::holder_ttl(config)).await?;
     let split = claims::split(
         &claims,
@@ -337,6 +337,7 @@ async fn claim_and_accept(
         &id,
         &intake.found.misses,
         &intake.asked.checks.difference(&unanswerable),
+        Some(intake.releases),
         intake.asked.max_age,
         intake.now,
     )
@@ -1339,6 +1340,7 @@ mod tests {
                 hits: vec![hit],
                 misses: open.clone(),
             },
+            releases: claims::Releases::default(),
             candidates: vec![registered_only()],
             cooling_down: Vec::new(),
             started: std::time::Instant::now(),

@@ -393,7 +393,8 @@ async fn run_step(
     }
 }
 
-fn claims_of(state: &AppState, tenant: &str) -> Claims {
+/// The in-flight claims of a tenant's jobs.
+pub(super) fn claims_of(state: &AppState, tenant: &str) -> Claims {
     let config = &state.config.number_checks;
     Claims::new(
         state.store.clone(),
@@ -448,6 +449,8 @@ async fn resolve_waits(state: &AppState, job: &mut Job) -> Result<(), StoreError
             job.waits.push(backed_off(config, wait));
             continue;
         }
+        // Read before the lookup: see `claims::split`.
+        let releases = claims.releases().await?;
         let found = cache.lookup(&free, &wait.checks, max_age, asked_at).await?;
         reuse(state, job, &found.hits).await?;
         let split = claims::split(
@@ -456,6 +459,7 @@ async fn resolve_waits(state: &AppState, job: &mut Job) -> Result<(), StoreError
             &job.id,
             &found.misses,
             &wait.checks,
+            Some(releases),
             max_age,
             asked_at,
         )
