@@ -120,8 +120,6 @@ return 0
 ",
 );
 
-/// KEYS[1]; ARGV: now, new score, limit. Scores are passed as strings and
-/// never go through Lua numbers (which would lose precision).
 /// KEYS[1]: a hash; ARGV: field, by, cap ('' for none), marker field ('' for none). Adds `by`
 /// to the field unless the marker field exists (then replies what it recorded) or the sum would
 /// exceed the cap; records `by` under the marker. Replies {0, new value} | {1, earlier by} |
@@ -157,6 +155,8 @@ return {a, b, both}
 ",
 );
 
+/// KEYS[1]; ARGV: now, new score, limit. Scores are passed as strings and
+/// never go through Lua numbers (which would lose precision).
 static ZCLAIM_SCRIPT: Lua = Lua::new(
     r"
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])
