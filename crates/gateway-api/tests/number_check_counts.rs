@@ -153,6 +153,25 @@ async fn run_job(app: &TestApp, bearer: &str, first: u64, count: u64) -> Value {
 
 /// [`run_job`] with more fields in the request.
 async fn run_job_with(app: &TestApp, bearer: &str, first: u64, count: u64, more: Value) -> Value {
+    let accepted: Value = post_job(app, bearer, first, count, more)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let id = accepted["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{accepted}"));
+    wait_done(app, bearer, id).await
+}
+
+/// Posts the job of [`run_job_with`] without waiting for it.
+async fn post_job(
+    app: &TestApp,
+    bearer: &str,
+    first: u64,
+    count: u64,
+    more: Value,
+) -> reqwest::Response {
     let numbers: Vec<String> = (first..first + count)
         .map(|i| format!("98{i:08}"))
         .collect();
@@ -165,8 +184,7 @@ async fn run_job_with(app: &TestApp, bearer: &str, first: u64, count: u64, more:
     if let (Some(body), Value::Object(more)) = (body.as_object_mut(), more) {
         body.extend(more);
     }
-    let accepted: Value = app
-        .client
+    app.client
         .post(app.url("/v1/number-checks"))
         .timeout(Duration::from_secs(60))
         .bearer_auth(bearer)
@@ -174,13 +192,6 @@ async fn run_job_with(app: &TestApp, bearer: &str, first: u64, count: u64, more:
         .send()
         .await
         .expect("submit")
-        .json()
-        .await
-        .expect("json");
-    let id = accepted["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{accepted}"));
-    wait_done(app, bearer, id).await
 }
 
 fn submit_fault(kind: vendor_sim::FaultKind) -> vendor_sim::FaultSpec {
@@ -385,21 +396,7 @@ async fn a_job_that_fails_before_it_is_queued_gives_its_reservation_back() {
     let sim = start_sim().await;
     let app = gateway_with_budgets(&sim, &proxy, json!({"acme": 10_000})).await;
     let bearer = token("acme", SCOPES);
-    let numbers: Vec<String> = (70_000..71_000_u64).map(|i| format!("98{i:08}")).collect();
-    let refused = app
-        .client
-        .post(app.url("/v1/number-checks"))
-        .timeout(Duration::from_secs(60))
-        .bearer_auth(&bearer)
-        .json(&json!({
-            "numbers": numbers,
-            "default_country": "IN",
-            "checks": ["registered"],
-            "provider": "wscrm_screening"
-        }))
-        .send()
-        .await
-        .expect("submit");
+    let refused = post_job(&app, &bearer, 70_000, 1_000, json!({})).await;
     assert_eq!(refused.status().as_u16(), 503);
     assert_eq!(proxy.held(), 1, "the job's save was never cut");
     let usage = usage_of(&app, &bearer).await;
@@ -484,21 +481,7 @@ async fn a_job_finished_at_once_whose_event_write_failed_is_announced_later() {
     let bearer = token("acme", SCOPES);
     let bought = run_job(&app, &bearer, 80_000, 600).await;
     assert_eq!(bought["status"], "completed", "{bought}");
-    let numbers: Vec<String> = (80_000..80_600_u64).map(|i| format!("98{i:08}")).collect();
-    let refused = app
-        .client
-        .post(app.url("/v1/number-checks"))
-        .timeout(Duration::from_secs(60))
-        .bearer_auth(&bearer)
-        .json(&json!({
-            "numbers": numbers,
-            "default_country": "IN",
-            "checks": ["registered"],
-            "provider": "wscrm_screening"
-        }))
-        .send()
-        .await
-        .expect("submit");
+    let refused = post_job(&app, &bearer, 80_000, 600, json!({})).await;
     assert_eq!(refused.status().as_u16(), 503);
     assert_eq!(proxy.held(), 1, "the event write was never cut");
 
