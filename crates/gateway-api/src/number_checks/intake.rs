@@ -430,11 +430,7 @@ impl Abandoned {
     /// month ends, counted by `number_checks_budget_not_given_back_total`.
     async fn undo(self, state: &AppState, error: IntakeError) -> IntakeError {
         let store = &state.store;
-        if let Err(e) = usage::release(store, &self.tenant, &self.month, self.reserved).await {
-            metrics::counter!("number_checks_budget_not_given_back_total").increment(self.reserved);
-            tracing::warn!(job = %self.id, tenant = %self.tenant, numbers = self.reserved,
-                error = %e, "reservation of a job that failed to start not given back");
-        }
+        usage::give_back(store, &self.tenant, &self.month, self.reserved, &self.id).await;
         if let Err(e) = store.delete(&keys::JobRecord::new(&self.id)).await {
             tracing::warn!(job = %self.id, error = %e, "record of a job that failed to start left to expire");
         }
@@ -1083,12 +1079,7 @@ async fn settle_lookup_usage(
                     .add_unconfirmed(tenant, month, provider, 1);
             }
         }
-        Billing::NotBilled if reserved => {
-            if let Err(e) = usage::release(store, tenant, month, 1).await {
-                metrics::counter!("number_checks_budget_not_given_back_total").increment(1);
-                tracing::warn!(%provider, error = %e, "lookup reservation not given back");
-            }
-        }
+        Billing::NotBilled if reserved => usage::give_back(store, tenant, month, 1, "lookup").await,
         Billing::NotBilled => {}
     }
 }

@@ -73,12 +73,8 @@ pub async fn record_billed_once(
     numbers: u64,
     mark: &str,
 ) -> Result<bool, StoreError> {
-    let key = keys::Usage::new(tenant, month);
     let field = format!("{BILLED}{provider}");
-    let done = store
-        .hincr_once(&key, &field, numbers as i64, None, mark)
-        .await?;
-    Ok(matches!(done, Once::Applied(_)))
+    add_once(store, tenant, month, &field, numbers, mark).await
 }
 
 /// [`record_unconfirmed`] once per `mark`.
@@ -90,12 +86,26 @@ pub async fn record_unconfirmed_once(
     numbers: u64,
     mark: &str,
 ) -> Result<(), StoreError> {
-    let key = keys::Usage::new(tenant, month);
     let field = format!("{UNCONFIRMED}{provider}");
-    store
-        .hincr_once(&key, &field, numbers as i64, None, mark)
+    add_once(store, tenant, month, &field, numbers, mark)
+        .await
+        .map(|_| ())
+}
+
+/// Adds `numbers` to a usage counter once per `mark`; whether it was added now.
+async fn add_once(
+    store: &Store,
+    tenant: &str,
+    month: &str,
+    field: &str,
+    numbers: u64,
+    mark: &str,
+) -> Result<bool, StoreError> {
+    let key = keys::Usage::new(tenant, month);
+    let done = store
+        .hincr_once(&key, field, numbers as i64, None, mark)
         .await?;
-    Ok(())
+    Ok(matches!(done, Once::Applied(_)))
 }
 
 /// [`reserve`] once per `mark`: the numbers reserved (by this call or, for a repeat, by the
@@ -279,6 +289,26 @@ pub async fn release(
             .await?;
     }
     Ok(())
+}
+
+/// Gives back a reservation `holder` (a job, a lookup) no longer needs, without ever giving it
+/// back twice: one attempt, and when it fails (the store away, the reply lost) the numbers stay
+/// reserved until the month ends, counted by `number_checks_budget_not_given_back_total` and
+/// logged, rather than risk letting the tenant spend past the budget.
+pub async fn give_back(store: &Store, tenant: &str, month: &str, numbers: u64, holder: &str) {
+    if numbers == 0 {
+        return;
+    }
+    if let Err(e) = release(store, tenant, month, numbers).await {
+        metrics::counter!("number_checks_budget_not_given_back_total").increment(numbers);
+        tracing::warn!(
+            holder,
+            tenant,
+            numbers,
+            error = %e,
+            "reservation not given back; it stays reserved for the month"
+        );
+    }
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

@@ -1331,27 +1331,6 @@ fn keep_spent_reservation(job: &mut Job) -> u64 {
     unspent
 }
 
-/// Gives `unspent` back to the tenant's budget, at most once: the finished job saved before
-/// says it holds only what it spent, so a repeat of the step after any failure finds nothing
-/// to give back. A failure here (the reply lost, the store away) keeps the numbers reserved
-/// for the month rather than risk giving them back twice, which would let the tenant spend
-/// past the budget.
-async fn give_back_budget(state: &AppState, job: &Job, unspent: u64) {
-    if unspent == 0 {
-        return;
-    }
-    if let Err(e) = usage::release(&state.store, &job.tenant, &job.month, unspent).await {
-        metrics::counter!("number_checks_budget_not_given_back_total").increment(unspent);
-        tracing::warn!(
-            job = %job.id,
-            tenant = %job.tenant,
-            numbers = unspent,
-            error = %e,
-            "unspent budget not given back; it stays reserved for the month"
-        );
-    }
-}
-
 /// Final status, unspent budget back, metrics, then the `number_check.completed` event and
 /// the callback. The final save holds the event's id until it is published, so that a failure
 /// after it (the job, being finished, is not worked on again) is made good by the next step.
@@ -1372,7 +1351,9 @@ pub async fn finish(state: &AppState, job: &mut Job, now: DateTime<Utc>) -> Resu
     let unspent = keep_spent_reservation(job);
     job.unpublished_event = Some(crate::events::new_event_id());
     jobs::save(store, job, config.job_ttl).await?;
-    give_back_budget(state, job, unspent).await;
+    // At most once: the finished job saved just before holds only what it spent, so a repeat
+    // of this step after any failure finds nothing to give back.
+    usage::give_back(store, &job.tenant, &job.month, unspent, &job.id).await;
     forget_usage_marks(state, job).await;
     // Best effort: the job's holder key lapses on its own shortly after.
     if let Err(e) = claims::gone(store, &job.id).await {
