@@ -231,27 +231,38 @@ impl Cache {
         results: &[NumberResult],
         checks: &CheckSet,
     ) -> Result<(), StoreError> {
-        for chunk in results.chunks(CHUNK) {
-            let entries: Vec<(String, Vec<Field>)> = chunk
-                .iter()
-                .map(|record| {
-                    let fields = checks
-                        .iter()
-                        .filter_map(|check| {
-                            let answer = answer_of(record, check)?;
-                            let bytes = serde_json::to_vec(&answer).ok()?;
-                            Some((check.as_str().to_owned(), bytes))
-                        })
-                        .collect();
-                    (
-                        keys::CachedNumber::of(&self.scope, &record.number).into(),
-                        fields,
-                    )
-                })
-                .collect();
-            self.store.hset_many(&entries, Some(self.ttl)).await?;
-        }
+        // Each chunk encoded in its own task, on whichever thread is free.
+        super::spread::over_chunks(results, CHUNK, |chunk| {
+            let (cache, checks) = (self.clone(), *checks);
+            async move { cache.store_chunk(&chunk, &checks).await }
+        })
+        .await?;
         Ok(())
+    }
+
+    async fn store_chunk(
+        &self,
+        chunk: &[NumberResult],
+        checks: &CheckSet,
+    ) -> Result<(), StoreError> {
+        let entries: Vec<(String, Vec<Field>)> = chunk
+            .iter()
+            .map(|record| {
+                let fields = checks
+                    .iter()
+                    .filter_map(|check| {
+                        let answer = answer_of(record, check)?;
+                        let bytes = serde_json::to_vec(&answer).ok()?;
+                        Some((check.as_str().to_owned(), bytes))
+                    })
+                    .collect();
+                (
+                    keys::CachedNumber::of(&self.scope, &record.number).into(),
+                    fields,
+                )
+            })
+            .collect();
+        self.store.hset_many(&entries, Some(self.ttl)).await
     }
 }
 
@@ -547,6 +558,36 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(found.misses, vec![b], "{found:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_store_of_many_chunks_caches_every_number() {
+        let store = Store::memory("t:");
+        let cache = Cache::new(store, CacheScope::Shared, "acme", Duration::from_secs(3600));
+        let now = Utc::now();
+        let registered = CheckSet::of(&[Check::Registered]);
+        // More chunks than are written at once, the last one short.
+        let records: Vec<NumberResult> = (0..(CHUNK * 9 + 17) as u64)
+            .map(|i| {
+                let number: E164 = format!("+9198{i:08}").parse().unwrap();
+                let mut record = NumberResult::empty(number, providers::ekycpro::ID, now);
+                record.registered = Some(i % 3 == 0);
+                record.settle(&registered);
+                record
+            })
+            .collect();
+        cache.store(&records, &registered).await.unwrap();
+        let numbers: Vec<E164> = records.iter().map(|r| r.number).collect();
+        let found = cache
+            .lookup(&numbers, &registered, Duration::from_secs(3600), now)
+            .await
+            .unwrap();
+        assert!(found.misses.is_empty(), "{} misses", found.misses.len());
+        assert_eq!(found.hits.len(), records.len());
+        for (hit, record) in found.hits.iter().zip(&records) {
+            assert_eq!(hit.number, record.number);
+            assert_eq!(hit.registered, record.registered);
+        }
     }
 
     #[tokio::test]

@@ -475,6 +475,7 @@ pub enum Source {
 
 /// Merges `partials` (records of open numbers, each with statuses for the checks it speaks
 /// of) into the numbers' records. Idempotent: writing the same partials again changes nothing.
+/// The partials name distinct numbers: chunks of them are merged at once.
 /// For partials without answers (failures, checks no provider takes).
 pub async fn merge_records(
     store: &Store,
@@ -505,34 +506,52 @@ async fn merge(
     ttl: Duration,
     source: Option<Source>,
 ) -> Result<Merged, StoreError> {
-    let mut merged = Merged::default();
-    for chunk in partials.chunks(CHUNK) {
-        let keys: Vec<String> = chunk
-            .iter()
-            .map(|r| keys::JobNumberRecord::of(id, &r.number).into())
-            .collect();
-        let existing = store.mget(&keys).await?;
-        let mut entries = Vec::with_capacity(chunk.len());
-        for ((key, partial), old) in keys.into_iter().zip(chunk).zip(existing) {
-            let mut record = old
-                .and_then(|bytes| serde_json::from_slice::<NumberResult>(&bytes).ok())
-                .unwrap_or_else(|| NumberResult::unanswered(partial.number));
-            let had_answer = record.has_answer();
-            record.absorb(partial);
-            if !had_answer && record.has_answer() {
-                merged.newly_answered += 1;
-            }
-            if let Ok(bytes) = serde_json::to_vec(&record) {
-                entries.push((key, bytes));
-            }
+    // The chunks hold different numbers, so they are merged at once, each in its own task:
+    // decoding and encoding the records is most of a merge's time.
+    let newly_answered = super::spread::over_chunks(partials, CHUNK, |chunk| {
+        let (store, id) = (store.clone(), id.to_owned());
+        async move { merge_chunk(&store, &id, &chunk, ttl, source).await }
+    })
+    .await?;
+    Ok(Merged {
+        newly_answered: newly_answered.into_iter().sum(),
+    })
+}
+
+/// [`merge`] of one chunk of distinct numbers; returns how many were newly answered.
+async fn merge_chunk(
+    store: &Store,
+    id: &str,
+    chunk: &[NumberResult],
+    ttl: Duration,
+    source: Option<Source>,
+) -> Result<u64, StoreError> {
+    let mut newly_answered = 0;
+    let keys: Vec<String> = chunk
+        .iter()
+        .map(|r| keys::JobNumberRecord::of(id, &r.number).into())
+        .collect();
+    let existing = store.mget(&keys).await?;
+    let mut entries = Vec::with_capacity(chunk.len());
+    for ((key, partial), old) in keys.into_iter().zip(chunk).zip(existing) {
+        let mut record = old
+            .and_then(|bytes| serde_json::from_slice::<NumberResult>(&bytes).ok())
+            .unwrap_or_else(|| NumberResult::unanswered(partial.number));
+        let had_answer = record.has_answer();
+        record.absorb(partial);
+        if !had_answer && record.has_answer() {
+            newly_answered += 1;
         }
-        store.mset(&entries, Some(ttl)).await?;
-        // After the records: a count never runs ahead of the records it counts.
-        if let Some(source) = source {
-            tally(store, id, chunk, source, ttl).await?;
+        if let Ok(bytes) = serde_json::to_vec(&record) {
+            entries.push((key, bytes));
         }
     }
-    Ok(merged)
+    store.mset(&entries, Some(ttl)).await?;
+    // After the records: a count never runs ahead of the records it counts.
+    if let Some(source) = source {
+        tally(store, id, chunk, source, ttl).await?;
+    }
+    Ok(newly_answered)
 }
 
 /// Adds the numbers of `partials` that carry an answer to the job's set for `source`. Which
@@ -766,5 +785,84 @@ fn complete(record: &mut NumberResult, job: &Job) {
             }
         };
         record.checks.insert(check, outcome);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use domain::{Check, Gender};
+
+    use super::*;
+
+    /// Registered answers of `provider` for `n` distinct numbers: more chunks than are merged at
+    /// once, the last one short.
+    fn answers(n: u64, check: Check, provider: ProviderId) -> Vec<NumberResult> {
+        (0..n)
+            .map(|i| {
+                let number: E164 = format!("+9198{i:08}").parse().expect("valid number");
+                let mut record = NumberResult::empty(number, provider, Utc::now());
+                match check {
+                    Check::Registered => record.registered = Some(i % 2 == 0),
+                    _ => record.gender = Some(Gender::Female),
+                }
+                record.settle(&CheckSet::of(&[check]));
+                record
+            })
+            .collect()
+    }
+
+    async fn stored(store: &Store, id: &str, partials: &[NumberResult]) -> Vec<NumberResult> {
+        let keys: Vec<String> = partials
+            .iter()
+            .map(|r| keys::JobNumberRecord::of(id, &r.number).into())
+            .collect();
+        store
+            .mget(&keys)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|bytes| serde_json::from_slice(&bytes.expect("a record per number")).unwrap())
+            .collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_merge_of_many_chunks_writes_every_record_and_counts_each_number_once() {
+        let store = Store::memory("t:");
+        let ttl = Duration::from_secs(600);
+        let n = (CHUNK * 9 + 17) as u64;
+        let registered = answers(n, Check::Registered, ProviderId::new("first"));
+        let merged = merge_answers(&store, "job", &registered, ttl, Source::Vendor)
+            .await
+            .unwrap();
+        assert_eq!(merged.newly_answered, n);
+        let again = merge_answers(&store, "job", &registered, ttl, Source::Vendor)
+            .await
+            .unwrap();
+        assert_eq!(again.newly_answered, 0, "a repeated merge changes nothing");
+
+        // A second check of the same numbers is merged into the same records.
+        let demographics = answers(n, Check::Demographics, ProviderId::new("second"));
+        merge_answers(&store, "job", &demographics, ttl, Source::Vendor)
+            .await
+            .unwrap();
+        let records = stored(&store, "job", &registered).await;
+        assert_eq!(records.len() as u64, n);
+        for (i, record) in records.iter().enumerate() {
+            assert_eq!(record.registered, Some(i % 2 == 0), "{record:?}");
+            assert_eq!(record.gender, Some(Gender::Female), "{record:?}");
+            assert_eq!(
+                record.status(Check::Registered),
+                Some(CheckStatus::Answered)
+            );
+        }
+        let sizes = store
+            .set_sizes(
+                &keys::JobAnsweredNumbers::new("job"),
+                &keys::JobReusedNumbers::new("job"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(sizes.a, n);
     }
 }

@@ -20,6 +20,7 @@ pub mod planner;
 pub mod pool;
 pub mod routes;
 pub mod slots;
+mod spread;
 pub mod usage;
 pub mod worker;
 
