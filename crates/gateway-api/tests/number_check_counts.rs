@@ -404,6 +404,7 @@ async fn a_job_that_fails_before_it_is_queued_gives_its_reservation_back() {
         usage["budget"]["committed"], 0,
         "the failed job holds nothing: {usage}"
     );
+    assert_eq!(usage["requested"], 0, "nor is it counted as asked: {usage}");
 
     // The caller's retry is a new job; what it spends stays reserved, nothing more.
     let job = run_job(&app, &bearer, 70_000, 1_000).await;
@@ -411,6 +412,27 @@ async fn a_job_that_fails_before_it_is_queued_gives_its_reservation_back() {
     let usage = usage_of(&app, &bearer).await;
     assert_eq!(usage["budget"]["committed"], 1_000, "{usage}");
     assert_eq!(usage["billed_total"], 1_000, "{usage}");
+    assert_eq!(
+        usage["requested"], 1_000,
+        "the numbers were asked once: {usage}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_whose_request_count_cannot_be_written_is_accepted_and_counted_later() {
+    let redis = redis_url();
+    let target = redis.trim_start_matches("redis://").trim_end_matches('/');
+    // The month's `requested` count of the new job: its connection is cut, so it never lands.
+    let proxy = HoldingProxy::cutting(target, &["\r\nHINCRBY\r\n", "\r\nrequested\r\n"]).await;
+    let sim = start_sim().await;
+    let app = gateway(&sim, &proxy).await;
+    let bearer = token("acme", SCOPES);
+    let job = run_job(&app, &bearer, 80_000, 600).await;
+    assert_eq!(proxy.held(), 1, "the count's write was never cut");
+    assert_eq!(job["status"], "completed", "{job}");
+    // A usage read of this process first adds what waits in its tally.
+    let usage = usage_of(&app, &bearer).await;
+    assert_eq!(usage["requested"], 600, "{usage}");
 }
 
 /// Looks up a Peru number at the simulator's one-number vendor, through a store reached via

@@ -404,13 +404,16 @@ async fn accept(
         Err(e) => return Err(abandoned.undo(state, e).await),
     };
     tracing::debug!(job = %job.id, at_ms = intake.started.elapsed().as_millis() as u64, "persisted");
-    if job.all_work_done() {
-        return finish_now(state, job, intake.now).await;
-    }
-    match queue(state, job, intake.now).await {
-        Ok(accepted) => Ok(accepted),
-        Err(e) => Err(abandoned.undo(state, e).await),
-    }
+    let accepted = if job.all_work_done() {
+        finish_now(state, job, intake.now).await?
+    } else {
+        match queue(state, job, intake.now).await {
+            Ok(accepted) => accepted,
+            Err(e) => return Err(abandoned.undo(state, e).await),
+        }
+    };
+    count_request(state, &accepted.job).await;
+    Ok(accepted)
 }
 
 /// A job that failed before it was queued: no worker will ever take it, and the caller gets
@@ -638,18 +641,25 @@ async fn persist(
             until,
         });
     }
-    let requested = job.counts.total;
-    metrics::counter!("number_checks_numbers_requested_total").increment(requested);
-    metrics::counter!("number_checks_numbers_from_cache_total").increment(job.counts.from_cache);
-    usage::record_request(
-        store,
-        &job.tenant,
-        &job.month,
-        requested,
-        job.counts.from_cache,
-    )
-    .await?;
     Ok(job)
+}
+
+/// Counts an accepted job's numbers in the month's usage (`requested`, `saved_by_cache`). Only
+/// once the job is queued or finished: a job that fails before is retried by its caller as a
+/// new job and would count twice. A failed write does not fail the accepted job: the counts
+/// wait in the process's usage tally for its next flush.
+async fn count_request(state: &AppState, job: &Job) {
+    let (requested, from_cache) = (job.counts.total, job.counts.from_cache);
+    metrics::counter!("number_checks_numbers_requested_total").increment(requested);
+    metrics::counter!("number_checks_numbers_from_cache_total").increment(from_cache);
+    let written =
+        usage::record_request(&state.store, &job.tenant, &job.month, requested, from_cache).await;
+    if let Err(e) = written {
+        tracing::warn!(job = %job.id, error = %e, "request usage left for the next usage flush");
+        state
+            .usage_tally
+            .add(&job.tenant, &job.month, requested, from_cache);
+    }
 }
 
 /// Step 7, for a job with nothing left to send: finished now (200). When finishing fails, the
