@@ -475,8 +475,8 @@ pub enum Source {
 
 /// Merges `partials` (records of open numbers, each with statuses for the checks it speaks
 /// of) into the numbers' records. Idempotent: writing the same partials again changes nothing.
-/// The partials name distinct numbers: chunks of them are merged at once.
-/// For partials without answers (failures, checks no provider takes).
+/// For partials without answers (failures, checks no provider takes). The partials name
+/// distinct numbers, since chunks of them are merged at once.
 pub async fn merge_records(
     store: &Store,
     id: &str,
@@ -795,7 +795,7 @@ mod tests {
 
     use super::*;
 
-    /// Registered answers of `provider` for `n` distinct numbers: more chunks than are merged at
+    /// Answers of `provider` to `check` for `n` distinct numbers: more chunks than are merged at
     /// once, the last one short.
     fn answers(n: u64, check: Check, provider: ProviderId) -> Vec<NumberResult> {
         (0..n)
