@@ -27,7 +27,7 @@ mod tls;
 use std::time::Duration;
 
 pub use cluster::Cluster;
-pub use process::{Server, Standalone};
+pub use process::{Server, Standalone, free_port};
 pub use sentinel::{MASTER_NAME, Sentinel};
 pub use tls::Tls;
 

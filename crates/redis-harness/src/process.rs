@@ -62,7 +62,9 @@ impl Drop for TempDir {
 }
 
 /// A local port that is free now; with `bus`, `port + 10000` (a cluster node's bus port) too.
-pub(crate) fn free_port(bus: bool) -> u16 {
+/// Panics when no such port is found in 100 tries.
+#[must_use]
+pub fn free_port(bus: bool) -> u16 {
     for _ in 0..100 {
         let probe = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr());
         let Ok(port) = probe.map(|a| a.port()) else {

@@ -7,9 +7,11 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use redis_harness::free_port;
 
 /// URL of the shared test Redis.
 pub fn shared_url() -> String {
@@ -34,12 +36,9 @@ fn answers_ping(port: u16) -> bool {
     s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("no free local port")
-        .port()
-}
+/// How many fresh ports a start tries: a port found free can be taken by another test's
+/// connection before the server binds it, and the server then exits at start-up.
+const PORT_TRIES: usize = 8;
 
 /// A private `redis-server` (no persistence), killed when dropped.
 ///
@@ -61,14 +60,14 @@ impl PrivateRedis {
     /// Starts `redis-server` on a free port and waits (up to 5 s) until it answers.
     /// Panics with a clear message if `redis-server` is not installed or does not come up.
     pub fn start() -> PrivateRedis {
-        Self::start_on(free_port(), false)
+        Self::start_fresh(false)
     }
 
     /// A one-node Redis Cluster holding every slot: it runs any command, but like every
     /// cluster refuses a multi-key command, transaction or script whose keys span slots
     /// (`CROSSSLOT`), and a script touching keys it did not declare.
     pub fn start_cluster_node() -> PrivateRedis {
-        let redis = Self::start_on(free_port(), true);
+        let redis = Self::start_fresh(true);
         let port = redis.port.to_string();
         let added = Command::new("redis-cli")
             .args(["-p", &port, "CLUSTER", "ADDSLOTSRANGE", "0", "16383"])
@@ -100,10 +99,23 @@ impl PrivateRedis {
     pub fn restart(&mut self) {
         self.stop();
         let port = self.port;
-        *self = Self::start_on(port, self.cluster);
+        let cluster = self.cluster;
+        *self = Self::start_on(port, cluster).unwrap_or_else(|e| panic!("{e}"));
     }
 
-    fn start_on(port: u16, cluster: bool) -> PrivateRedis {
+    fn start_fresh(cluster: bool) -> PrivateRedis {
+        let mut last = String::new();
+        for _ in 0..PORT_TRIES {
+            match Self::start_on(free_port(cluster), cluster) {
+                Ok(redis) => return redis,
+                Err(e) => last = e,
+            }
+        }
+        panic!("no private redis-server started after {PORT_TRIES} ports; the last: {last}");
+    }
+
+    /// Starts the server on `port`; `Err` when it exits at start-up (the port was taken).
+    fn start_on(port: u16, cluster: bool) -> Result<PrivateRedis, String> {
         let mut command = Command::new("redis-server");
         if cluster {
             let nodes = std::env::temp_dir().join(format!("store-test-nodes-{port}.conf"));
@@ -138,7 +150,9 @@ impl PrivateRedis {
                 .as_mut()
                 .and_then(|c| c.try_wait().ok().flatten())
             {
-                panic!("private redis-server on port {port} exited at start-up: {status}");
+                return Err(format!(
+                    "private redis-server on port {port} exited at start-up: {status}"
+                ));
             }
             assert!(
                 Instant::now() < deadline,
@@ -146,7 +160,7 @@ impl PrivateRedis {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        redis
+        Ok(redis)
     }
 
     pub fn port(&self) -> u16 {
