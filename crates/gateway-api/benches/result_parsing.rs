@@ -179,6 +179,11 @@ fn settled(records: &[NumberResult]) -> Vec<NumberResult> {
     out
 }
 
+/// The records of a job of as many numbers as `records`.
+fn job_records(records: &[NumberResult]) -> jobs::Records {
+    jobs::Records::new(JOB_ID, records.len() as u64)
+}
+
 /// As the worker's `write_results`: the merge into the job's records and the cache write run
 /// together.
 async fn store(f: &Fixture, records: &[NumberResult]) {
@@ -191,8 +196,9 @@ async fn store(f: &Fixture, records: &[NumberResult]) {
         config.cache_ttl,
     );
     let checks = checks();
+    let job = job_records(records);
     let (merged, cached) = tokio::join!(
-        jobs::merge_records(&f.state.store, JOB_ID, records, config.job_ttl),
+        jobs::merge_records(&f.state.store, &job, records, config.job_ttl),
         cache.store(records, &checks),
     );
     merged.expect("the sub-order results are stored");
@@ -203,9 +209,14 @@ async fn store(f: &Fixture, records: &[NumberResult]) {
 async fn store_key_per_check(f: &Fixture, records: &[NumberResult]) {
     let config = &f.state.config.number_checks;
     let records = &settled(records);
-    jobs::merge_records(&f.state.store, JOB_ID, records, config.job_ttl)
-        .await
-        .expect("the sub-order results are stored");
+    jobs::merge_records(
+        &f.state.store,
+        &job_records(records),
+        records,
+        config.job_ttl,
+    )
+    .await
+    .expect("the sub-order results are stored");
     for chunk in records.chunks(5_000) {
         let mut entries = Vec::with_capacity(chunk.len() * checks().len());
         for record in chunk {
@@ -293,9 +304,14 @@ async fn split(f: &Fixture, sim_location: &ResultLocation) {
         let config = &f.state.config.number_checks;
         let started = Instant::now();
         let records = settled(&records);
-        jobs::merge_records(&f.state.store, JOB_ID, &records, config.job_ttl)
-            .await
-            .expect("the sub-order results are stored");
+        jobs::merge_records(
+            &f.state.store,
+            &job_records(&records),
+            &records,
+            config.job_ttl,
+        )
+        .await
+        .expect("the sub-order results are stored");
         let put = started.elapsed();
         let started = Instant::now();
         Cache::new(

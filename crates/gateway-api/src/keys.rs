@@ -53,8 +53,13 @@ key_def! {
     pub JobOpenNumbers(id: &str) => "{{nc:job:{id}}}:open": List, ttl = caller;
     /// The numbers of one of the job's waits (answers another holder is buying).
     pub JobWait(id: &str, list: usize) => "{{nc:job:{id}}}:wait:{list}": List, ttl = caller;
-    /// The merged record of one of the job's open numbers.
+    /// The merged record of one of the job's open numbers, in jobs created before records were
+    /// kept in buckets (read, never written, by this version).
     pub JobNumberRecord(id: &str, digits: u64) => "{{nc:job:{id}}}:record:{digits}": Bytes,
+        ttl = caller;
+    /// Merged records of some of the job's open numbers: field the number's digits, value the
+    /// record (see `jobs::Records`).
+    pub JobRecordBucket(id: &str, bucket: u32) => "{{nc:job:{id}}}:records:{bucket}": Hash,
         ttl = caller;
     /// The job's numbers a vendor answered (at least one check) for it: its `answered` count.
     /// Sets converge when a write is repeated after a lost reply, which a counter does not.
@@ -315,6 +320,7 @@ mod tests {
                     slot(prefix, &JobOpenNumbers::new(id)),
                     slot(prefix, &JobWait::new(id, 3)),
                     slot(prefix, &JobNumberRecord::of(id, &number)),
+                    slot(prefix, &JobRecordBucket::new(id, 7)),
                     slot(prefix, &JobPoolMarker::new(id, 0)),
                     slot(prefix, &JobAnsweredNumbers::new(id)),
                     slot(prefix, &JobReusedNumbers::new(id)),
@@ -375,6 +381,7 @@ mod tests {
             JobLease::PATTERN,
             JobNumbers::PATTERN,
             JobNumberRecord::PATTERN,
+            JobRecordBucket::PATTERN,
             ClaimBucket::PATTERN,
         ] {
             assert!(pattern.starts_with("{{"), "{pattern} starts with its tag");

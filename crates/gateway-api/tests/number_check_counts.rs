@@ -101,11 +101,11 @@ async fn wait_done(app: &TestApp, bearer: &str, id: &str) -> Value {
 async fn a_result_write_timing_out_after_it_landed_still_counts_every_answer() {
     let redis = redis_url();
     let target = redis.trim_start_matches("redis://").trim_end_matches('/');
-    // The first write of job records (`SET ... {nc:job:<id>}:record:<number>`): the merge of
-    // the vendor's answers. It reaches Redis; its reply comes after the command timeout.
+    // The first write of job records (`HSET ... {nc:job:<id>}:records:<bucket>`): the merge
+    // of the vendor's answers. It reaches Redis; its reply comes after the command timeout.
     let proxy = HoldingProxy::start(
         target,
-        &["\r\nSET\r\n", "}:record:"],
+        &["\r\nHSET\r\n", "}:records:"],
         Duration::from_millis(1_500),
     )
     .await;

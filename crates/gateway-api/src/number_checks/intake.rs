@@ -545,6 +545,7 @@ fn new_job(intake: &Intake<'_>, plan: &Plan, month: &str, reserved: u64) -> Job 
         pooled: Vec::new(),
         reservations: 0,
         unpublished_event: None,
+        records_in_buckets: true,
     }
 }
 
@@ -591,6 +592,7 @@ async fn persist(
     let config = &state.config.number_checks;
     let store = &state.store;
     let id = job.id.clone();
+    let records = job.records();
     let ttl = config.job_ttl;
     // Different keys: written together, one list is encoded while another is sent.
     tokio::try_join!(
@@ -599,18 +601,18 @@ async fn persist(
         jobs::put_open_numbers(store, &id, what.open_numbers, ttl),
     )?;
     if !what.late_hits.is_empty() {
-        jobs::merge_answers(store, &id, what.late_hits, ttl, jobs::Source::Reused).await?;
+        jobs::merge_answers(store, &records, what.late_hits, ttl, jobs::Source::Reused).await?;
         jobs::recount(store, &mut job).await?;
     }
     for unplanned in &what.plan.unplanned {
-        let records = jobs::unanswered(
+        let unanswered = jobs::unanswered(
             &unplanned.numbers,
             &unplanned.checks,
             CheckStatus::Unavailable,
             "no_provider",
             None,
         );
-        jobs::merge_records(store, &id, &records, ttl).await?;
+        jobs::merge_records(store, &records, &unanswered, ttl).await?;
         claims
             .release(&id, &unplanned.numbers, &unplanned.checks)
             .await?;

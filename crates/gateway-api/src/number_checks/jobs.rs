@@ -2,11 +2,12 @@
 //! as a list, and results. Only the replica holding a job's lease writes after creation.
 //!
 //! Results are one record per number: cached answers as a list (written once, at creation),
-//! then the job's other numbers as a list in a fixed order, each with a per-number record under
-//! its own key. Every sub-order's answers (and failures, and the checks no provider takes) are
+//! then the job's other numbers as a list in a fixed order, each with a per-number record in one
+//! of the job's record hashes ([`Records`]). Every sub-order's answers (and failures, and the checks no provider takes) are
 //! merged into those records when written, so a number asked of two vendor orders has one
 //! record, and pages are stable (positions in two fixed lists).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -186,6 +187,11 @@ pub struct Job {
     /// failure in between is made good by the next step, under the same event id.
     #[serde(default)]
     pub unpublished_event: Option<String>,
+    /// Whether the job's records have been kept only in its record hashes ([`Records`]) since
+    /// it was created. False for jobs created, or saved, by a version that kept a key per
+    /// number (it drops this field when it saves): their records are read from both.
+    #[serde(default)]
+    pub records_in_buckets: bool,
 }
 
 /// A provider that failed a submit of a job, with the error's code.
@@ -225,6 +231,7 @@ impl Job {
             pooled: Vec::new(),
             reservations: 0,
             unpublished_event: None,
+            records_in_buckets: true,
         }
     }
 
@@ -456,6 +463,147 @@ pub async fn put_open_numbers(
     push_json(store, &keys::JobOpenNumbers::new(id), numbers, ttl).await
 }
 
+/// Records per record hash of a job: large enough that a merge of a chunk of a large job meets
+/// each hash with several records (a command and an expiry per hash, not per number), small
+/// enough that a hash stays quick to expire.
+const RECORDS_PER_BUCKET: u64 = 4_096;
+/// Beyond this many hashes a job's hashes grow instead.
+const MAX_RECORD_BUCKETS: u64 = 1_024;
+
+/// Where a job's per-number records are: in `buckets` hashes of the job, each holding the
+/// records of the numbers that hash to it (field: the digits). One key per number cost a
+/// command and an expiry per number and order, most of a large job's completion.
+#[derive(Debug, Clone)]
+pub struct Records {
+    id: String,
+    buckets: u64,
+    /// Records may also be under a key per number ([`keys::JobNumberRecord`]): read with the
+    /// hashes' and merged, never written.
+    per_number_keys: bool,
+}
+
+impl Job {
+    /// Where this job's records are.
+    pub fn records(&self) -> Records {
+        Records {
+            per_number_keys: !self.records_in_buckets,
+            ..Records::new(&self.id, self.counts.total)
+        }
+    }
+}
+
+impl Records {
+    /// The records of job `id` of `total` numbers, created by this version.
+    pub fn new(id: &str, total: u64) -> Records {
+        Records {
+            id: id.to_owned(),
+            buckets: total
+                .div_ceil(RECORDS_PER_BUCKET)
+                .clamp(1, MAX_RECORD_BUCKETS),
+            per_number_keys: false,
+        }
+    }
+
+    fn bucket_of(&self, number: &E164) -> u32 {
+        // Mixed first: numbers of one range differ mostly in their last digits.
+        let mixed = number.as_u64().wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
+        (mixed % self.buckets) as u32
+    }
+
+    /// The numbers' positions in `numbers`, by record hash.
+    fn by_bucket<'a>(&self, numbers: impl Iterator<Item = &'a E164>) -> BTreeMap<u32, Vec<usize>> {
+        let mut by_bucket: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+        for (i, number) in numbers.enumerate() {
+            by_bucket.entry(self.bucket_of(number)).or_default().push(i);
+        }
+        by_bucket
+    }
+
+    /// The records of `numbers`, in order (`None`: nothing merged for it yet).
+    pub async fn load(
+        &self,
+        store: &Store,
+        numbers: &[E164],
+    ) -> Result<Vec<Option<NumberResult>>, StoreError> {
+        let mut out = vec![None; numbers.len()];
+        if numbers.is_empty() {
+            return Ok(out);
+        }
+        let by_bucket = self.by_bucket(numbers.iter());
+        let asked: Vec<(String, Vec<String>)> = by_bucket
+            .iter()
+            .map(|(bucket, at)| {
+                let fields = at.iter().map(|&i| numbers[i].as_u64().to_string());
+                (
+                    keys::JobRecordBucket::new(&self.id, *bucket).into(),
+                    fields.collect(),
+                )
+            })
+            .collect();
+        let rows = store.hmget_each(&asked).await?;
+        for (at, row) in by_bucket.values().zip(rows) {
+            for (&i, value) in at.iter().zip(row) {
+                out[i] = value.and_then(|bytes| decode(&bytes));
+            }
+        }
+        if self.per_number_keys {
+            self.merge_per_number_keys(store, numbers, &mut out).await?;
+        }
+        Ok(out)
+    }
+
+    async fn merge_per_number_keys(
+        &self,
+        store: &Store,
+        numbers: &[E164],
+        out: &mut [Option<NumberResult>],
+    ) -> Result<(), StoreError> {
+        let keys: Vec<String> = numbers
+            .iter()
+            .map(|n| keys::JobNumberRecord::of(&self.id, n).into())
+            .collect();
+        for (slot, old) in out.iter_mut().zip(store.mget(&keys).await?) {
+            let Some(mut record) = old.and_then(|bytes| decode(&bytes)) else {
+                continue;
+            };
+            if let Some(newer) = slot.take() {
+                record.absorb(&newer);
+            }
+            *slot = Some(record);
+        }
+        Ok(())
+    }
+
+    /// Writes `records` (of distinct numbers, replacing what they had), each hash with `ttl`.
+    async fn write(
+        &self,
+        store: &Store,
+        records: Vec<(E164, Vec<u8>)>,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let by_bucket = self.by_bucket(records.iter().map(|(n, _)| n));
+        let mut records: Vec<Option<(E164, Vec<u8>)>> = records.into_iter().map(Some).collect();
+        let entries: Vec<(String, Vec<crate::store::Field>)> = by_bucket
+            .into_iter()
+            .map(|(bucket, at)| {
+                let fields = at
+                    .into_iter()
+                    .filter_map(|i| records[i].take())
+                    .map(|(number, bytes)| (number.as_u64().to_string(), bytes));
+                (
+                    keys::JobRecordBucket::new(&self.id, bucket).into(),
+                    fields.collect(),
+                )
+            })
+            .collect();
+        store.hset_many(&entries, Some(ttl)).await
+    }
+}
+
+fn decode(bytes: &[u8]) -> Option<NumberResult> {
+    serde_json::from_slice(bytes).ok()
+}
+
 /// What merging partial records changed.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Merged {
@@ -479,11 +627,11 @@ pub enum Source {
 /// distinct numbers, since chunks of them are merged at once.
 pub async fn merge_records(
     store: &Store,
-    id: &str,
+    records: &Records,
     partials: &[NumberResult],
     ttl: Duration,
 ) -> Result<Merged, StoreError> {
-    merge(store, id, partials, ttl, None).await
+    merge(store, records, partials, ttl, None).await
 }
 
 /// [`merge_records`] of answers from `source`: the numbers answered are also added to the
@@ -491,17 +639,17 @@ pub async fn merge_records(
 /// merge after any partial attempt leaves the same records and sets.
 pub async fn merge_answers(
     store: &Store,
-    id: &str,
+    records: &Records,
     partials: &[NumberResult],
     ttl: Duration,
     source: Source,
 ) -> Result<Merged, StoreError> {
-    merge(store, id, partials, ttl, Some(source)).await
+    merge(store, records, partials, ttl, Some(source)).await
 }
 
 async fn merge(
     store: &Store,
-    id: &str,
+    records: &Records,
     partials: &[NumberResult],
     ttl: Duration,
     source: Option<Source>,
@@ -509,8 +657,8 @@ async fn merge(
     // The chunks hold different numbers, so they are merged at once, each in its own task:
     // decoding and encoding the records is most of a merge's time.
     let newly_answered = super::spread::over_chunks(partials, CHUNK, |chunk| {
-        let (store, id) = (store.clone(), id.to_owned());
-        async move { merge_chunk(&store, &id, &chunk, ttl, source).await }
+        let (store, records) = (store.clone(), records.clone());
+        async move { merge_chunk(&store, &records, &chunk, ttl, source).await }
     })
     .await?;
     Ok(Merged {
@@ -521,35 +669,30 @@ async fn merge(
 /// [`merge`] of one chunk of distinct numbers; returns how many were newly answered.
 async fn merge_chunk(
     store: &Store,
-    id: &str,
+    records: &Records,
     chunk: &[NumberResult],
     ttl: Duration,
     source: Option<Source>,
 ) -> Result<u64, StoreError> {
     let mut newly_answered = 0;
-    let keys: Vec<String> = chunk
-        .iter()
-        .map(|r| keys::JobNumberRecord::of(id, &r.number).into())
-        .collect();
-    let existing = store.mget(&keys).await?;
+    let numbers: Vec<E164> = chunk.iter().map(|r| r.number).collect();
+    let existing = records.load(store, &numbers).await?;
     let mut entries = Vec::with_capacity(chunk.len());
-    for ((key, partial), old) in keys.into_iter().zip(chunk).zip(existing) {
-        let mut record = old
-            .and_then(|bytes| serde_json::from_slice::<NumberResult>(&bytes).ok())
-            .unwrap_or_else(|| NumberResult::unanswered(partial.number));
+    for (partial, old) in chunk.iter().zip(existing) {
+        let mut record = old.unwrap_or_else(|| NumberResult::unanswered(partial.number));
         let had_answer = record.has_answer();
         record.absorb(partial);
         if !had_answer && record.has_answer() {
             newly_answered += 1;
         }
         if let Ok(bytes) = serde_json::to_vec(&record) {
-            entries.push((key, bytes));
+            entries.push((partial.number, bytes));
         }
     }
-    store.mset(&entries, Some(ttl)).await?;
+    records.write(store, entries, ttl).await?;
     // After the records: a count never runs ahead of the records it counts.
     if let Some(source) = source {
-        tally(store, id, chunk, source, ttl).await?;
+        tally(store, &records.id, chunk, source, ttl).await?;
     }
     Ok(newly_answered)
 }
@@ -746,19 +889,9 @@ async fn read_open(
         .iter()
         .filter_map(|r| serde_json::from_slice(r).ok())
         .collect();
-    let keys: Vec<String> = numbers
-        .iter()
-        .map(|n| keys::JobNumberRecord::of(&job.id, n).into())
-        .collect();
-    let records = if keys.is_empty() {
-        Vec::new()
-    } else {
-        store.mget(&keys).await?
-    };
+    let records = job.records().load(store, &numbers).await?;
     for (number, record) in numbers.into_iter().zip(records) {
-        let mut record = record
-            .and_then(|bytes| serde_json::from_slice::<NumberResult>(&bytes).ok())
-            .unwrap_or_else(|| NumberResult::unanswered(number));
+        let mut record = record.unwrap_or_else(|| NumberResult::unanswered(number));
         complete(&mut record, job);
         out.push(record);
     }
@@ -812,18 +945,26 @@ mod tests {
             .collect()
     }
 
-    async fn stored(store: &Store, id: &str, partials: &[NumberResult]) -> Vec<NumberResult> {
-        let keys: Vec<String> = partials
-            .iter()
-            .map(|r| keys::JobNumberRecord::of(id, &r.number).into())
-            .collect();
-        store
-            .mget(&keys)
+    async fn stored(
+        store: &Store,
+        records: &Records,
+        partials: &[NumberResult],
+    ) -> Vec<NumberResult> {
+        let numbers: Vec<E164> = partials.iter().map(|r| r.number).collect();
+        records
+            .load(store, &numbers)
             .await
             .unwrap()
             .into_iter()
-            .map(|bytes| serde_json::from_slice(&bytes.expect("a record per number")).unwrap())
+            .map(|r| r.expect("a record per number"))
             .collect()
+    }
+
+    /// A job of `total` numbers, created by this version.
+    fn job_of(total: u64) -> Job {
+        let mut job = Job::sample(Vec::new());
+        job.counts.total = total;
+        job
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -831,24 +972,25 @@ mod tests {
         let store = Store::memory("t:");
         let ttl = Duration::from_secs(600);
         let n = (CHUNK * 9 + 17) as u64;
+        let records = job_of(n).records();
         let registered = answers(n, Check::Registered, ProviderId::new("first"));
-        let merged = merge_answers(&store, "job", &registered, ttl, Source::Vendor)
+        let merged = merge_answers(&store, &records, &registered, ttl, Source::Vendor)
             .await
             .unwrap();
         assert_eq!(merged.newly_answered, n);
-        let again = merge_answers(&store, "job", &registered, ttl, Source::Vendor)
+        let again = merge_answers(&store, &records, &registered, ttl, Source::Vendor)
             .await
             .unwrap();
         assert_eq!(again.newly_answered, 0, "a repeated merge changes nothing");
 
         // A second check of the same numbers is merged into the same records.
         let demographics = answers(n, Check::Demographics, ProviderId::new("second"));
-        merge_answers(&store, "job", &demographics, ttl, Source::Vendor)
+        merge_answers(&store, &records, &demographics, ttl, Source::Vendor)
             .await
             .unwrap();
-        let records = stored(&store, "job", &registered).await;
-        assert_eq!(records.len() as u64, n);
-        for (i, record) in records.iter().enumerate() {
+        let merged = stored(&store, &records, &registered).await;
+        assert_eq!(merged.len() as u64, n);
+        for (i, record) in merged.iter().enumerate() {
             assert_eq!(record.registered, Some(i % 2 == 0), "{record:?}");
             assert_eq!(record.gender, Some(Gender::Female), "{record:?}");
             assert_eq!(
@@ -864,5 +1006,87 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(sizes.a, n);
+    }
+
+    #[tokio::test]
+    async fn a_large_jobs_records_are_in_a_few_hashes_not_a_key_per_number() {
+        let store = Store::memory("t:");
+        let ttl = Duration::from_secs(600);
+        let n = RECORDS_PER_BUCKET * 3 + 1;
+        let records = job_of(n).records();
+        let registered = answers(n, Check::Registered, ProviderId::new("first"));
+        merge_answers(&store, &records, &registered, ttl, Source::Vendor)
+            .await
+            .unwrap();
+
+        let mut sizes = Vec::new();
+        for bucket in 0..4 {
+            let key = keys::JobRecordBucket::new("job", bucket);
+            sizes.push(store.hgetall(&key).await.unwrap().len() as u64);
+            assert!(store.ttl(&key).await.unwrap().is_some(), "{key} expires");
+        }
+        assert_eq!(
+            sizes.iter().sum::<u64>(),
+            n,
+            "every record in the 4 hashes: {sizes:?}"
+        );
+        assert!(
+            sizes.iter().all(|&size| size > n / 8),
+            "the numbers spread over the hashes: {sizes:?}"
+        );
+        let one = keys::JobNumberRecord::of("job", &registered[0].number);
+        assert_eq!(store.get(&one).await.unwrap(), None, "no key per number");
+    }
+
+    #[tokio::test]
+    async fn records_kept_a_key_per_number_by_an_earlier_version_are_read_and_merged() {
+        let store = Store::memory("t:");
+        let ttl = Duration::from_secs(600);
+        let registered = answers(40, Check::Registered, ProviderId::new("first"));
+        let earlier: Vec<(String, Vec<u8>)> = registered[..30]
+            .iter()
+            .map(|r| {
+                let key = keys::JobNumberRecord::of("job", &r.number).into();
+                (key, serde_json::to_vec(r).unwrap())
+            })
+            .collect();
+        store.mset(&earlier, Some(ttl)).await.unwrap();
+        // Saved by that version: no `records_in_buckets`.
+        let mut saved = serde_json::to_value(job_of(40)).unwrap();
+        saved.as_object_mut().unwrap().remove("records_in_buckets");
+        let job: Job = serde_json::from_value(saved).unwrap();
+        let records = job.records();
+
+        // The last 10 answered now; then another check of all 40.
+        let merged = merge_answers(&store, &records, &registered[30..], ttl, Source::Vendor)
+            .await
+            .unwrap();
+        assert_eq!(merged.newly_answered, 10, "the 30 earlier answers are seen");
+        let demographics = answers(40, Check::Demographics, ProviderId::new("second"));
+        let merged = merge_answers(&store, &records, &demographics, ttl, Source::Vendor)
+            .await
+            .unwrap();
+        assert_eq!(merged.newly_answered, 0);
+        for (i, record) in stored(&store, &records, &registered)
+            .await
+            .iter()
+            .enumerate()
+        {
+            assert_eq!(record.registered, Some(i % 2 == 0), "{record:?}");
+            assert_eq!(record.gender, Some(Gender::Female), "{record:?}");
+        }
+
+        // A job of this version does not look for keys per number.
+        let mut fresh = job_of(40);
+        fresh.id = "fresh".into();
+        let key = keys::JobNumberRecord::of("fresh", &registered[0].number).into();
+        let bytes = serde_json::to_vec(&registered[0]).unwrap();
+        store.mset(&[(key, bytes)], Some(ttl)).await.unwrap();
+        let none = fresh
+            .records()
+            .load(&store, &[registered[0].number])
+            .await
+            .unwrap();
+        assert!(none[0].is_none(), "{none:?}");
     }
 }

@@ -501,8 +501,14 @@ async fn reuse(
         return Ok(());
     }
     let ttl = state.config.number_checks.job_ttl;
-    let merged =
-        jobs::merge_answers(&state.store, &job.id, answers, ttl, jobs::Source::Reused).await?;
+    let merged = jobs::merge_answers(
+        &state.store,
+        &job.records(),
+        answers,
+        ttl,
+        jobs::Source::Reused,
+    )
+    .await?;
     if jobs::counts_added_up(job) {
         job.counts.from_cache += merged.newly_answered;
     } else {
@@ -552,7 +558,7 @@ pub(super) async fn add_orders(
             "budget_exceeded",
             None,
         );
-        jobs::merge_records(store, &job.id, &records, ttl).await?;
+        jobs::merge_records(store, &job.records(), &records, ttl).await?;
         claims.release(&job.id, &numbers, &checks).await?;
         job.errors.push(JobError {
             code: "budget_exceeded".into(),
@@ -581,7 +587,7 @@ pub(super) async fn add_orders(
             "no_provider",
             None,
         );
-        jobs::merge_records(store, &job.id, &records, ttl).await?;
+        jobs::merge_records(store, &job.records(), &records, ttl).await?;
         claims.release(&job.id, &numbers, &checks).await?;
         untaken.push((checks, numbers.len() as u64));
     }
@@ -1020,6 +1026,7 @@ async fn poll(
 /// What a poll needs: the sub-order as it was when the poll started, its adapter and order id.
 struct PollTarget {
     job: String,
+    records: jobs::Records,
     tenant: String,
     sub: SubOrder,
     checker: Arc<dyn providers::BulkNumberChecker>,
@@ -1053,6 +1060,7 @@ fn poll_target(state: &AppState, job: &mut Job, i: usize) -> Option<PollTarget> 
     };
     Some(PollTarget {
         job: job.id.clone(),
+        records: job.records(),
         tenant: job.tenant.clone(),
         sub: job.sub_orders[i].clone(),
         checker,
@@ -1228,9 +1236,16 @@ async fn write_results(
     );
     let merge = async {
         let _merging = merges.lock().await;
-        let merged =
-            jobs::merge_answers(store, id, &answers, config.job_ttl, jobs::Source::Vendor).await?;
-        jobs::merge_records(store, id, &gaps, config.job_ttl).await?;
+        let records = &target.records;
+        let merged = jobs::merge_answers(
+            store,
+            records,
+            &answers,
+            config.job_ttl,
+            jobs::Source::Vendor,
+        )
+        .await?;
+        jobs::merge_records(store, records, &gaps, config.job_ttl).await?;
         Ok::<_, StoreError>(merged)
     };
     let cache = cache_of(state, &target.tenant);
@@ -1306,7 +1321,7 @@ async fn record_failures(state: &AppState, job: &mut Job) -> Result<(), StoreErr
             &reason,
             Some(sub.provider),
         );
-        jobs::merge_records(store, &job.id, &failures, ttl).await?;
+        jobs::merge_records(store, &job.records(), &failures, ttl).await?;
         // No answer is coming: whoever waits for these numbers buys them.
         claims_of(state, &job.tenant)
             .release(&job.id, &numbers, &job.sub_orders[i].checks)
