@@ -472,7 +472,8 @@ const MAX_RECORD_BUCKETS: u64 = 1_024;
 
 /// Where a job's per-number records are: in `buckets` hashes of the job, each holding the
 /// records of the numbers that hash to it (field: the digits). One key per number cost a
-/// command and an expiry per number and order, most of a large job's completion.
+/// command and an expiry per number and order: the largest single cost in Redis of a large
+/// job's completion.
 #[derive(Debug, Clone)]
 pub struct Records {
     id: String,
