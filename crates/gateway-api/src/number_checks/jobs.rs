@@ -3,9 +3,9 @@
 //!
 //! Results are one record per number: cached answers as a list (written once, at creation),
 //! then the job's other numbers as a list in a fixed order, each with a per-number record in one
-//! of the job's record hashes ([`Records`]). Every sub-order's answers (and failures, and the checks no provider takes) are
-//! merged into those records when written, so a number asked of two vendor orders has one
-//! record, and pages are stable (positions in two fixed lists).
+//! of the job's record hashes ([`Records`]). Every sub-order's answers (and failures, and the
+//! checks no provider takes) are merged into those records when written, so a number asked of
+//! two vendor orders has one record, and pages are stable (positions in two fixed lists).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
