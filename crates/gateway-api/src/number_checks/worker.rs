@@ -1196,8 +1196,9 @@ struct Recorded {
 
 /// Writes a sub-order's answers into its numbers' records: one per number of the order
 /// (`numbers`, read while the file downloaded), numbers the result file lacks as `failed`. Also
-/// caches the answers and frees their claims. Only the merge into the records waits for `merges`: two orders of the job may answer
-/// different checks of one number, and a merge reads the record before writing it.
+/// caches the answers and frees their claims. Only the merge into the records waits for
+/// `merges`: two orders of the job may answer different checks of one number, and a merge reads
+/// the record before writing it.
 async fn write_results(
     state: &AppState,
     target: &PollTarget,
