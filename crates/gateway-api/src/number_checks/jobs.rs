@@ -512,9 +512,9 @@ impl Records {
     }
 
     /// The numbers' positions in `numbers`, by record hash.
-    fn by_bucket<'a>(&self, numbers: impl Iterator<Item = &'a E164>) -> BTreeMap<u32, Vec<usize>> {
+    fn by_bucket(&self, numbers: &[E164]) -> BTreeMap<u32, Vec<usize>> {
         let mut by_bucket: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
-        for (i, number) in numbers.enumerate() {
+        for (i, number) in numbers.iter().enumerate() {
             by_bucket.entry(self.bucket_of(number)).or_default().push(i);
         }
         by_bucket
@@ -530,7 +530,7 @@ impl Records {
         if numbers.is_empty() {
             return Ok(out);
         }
-        let by_bucket = self.by_bucket(numbers.iter());
+        let by_bucket = self.by_bucket(numbers);
         let asked: Vec<(String, Vec<String>)> = by_bucket
             .iter()
             .map(|(bucket, at)| {
@@ -582,20 +582,17 @@ impl Records {
         records: Vec<(E164, Vec<u8>)>,
         ttl: Duration,
     ) -> Result<(), StoreError> {
-        let by_bucket = self.by_bucket(records.iter().map(|(n, _)| n));
-        let mut records: Vec<Option<(E164, Vec<u8>)>> = records.into_iter().map(Some).collect();
+        let mut by_bucket: BTreeMap<u32, Vec<crate::store::Field>> = BTreeMap::new();
+        for (number, bytes) in records {
+            let field = (number.as_u64().to_string(), bytes);
+            by_bucket
+                .entry(self.bucket_of(&number))
+                .or_default()
+                .push(field);
+        }
         let entries: Vec<(String, Vec<crate::store::Field>)> = by_bucket
             .into_iter()
-            .map(|(bucket, at)| {
-                let fields = at
-                    .into_iter()
-                    .filter_map(|i| records[i].take())
-                    .map(|(number, bytes)| (number.as_u64().to_string(), bytes));
-                (
-                    keys::JobRecordBucket::new(&self.id, bucket).into(),
-                    fields.collect(),
-                )
-            })
+            .map(|(bucket, fields)| (keys::JobRecordBucket::new(&self.id, bucket).into(), fields))
             .collect();
         store.hset_many(&entries, Some(ttl)).await
     }
