@@ -63,39 +63,65 @@ impl Modify for BearerScheme {
     }
 }
 
-/// The whole document, as the running server serves it.
+/// The whole document in utoipa's types, for `gateway-api openapi` and the tests; equal to the
+/// JSON the server serves ([`served`]).
 pub fn document() -> utoipa::openapi::OpenApi {
-    let api = routes_document();
-    with_shared_parts(&api).unwrap_or_else(|error| {
-        // Never reached while the round-trip test passes; serving the routes' own document
-        // beats not starting.
+    with_shared_parts().unwrap_or_else(|error| {
+        // Never reached while the round-trip test passes; the routes' own document beats none.
         tracing::error!(%error, "the shared parts of the OpenAPI document could not be added");
-        api
+        routes_document()
     })
 }
 
-/// The document of this process, built once: the route table of every listener is read from it,
-/// and [`document_json`] serves it.
-pub fn shared_document() -> &'static utoipa::openapi::OpenApi {
-    static DOCUMENT: std::sync::OnceLock<utoipa::openapi::OpenApi> = std::sync::OnceLock::new();
-    DOCUMENT.get_or_init(document)
+/// The document this process serves, built once and kept only as its JSON: the route table of
+/// every listener is read from it before the value is dropped, and [`document_json`] serves the
+/// bytes. The server never reads the document back into utoipa's types, which would hold three
+/// copies of it at once at start-up (the routes' document, its JSON value and the types read back
+/// from it) and leave the heap that large for the life of the process.
+pub fn served() -> &'static Served {
+    static SERVED: std::sync::OnceLock<Served> = std::sync::OnceLock::new();
+    SERVED.get_or_init(|| {
+        let value = document_value().unwrap_or_else(|error| {
+            // Never reached while the document tests pass; a route table without paths still
+            // answers every unrouted request 404.
+            tracing::error!(%error, "the OpenAPI document could not be built");
+            serde_json::Value::Null
+        });
+        let routes = crate::http::fallback::RouteTable::from_document(&value);
+        let json = serde_json::to_vec(&value).unwrap_or_else(|error| {
+            tracing::error!(%error, "the OpenAPI document could not be serialized");
+            Vec::new()
+        });
+        Served {
+            json: bytes::Bytes::from(json),
+            routes,
+        }
+    })
+}
+
+/// The served document's JSON and the route table read from it.
+#[derive(Debug)]
+pub struct Served {
+    pub json: bytes::Bytes,
+    pub routes: crate::http::fallback::RouteTable,
 }
 
 /// `GET /openapi.json`: the document serialized once per process, so no worker keeps a copy of
 /// its own and no request encodes the whole document again.
 pub async fn document_json() -> actix_web::HttpResponse {
-    static JSON: std::sync::OnceLock<bytes::Bytes> = std::sync::OnceLock::new();
-    let json = JSON.get_or_init(|| {
-        serde_json::to_vec(shared_document())
-            .map(bytes::Bytes::from)
-            .unwrap_or_else(|error| {
-                tracing::error!(%error, "the OpenAPI document could not be serialized");
-                bytes::Bytes::new()
-            })
-    });
     actix_web::HttpResponse::Ok()
         .content_type(actix_web::http::header::ContentType::json())
-        .body(json.clone())
+        .body(served().json.clone())
+}
+
+/// The whole document as a JSON value: the routes' document with the shared parts added.
+fn document_value() -> Result<serde_json::Value, serde_json::Error> {
+    // Through its text, so the routes' document is dropped before the value is built: the two
+    // are never in memory together.
+    let text = serde_json::to_vec(&routes_document())?;
+    let mut value: serde_json::Value = serde_json::from_slice(&text)?;
+    shared::apply(&mut value);
+    Ok(value)
 }
 
 fn routes_document() -> utoipa::openapi::OpenApi {
@@ -112,12 +138,8 @@ fn routes_document() -> utoipa::openapi::OpenApi {
 /// The routes' document with what the extractors and middleware add (see [`shared`]): edited as
 /// JSON, then read back into utoipa's types, which refuse some valid schemas (a schema with
 /// no keyword but `description`, for one).
-fn with_shared_parts(
-    api: &utoipa::openapi::OpenApi,
-) -> Result<utoipa::openapi::OpenApi, serde_json::Error> {
-    let mut value = serde_json::to_value(api)?;
-    shared::apply(&mut value);
-    serde_json::from_value(value)
+fn with_shared_parts() -> Result<utoipa::openapi::OpenApi, serde_json::Error> {
+    serde_json::from_value(document_value()?)
 }
 
 /// Every error code with its status, for the docs.
@@ -607,7 +629,7 @@ mod tests {
 
     #[test]
     fn the_shared_parts_survive_the_round_trip_through_utoipa_types() {
-        let document = super::with_shared_parts(&super::routes_document())
+        let document = super::with_shared_parts()
             .expect("utoipa reads back the completed document");
         let value = serde_json::to_value(document).expect("the document serializes");
         assert_eq!(value["paths"]["/healthz"]["get"]["security"], json!([]));

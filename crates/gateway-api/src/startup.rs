@@ -9,7 +9,7 @@ use tracing_actix_web::TracingLogger;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::config::Config;
-use crate::http::fallback::{RouteTable, not_routed};
+use crate::http::fallback::not_routed;
 use crate::http::rate_limit::rate_limit_headers;
 use crate::http::request_id::{GatewayRootSpan, request_id};
 use crate::http::{extractors, idempotency, metrics};
@@ -217,7 +217,7 @@ enum Surface {
 
 fn run(listener: TcpListener, state: AppState, surface: Surface) -> anyhow::Result<Server> {
     let config = state.config.clone();
-    let table = RouteTable::from_openapi(crate::openapi::shared_document());
+    let table = crate::openapi::served().routes.clone();
     let table = match surface {
         Surface::Everything => table,
         Surface::Public => table.retain(|path| !crate::routes::is_status_path(path)),

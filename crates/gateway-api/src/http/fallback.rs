@@ -20,11 +20,19 @@ enum Segment {
 }
 
 impl RouteTable {
-    pub fn from_openapi(doc: &utoipa::openapi::OpenApi) -> Self {
-        let routes = doc
-            .paths
-            .paths
-            .iter()
+    /// The paths and methods of an OpenAPI document's `paths` object.
+    pub fn from_document(doc: &serde_json::Value) -> Self {
+        const METHODS: [(&str, &str); 5] = [
+            ("get", "GET"),
+            ("post", "POST"),
+            ("put", "PUT"),
+            ("patch", "PATCH"),
+            ("delete", "DELETE"),
+        ];
+        let paths = doc.get("paths").and_then(serde_json::Value::as_object);
+        let routes = paths
+            .into_iter()
+            .flatten()
             .map(|(path, item)| {
                 let segments = path
                     .trim_matches('/')
@@ -37,17 +45,11 @@ impl RouteTable {
                         }
                     })
                     .collect();
-                let methods = [
-                    ("GET", item.get.is_some()),
-                    ("POST", item.post.is_some()),
-                    ("PUT", item.put.is_some()),
-                    ("PATCH", item.patch.is_some()),
-                    ("DELETE", item.delete.is_some()),
-                ]
-                .into_iter()
-                .filter(|(_, present)| *present)
-                .map(|(method, _)| method.to_owned())
-                .collect();
+                let methods = METHODS
+                    .into_iter()
+                    .filter(|(key, _)| item.get(key).is_some())
+                    .map(|(_, method)| method.to_owned())
+                    .collect();
                 (segments, methods)
             })
             .collect();
