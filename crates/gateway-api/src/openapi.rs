@@ -73,30 +73,40 @@ pub fn document() -> utoipa::openapi::OpenApi {
     })
 }
 
-/// The document this process serves, built once and kept only as its JSON: the route table of
-/// every listener is read from it before the value is dropped, and [`document_json`] serves the
-/// bytes. The server never reads the document back into utoipa's types, which would hold three
-/// copies of it at once at start-up (the routes' document, its JSON value and the types read back
-/// from it) and leave the heap that large for the life of the process.
+/// The document this process serves, built once and kept only as its JSON, from which every
+/// listener's route table is read, and which [`document_json`] serves. The server never reads the
+/// document back into utoipa's types: that held three copies at once at start-up (the routes'
+/// document, its JSON value and the types read back from it). The document is built on a thread
+/// of its own, whose malloc arena gives the pages back when the thread's allocations are freed;
+/// built on the main thread, they stay in the process's heap for its whole life.
 pub fn served() -> &'static Served {
     static SERVED: std::sync::OnceLock<Served> = std::sync::OnceLock::new();
     SERVED.get_or_init(|| {
-        let value = document_value().unwrap_or_else(|error| {
+        let built = std::thread::Builder::new()
+            .name("openapi".into())
+            .spawn(document_bytes)
+            .map_err(|error| error.to_string())
+            .and_then(|thread| {
+                thread
+                    .join()
+                    .map_err(|_| "the thread building it panicked".to_owned())
+            })
+            .and_then(|built| built.map_err(|error| error.to_string()));
+        let json = built.unwrap_or_else(|error| {
             // Never reached while the document tests pass; a route table without paths still
             // answers every unrouted request 404.
             tracing::error!(%error, "the OpenAPI document could not be built");
-            serde_json::Value::Null
-        });
-        let routes = crate::http::fallback::RouteTable::from_document(&value);
-        let json = serde_json::to_vec(&value).unwrap_or_else(|error| {
-            tracing::error!(%error, "the OpenAPI document could not be serialized");
             Vec::new()
         });
         Served {
+            routes: crate::http::fallback::RouteTable::from_document_json(&json),
             json: bytes::Bytes::from(json),
-            routes,
         }
     })
+}
+
+fn document_bytes() -> Result<Vec<u8>, serde_json::Error> {
+    serde_json::to_vec(&document_value()?)
 }
 
 /// The served document's JSON and the route table read from it.

@@ -20,19 +20,30 @@ enum Segment {
 }
 
 impl RouteTable {
-    /// The paths and methods of an OpenAPI document's `paths` object.
-    pub fn from_document(doc: &serde_json::Value) -> Self {
-        const METHODS: [(&str, &str); 5] = [
-            ("get", "GET"),
-            ("post", "POST"),
-            ("put", "PUT"),
-            ("patch", "PATCH"),
-            ("delete", "DELETE"),
-        ];
-        let paths = doc.get("paths").and_then(serde_json::Value::as_object);
+    /// The paths and methods of an OpenAPI document (as JSON) whose `paths` object lists them.
+    /// Nothing but the paths is read into memory.
+    pub fn from_document_json(json: &[u8]) -> Self {
+        use serde::de::IgnoredAny;
+
+        #[derive(serde::Deserialize)]
+        struct Document {
+            #[serde(default)]
+            paths: std::collections::BTreeMap<String, Item>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Item {
+            get: Option<IgnoredAny>,
+            post: Option<IgnoredAny>,
+            put: Option<IgnoredAny>,
+            patch: Option<IgnoredAny>,
+            delete: Option<IgnoredAny>,
+        }
+
+        let paths = serde_json::from_slice::<Document>(json)
+            .map(|doc| doc.paths)
+            .unwrap_or_default();
         let routes = paths
             .into_iter()
-            .flatten()
             .map(|(path, item)| {
                 let segments = path
                     .trim_matches('/')
@@ -45,11 +56,17 @@ impl RouteTable {
                         }
                     })
                     .collect();
-                let methods = METHODS
-                    .into_iter()
-                    .filter(|(key, _)| item.get(key).is_some())
-                    .map(|(_, method)| method.to_owned())
-                    .collect();
+                let methods = [
+                    ("GET", item.get),
+                    ("POST", item.post),
+                    ("PUT", item.put),
+                    ("PATCH", item.patch),
+                    ("DELETE", item.delete),
+                ]
+                .into_iter()
+                .filter(|(_, operation)| operation.is_some())
+                .map(|(method, _)| method.to_owned())
+                .collect();
                 (segments, methods)
             })
             .collect();
@@ -117,5 +134,37 @@ pub async fn not_routed(req: HttpRequest, table: web::Data<RouteTable>) -> HttpR
             format!("no route matches {}", req.path()),
         )
         .to_response(request_id),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RouteTable;
+
+    #[test]
+    fn the_table_reads_each_paths_operations_and_nothing_else() {
+        let document = br#"{
+            "openapi": "3.1.0",
+            "paths": {
+                "/v1/things/{id}": {"get": {}, "delete": {}, "parameters": [], "summary": "x"},
+                "/v1/things": {"post": {"requestBody": {}}}
+            }
+        }"#;
+        let table = RouteTable::from_document_json(document);
+        assert!(table.accepts("GET", "/v1/things/42"));
+        assert!(table.accepts("DELETE", "/v1/things/42"));
+        assert!(!table.accepts("POST", "/v1/things/42"));
+        assert!(table.accepts("POST", "/v1/things"));
+        assert_eq!(
+            table.allowed("/v1/things/42"),
+            Some(vec!["DELETE".to_owned(), "GET".to_owned()])
+        );
+        assert_eq!(table.allowed("/v1/other"), None);
+    }
+
+    #[test]
+    fn a_document_that_is_not_json_gives_an_empty_table() {
+        let table = RouteTable::from_document_json(b"not json");
+        assert_eq!(table.allowed("/v1/things"), None);
     }
 }
