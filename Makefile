@@ -37,7 +37,7 @@ token: ## Print a development token with every scope (tenant "demo")
 	  --scope "numbers:read numbers:check accounts:read accounts:write sessions:write actions:write business:read events:read events:write admin" --ttl 12h
 
 BENCH_ARGS ?=
-bench: ## Benchmarks vs nginx, haproxy, redis-benchmark (installs them if missing; release build); writes docs/benchmarks.md
+bench: ## Benchmarks vs nginx, haproxy, redis-benchmark (installs them if missing; the image's build profile); writes docs/benchmarks.md
 	./scripts/bench.sh $(BENCH_ARGS)
 
 helm-lint: ## Lint, render and check the Helm chart (no helm binary or cluster needed; venv in .venv-helm)

@@ -368,7 +368,7 @@ class Bench:
         self.args = args
         self.run_dir = Path(tempfile.mkdtemp(prefix="wagw-bench-"))
         self.procs = Procs(self.run_dir)
-        self.bin = Path(args.target_dir) / "release"
+        self.bin = Path(args.target_dir) / args.profile
         self.scenarios: list[Scenario] = []
         self.redis_port = free_port()
         self.sim_port = free_port()
@@ -1251,7 +1251,7 @@ def write_report(bench: Bench, args) -> None:
           "## Machine", "",
           f"- {info['date']}, commit {info['commit']}",
           f"- {info['cpu']}, {info['cores']} cores, {info['memory']}, Linux {info['kernel']}",
-          "- everything on loopback on this one machine: load generator, gateway (release build), simulator, Redis",
+          f"- everything on loopback on this one machine: load generator, gateway and simulator (cargo profile `{args.profile}`), Redis",
           *[f"- {k}: {v}" for k, v in info["versions"].items()],
           f"- rounds per scenario: {args.rounds}; {args.seconds} s per load round; {args.connections} connections; "
           f"gateway, nginx and haproxy with {args.gateway_workers} workers", "",
@@ -1381,6 +1381,8 @@ def main() -> int:
     ap.add_argument("--job-rounds", type=int, default=1,
                     help="rounds per size of the job-size curve (a size the bulk scenario ran reuses its rounds)")
     ap.add_argument("--only", default="", help="comma-separated scenarios: " + ",".join(SCENARIOS))
+    ap.add_argument("--profile", default="image",
+                    help="cargo profile of the measured binaries (the container image's by default: fat LTO)")
     ap.add_argument("--target-dir", default=os.environ.get("CARGO_TARGET_DIR", str(ROOT / "target")))
     ap.add_argument("--no-report", action="store_true", help="print the figures, leave docs/ alone")
     args = ap.parse_args()

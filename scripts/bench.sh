@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make bench`: installs the load tools and reference systems if missing (Debian packages), builds
-# the release binaries once, then runs bench/run.py, which writes docs/benchmarks.md and
+# the binaries once with the profile the container image ships (`image`: fat LTO, one codegen
+# unit), then runs bench/run.py, which writes docs/benchmarks.md and
 # docs/benchmarks/. Arguments go to bench/run.py (`--help` lists them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,5 +35,5 @@ if [[ $(ulimit -n) != unlimited ]] && (( $(ulimit -n) < open_files )); then
   if [[ $hard == unlimited ]] || (( hard >= open_files )); then ulimit -n "$open_files"; else ulimit -n "$hard"; fi
 fi
 
-cargo build --release --locked -p gateway-api -p vendor-sim
+cargo build --profile image --locked -p gateway-api -p vendor-sim
 exec python3 bench/run.py "$@"
