@@ -639,8 +639,8 @@ mod tests {
 
     #[test]
     fn the_shared_parts_survive_the_round_trip_through_utoipa_types() {
-        let document = super::with_shared_parts()
-            .expect("utoipa reads back the completed document");
+        let document =
+            super::with_shared_parts().expect("utoipa reads back the completed document");
         let value = serde_json::to_value(document).expect("the document serializes");
         assert_eq!(value["paths"]["/healthz"]["get"]["security"], json!([]));
         let parameters = value["paths"]["/v1/number-checks"]["post"]["parameters"]
