@@ -368,7 +368,8 @@ class Bench:
         self.args = args
         self.run_dir = Path(tempfile.mkdtemp(prefix="wagw-bench-"))
         self.procs = Procs(self.run_dir)
-        self.bin = Path(args.target_dir) / args.profile
+        # cargo puts the `dev` profile's binaries in `debug`.
+        self.bin = Path(args.target_dir) / ("debug" if args.profile == "dev" else args.profile)
         self.scenarios: list[Scenario] = []
         self.redis_port = free_port()
         self.sim_port = free_port()

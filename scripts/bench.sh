@@ -35,5 +35,14 @@ if [[ $(ulimit -n) != unlimited ]] && (( $(ulimit -n) < open_files )); then
   if [[ $hard == unlimited ]] || (( hard >= open_files )); then ulimit -n "$open_files"; else ulimit -n "$hard"; fi
 fi
 
-cargo build --profile image --locked -p gateway-api -p vendor-sim
+# The profile bench/run.py measures (`--profile`, image by default) is the one built here.
+profile=image
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+  case ${args[i]} in
+    --profile) profile=${args[i + 1]:-image} ;;
+    --profile=*) profile=${args[i]#--profile=} ;;
+  esac
+done
+cargo build --profile "$profile" --locked -p gateway-api -p vendor-sim
 exec python3 bench/run.py "$@"
