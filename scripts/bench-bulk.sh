@@ -16,6 +16,9 @@
 #   NUMBERS           batch size       (default: 1000000)
 #   COMPLETE_TIMEOUT  seconds to wait for the job to finish (default: 600)
 #   KEEP_LOGS         set to keep the temporary directory with logs, config and body
+#
+# completion_cpu_seconds gives the CPU time (user + system) each process used between the 202
+# and the terminal status; Redis's is read from INFO and covers every client of that server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -163,12 +166,26 @@ token=$("$BENCH_GATEWAY_BIN" --config "$work/gateway.toml" token --tenant bench 
   --scope "numbers:check numbers:read" --ttl 1h)
 rss_before=$(awk '/^VmHWM:/ {print $2}' "/proc/$gw_pid/status")
 
+# CPU seconds (user + system) a process has used so far.
+cpu_seconds() {
+  awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.3f", ($12 + $13) / hz }' "/proc/$1/stat"
+}
+redis_cpu_seconds() {
+  if command -v redis-cli >/dev/null; then
+    redis-cli -u "$REDIS_URL" info cpu 2>/dev/null | tr -d '\r' \
+      | awk -F: '/^used_cpu_(sys|user):/ { s += $2 } END { printf "%.3f", s }'
+  else
+    echo null
+  fi
+}
+
 log "posting $(stat -c %s "$work/body.json") bytes"
 started=$(date +%s.%N)
 read -r code accept_seconds < <(curl -sS -o "$work/accepted.json" -w '%{http_code} %{time_total}\n' \
   -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
   --data-binary "@$work/body.json" "$gw/v1/number-checks")
 accepted_at=$(date +%s.%N)
+cpu_at_accept="$(cpu_seconds "$gw_pid") $(cpu_seconds "$sim_pid") $(redis_cpu_seconds)"
 peak_rss_kb=$(awk '/^VmHWM:/ {print $2}' "/proc/$gw_pid/status")
 [[ $code == 202 || $code == 200 ]] || die "POST answered $code: $(head -c 600 "$work/accepted.json")"
 id=$(jq -r .id "$work/accepted.json")
@@ -184,6 +201,7 @@ while [[ $status != completed && $status != completed_with_errors && $status != 
   status=$(jq -r '.status // "unknown"' "$work/job.json")
 done
 finished_at=$(date +%s.%N)
+cpu_at_finish="$(cpu_seconds "$gw_pid") $(cpu_seconds "$sim_pid") $(redis_cpu_seconds)"
 [[ -f $work/job.json ]] || cp "$work/accepted.json" "$work/job.json"
 peak_rss_after_kb=$(awk '/^VmHWM:/ {print $2}' "/proc/$gw_pid/status")
 
@@ -197,10 +215,16 @@ jq -cn \
   --argjson total_seconds "$(awk -v a="$finished_at" -v b="$started" 'BEGIN {printf "%.3f", a - b}')" \
   --argjson peak_rss_after_completion_kb "$peak_rss_after_kb" \
   --arg status "$status" \
+  --argjson completion_cpu "$(awk -v a="$cpu_at_accept" -v b="$cpu_at_finish" 'BEGIN {
+      split(a, x, " "); split(b, y, " ")
+      printf "{\"gateway\": %.2f, \"simulator\": %.2f, \"redis\": %s}", y[1] - x[1], y[2] - x[2],
+        (x[3] == "null" ? "null" : sprintf("%.2f", y[3] - x[3]))
+    }')" \
   --slurpfile job "$work/job.json" \
   '{numbers: $numbers, http_status: $http_status, accept_seconds: $accept_seconds,
     peak_rss_kb: $peak_rss_kb, complete_seconds: $complete_seconds,
     total_seconds: $total_seconds, status: $status,
     answered: ($job[0].progress.answered + $job[0].progress.from_cache),
     sub_orders: ($job[0].sub_orders | length), idle_rss_kb: $idle_rss_kb,
-    peak_rss_after_completion_kb: $peak_rss_after_completion_kb}'
+    peak_rss_after_completion_kb: $peak_rss_after_completion_kb,
+    completion_cpu_seconds: $completion_cpu}'
