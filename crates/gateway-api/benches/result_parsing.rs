@@ -188,7 +188,8 @@ fn job_records(records: &[NumberResult]) -> jobs::Records {
 /// together.
 async fn store(f: &Fixture, records: &[NumberResult]) {
     let config = &f.state.config.number_checks;
-    let records = &settled(records);
+    // Shared by the merge and the cache write, as the worker does.
+    let records: std::sync::Arc<[NumberResult]> = settled(records).into();
     let cache = Cache::new(
         f.state.store.clone(),
         config.cache_scope,
@@ -196,10 +197,10 @@ async fn store(f: &Fixture, records: &[NumberResult]) {
         config.cache_ttl,
     );
     let checks = checks();
-    let job = job_records(records);
+    let job = job_records(&records);
     let (merged, cached) = tokio::join!(
-        jobs::merge_records(&f.state.store, &job, records, config.job_ttl),
-        cache.store(records, &checks),
+        jobs::merge_records(&f.state.store, &job, records.clone(), config.job_ttl),
+        cache.store(records.clone(), &checks),
     );
     merged.expect("the sub-order results are stored");
     cached.expect("the answers are cached");
@@ -212,7 +213,7 @@ async fn store_key_per_check(f: &Fixture, records: &[NumberResult]) {
     jobs::merge_records(
         &f.state.store,
         &job_records(records),
-        records,
+        records.as_slice(),
         config.job_ttl,
     )
     .await
@@ -303,11 +304,11 @@ async fn split(f: &Fixture, sim_location: &ResultLocation) {
 
         let config = &f.state.config.number_checks;
         let started = Instant::now();
-        let records = settled(&records);
+        let records: std::sync::Arc<[NumberResult]> = settled(&records).into();
         jobs::merge_records(
             &f.state.store,
             &job_records(&records),
-            &records,
+            records.clone(),
             config.job_ttl,
         )
         .await
@@ -320,7 +321,7 @@ async fn split(f: &Fixture, sim_location: &ResultLocation) {
             TENANT,
             config.cache_ttl,
         )
-        .store(&records, &checks())
+        .store(records, &checks())
         .await
         .expect("the answers are cached");
         let cache = started.elapsed();

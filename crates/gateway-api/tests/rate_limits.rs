@@ -139,7 +139,7 @@ async fn cache_answer(app: &TestApp, tenant: &str) -> String {
         tenant,
         config.cache_ttl,
     )
-    .store(&[answer], &registered)
+    .store(vec![answer], &registered)
     .await
     .expect("cached");
     format!(

@@ -12,6 +12,7 @@
 //! release writes them.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -228,11 +229,11 @@ impl Cache {
     /// A written entry is kept `cache_ttl` from this write.
     pub async fn store(
         &self,
-        results: &[NumberResult],
+        results: impl Into<Arc<[NumberResult]>>,
         checks: &CheckSet,
     ) -> Result<(), StoreError> {
         // Each chunk encoded in its own task, on whichever thread is free.
-        super::spread::over_chunks(results, CHUNK, |chunk| {
+        super::spread::over_chunks(results.into(), CHUNK, |chunk| {
             let (cache, checks) = (self.clone(), *checks);
             async move { cache.store_chunk(&chunk, &checks).await }
         })
@@ -340,7 +341,7 @@ mod tests {
             NumberResult::empty(b, providers::ekycpro::ID, now - chrono::Duration::hours(2));
         let registered = CheckSet::of(&[Check::Registered]);
         cache
-            .store(&[fresh.clone(), stale], &registered)
+            .store(vec![fresh.clone(), stale], &registered)
             .await
             .unwrap();
 
@@ -390,13 +391,13 @@ mod tests {
         let earlier = now - chrono::Duration::minutes(50);
         let profile = answered(a, providers::ekycpro::ID, earlier, Check::Profile);
         cache
-            .store(&[profile], &CheckSet::of(&[Check::Profile]))
+            .store(vec![profile], &CheckSet::of(&[Check::Profile]))
             .await
             .unwrap();
         // Writing `activity` keeps the cached `profile`.
         let activity = answered(a, providers::wscrm_screening::ID, now, Check::Activity);
         cache
-            .store(&[activity], &CheckSet::of(&[Check::Activity]))
+            .store(vec![activity], &CheckSet::of(&[Check::Activity]))
             .await
             .unwrap();
 
@@ -489,7 +490,7 @@ mod tests {
             .unwrap();
         let activity = answered(a, providers::wscrm_screening::ID, now, Check::Activity);
         cache
-            .store(&[activity], &CheckSet::of(&[Check::Activity]))
+            .store(vec![activity], &CheckSet::of(&[Check::Activity]))
             .await
             .unwrap();
         (a, b)
@@ -576,7 +577,7 @@ mod tests {
                 record
             })
             .collect();
-        cache.store(&records, &registered).await.unwrap();
+        cache.store(records.as_slice(), &registered).await.unwrap();
         let numbers: Vec<E164> = records.iter().map(|r| r.number).collect();
         let found = cache
             .lookup(&numbers, &registered, Duration::from_secs(3600), now)
@@ -604,7 +605,7 @@ mod tests {
         );
         let two = Cache::new(store, CacheScope::PerTenant, "two", Duration::from_secs(60));
         one.store(
-            &[NumberResult::empty(a, providers::ekycpro::ID, now)],
+            vec![NumberResult::empty(a, providers::ekycpro::ID, now)],
             &checks,
         )
         .await

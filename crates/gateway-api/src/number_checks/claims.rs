@@ -533,7 +533,7 @@ mod tests {
         // and frees its claim.
         let since = claims.releases().await.unwrap();
         cache_of(&store)
-            .store(&[answer(n1)], &registered)
+            .store(vec![answer(n1)], &registered)
             .await
             .unwrap();
         claims.release("a", &[n1], &registered).await.unwrap();
@@ -556,7 +556,7 @@ mod tests {
         // a claims n1 and caches its answer, but is gone before freeing the claim.
         claims.take("a", &[n1], &registered).await.unwrap();
         cache_of(&store)
-            .store(&[answer(n1)], &registered)
+            .store(vec![answer(n1)], &registered)
             .await
             .unwrap();
         gone(&store, "a").await.unwrap();
@@ -577,7 +577,7 @@ mod tests {
         let since = shared(&store).releases().await.unwrap();
         // An answer that no claim covered (no buyer does that) is not looked for again...
         cache_of(&store)
-            .store(&[answer(n1)], &registered)
+            .store(vec![answer(n1)], &registered)
             .await
             .unwrap();
         assert_eq!(

@@ -612,7 +612,7 @@ async fn persist(
             "no_provider",
             None,
         );
-        jobs::merge_records(store, &records, &unanswered, ttl).await?;
+        jobs::merge_records(store, &records, unanswered, ttl).await?;
         claims
             .release(&id, &unplanned.numbers, &unplanned.checks)
             .await?;

@@ -8,6 +8,7 @@
 //! two vendor orders has one record, and pages are stable (positions in two fixed lists).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -626,10 +627,10 @@ pub enum Source {
 pub async fn merge_records(
     store: &Store,
     records: &Records,
-    partials: &[NumberResult],
+    partials: impl Into<Arc<[NumberResult]>>,
     ttl: Duration,
 ) -> Result<Merged, StoreError> {
-    merge(store, records, partials, ttl, None).await
+    merge(store, records, partials.into(), ttl, None).await
 }
 
 /// [`merge_records`] of answers from `source`: the numbers answered are also added to the
@@ -638,17 +639,17 @@ pub async fn merge_records(
 pub async fn merge_answers(
     store: &Store,
     records: &Records,
-    partials: &[NumberResult],
+    partials: impl Into<Arc<[NumberResult]>>,
     ttl: Duration,
     source: Source,
 ) -> Result<Merged, StoreError> {
-    merge(store, records, partials, ttl, Some(source)).await
+    merge(store, records, partials.into(), ttl, Some(source)).await
 }
 
 async fn merge(
     store: &Store,
     records: &Records,
-    partials: &[NumberResult],
+    partials: Arc<[NumberResult]>,
     ttl: Duration,
     source: Option<Source>,
 ) -> Result<Merged, StoreError> {
@@ -972,20 +973,26 @@ mod tests {
         let n = (CHUNK * 9 + 17) as u64;
         let records = job_of(n).records();
         let registered = answers(n, Check::Registered, ProviderId::new("first"));
-        let merged = merge_answers(&store, &records, &registered, ttl, Source::Vendor)
+        let merged = merge_answers(&store, &records, registered.as_slice(), ttl, Source::Vendor)
             .await
             .unwrap();
         assert_eq!(merged.newly_answered, n);
-        let again = merge_answers(&store, &records, &registered, ttl, Source::Vendor)
+        let again = merge_answers(&store, &records, registered.as_slice(), ttl, Source::Vendor)
             .await
             .unwrap();
         assert_eq!(again.newly_answered, 0, "a repeated merge changes nothing");
 
         // A second check of the same numbers is merged into the same records.
         let demographics = answers(n, Check::Demographics, ProviderId::new("second"));
-        merge_answers(&store, &records, &demographics, ttl, Source::Vendor)
-            .await
-            .unwrap();
+        merge_answers(
+            &store,
+            &records,
+            demographics.as_slice(),
+            ttl,
+            Source::Vendor,
+        )
+        .await
+        .unwrap();
         let merged = stored(&store, &records, &registered).await;
         assert_eq!(merged.len() as u64, n);
         for (i, record) in merged.iter().enumerate() {
@@ -1013,7 +1020,7 @@ mod tests {
         let n = RECORDS_PER_BUCKET * 3 + 1;
         let records = job_of(n).records();
         let registered = answers(n, Check::Registered, ProviderId::new("first"));
-        merge_answers(&store, &records, &registered, ttl, Source::Vendor)
+        merge_answers(&store, &records, registered.as_slice(), ttl, Source::Vendor)
             .await
             .unwrap();
 
@@ -1061,9 +1068,15 @@ mod tests {
             .unwrap();
         assert_eq!(merged.newly_answered, 10, "the 30 earlier answers are seen");
         let demographics = answers(40, Check::Demographics, ProviderId::new("second"));
-        let merged = merge_answers(&store, &records, &demographics, ttl, Source::Vendor)
-            .await
-            .unwrap();
+        let merged = merge_answers(
+            &store,
+            &records,
+            demographics.as_slice(),
+            ttl,
+            Source::Vendor,
+        )
+        .await
+        .unwrap();
         assert_eq!(merged.newly_answered, 0);
         for (i, record) in stored(&store, &records, &registered)
             .await

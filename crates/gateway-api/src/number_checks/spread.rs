@@ -5,34 +5,60 @@
 //! core at 0.8 and Redis at 0.4, and took about a third longer than with its chunks spread.
 
 use std::future::Future;
+use std::ops::{Deref, Range};
+use std::sync::Arc;
 
 use crate::store::StoreError;
 
-/// Chunks in flight at once: enough for every thread of a small machine, few enough that the
-/// copies handed to the tasks stay small next to the slice they come from.
+/// Chunks in flight at once: enough for every thread of a small machine.
 const IN_FLIGHT: usize = 4;
 
-/// Runs `work` on each chunk of `items` (at most `per_task` items, copied into the task) as
-/// its own task, [`IN_FLIGHT`] at a time, and returns the results in chunk order. Every task
-/// started runs to its end, so a failed chunk leaves no other chunk half-sent behind the
-/// caller's back; the first error is returned and no further chunk is started.
+/// One chunk of the items handed to a task: a range of the shared items, not a copy of them
+/// (a copy of a result file's records per task cost as much memory as the file and a deep
+/// clone of every record).
+#[derive(Debug)]
+pub struct Chunk<I> {
+    items: Arc<[I]>,
+    range: Range<usize>,
+}
+
+impl<I> Deref for Chunk<I> {
+    type Target = [I];
+
+    fn deref(&self) -> &[I] {
+        &self.items[self.range.clone()]
+    }
+}
+
+/// Runs `work` on each chunk of `items` (at most `per_task` items) as its own task,
+/// [`IN_FLIGHT`] at a time, and returns the results in chunk order. Every task started runs to
+/// its end, so a failed chunk leaves no other chunk half-sent behind the caller's back; the
+/// first error is returned and no further chunk is started.
 pub async fn over_chunks<I, T, F, Fut>(
-    items: &[I],
+    items: Arc<[I]>,
     per_task: usize,
     work: F,
 ) -> Result<Vec<T>, StoreError>
 where
-    I: Clone + Send + 'static,
+    I: Send + Sync + 'static,
     T: Send + 'static,
-    F: Fn(Vec<I>) -> Fut,
+    F: Fn(Chunk<I>) -> Fut,
     Fut: Future<Output = Result<T, StoreError>> + Send + 'static,
 {
     let per_task = per_task.max(1);
     let mut out = Vec::with_capacity(items.len().div_ceil(per_task));
-    for group in items.chunks(per_task * IN_FLIGHT) {
+    let starts: Vec<usize> = (0..items.len()).step_by(per_task).collect();
+    for group in starts.chunks(IN_FLIGHT) {
         let tasks: Vec<_> = group
-            .chunks(per_task)
-            .map(|chunk| tokio::spawn(work(chunk.to_vec())))
+            .iter()
+            .map(|&start| {
+                let range = start..(start + per_task).min(items.len());
+                let chunk = Chunk {
+                    items: items.clone(),
+                    range,
+                };
+                tokio::spawn(work(chunk))
+            })
             .collect();
         let mut first_error = None;
         for task in tasks {
@@ -65,7 +91,7 @@ mod tests {
     async fn every_chunk_is_worked_on_and_results_keep_chunk_order() {
         // More chunks than run at once: the second round keeps the order too.
         let items: Vec<u32> = (0..20).collect();
-        let sums = over_chunks(&items, 3, |chunk| async move {
+        let sums = over_chunks(items.clone().into(), 3, |chunk| async move {
             Ok::<_, StoreError>(chunk.iter().sum::<u32>())
         })
         .await
@@ -80,7 +106,7 @@ mod tests {
         let ran = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         // Two rounds: the chunk of round one fails, round two never starts.
         let items: Vec<u32> = (0..(2 * IN_FLIGHT) as u32).collect();
-        let result = over_chunks(&items, 1, |chunk| {
+        let result = over_chunks(items.into(), 1, |chunk| {
             let ran = ran.clone();
             async move {
                 ran.fetch_add(1, std::sync::atomic::Ordering::SeqCst);

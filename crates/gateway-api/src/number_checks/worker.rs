@@ -558,7 +558,7 @@ pub(super) async fn add_orders(
             "budget_exceeded",
             None,
         );
-        jobs::merge_records(store, &job.records(), &records, ttl).await?;
+        jobs::merge_records(store, &job.records(), records, ttl).await?;
         claims.release(&job.id, &numbers, &checks).await?;
         job.errors.push(JobError {
             code: "budget_exceeded".into(),
@@ -587,7 +587,7 @@ pub(super) async fn add_orders(
             "no_provider",
             None,
         );
-        jobs::merge_records(store, &job.records(), &records, ttl).await?;
+        jobs::merge_records(store, &job.records(), records, ttl).await?;
         claims.release(&job.id, &numbers, &checks).await?;
         untaken.push((checks, numbers.len() as u64));
     }
@@ -990,15 +990,8 @@ async fn poll(
     drop(slot);
     // The result file is written before the job is locked: other orders' steps go on meanwhile.
     let polled = match polled {
-        Polled::Ready(Downloaded {
-            records,
-            numbers,
-            room,
-        }) => {
-            let recorded = write_results(state, &target, &work.merges, records, numbers).await?;
-            // Written: the next finished order may fetch its file.
-            drop(room);
-            Polled::Ready(recorded)
+        Polled::Ready(downloaded) => {
+            Polled::Ready(write_results(state, &target, &work.merges, downloaded).await?)
         }
         Polled::CircuitOpen(retry_after) => Polled::CircuitOpen(retry_after),
         Polled::Running => Polled::Running,
@@ -1198,14 +1191,19 @@ struct Recorded {
 /// (`numbers`, read while the file downloaded), numbers the result file lacks as `failed`. Also
 /// caches the answers and frees their claims. Only the merge into the records waits for
 /// `merges`: two orders of the job may answer different checks of one number, and a merge reads
-/// the record before writing it.
+/// the record before writing it. The file's room is given back once its answers are written and
+/// dropped, before the claims are freed, so the next file downloads meanwhile.
 async fn write_results(
     state: &AppState,
     target: &PollTarget,
     merges: &Mutex<()>,
-    records: Vec<NumberResult>,
-    numbers: Vec<E164>,
+    downloaded: Downloaded,
 ) -> Result<Recorded, StoreError> {
+    let Downloaded {
+        records,
+        numbers,
+        room,
+    } = downloaded;
     let config = &state.config.number_checks;
     let store = &state.store;
     let (id, sub) = (target.job.as_str(), &target.sub);
@@ -1235,29 +1233,35 @@ async fn write_results(
         "numbers_missing_from_result",
         Some(sub.provider),
     );
+    let answered = answers.len() as u64;
+    // Shared by the merge and the cache write, whose tasks each take chunks of it.
+    let answers: Arc<[NumberResult]> = answers.into();
     let merge = async {
         let _merging = merges.lock().await;
         let records = &target.records;
         let merged = jobs::merge_answers(
             store,
             records,
-            &answers,
+            answers.clone(),
             config.job_ttl,
             jobs::Source::Vendor,
         )
         .await?;
-        jobs::merge_records(store, records, &gaps, config.job_ttl).await?;
+        jobs::merge_records(store, records, gaps, config.job_ttl).await?;
         Ok::<_, StoreError>(merged)
     };
     let cache = cache_of(state, &target.tenant);
     // Together: one encodes while the other waits for the store.
-    let (merged, ()) = tokio::try_join!(merge, cache.store(&answers, &sub.checks))?;
+    let (merged, ()) = tokio::try_join!(merge, cache.store(answers.clone(), &sub.checks))?;
+    drop(answers);
+    // Written: the next finished order may fetch its file.
+    drop(room);
     // Cached first, then freed: whoever waits for these answers finds them.
     claims_of(state, &target.tenant)
         .release(id, &numbers, &sub.checks)
         .await?;
     Ok(Recorded {
-        answered: answers.len() as u64,
+        answered,
         newly_answered: merged.newly_answered,
         missing: missing.len() as u64,
         registered_blank,
@@ -1322,7 +1326,7 @@ async fn record_failures(state: &AppState, job: &mut Job) -> Result<(), StoreErr
             &reason,
             Some(sub.provider),
         );
-        jobs::merge_records(store, &job.records(), &failures, ttl).await?;
+        jobs::merge_records(store, &job.records(), failures, ttl).await?;
         // No answer is coming: whoever waits for these numbers buys them.
         claims_of(state, &job.tenant)
             .release(&job.id, &numbers, &job.sub_orders[i].checks)
