@@ -64,13 +64,7 @@ pub(crate) fn cell_text(cell: &Data) -> Option<Cow<'_, str>> {
         Data::Empty | Data::Error(_) => return None,
         Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => Cow::Borrowed(s.trim()),
         Data::Int(i) => Cow::Owned(i.to_string()),
-        Data::Float(f) => {
-            if f.fract() == 0.0 && f.abs() < 1e17 {
-                Cow::Owned(format!("{f:.0}"))
-            } else {
-                Cow::Owned(f.to_string())
-            }
-        }
+        Data::Float(f) => Cow::Owned(float_text(*f)),
         Data::Bool(b) => Cow::Borrowed(if *b { "true" } else { "false" }),
         Data::DateTime(dt) => {
             let (y, mo, d, h, mi, s, _) = dt.to_ymd_hms_milli();
@@ -80,7 +74,46 @@ pub(crate) fn cell_text(cell: &Data) -> Option<Cow<'_, str>> {
     if text.is_empty() { None } else { Some(text) }
 }
 
+/// A numeric cell as text: whole numbers without a fractional part.
+fn float_text(f: f64) -> String {
+    if f.fract() == 0.0 && f.abs() < 1e17 {
+        // Exact for every whole value below 1e17 (< 2^63), and far cheaper than formatting the
+        // float with a precision, which bulk result files do for several cells of every row.
+        // -0.0 keeps its sign as `{:.0}` writes it.
+        if f.is_sign_negative() && f == 0.0 {
+            return "-0".to_owned();
+        }
+        #[allow(clippy::cast_possible_truncation)]
+        return (f as i64).to_string();
+    }
+    f.to_string()
+}
+
 /// The cell at `col` of `row` as text.
 pub(crate) fn get(row: &[Data], col: Option<usize>) -> Option<Cow<'_, str>> {
     col.and_then(|c| row.get(c)).and_then(cell_text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_numbers_read_as_the_precision_formatting_writes_them() {
+        for f in [
+            0.0,
+            -0.0,
+            1.0,
+            -7.0,
+            23.0,
+            919_800_000_001.0,
+            9_007_199_254_740_993.0,
+            99_999_999_999_999_984.0,
+        ] {
+            assert_eq!(float_text(f), format!("{f:.0}"), "{f}");
+        }
+        assert_eq!(float_text(1.5), "1.5");
+        assert_eq!(float_text(1e17), "100000000000000000");
+        assert_eq!(float_text(f64::NAN), "NaN");
+    }
 }
