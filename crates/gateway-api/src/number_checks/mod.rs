@@ -89,8 +89,9 @@ pub struct NumberChecksConfig {
     /// Result files one replica holds at once, across providers and jobs: from the start of the
     /// download until its answers are written. A parsed file of 20,000 numbers takes tens of MB
     /// until written, and the writes are slower than the downloads, so without this bound a
-    /// large job's files pile up in memory (about 1 GB for 50 files). Orders are still polled
-    /// up to `order_concurrency`; a finished order waits here for its turn to be downloaded.
+    /// large job's files pile up in memory (about 1 GB for 50 files). Three keep a file
+    /// downloading and parsing while two are written. Orders are still polled up to
+    /// `order_concurrency`; a finished order waits here for its turn to be downloaded.
     pub result_files_in_flight: usize,
     /// Consecutive failed polls after which a sub-order fails.
     pub max_poll_errors: u32,
@@ -140,7 +141,7 @@ impl Default for NumberChecksConfig {
             poll_initial: Duration::from_secs(2),
             poll_max: Duration::from_secs(60),
             order_concurrency: OrderConcurrency::default(),
-            result_files_in_flight: 2,
+            result_files_in_flight: 3,
             max_poll_errors: 10,
             download_max_attempts: 6,
             circuit_failures: 5,
