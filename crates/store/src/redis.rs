@@ -633,7 +633,8 @@ impl RedisStore {
             .iter()
             .flat_map(|group| group.chunks(per_pipe))
             .map(|chunk| {
-                let mut pipe = redis::pipe();
+                // Room for a command and its expiry per item.
+                let mut pipe = Pipeline::with_capacity(2 * chunk.len());
                 for &i in chunk {
                     add(&mut pipe, i);
                 }
@@ -1220,15 +1221,20 @@ impl Backend for RedisStore {
         ttl: Option<Duration>,
     ) -> Result<(), StoreError> {
         let keys = entries.iter().map(|(k, _)| k.as_str());
+        let ttl = ttl.map(ttl_millis);
         self.write_by_slot(keys, HASH_CHUNK, |pipe, i| {
             let (key, fields) = &entries[i];
-            let hset = pipe.cmd("HSET").arg(key);
+            // Sized up front: growing each command's buffer argument by argument was a sizeable
+            // share of writing a large job's answers.
+            let bytes: usize = fields.iter().map(|(f, v)| f.len() + v.len()).sum();
+            let mut hset = Cmd::with_capacity(2 + 2 * fields.len(), 4 + key.len() + bytes);
+            hset.arg("HSET").arg(key);
             for (f, v) in *fields {
                 hset.arg(f).arg(v.as_slice());
             }
-            hset.ignore();
+            pipe.add_command(hset).ignore();
             if let Some(ttl) = ttl {
-                pipe.cmd("PEXPIRE").arg(key).arg(ttl_millis(ttl)).ignore();
+                pipe.cmd("PEXPIRE").arg(key).arg(ttl).ignore();
             }
         })
         .await

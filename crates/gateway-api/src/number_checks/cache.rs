@@ -253,7 +253,7 @@ impl Cache {
                     .iter()
                     .filter_map(|check| {
                         let answer = answer_of(record, check)?;
-                        let bytes = serde_json::to_vec(&answer).ok()?;
+                        let bytes = super::jobs::record_json(&answer)?;
                         Some((check.as_str().to_owned(), bytes))
                     })
                     .collect();

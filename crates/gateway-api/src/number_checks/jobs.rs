@@ -599,6 +599,17 @@ impl Records {
     }
 }
 
+/// Bytes reserved for one record's JSON: a record with a check or two fits, so encoding it
+/// does not grow its buffer step by step (a large job encodes two of them per number).
+const RECORD_JSON_BYTES: usize = 384;
+
+/// `value` as JSON in a buffer sized for a record.
+pub(super) fn record_json(value: &NumberResult) -> Option<Vec<u8>> {
+    let mut bytes = Vec::with_capacity(RECORD_JSON_BYTES);
+    serde_json::to_writer(&mut bytes, value).ok()?;
+    Some(bytes)
+}
+
 fn decode(bytes: &[u8]) -> Option<NumberResult> {
     serde_json::from_slice(bytes).ok()
 }
@@ -684,7 +695,7 @@ async fn merge_chunk(
         if !had_answer && record.has_answer() {
             newly_answered += 1;
         }
-        if let Ok(bytes) = serde_json::to_vec(&record) {
+        if let Some(bytes) = record_json(&record) {
             entries.push((partial.number, bytes));
         }
     }
