@@ -995,15 +995,9 @@ mod tests {
 
         // A second check of the same numbers is merged into the same records.
         let demographics = answers(n, Check::Demographics, ProviderId::new("second"));
-        merge_answers(
-            &store,
-            &records,
-            demographics.as_slice(),
-            ttl,
-            Source::Vendor,
-        )
-        .await
-        .unwrap();
+        merge_answers(&store, &records, demographics, ttl, Source::Vendor)
+            .await
+            .unwrap();
         let merged = stored(&store, &records, &registered).await;
         assert_eq!(merged.len() as u64, n);
         for (i, record) in merged.iter().enumerate() {
@@ -1079,15 +1073,9 @@ mod tests {
             .unwrap();
         assert_eq!(merged.newly_answered, 10, "the 30 earlier answers are seen");
         let demographics = answers(40, Check::Demographics, ProviderId::new("second"));
-        let merged = merge_answers(
-            &store,
-            &records,
-            demographics.as_slice(),
-            ttl,
-            Source::Vendor,
-        )
-        .await
-        .unwrap();
+        let merged = merge_answers(&store, &records, demographics, ttl, Source::Vendor)
+            .await
+            .unwrap();
         assert_eq!(merged.newly_answered, 0);
         for (i, record) in stored(&store, &records, &registered)
             .await
