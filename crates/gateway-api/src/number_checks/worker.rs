@@ -25,7 +25,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 use tokio::sync::{Mutex, OwnedSemaphorePermit};
@@ -1084,13 +1084,23 @@ async fn poll_and_download(
         Ok(OrderProgress::Ready { result }) => result,
         Err(e) => return Ok(Polled::PollFailed(e)),
     };
+    let waited = Instant::now();
     let room = state.result_slots.acquire().await;
+    let room_wait = waited.elapsed();
+    let started = Instant::now();
     // The order's numbers are read from the store while the file downloads.
     let (fetched, numbers) = tokio::join!(
         state
             .breakers
             .call(provider, checker.fetch_results(order, &location)),
         jobs::read_numbers(&state.store, &target.job, target.sub.start, target.sub.len),
+    );
+    tracing::debug!(
+        job = %target.job,
+        sub_order = target.sub.index,
+        room_wait_ms = room_wait.as_millis() as u64,
+        download_ms = started.elapsed().as_millis() as u64,
+        "result file downloaded and read"
     );
     match fetched {
         Ok(Ok(records)) => Ok(Polled::Ready(Downloaded {
@@ -1236,8 +1246,10 @@ async fn write_results(
     let answered = answers.len() as u64;
     // Shared by the merge and the cache write, whose tasks each take chunks of it.
     let answers: Arc<[NumberResult]> = answers.into();
+    let started = Instant::now();
     let merge = async {
         let _merging = merges.lock().await;
+        let locked = started.elapsed();
         let records = &target.records;
         let merged = jobs::merge_answers(
             store,
@@ -1248,18 +1260,33 @@ async fn write_results(
         )
         .await?;
         jobs::merge_records(store, records, gaps, config.job_ttl).await?;
-        Ok::<_, StoreError>(merged)
+        Ok::<_, StoreError>((merged, locked, started.elapsed()))
     };
     let cache = cache_of(state, &target.tenant);
+    let cached = async {
+        cache.store(answers.clone(), &sub.checks).await?;
+        Ok(started.elapsed())
+    };
     // Together: one encodes while the other waits for the store.
-    let (merged, ()) = tokio::try_join!(merge, cache.store(answers.clone(), &sub.checks))?;
+    let ((merged, lock_wait, merged_at), cached_at) = tokio::try_join!(merge, cached)?;
     drop(answers);
     // Written: the next finished order may fetch its file.
     drop(room);
+    let releasing = Instant::now();
     // Cached first, then freed: whoever waits for these answers finds them.
     claims_of(state, &target.tenant)
         .release(id, &numbers, &sub.checks)
         .await?;
+    tracing::debug!(
+        job = id,
+        sub_order = sub.index,
+        answered,
+        merge_lock_wait_ms = lock_wait.as_millis() as u64,
+        merged_ms = merged_at.as_millis() as u64,
+        cached_ms = cached_at.as_millis() as u64,
+        release_ms = releasing.elapsed().as_millis() as u64,
+        "result file written"
+    );
     Ok(Recorded {
         answered,
         newly_answered: merged.newly_answered,
