@@ -74,9 +74,24 @@ struct Demo {
     _dir: tempfile::TempDir,
 }
 
-/// The demo as `scripts/demo.sh` starts it, on free ports instead of 8080 and 9090.
+/// Ports tried for the demo's gateway before the test gives up.
+const PORT_ATTEMPTS: usize = 8;
+
+/// The demo as `scripts/demo.sh` starts it, on free ports instead of 8080 and 9090. The
+/// simulator must know the gateway's address before the gateway starts, so the gateway's port
+/// is chosen free and then bound by another process: when something took it meanwhile, the
+/// demo starts again on another one.
 async fn start_demo() -> Demo {
-    let gateway_port = free_port();
+    for _ in 0..PORT_ATTEMPTS {
+        if let Some(demo) = start_demo_on(free_port()).await {
+            return demo;
+        }
+    }
+    panic!("the demo's gateway found its port taken {PORT_ATTEMPTS} times");
+}
+
+/// The demo with its gateway on `gateway_port`; `None` when that port was taken.
+async fn start_demo_on(gateway_port: u16) -> Option<Demo> {
     let gateway = format!("http://127.0.0.1:{gateway_port}");
     let mut sim_config = toml_file("config/demo-sim.toml");
     rewrite(&mut sim_config, "http://127.0.0.1:8080", &gateway);
@@ -93,8 +108,15 @@ async fn start_demo() -> Demo {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let file = dir.path().join("demo.toml");
     std::fs::write(&file, toml::to_string(&config).expect("TOML")).expect("demo config written");
-    let process = GatewayProcess::start(Some(&file), &[]).await;
-    Demo {
+    let process = match GatewayProcess::try_start(Some(&file), &[]).await {
+        Ok(process) => process,
+        Err(early) if early.output.contains("Address already in use") => return None,
+        Err(early) => panic!(
+            "the demo's gateway exited early ({}):\n{}",
+            early.status, early.output
+        ),
+    };
+    Some(Demo {
         gateway,
         config,
         client: reqwest::Client::builder()
@@ -104,7 +126,7 @@ async fn start_demo() -> Demo {
         _gateway: process,
         _sim: sim,
         _dir: dir,
-    }
+    })
 }
 
 /// The operations of the document that carry a request example (body or parameter).
@@ -274,4 +296,22 @@ async fn every_request_example_answers_its_documented_status_in_the_demo() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_demo_whose_port_was_taken_meanwhile_is_started_again() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port to hold");
+    let port = taken.local_addr().expect("its address").port();
+    assert!(
+        start_demo_on(port).await.is_none(),
+        "a gateway on a taken port is reported as such"
+    );
+    let demo = start_demo().await;
+    let ready = demo
+        .client
+        .get(format!("{}/readyz", demo.gateway))
+        .send()
+        .await
+        .expect("the demo answers");
+    assert_eq!(ready.status(), 200);
 }

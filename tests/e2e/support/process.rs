@@ -68,6 +68,18 @@ impl ChildProcess {
 
     /// Waits until one output line yields `Some` from `find`, failing if the process exits first.
     pub async fn wait_for_line<T>(&self, find: impl Fn(&str) -> Option<T>) -> T {
+        match self.wait_for_line_or_exit(find).await {
+            Ok(found) => found,
+            Err(status) => panic!("{} exited early ({status}):\n{}", self.name, self.output()),
+        }
+    }
+
+    /// As [`ChildProcess::wait_for_line`], but a process that exits first is an `Err` with its
+    /// exit status, for a caller that can start it again.
+    pub async fn wait_for_line_or_exit<T>(
+        &self,
+        find: impl Fn(&str) -> Option<T>,
+    ) -> Result<T, std::process::ExitStatus> {
         let started = Instant::now();
         loop {
             let found = self
@@ -76,10 +88,10 @@ impl ChildProcess {
                 .ok()
                 .and_then(|lines| lines.iter().find_map(|line| find(line)));
             if let Some(found) = found {
-                return found;
+                return Ok(found);
             }
             if let Some(status) = self.exit_status() {
-                panic!("{} exited early ({status}):\n{}", self.name, self.output());
+                return Err(status);
             }
             assert!(
                 started.elapsed() < START_WITHIN,
@@ -149,6 +161,13 @@ impl Drop for ChildProcess {
     }
 }
 
+/// A process that exited before it was ready, with what it printed.
+#[derive(Debug)]
+pub struct ExitedEarly {
+    pub status: std::process::ExitStatus,
+    pub output: String,
+}
+
 /// The real `gateway-api` serving with `config` (a TOML file) and `env` on top.
 #[derive(Debug)]
 pub struct GatewayProcess {
@@ -160,6 +179,21 @@ pub struct GatewayProcess {
 impl GatewayProcess {
     /// Starts the binary and waits until it logs the ports it listens on.
     pub async fn start(config: Option<&Path>, env: &[(&str, String)]) -> GatewayProcess {
+        match Self::try_start(config, env).await {
+            Ok(gateway) => gateway,
+            Err(early) => panic!(
+                "gateway-api exited early ({}):\n{}",
+                early.status, early.output
+            ),
+        }
+    }
+
+    /// As [`GatewayProcess::start`], but a gateway that exits before it listens (a port taken
+    /// meanwhile, say) is an `Err` with its output.
+    pub async fn try_start(
+        config: Option<&Path>,
+        env: &[(&str, String)],
+    ) -> Result<GatewayProcess, ExitedEarly> {
         let mut command = Command::new(binaries::gateway());
         match config {
             Some(config) => {
@@ -177,11 +211,16 @@ impl GatewayProcess {
             .env("GATEWAY_LOG__FORMAT", "json")
             .envs(env.iter().map(|(k, v)| (k, v)));
         let process = ChildProcess::spawn("gateway-api", command);
-        let (port, status_port) = process.wait_for_line(listening_ports).await;
-        GatewayProcess {
-            process,
-            port,
-            status_port,
+        match process.wait_for_line_or_exit(listening_ports).await {
+            Ok((port, status_port)) => Ok(GatewayProcess {
+                process,
+                port,
+                status_port,
+            }),
+            Err(status) => Err(ExitedEarly {
+                status,
+                output: process.output(),
+            }),
         }
     }
 
