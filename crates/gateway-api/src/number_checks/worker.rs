@@ -1217,13 +1217,21 @@ async fn write_results(
     let config = &state.config.number_checks;
     let store = &state.store;
     let (id, sub) = (target.job.as_str(), &target.sub);
-    let mut by_number: HashMap<E164, NumberResult> =
-        records.into_iter().map(|r| (r.number, r)).collect();
+    // Positions, not the records themselves: a record is large, and a map of them moved each
+    // one at every growth of the table and again out of it.
+    let mut positions: HashMap<E164, usize> = HashMap::with_capacity(records.len());
+    for (i, record) in records.iter().enumerate() {
+        positions.insert(record.number, i);
+    }
+    let mut records: Vec<Option<NumberResult>> = records.into_iter().map(Some).collect();
     let mut answers = Vec::with_capacity(numbers.len());
     let mut missing = Vec::new();
     let mut registered_blank = 0u64;
     for number in &numbers {
-        match by_number.remove(number) {
+        let found = positions
+            .remove(number)
+            .and_then(|i| records.get_mut(i).and_then(Option::take));
+        match found {
             Some(mut record) => {
                 record.settle(&sub.checks);
                 if record.status(Check::Registered) == Some(CheckStatus::Failed) {
@@ -1235,7 +1243,7 @@ async fn write_results(
         }
     }
     // Rows of numbers this order did not ask about: nothing to write, no reason to hold them.
-    drop(by_number);
+    drop(records);
     let gaps = jobs::unanswered(
         &missing,
         &sub.checks,
