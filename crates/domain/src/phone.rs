@@ -1142,6 +1142,37 @@ mod tests {
     }
 
     #[test]
+    fn fast_path_answers_alike_on_every_thread() {
+        // Each thread searches with scratch space of its own, kept per pattern: threads that
+        // meet the patterns in different orders must still answer as one thread does.
+        let inputs: Vec<String> = comparison_inputs()
+            .into_iter()
+            .filter_map(|input| input.strip_prefix('+').map(str::to_owned))
+            .filter(|digits| digits.bytes().all(|b| b.is_ascii_digit()))
+            .collect();
+        let answer = |digits: &String| fast::international(digits.as_bytes());
+        let expected: Vec<_> = inputs.iter().map(answer).collect();
+        assert!(expected.iter().flatten().count() > 5_000);
+        std::thread::scope(|scope| {
+            let runs: Vec<_> = (0..4)
+                .map(|t| {
+                    let (inputs, expected) = (&inputs, &expected);
+                    scope.spawn(move || {
+                        // Each thread walks the inputs from another starting point.
+                        let start = t * inputs.len() / 4;
+                        for i in (start..inputs.len()).chain(0..start) {
+                            assert_eq!(answer(&inputs[i]), expected[i], "{}", inputs[i]);
+                        }
+                    })
+                })
+                .collect();
+            for run in runs {
+                run.join().expect("no thread failed");
+            }
+        });
+    }
+
+    #[test]
     fn fast_path_takes_canonical_numbers_of_many_regions() {
         for s in [
             "+919876543210",
