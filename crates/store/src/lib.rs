@@ -457,7 +457,8 @@ impl Store {
         dispatch!(self.set_nx(&key, value, ttl))
     }
 
-    /// Removes `key` (any type); true if it existed.
+    /// Removes `key` (any type); true if it existed. On Redis the memory of a large value is
+    /// freed in the background (`UNLINK`), so the call holds no other client up.
     pub async fn delete(&self, key: &str) -> Result<bool, StoreError> {
         let key = self.key(key);
         dispatch!(self.delete(&key))

@@ -1639,6 +1639,41 @@ mod redis_failures {
             .expect("connect must not fail while Redis is down")
     }
 
+    /// Deleting a large key must not hold the server up while it frees it: the value is
+    /// handed to Redis's background thread (`UNLINK`), which Redis counts in
+    /// `lazyfreed_objects` once it is freed (a private server: no other client touches the count).
+    #[tokio::test]
+    async fn a_large_key_is_freed_in_the_background() {
+        let redis = PrivateRedis::start();
+        let store = connect(&redis.url()).await;
+        let members: Vec<String> = (0..1_000).map(|n| n.to_string()).collect();
+        assert_eq!(store.set_add("big", &members, None).await.unwrap(), 1_000);
+        let client = ::redis::Client::open(redis.url()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let lazyfreed = async |conn: &mut ::redis::aio::MultiplexedConnection| -> u64 {
+            let info: String = ::redis::cmd("INFO")
+                .arg("memory")
+                .query_async(conn)
+                .await
+                .unwrap();
+            info.lines()
+                .find_map(|l| l.strip_prefix("lazyfreed_objects:"))
+                .expect("INFO memory has lazyfreed_objects")
+                .trim()
+                .parse()
+                .unwrap()
+        };
+        let before = lazyfreed(&mut conn).await;
+        assert!(store.delete("big").await.unwrap());
+        assert!(!store.delete("big").await.unwrap(), "deleted once");
+        // Counted once the background thread has freed it.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while lazyfreed(&mut conn).await == before && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(lazyfreed(&mut conn).await, before + 1);
+    }
+
     #[tokio::test]
     async fn stopped_server_fails_fast() {
         let mut redis = PrivateRedis::start();
