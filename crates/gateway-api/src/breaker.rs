@@ -162,19 +162,38 @@ impl Breakers {
         })
     }
 
+    /// What [`Breakers::admit`] reads of `provider`'s circuit, for a caller that reads it along
+    /// with another command and hands the values to [`Breakers::call_read`].
+    pub fn state_keys(provider: ProviderId) -> Vec<String> {
+        vec![
+            keys::BreakerOpenUntil::new(provider.as_str()).into(),
+            keys::BreakerFailures::new(provider.as_str()).into(),
+        ]
+    }
+
     /// Leave to call `provider` now, or why not.
     ///
     /// The circuit and its failure count are read together (one round trip). A failure counted
     /// after this read, while the call runs, is not reset by the call's success; the next call's
     /// success resets it.
     pub async fn admit(&self, provider: ProviderId) -> Result<Permit, Refused> {
-        let state = self
-            .store
-            .mget(&[
-                keys::BreakerOpenUntil::new(provider.as_str()).into(),
-                keys::BreakerFailures::new(provider.as_str()).into(),
-            ])
-            .await?;
+        self.admit_read(provider, &[]).await
+    }
+
+    /// [`Breakers::admit`] from the values of [`Breakers::state_keys`] read already; reads them
+    /// itself when `state` is not such a read.
+    async fn admit_read(
+        &self,
+        provider: ProviderId,
+        state: &[Option<Vec<u8>>],
+    ) -> Result<Permit, Refused> {
+        let read;
+        let state = if state.len() == 2 {
+            state
+        } else {
+            read = self.store.mget(&Self::state_keys(provider)).await?;
+            read.as_slice()
+        };
         let failures_counted = state.get(1).is_some_and(Option::is_some);
         let open_until = state
             .first()
@@ -331,6 +350,23 @@ impl Breakers {
         self.settle(permit, outcome.as_ref().err()).await;
         Ok(outcome)
     }
+
+    /// [`Breakers::call`] with the circuit's state read already: `state` holds the values of
+    /// [`Breakers::state_keys`] (read in the same round trip as the request's rate-limit count).
+    pub async fn call_read<T, F>(
+        &self,
+        provider: ProviderId,
+        state: &[Option<Vec<u8>>],
+        call: F,
+    ) -> Result<Result<T, ProviderError>, Refused>
+    where
+        F: Future<Output = Result<T, ProviderError>>,
+    {
+        let permit = self.admit_read(provider, state).await?;
+        let outcome = call.await;
+        self.settle(permit, outcome.as_ref().err()).await;
+        Ok(outcome)
+    }
 }
 
 #[cfg(test)]
@@ -462,5 +498,41 @@ mod tests {
             .await;
         assert!(matches!(refused, Err(Refused::Open { .. })));
         assert!(!started);
+    }
+
+    #[tokio::test]
+    async fn a_call_with_the_state_read_already_follows_that_read() {
+        let b = breakers(1, Duration::from_secs(60));
+        let closed = b.store.mget(&Breakers::state_keys(P)).await.unwrap();
+        fail(&b).await;
+        let open = b.store.mget(&Breakers::state_keys(P)).await.unwrap();
+        assert!(open[0].is_some(), "the circuit is open: {open:?}");
+
+        // The state handed in decides, without reading the store again.
+        let mut calls = 0;
+        let refused = b
+            .call_read(P, &open, async {
+                calls += 1;
+                Ok::<_, ProviderError>(())
+            })
+            .await;
+        assert!(matches!(refused, Err(Refused::Open { .. })), "{refused:?}");
+        let made = b
+            .call_read(P, &closed, async {
+                calls += 1;
+                Ok::<_, ProviderError>(())
+            })
+            .await;
+        assert!(matches!(made, Ok(Ok(()))), "{made:?}");
+        assert_eq!(calls, 1);
+        // Anything but such a read: the store is read, and the circuit is open.
+        let refused = b
+            .call_read(P, &[], async {
+                calls += 1;
+                Ok::<_, ProviderError>(())
+            })
+            .await;
+        assert!(matches!(refused, Err(Refused::Open { .. })), "{refused:?}");
+        assert_eq!(calls, 1);
     }
 }

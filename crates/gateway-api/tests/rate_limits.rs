@@ -179,6 +179,90 @@ async fn a_cached_lookup_counts_and_reads_in_one_round_trip() {
     assert_eq!(reads, counts, "the cache read went with the count");
 }
 
+/// A simulator whose NxCloud application has two business numbers that pass numbering checks.
+async fn nxcloud_sim() -> vendor_sim::RunningSim {
+    let mut config = vendor_sim::SimConfig::for_tests(43);
+    config.nxcloud.appkeys.insert(
+        vendor_sim::dev::NXCLOUD_APPKEY.to_owned(),
+        vec!["8613800138024".into(), "14155550123".into()],
+    );
+    vendor_sim::start(config, "127.0.0.1:0")
+        .await
+        .expect("simulator starts")
+}
+
+#[tokio::test]
+async fn a_business_phones_call_counts_and_reads_the_circuit_in_one_round_trip() {
+    use vendor_sim::dev;
+    let sim = nxcloud_sim().await;
+    let redis = CountingProxy::start(&redis_address()).await;
+    for cache_ttl in ["0s", "60s"] {
+        let app = spawn_app_with(json!({
+            "store": {"redis_url": redis.redis_url()},
+            "accounts": {"business_phones_cache_ttl": cache_ttl},
+            "vendors": {"nxcloud": {
+                "base_url": sim.base_url(),
+                "access_key": dev::NXCLOUD_ACCESS_KEY,
+                "access_secret": dev::NXCLOUD_ACCESS_SECRET,
+                "appkey": dev::NXCLOUD_APPKEY,
+            }},
+        }))
+        .await;
+        let token = token("acme", "business:read");
+        let response = app.get("/v1/business-phones", &token).await;
+        assert_eq!(response.status(), 200, "{cache_ttl}");
+        let remaining = |response: &reqwest::Response| -> u64 {
+            response
+                .headers()
+                .get("ratelimit-remaining")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+                .expect("RateLimit-Remaining")
+        };
+        let first = remaining(&response);
+        let body: serde_json::Value = response.json().await.expect("json");
+        assert_eq!(body["items"].as_array().map(Vec::len), Some(2), "{body}");
+
+        let prefix = &app.config.store.key_prefix;
+        let counts = redis.writes_naming(&format!("{prefix}ratelimit:"));
+        // The circuit's reads before a call (a gauge task also reads it now and then, alone).
+        let circuit: Vec<String> = redis
+            .writes_naming(&format!("{prefix}breaker:nxcloud:failures"))
+            .into_iter()
+            .filter(|write| write.contains("MGET"))
+            .collect();
+        let list = redis.writes_naming(&format!("{prefix}accounts:business-phones:"));
+        assert_eq!(counts.len(), 1, "{cache_ttl}: one count: {counts:?}");
+        assert_eq!(
+            circuit, counts,
+            "{cache_ttl}: the circuit was read with the count"
+        );
+        if cache_ttl == "0s" {
+            assert_eq!(
+                list,
+                Vec::<String>::new(),
+                "caching off: the list is never read"
+            );
+        } else {
+            // Read with the count, then written once the vendor answered.
+            assert_eq!(list.len(), 2, "{list:?}");
+            assert_eq!(
+                list[0], counts[0],
+                "the cached list was read with the count"
+            );
+        }
+
+        // Refused input is counted like any other request of the token.
+        let bad = app
+            .get("/v1/business-phones?numbers=nonsense", &token)
+            .await;
+        assert_eq!(bad.status(), 422, "{cache_ttl}");
+        let again = app.get("/v1/business-phones", &token).await;
+        assert_eq!(again.status(), 200, "{cache_ttl}");
+        assert_eq!(remaining(&again), first - 2, "{cache_ttl}");
+    }
+}
+
 #[tokio::test]
 async fn lookups_over_the_limit_get_429_and_refused_tokens_never_count() {
     let app = spawn_app_with(

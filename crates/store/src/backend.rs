@@ -67,6 +67,15 @@ pub(crate) trait Backend {
         hash: &str,
         fields: &[String],
     ) -> Result<(i64, HashRow), StoreError>;
+    /// [`Backend::incr`] of `counter`, then the plain values of `keys`, in one round trip; not
+    /// atomic as a whole.
+    async fn incr_then_mget(
+        &self,
+        counter: &str,
+        by: i64,
+        ttl: Option<Duration>,
+        keys: &[String],
+    ) -> Result<(i64, Vec<Option<Vec<u8>>>), StoreError>;
     /// Adds `by` to an integer field.
     async fn hincr(&self, key: &str, field: &str, by: i64) -> Result<i64, StoreError>;
     /// Adds to several integer fields of one hash.

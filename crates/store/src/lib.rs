@@ -136,6 +136,11 @@ pub struct SentinelSettings {
     pub primary_password: Option<SecretString>,
 }
 
+fn decode_json<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| StoreError::Corrupt(format!("{key}: invalid JSON: {e}")))
+}
+
 /// `value` as the JSON stored at `key`.
 fn json_bytes<T: Serialize>(key: &str, value: &T) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(value)
@@ -504,9 +509,7 @@ impl Store {
     pub async fn get_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
         match self.get(key).await? {
             None => Ok(None),
-            Some(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| StoreError::Corrupt(format!("{key}: invalid JSON: {e}"))),
+            Some(bytes) => decode_json(key, &bytes).map(Some),
         }
     }
 
@@ -529,6 +532,16 @@ impl Store {
         T: DeserializeOwned,
     {
         self.get_json(key).await
+    }
+
+    /// The JSON document of `key` from bytes read along with other commands
+    /// ([`Store::incr_then_mget`]), as [`Store::load`] would decode it.
+    pub fn decode<K, T>(key: &K, bytes: &[u8]) -> Result<T, StoreError>
+    where
+        K: Key<Value = Json<T>>,
+        T: DeserializeOwned,
+    {
+        decode_json(key, bytes)
     }
 
     /// Writes the JSON document at a key whose TTL is declared with it.
@@ -623,6 +636,25 @@ impl Store {
         let counter = self.key(counter);
         let hash = self.key(hash);
         dispatch!(self.incr_then_hmget(&counter, by, ttl, &hash, fields))
+    }
+
+    /// [`Store::incr`] of `counter`, and the values of `keys` as [`Store::mget`] reads them, in
+    /// one round trip where the keys allow it (one pipeline on Redis; side by side when a
+    /// cluster holds them on other slots than the counter): a request's rate-limit count and
+    /// the state its handler reads first.
+    pub async fn incr_then_mget(
+        &self,
+        counter: &str,
+        by: i64,
+        ttl: Option<Duration>,
+        keys: &[String],
+    ) -> Result<(i64, Vec<Option<Vec<u8>>>), StoreError> {
+        if keys.is_empty() {
+            return Ok((self.incr(counter, by, ttl).await?, Vec::new()));
+        }
+        let counter = self.key(counter);
+        let keys: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
+        dispatch!(self.incr_then_mget(&counter, by, ttl, &keys))
     }
 
     // ---- hashes ------------------------------------------------------------------

@@ -424,6 +424,17 @@ impl Backend for MemoryStore {
         Ok(value)
     }
 
+    async fn incr_then_mget(
+        &self,
+        counter: &str,
+        by: i64,
+        ttl: Option<Duration>,
+        keys: &[String],
+    ) -> Result<(i64, Vec<Option<Vec<u8>>>), StoreError> {
+        let count = self.incr(counter, by, ttl).await?;
+        Ok((count, self.mget(keys).await?))
+    }
+
     async fn incr_then_hmget(
         &self,
         counter: &str,

@@ -1165,6 +1165,56 @@ impl Backend for RedisStore {
         Ok((decode_reply(count)?, decode_reply(row)?))
     }
 
+    async fn incr_then_mget(
+        &self,
+        counter: &str,
+        by: i64,
+        ttl: Option<Duration>,
+        keys: &[String],
+    ) -> Result<(i64, Vec<Option<Vec<u8>>>), StoreError> {
+        let slot = key_slot(counter);
+        let groups = by_slot(keys);
+        let spans_slots = || groups.len() > 1 || keys.iter().any(|k| key_slot(k) != slot);
+        if (self.shared.connector.is_cluster() && spans_slots()) || keys.len() > MSET_CHUNK {
+            // A cluster connection sends a pipeline to one node: the two go side by side.
+            return futures_util::try_join!(self.incr(counter, by, ttl), self.mget(keys));
+        }
+        // One `MGET` per slot: a node of a cluster refuses one that spans slots.
+        let pipe = |by_body| {
+            let mut incr = INCR_SCRIPT.cmd(counter, by_body);
+            incr.arg(by).arg(ttl_arg(ttl));
+            let mut pipe = redis::pipe();
+            pipe.ignore_errors().add_command(incr);
+            for group in &groups {
+                pipe.cmd("MGET")
+                    .arg(group.iter().map(|&i| &keys[i]).collect::<Vec<_>>());
+            }
+            pipe
+        };
+        let mut conn = self.conn().await?;
+        let mut replies: Vec<Value> = self.run_pipe(&mut conn, &pipe(false)).await?;
+        if matches!(replies.first(), Some(Value::ServerError(e)) if e.code() == "NOSCRIPT") {
+            // Nothing was counted: an unknown script is refused before anything runs.
+            replies = self.run_pipe(&mut conn, &pipe(true)).await?;
+        }
+        if replies.len() != 1 + groups.len() {
+            return Err(corrupt_reply("a counter and a read of keys"));
+        }
+        let mut replies = replies.into_iter();
+        let count = decode_reply(replies.next().unwrap_or(Value::Nil))?;
+        let mut values = vec![None; keys.len()];
+        for (group, reply) in groups.iter().zip(replies) {
+            let reply: Vec<Option<Vec<u8>>> = decode_reply(reply)?;
+            if reply.len() != group.len() {
+                return Err(corrupt_reply("MGET"));
+            }
+            for (&i, value) in group.iter().zip(reply) {
+                values[i] = value;
+            }
+        }
+        Ok((count, values))
+    }
+
     async fn hincr(&self, key: &str, field: &str, by: i64) -> Result<i64, StoreError> {
         self.query(redis::cmd("HINCRBY").arg(key).arg(field).arg(by))
             .await

@@ -185,6 +185,7 @@ macro_rules! all_cases {
             compare_and_set,
             incr,
             incr_then_hmget,
+            incr_then_mget,
             hashes,
             hash_increments_once,
             hash_batches,
@@ -518,6 +519,32 @@ mod cases {
         assert!(is_corrupt(
             s.incr_then_hmget("c", 1, window, "text", &fields).await
         ));
+    }
+
+    pub async fn incr_then_mget(s: Store) {
+        let window = Some(Duration::from_secs(10));
+        // Absent keys read as absent; the counter starts with its TTL, like `incr`.
+        let keys = ["a".to_owned(), "b".to_owned()];
+        let (count, values) = s.incr_then_mget("c", 1, window, &keys).await.unwrap();
+        assert_eq!((count, values), (1, vec![None, None]));
+        assert!(s.ttl("c").await.unwrap().is_some(), "ttl set on creation");
+        // Keys on several slots, in the order asked; a hash is not a plain value.
+        s.set("b", b"2", None).await.unwrap();
+        s.set("d", b"4", None).await.unwrap();
+        s.hset("h", &[("f".to_owned(), b"x".to_vec())])
+            .await
+            .unwrap();
+        let keys = ["d", "a", "h", "b"].map(str::to_owned);
+        let (count, values) = s.incr_then_mget("c", 2, window, &keys).await.unwrap();
+        let expected = vec![Some(b"4".to_vec()), None, None, Some(b"2".to_vec())];
+        assert_eq!((count, values), (3, expected));
+        assert_eq!(s.get("c").await.unwrap().as_deref(), Some(&b"3"[..]));
+        // No keys: only the count.
+        let (count, values) = s.incr_then_mget("c", 1, window, &[]).await.unwrap();
+        assert_eq!((count, values), (4, Vec::new()));
+
+        s.set("text", b"abc", None).await.unwrap();
+        assert!(is_corrupt(s.incr_then_mget("text", 1, window, &keys).await));
     }
 
     pub async fn hashes(s: Store) {

@@ -2,18 +2,20 @@
 //! normalised and cached for `accounts.business_phones_cache_ttl`.
 
 use actix_web::{get, web};
-use domain::BusinessPhone;
+use domain::{BusinessPhone, E164};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use utoipa::IntoParams;
 
 use super::docs::ListErrors;
-use crate::auth::{Auth, scope};
+use crate::auth::{Uncounted, scope};
+use crate::breaker::Breakers;
 use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::http::page::{Order, Page, PageRequest, page_by_key};
 use crate::keys;
 use crate::routes::Routes;
 use crate::state::AppState;
+use crate::store::Store;
 
 /// The list name in this route's cursors.
 const LIST: &str = "business-phones";
@@ -44,18 +46,77 @@ pub struct PhoneFilter {
 )]
 #[get("/v1/business-phones")]
 pub async fn business_phones(
-    auth: Auth<scope::BusinessRead>,
+    caller: Uncounted<scope::BusinessRead>,
     state: web::Data<AppState>,
     filter: web::Query<PhoneFilter>,
     page: PageRequest,
 ) -> Result<web::Json<Page<BusinessPhone>>, ApiError> {
-    page.position(LIST)?;
-    let phones = state.providers.business_phones().ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::ServiceUnavailable,
-            "business phones are not configured (vendors.nxcloud)",
-        )
-    })?;
+    let asked = page.position(LIST).and_then(|_| {
+        let phones = state.providers.business_phones().ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::ServiceUnavailable,
+                "business phones are not configured (vendors.nxcloud)",
+            )
+        })?;
+        Ok((filter_numbers(&filter)?, phones))
+    });
+    let (numbers, phones) = match asked {
+        Ok(asked) => asked,
+        Err(e) => {
+            // Refused input counts against the limit like any other request.
+            caller.admit().await?;
+            return Err(e);
+        }
+    };
+    let filter_key = hex::encode(
+        &Sha256::digest(
+            numbers
+                .iter()
+                .map(|n| n.digits())
+                .collect::<Vec<_>>()
+                .join(","),
+        )[..12],
+    );
+    let key = keys::BusinessPhones::new(&caller.tenant, &filter_key);
+    let ttl = state.config.accounts.business_phones_cache_ttl;
+    // One store round trip for the count, the vendor's circuit and (with caching on) the
+    // cached list; the count decides first. With caching off the list is not read at all.
+    let mut reads = Breakers::state_keys(phones.provider());
+    if !ttl.is_zero() {
+        reads.push(key.to_string());
+    }
+    let (_auth, mut values) = caller.admit_reading_keys(&reads).await?;
+    let cached = match values.get_mut(2).and_then(Option::take) {
+        Some(bytes) => Some(Store::decode(&key, &bytes)?),
+        None => None,
+    };
+    let list = match cached {
+        Some(list) => list,
+        None => {
+            let circuit = values.get(..2).unwrap_or_default();
+            let list = state
+                .breakers
+                .call_read(phones.provider(), circuit, phones.list(&numbers))
+                .await?
+                .map_err(ApiError::from)?;
+            if !ttl.is_zero() {
+                state.store.save_for(&key, &list, Some(ttl)).await?;
+            }
+            list
+        }
+    };
+    Ok(web::Json(page_by_key(
+        list,
+        |p: &BusinessPhone| p.number.to_string(),
+        Order::Ascending,
+        &page,
+        LIST,
+    )?))
+}
+
+/// The distinct numbers of the `numbers` filter, sorted; every invalid one is reported.
+#[allow(clippy::result_large_err)] // the refusal is the handler's answer, built once
+fn filter_numbers(filter: &PhoneFilter) -> Result<Vec<E164>, ApiError> {
     let mut numbers = Vec::new();
     let mut errors = Vec::new();
     for (i, raw) in filter
@@ -81,42 +142,5 @@ pub async fn business_phones(
     }
     numbers.sort();
     numbers.dedup();
-    let filter_key = hex::encode(
-        &Sha256::digest(
-            numbers
-                .iter()
-                .map(|n| n.digits())
-                .collect::<Vec<_>>()
-                .join(","),
-        )[..12],
-    );
-    let key = keys::BusinessPhones::new(&auth.principal.tenant, &filter_key);
-    let ttl = state.config.accounts.business_phones_cache_ttl;
-    let cached = if ttl.is_zero() {
-        // With caching off, every request goes to the vendor: no store round trip at all.
-        None
-    } else {
-        state.store.load(&key).await?
-    };
-    let list = match cached {
-        Some(list) => list,
-        None => {
-            let list = state
-                .breakers
-                .call(phones.provider(), phones.list(&numbers))
-                .await?
-                .map_err(ApiError::from)?;
-            if !ttl.is_zero() {
-                state.store.save_for(&key, &list, Some(ttl)).await?;
-            }
-            list
-        }
-    };
-    Ok(web::Json(page_by_key(
-        list,
-        |p: &BusinessPhone| p.number.to_string(),
-        Order::Ascending,
-        &page,
-        LIST,
-    )?))
+    Ok(numbers)
 }

@@ -140,6 +140,20 @@ impl<S: RequiredScope> Uncounted<S> {
         Ok((self.settle(decision)?, row))
     }
 
+    /// [`Uncounted::admit`], reading the plain values of `keys` in the same store round trip
+    /// (`None` for absent ones).
+    pub async fn admit_reading_keys(
+        self,
+        keys: &[String],
+    ) -> Result<(Auth<S>, Vec<Option<Vec<u8>>>), ApiError> {
+        let (decision, values) = self
+            .state
+            .rate_limiter
+            .check_reading_keys(&self.principal.tenant, S::CLASS, keys)
+            .await?;
+        Ok((self.settle(decision)?, values))
+    }
+
     /// Keeps the decision for the `RateLimit-*` headers; refuses a request over the limit.
     #[allow(clippy::result_large_err)] // the refusal is the handler's answer, built once
     fn settle(self, decision: RateDecision) -> Result<Auth<S>, ApiError> {

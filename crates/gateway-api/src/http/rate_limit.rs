@@ -101,6 +101,30 @@ impl RateLimiter {
         Ok((decision, rows.pop().unwrap_or_default()))
     }
 
+    /// [`RateLimiter::check`], and the plain values of `keys`, read in the same store round trip
+    /// (`exact` mode) or after the in-process count (`local` mode). The read is empty when the
+    /// request is over the limit in `local` mode (it was not needed).
+    pub async fn check_reading_keys(
+        &self,
+        tenant: &str,
+        class: &str,
+        keys: &[String],
+    ) -> Result<(RateDecision, Vec<Option<Vec<u8>>>), ApiError> {
+        let window = Window::now(&self.config, tenant, class);
+        let Some(local) = &self.local else {
+            let (count, values) = self
+                .store
+                .incr_then_mget(&window.key, 1, Some(window.key_ttl()), keys)
+                .await?;
+            return Ok((window.decide(counted(count)), values));
+        };
+        let decision = window.decide(local.count(&window));
+        if decision.retry_after.is_some() {
+            return Ok((decision, Vec::new()));
+        }
+        Ok((decision, self.store.mget(keys).await?))
+    }
+
     /// Adds the in-process counts to the store and takes the totals back (`local` mode; nothing
     /// to do in `exact` mode).
     pub async fn sync(&self) {
