@@ -15,6 +15,7 @@ use domain::{
     BusinessPhone, BusinessPhoneStatus, CodeVerificationStatus, E164, MessagingLimit, NameStatus,
     ProviderError, ProviderErrorKind, ProviderId, QualityRating, normalize_with,
 };
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::config::NxcloudConfig;
@@ -97,7 +98,8 @@ fn flatten(data: &Value) -> Result<(Vec<BusinessPhone>, usize), String> {
         // With the table's layout the key is the field name, not a number.
         let key_number = (key != "business_phones").then_some(key.as_str());
         for item in items {
-            let Ok(phone) = serde_json::from_value::<wire::Phone>(item.clone()) else {
+            // Read in place: the answer is already parsed, no copy of each item is needed.
+            let Ok(phone) = wire::Phone::deserialize(item) else {
                 skipped += 1;
                 continue;
             };
