@@ -261,6 +261,33 @@ async fn a_business_phones_call_counts_and_reads_the_circuit_in_one_round_trip()
         assert_eq!(again.status(), 200, "{cache_ttl}");
         assert_eq!(remaining(&again), first - 2, "{cache_ttl}");
     }
+
+    // Counted in process: the circuit is read on its own, and the call is made.
+    let mut overrides = local(3, "60s");
+    overrides["store"] = json!({"redis_url": redis.redis_url()});
+    overrides["vendors"] = json!({"nxcloud": {
+        "base_url": sim.base_url(),
+        "access_key": dev::NXCLOUD_ACCESS_KEY,
+        "access_secret": dev::NXCLOUD_ACCESS_SECRET,
+        "appkey": dev::NXCLOUD_APPKEY,
+    }});
+    let app = spawn_app_with(overrides).await;
+    let token = token("acme", "business:read");
+    let response = app.get("/v1/business-phones", &token).await;
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(body["items"].as_array().map(Vec::len), Some(2), "{body}");
+    let prefix = &app.config.store.key_prefix;
+    assert_eq!(
+        redis.writes_naming(&format!("{prefix}ratelimit:")),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        redis
+            .writes_naming(&format!("{prefix}breaker:nxcloud:failures"))
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]

@@ -754,6 +754,37 @@ impl RedisStore {
             .map_err(Failure::into_store_error)
     }
 
+    /// A rate-limit count (the INCR script) and, in the same pipeline, the commands `reads`
+    /// adds: the count and the reads' replies, in order. A script the server no longer knows is
+    /// sent again with its body: nothing was counted, as an unknown script is refused before
+    /// anything runs.
+    async fn count_then(
+        &self,
+        counter: &str,
+        by: i64,
+        ttl: Option<Duration>,
+        reads: impl Fn(&mut Pipeline),
+    ) -> Result<(i64, Vec<Value>), StoreError> {
+        let pipe = |by_body| {
+            let mut incr = INCR_SCRIPT.cmd(counter, by_body);
+            incr.arg(by).arg(ttl_arg(ttl));
+            let mut pipe = redis::pipe();
+            pipe.ignore_errors().add_command(incr);
+            reads(&mut pipe);
+            pipe
+        };
+        let mut conn = self.conn().await?;
+        let mut replies: Vec<Value> = self.run_pipe(&mut conn, &pipe(false)).await?;
+        if matches!(replies.first(), Some(Value::ServerError(e)) if e.code() == "NOSCRIPT") {
+            replies = self.run_pipe(&mut conn, &pipe(true)).await?;
+        }
+        let mut replies = replies.into_iter();
+        let count = replies
+            .next()
+            .ok_or_else(|| corrupt_reply("a counter and its reads"))?;
+        Ok((decode_reply(count)?, replies.collect()))
+    }
+
     async fn run_pipe<T: FromRedisValue>(
         &self,
         conn: &mut Conn,
@@ -1143,26 +1174,14 @@ impl Backend for RedisStore {
             )?;
             return Ok((count, rows.pop().unwrap_or_default()));
         }
-        let pipe = |by_body| {
-            let mut incr = INCR_SCRIPT.cmd(counter, by_body);
-            incr.arg(by).arg(ttl_arg(ttl));
-            let mut pipe = redis::pipe();
-            pipe.ignore_errors()
-                .add_command(incr)
-                .cmd("HMGET")
-                .arg(hash)
-                .arg(fields);
-            pipe
-        };
-        let mut conn = self.conn().await?;
-        let mut replies: Vec<Value> = self.run_pipe(&mut conn, &pipe(false)).await?;
-        if matches!(replies.first(), Some(Value::ServerError(e)) if e.code() == "NOSCRIPT") {
-            // Nothing was counted: an unknown script is refused before anything runs.
-            replies = self.run_pipe(&mut conn, &pipe(true)).await?;
-        }
-        let [count, row] = <[Value; 2]>::try_from(replies)
+        let (count, replies) = self
+            .count_then(counter, by, ttl, |pipe| {
+                pipe.cmd("HMGET").arg(hash).arg(fields);
+            })
+            .await?;
+        let [row] = <[Value; 1]>::try_from(replies)
             .map_err(|_| corrupt_reply("a counter and hash read"))?;
-        Ok((decode_reply(count)?, decode_reply(row)?))
+        Ok((count, decode_reply(row)?))
     }
 
     async fn incr_then_mget(
@@ -1180,28 +1199,17 @@ impl Backend for RedisStore {
             return futures_util::try_join!(self.incr(counter, by, ttl), self.mget(keys));
         }
         // One `MGET` per slot: a node of a cluster refuses one that spans slots.
-        let pipe = |by_body| {
-            let mut incr = INCR_SCRIPT.cmd(counter, by_body);
-            incr.arg(by).arg(ttl_arg(ttl));
-            let mut pipe = redis::pipe();
-            pipe.ignore_errors().add_command(incr);
-            for group in &groups {
-                pipe.cmd("MGET")
-                    .arg(group.iter().map(|&i| &keys[i]).collect::<Vec<_>>());
-            }
-            pipe
-        };
-        let mut conn = self.conn().await?;
-        let mut replies: Vec<Value> = self.run_pipe(&mut conn, &pipe(false)).await?;
-        if matches!(replies.first(), Some(Value::ServerError(e)) if e.code() == "NOSCRIPT") {
-            // Nothing was counted: an unknown script is refused before anything runs.
-            replies = self.run_pipe(&mut conn, &pipe(true)).await?;
-        }
-        if replies.len() != 1 + groups.len() {
+        let (count, replies) = self
+            .count_then(counter, by, ttl, |pipe| {
+                for group in &groups {
+                    pipe.cmd("MGET")
+                        .arg(group.iter().map(|&i| &keys[i]).collect::<Vec<_>>());
+                }
+            })
+            .await?;
+        if replies.len() != groups.len() {
             return Err(corrupt_reply("a counter and a read of keys"));
         }
-        let mut replies = replies.into_iter();
-        let count = decode_reply(replies.next().unwrap_or(Value::Nil))?;
         let mut values = vec![None; keys.len()];
         for (group, reply) in groups.iter().zip(replies) {
             let reply: Vec<Option<Vec<u8>>> = decode_reply(reply)?;

@@ -12,6 +12,7 @@ use crate::auth::{Uncounted, scope};
 use crate::breaker::Breakers;
 use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::http::page::{Order, Page, PageRequest, page_by_key};
+use crate::http::rate_limit::StoreRead;
 use crate::keys;
 use crate::routes::Routes;
 use crate::state::AppState;
@@ -85,7 +86,7 @@ pub async fn business_phones(
     if !ttl.is_zero() {
         reads.push(key.to_string());
     }
-    let (_auth, mut values) = caller.admit_reading_keys(&reads).await?;
+    let (_auth, mut values) = caller.admit_reading(StoreRead::Keys(&reads)).await?;
     let cached = match values.get_mut(2).and_then(Option::take) {
         Some(bytes) => Some(Store::decode(&key, &bytes)?),
         None => None,

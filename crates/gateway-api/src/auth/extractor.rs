@@ -15,6 +15,7 @@ use super::scopes::{RequiredScope, Scope};
 use super::verifier::AuthError;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::rate_limit::RateDecision;
+use crate::http::rate_limit::StoreRead;
 use crate::state::AppState;
 
 /// Who is calling: the tenant owns every object the call creates or reads.
@@ -125,31 +126,16 @@ impl<S: RequiredScope> Uncounted<S> {
         self.settle(decision)
     }
 
-    /// [`Uncounted::admit`], reading `fields` of the hash `hash` in the same store round trip.
-    /// The values are `None` for absent fields.
+    /// [`Uncounted::admit`], and `read` in the same store round trip. The values are `None`
+    /// for absent fields or keys.
     pub async fn admit_reading(
         self,
-        hash: &str,
-        fields: &[String],
-    ) -> Result<(Auth<S>, Vec<Option<Vec<u8>>>), ApiError> {
-        let (decision, row) = self
-            .state
-            .rate_limiter
-            .check_reading(&self.principal.tenant, S::CLASS, hash, fields)
-            .await?;
-        Ok((self.settle(decision)?, row))
-    }
-
-    /// [`Uncounted::admit`], reading the plain values of `keys` in the same store round trip
-    /// (`None` for absent ones).
-    pub async fn admit_reading_keys(
-        self,
-        keys: &[String],
+        read: StoreRead<'_>,
     ) -> Result<(Auth<S>, Vec<Option<Vec<u8>>>), ApiError> {
         let (decision, values) = self
             .state
             .rate_limiter
-            .check_reading_keys(&self.principal.tenant, S::CLASS, keys)
+            .check_reading(&self.principal.tenant, S::CLASS, read)
             .await?;
         Ok((self.settle(decision)?, values))
     }

@@ -48,6 +48,15 @@ pub struct RateLimiter {
     local: Option<Arc<LocalCounts>>,
 }
 
+/// What a request reads from the store along with its rate-limit count.
+#[derive(Debug, Clone, Copy)]
+pub enum StoreRead<'a> {
+    /// Values of `fields` in the hash `hash` (`None` for absent ones).
+    Fields { hash: &'a str, fields: &'a [String] },
+    /// Plain values of `keys` (`None` for absent ones).
+    Keys(&'a [String]),
+}
+
 impl RateLimiter {
     pub fn new(store: Store, config: Arc<Config>) -> Self {
         let local = (config.limits.mode == RateLimitMode::Local).then(Arc::default);
@@ -72,57 +81,44 @@ impl RateLimiter {
         Ok(window.decide(count))
     }
 
-    /// [`RateLimiter::check`], and the values of `fields` in the hash `hash`, read in the same
-    /// store round trip (`exact` mode) or after the in-process count (`local` mode). The read is
-    /// empty when the request is over the limit in `local` mode (it was not needed).
+    /// [`RateLimiter::check`], and `read`, in the same store round trip (`exact` mode) or after
+    /// the in-process count (`local` mode). The read is empty when the request is over the limit
+    /// in `local` mode (it was not needed).
     pub async fn check_reading(
         &self,
         tenant: &str,
         class: &str,
-        hash: &str,
-        fields: &[String],
+        read: StoreRead<'_>,
     ) -> Result<(RateDecision, Vec<Option<Vec<u8>>>), ApiError> {
         let window = Window::now(&self.config, tenant, class);
         let Some(local) = &self.local else {
-            let (count, row) = self
-                .store
-                .incr_then_hmget(&window.key, 1, Some(window.key_ttl()), hash, fields)
-                .await?;
-            return Ok((window.decide(counted(count)), row));
-        };
-        let decision = window.decide(local.count(&window));
-        if decision.retry_after.is_some() {
-            return Ok((decision, Vec::new()));
-        }
-        let mut rows = self
-            .store
-            .hmget_many(std::slice::from_ref(&hash.to_owned()), fields)
-            .await?;
-        Ok((decision, rows.pop().unwrap_or_default()))
-    }
-
-    /// [`RateLimiter::check`], and the plain values of `keys`, read in the same store round trip
-    /// (`exact` mode) or after the in-process count (`local` mode). The read is empty when the
-    /// request is over the limit in `local` mode (it was not needed).
-    pub async fn check_reading_keys(
-        &self,
-        tenant: &str,
-        class: &str,
-        keys: &[String],
-    ) -> Result<(RateDecision, Vec<Option<Vec<u8>>>), ApiError> {
-        let window = Window::now(&self.config, tenant, class);
-        let Some(local) = &self.local else {
-            let (count, values) = self
-                .store
-                .incr_then_mget(&window.key, 1, Some(window.key_ttl()), keys)
-                .await?;
+            let ttl = Some(window.key_ttl());
+            let (count, values) = match read {
+                StoreRead::Fields { hash, fields } => {
+                    self.store
+                        .incr_then_hmget(&window.key, 1, ttl, hash, fields)
+                        .await?
+                }
+                StoreRead::Keys(keys) => {
+                    self.store.incr_then_mget(&window.key, 1, ttl, keys).await?
+                }
+            };
             return Ok((window.decide(counted(count)), values));
         };
         let decision = window.decide(local.count(&window));
         if decision.retry_after.is_some() {
             return Ok((decision, Vec::new()));
         }
-        Ok((decision, self.store.mget(keys).await?))
+        let values = match read {
+            StoreRead::Fields { hash, fields } => self
+                .store
+                .hmget_many(std::slice::from_ref(&hash.to_owned()), fields)
+                .await?
+                .pop()
+                .unwrap_or_default(),
+            StoreRead::Keys(keys) => self.store.mget(keys).await?,
+        };
+        Ok((decision, values))
     }
 
     /// Adds the in-process counts to the store and takes the totals back (`local` mode; nothing

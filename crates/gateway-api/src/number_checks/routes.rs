@@ -20,6 +20,7 @@ use crate::auth::{Auth, Uncounted, scope};
 use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::http::owned::Owned;
 use crate::http::page::{self, Page, PageRequest, PageSize, invalid_cursor};
+use crate::http::rate_limit::StoreRead;
 use crate::ownership::TenantRecord;
 use crate::routes::Routes;
 use crate::state::AppState;
@@ -348,7 +349,12 @@ pub async fn get_number(
     let cache = intake::lookup_cache(&state, &caller.tenant);
     let (entry, fields) = cache.entry_read(&number, &checks);
     // One store round trip for the count and the cached answer; the count decides first.
-    let (auth, row) = caller.admit_reading(&entry, &fields).await?;
+    let (auth, row) = caller
+        .admit_reading(StoreRead::Fields {
+            hash: &entry,
+            fields: &fields,
+        })
+        .await?;
     let found = cache
         .lookup_read(number, &checks, row, max_age, asked_at)
         .await
